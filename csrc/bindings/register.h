@@ -1,0 +1,9 @@
+// One register_<concept> function per binding file, called from module.cc.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace fusedrnn {
+void register_runtime(pybind11::module_& m);
+void register_lstm(pybind11::module_& m);
+}  // namespace fusedrnn

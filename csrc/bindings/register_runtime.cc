@@ -1,0 +1,54 @@
+// Threads and CPU information.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "bindings/register.h"
+#include "gemm/microkernel.h"
+#include "runtime/threads.h"
+
+namespace fusedrnn {
+namespace {
+
+std::vector<std::string> cpu_features() {
+  std::vector<std::string> found;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("sse4.2")) found.emplace_back("sse4.2");
+  if (__builtin_cpu_supports("avx")) found.emplace_back("avx");
+  if (__builtin_cpu_supports("avx2")) found.emplace_back("avx2");
+  if (__builtin_cpu_supports("fma")) found.emplace_back("fma");
+  if (__builtin_cpu_supports("avx512f")) found.emplace_back("avx512f");
+  if (__builtin_cpu_supports("avx512bw")) found.emplace_back("avx512bw");
+  if (__builtin_cpu_supports("avx512dq")) found.emplace_back("avx512dq");
+  if (__builtin_cpu_supports("avx512vl")) found.emplace_back("avx512vl");
+#endif
+  return found;
+}
+
+}  // namespace
+
+void register_runtime(pybind11::module_& m) {
+  namespace py = pybind11;
+  m.def("get_num_threads", &get_num_threads, "Threads the kernels use.");
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  }, py::arg("n"), "Sets the threads the kernels use (>= 1), effective from the next call.");
+  m.def("cpu_info", []() {
+    py::dict info;
+    info["isa"] = "generic";
+    info["microkernel_float32"] = active_microkernel<float>().name;
+    info["microkernel_float64"] = active_microkernel<double>().name;
+    info["cpu_features"] = cpu_features();
+    info["openmp"] = openmp_enabled();
+    return info;
+  }, "The SIMD path in use and what the CPU offers.");
+#ifdef FUSEDRNN_VERSION
+  m.attr("__version__") = FUSEDRNN_VERSION;
+#endif
+}
+
+}  // namespace fusedrnn

@@ -1,0 +1,84 @@
+// Sizes and tensors of one recurrent layer in one direction, computed and validated once, passed const&.
+//
+// Shape legend (used in every file under cells/):
+//   T steps, N batch, C input features, H hidden units, G gates (LSTM 4, GRU 3, RNN 1).
+//   Time-major: a [T,N,X] tensor holds row (t, n) at (t*N + n) * ld.
+//   Weight rows are gate-major as in PyTorch: row g*H + j is gate g of hidden unit j.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace fusedrnn {
+
+struct LayerConfig {
+  std::int64_t steps = 0;       // T
+  std::int64_t batch = 0;       // N
+  std::int64_t input_size = 0;  // C
+  std::int64_t hidden = 0;      // H
+  int gates = 0;                // G
+  bool reverse = false;         // process t = T-1 .. 0
+  std::int64_t x_ld = 0;        // row stride of x, >= C
+  std::int64_t y_ld = 0;        // row stride of y / dy (bidirectional outputs share rows), >= H
+
+  std::int64_t gate_width() const { return gates * hidden; }  // G*H
+  std::int64_t rows() const { return steps * batch; }          // T*N
+  // Time index of the s-th processed step.
+  std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }
+
+  // Throws std::invalid_argument (ValueError in Python) on an inconsistent configuration.
+  void validate() const {
+    auto fail = [](const std::string& what) { throw std::invalid_argument("fusedrnn kernel: " + what); };
+    if (steps < 0 || batch < 0 || input_size < 0) fail("negative size");
+    if (hidden < 1) fail("hidden size must be >= 1");
+    if (gates < 1) fail("gate count must be >= 1");
+    if (x_ld < input_size) fail("x row stride smaller than input size");
+    if (y_ld < hidden) fail("y row stride smaller than hidden size");
+  }
+};
+
+// Forward tensors of one layer-direction. Pointers marked "or null" may be nullptr.
+template <class T>
+struct ForwardTensors {
+  const T* x = nullptr;     // x: [T,N,x_ld], first C columns used
+  const T* h0 = nullptr;    // h0: [N,H] or null (zeros)
+  const T* c0 = nullptr;    // c0: [N,H] or null (zeros); cells with a cell state only
+  const T* w_ih = nullptr;  // w_ih: [G*H, C]
+  const T* w_hh = nullptr;  // w_hh: [G*H, H]
+  const T* b_ih = nullptr;  // b_ih: [G*H] or null
+  const T* b_hh = nullptr;  // b_hh: [G*H] or null
+  T* y = nullptr;           // y: [T,N,y_ld] out, first H columns written
+  T* h_n = nullptr;         // h_n: [N,H] out
+  T* c_n = nullptr;         // c_n: [N,H] out; cells with a cell state only
+  T* gates = nullptr;       // gates: [T,N,G*H] training workspace out (activated gates), or null = inference
+  T* cells = nullptr;       // cells: [T,N,H] training workspace out (c_t); cells with a cell state only
+};
+
+// Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
+// input / state / parameter gradients out.
+template <class T>
+struct BackwardTensors {
+  const T* x = nullptr;      // x: [T,N,x_ld]
+  const T* h0 = nullptr;     // h0: [N,H] or null (zeros)
+  const T* c0 = nullptr;     // c0: [N,H] or null (zeros)
+  const T* w_ih = nullptr;   // w_ih: [G*H, C]
+  const T* w_hh = nullptr;   // w_hh: [G*H, H]
+  const T* y = nullptr;      // y: [T,N,y_ld] forward output (h_t)
+  const T* gates = nullptr;  // gates: [T,N,G*H] forward workspace
+  const T* cells = nullptr;  // cells: [T,N,H] forward workspace
+  const T* dy = nullptr;     // dy: [T,N,y_ld] or null (zeros)
+  const T* dh_n = nullptr;   // dh_n: [N,H] or null (zeros)
+  const T* dc_n = nullptr;   // dc_n: [N,H] or null (zeros)
+  T* dx = nullptr;           // dx: [T,N,C] out (or accumulated, see accumulate_dx)
+  T* dh0 = nullptr;          // dh0: [N,H] out
+  T* dc0 = nullptr;          // dc0: [N,H] out
+  T* dw_ih = nullptr;        // dw_ih: [G*H, C] out (or accumulated, see accumulate_param_grads)
+  T* dw_hh = nullptr;        // dw_hh: [G*H, H]
+  T* db_ih = nullptr;        // db_ih: [G*H] or null (layer without bias)
+  T* db_hh = nullptr;        // db_hh: [G*H] or null
+  bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
+  bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
+};
+
+}  // namespace fusedrnn

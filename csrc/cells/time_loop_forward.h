@@ -1,0 +1,144 @@
+// The forward time loop shared by every cell (LSTM, GRU, RNN): one parallel region per layer-direction.
+//
+//   1. gx = x W_ih^T + b_ih for all T steps at once (one GEMM, [T*N, C] x [C, G*H]).
+//   2. per step: each thread owns a slice of unit blocks (NR hidden units with all G gates). For every
+//      (row panel, unit block) it runs G microkernels h_{t-1} x W_hh^T into an L1 tile and hands the
+//      tile straight to Cell::forward. h_t is written to y and, packed, to the A-operand buffer of the
+//      next step, so no step packs anything. One barrier per step.
+//
+// Threads split outputs only, so results are bitwise identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "cells/cell_tiles.h"
+#include "cells/layer_config.h"
+#include "cells/scratch.h"
+#include "gemm/gemm_driver.h"
+#include "runtime/threads.h"
+
+namespace fusedrnn {
+
+// Packs w_hh [G*H, H] as the B operand of the forward step: panel (b, g) holds, for k < H, the NR
+// weights w_hh[g*H + b*NR + u, k] of units b*NR+u (zero past H): dst[((b*G + g)*H + k)*NR + u].
+template <class T>
+void pack_recurrent_forward(const T* w_hh, std::int64_t H, int G, int nr, std::int64_t block, T* dst) {
+  for (int g = 0; g < G; ++g) {
+    T* panel = dst + (block * G + g) * H * nr;
+    for (std::int64_t k = 0; k < H; ++k) {
+      for (int u = 0; u < nr; ++u) {
+        const std::int64_t j = block * nr + u;
+        panel[k * nr + u] = j < H ? w_hh[(g * H + j) * H + k] : T(0);
+      }
+    }
+  }
+}
+
+// Writes rows x units of src (row stride ld) into the packed A operand of the next step:
+// packed[(p*K + col)*MR + i] for batch row p*MR + i and column col.
+template <class T>
+void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
+                         std::int64_t cols, std::int64_t K, int mr, T* packed) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t n = n0 + r, p = n / mr, i = n % mr;
+    const T* s = src + n * ld;
+    T* d = packed + p * K * mr + i;
+    for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c];
+  }
+}
+
+template <class Cell, class T>
+void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
+  cfg.validate();
+  const Microkernel<T>& kernel = active_microkernel<T>();
+  const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
+  const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
+  const bool training = io.gates != nullptr;
+
+  if (N == 0) return;
+  if (T_ == 0) {  // no step: the final state is the initial state
+    for (std::int64_t e = 0; e < N * H; ++e) {
+      io.h_n[e] = io.h0 ? io.h0[e] : T(0);
+      if (Cell::kHasCellState) io.c_n[e] = io.c0 ? io.c0[e] : T(0);
+    }
+    return;
+  }
+
+  const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
+  Buffer<T> gx_inference(training ? 0 : T_ * N * GH);
+  T* gx = training ? io.gates : gx_inference.get();  // training: overwritten in place by activated gates
+  Buffer<T> w_packed(unit_blocks * G * H * nr);
+  Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
+  Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
+  const T* h0 = io.h0 ? io.h0 : zeros.get();
+  const std::int64_t tile_ld = G * nr;
+  const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * tile_ld;
+  Buffer<T> scratch(scratch_per_thread * num_threads);
+
+  parallel_region(num_threads, [&](const ThreadContext& ctx) {
+    T* gemm_scratch = scratch.get() + ctx.id * scratch_per_thread;
+    T* tile = gemm_scratch + gemm_scratch_elements(kernel);
+
+    // 1. Input projection for every step.
+    gemm_part(ctx, kernel, {T_ * N, GH, C}, MatrixView<T>::row_major(io.x, cfg.x_ld),
+              MatrixView<T>::transposed(io.w_ih, C), gx, GH, false, io.b_ih, gemm_scratch);
+
+    // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
+    const Range blocks = split_range(unit_blocks, ctx);
+    const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
+    for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+      pack_recurrent_forward(io.w_hh, H, G, nr, b, w_packed.get());
+    }
+    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, H, mr, h_packed.get());
+    if (Cell::kHasCellState) {
+      for (std::int64_t n = 0; n < N; ++n) {
+        for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
+      }
+    }
+    barrier(ctx);
+
+    // 2. The recurrence.
+    for (std::int64_t s = 0; s < T_; ++s) {
+      const std::int64_t t = cfg.time_at(s);
+      const T* h_read = h_packed.get() + (s & 1) * row_panels * H * mr;
+      T* h_write = h_packed.get() + ((s + 1) & 1) * row_panels * H * mr;
+      ForwardTile<T> st;
+      st.hidden = H;
+      st.gh = tile;
+      st.gh_ld = tile_ld;
+      st.gate_stride = nr;
+      st.gx = gx + t * N * GH;
+      st.b_hh = io.b_hh;
+      st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
+      st.h_prev_ld = s == 0 ? H : cfg.y_ld;
+      st.c = io.c_n;
+      st.c_out = Cell::kHasCellState && training ? io.cells + t * N * H : nullptr;
+      st.h = io.y + t * N * cfg.y_ld;
+      st.h_ld = cfg.y_ld;
+      st.gates = training ? gx + t * N * GH : nullptr;
+      for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+        st.j0 = b * nr;
+        st.units = std::min<std::int64_t>(nr, H - st.j0);
+        const T* w_block = w_packed.get() + b * G * H * nr;
+        for (std::int64_t p = 0; p < row_panels; ++p) {
+          for (int g = 0; g < G; ++g) {
+            kernel.fn(H, h_read + p * H * mr, w_block + g * H * nr, tile + g * nr, tile_ld, false);
+          }
+          st.n0 = p * mr;
+          st.rows = std::min<std::int64_t>(mr, N - st.n0);
+          Cell::forward(st);
+          pack_rows_to_panels(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, H, mr, h_write);
+        }
+      }
+      barrier(ctx);
+    }
+
+    const T* h_last = io.y + cfg.time_at(T_ - 1) * N * cfg.y_ld;
+    for (std::int64_t n = 0; n < N; ++n) {
+      for (std::int64_t j = u_begin; j < u_end; ++j) io.h_n[n * H + j] = h_last[n * cfg.y_ld + j];
+    }
+  });
+}
+
+}  // namespace fusedrnn

@@ -1,0 +1,157 @@
+#include "gemm/gemm_driver.h"
+
+#include <algorithm>
+
+namespace fusedrnn {
+namespace {
+
+// Cache blocking. KC x NR panels of B stay in L1 while a microkernel sweeps them, MC x KC of packed A
+// stays in L2, KC x NC of packed B in the outer cache. MC and NC are multiples of every MR / NR used.
+constexpr std::int64_t kKC = 256;
+constexpr std::int64_t kMC = 96;
+constexpr std::int64_t kNC = 512;
+
+template <class T>
+void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
+            T* dst) {
+  // dst: [ceil(mc/mr)][kc][mr], rows past mc zero-filled.
+  for (std::int64_t ip = 0; ip < mc; ip += mr) {
+    const std::int64_t rows = std::min<std::int64_t>(mr, mc - ip);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      T* d = dst + p * mr;
+      for (std::int64_t i = 0; i < rows; ++i) d[i] = a(i0 + ip + i, p0 + p);
+      for (std::int64_t i = rows; i < mr; ++i) d[i] = T(0);
+    }
+    dst += kc * mr;
+  }
+}
+
+template <class T>
+void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc, int nr,
+            T* dst) {
+  // dst: [ceil(nc/nr)][kc][nr], columns past nc zero-filled.
+  for (std::int64_t jp = 0; jp < nc; jp += nr) {
+    const std::int64_t cols = std::min<std::int64_t>(nr, nc - jp);
+    for (std::int64_t p = 0; p < kc; ++p) {
+      T* d = dst + p * nr;
+      if (b.col_stride == 1) {
+        const T* s = &b(p0 + p, j0 + jp);
+        for (std::int64_t j = 0; j < cols; ++j) d[j] = s[j];
+      } else {
+        for (std::int64_t j = 0; j < cols; ++j) d[j] = b(p0 + p, j0 + jp + j);
+      }
+      for (std::int64_t j = cols; j < nr; ++j) d[j] = T(0);
+    }
+    dst += kc * nr;
+  }
+}
+
+// Fills rows x cols of C with the column bias (or zeros).
+template <class T>
+void fill_c(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols, const T* col_bias) {
+  for (std::int64_t i = 0; i < rows; ++i) {
+    T* ci = c + i * ldc;
+    if (col_bias) {
+      std::copy(col_bias, col_bias + cols, ci);
+    } else {
+      std::fill(ci, ci + cols, T(0));
+    }
+  }
+}
+
+// C[mc, nc] (+)= packed A * packed B over one kc block.
+template <class T>
+void macro_kernel(const Microkernel<T>& kernel, std::int64_t mc, std::int64_t nc, std::int64_t kc,
+                  const T* a_packed, const T* b_packed, T* c, std::int64_t ldc, bool accumulate, T* tile) {
+  const int mr = kernel.mr, nr = kernel.nr;
+  for (std::int64_t jr = 0; jr < nc; jr += nr) {
+    const std::int64_t cols = std::min<std::int64_t>(nr, nc - jr);
+    const T* bp = b_packed + (jr / nr) * kc * nr;
+    for (std::int64_t ir = 0; ir < mc; ir += mr) {
+      const std::int64_t rows = std::min<std::int64_t>(mr, mc - ir);
+      const T* ap = a_packed + (ir / mr) * kc * mr;
+      T* cij = c + ir * ldc + jr;
+      if (rows == mr && cols == nr) {
+        kernel.fn(kc, ap, bp, cij, ldc, accumulate);
+        continue;
+      }
+      // Edge tile: compute the full tile into scratch, then store the valid part.
+      kernel.fn(kc, ap, bp, tile, nr, false);
+      for (std::int64_t i = 0; i < rows; ++i) {
+        for (std::int64_t j = 0; j < cols; ++j) {
+          cij[i * ldc + j] = accumulate ? cij[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+template <class T>
+std::int64_t gemm_scratch_elements(const Microkernel<T>& kernel) {
+  return kMC * kKC + kKC * kNC + std::int64_t{kernel.mr} * kernel.nr;
+}
+
+template <class T>
+void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch) {
+  const std::int64_t m = shape.m, n = shape.n, k = shape.k;
+  if (m <= 0 || n <= 0) return;
+  const int mr = kernel.mr, nr = kernel.nr;
+
+  // This thread's rectangle of C: whole tiles along the dimension with more tiles.
+  const std::int64_t row_tiles = (m + mr - 1) / mr, col_tiles = (n + nr - 1) / nr;
+  std::int64_t i_begin = 0, i_end = m, j_begin = 0, j_end = n;
+  if (col_tiles >= row_tiles) {
+    const Range r = split_range(col_tiles, ctx);
+    j_begin = r.begin * nr;
+    j_end = std::min(n, r.end * nr);
+  } else {
+    const Range r = split_range(row_tiles, ctx);
+    i_begin = r.begin * mr;
+    i_end = std::min(m, r.end * mr);
+  }
+  if (i_begin >= i_end || j_begin >= j_end) return;
+
+  if (k <= 0) {
+    if (!accumulate) {
+      fill_c(c + i_begin * ldc + j_begin, ldc, i_end - i_begin, j_end - j_begin,
+             col_bias ? col_bias + j_begin : nullptr);
+    }
+    return;
+  }
+
+  T* a_packed = scratch;
+  T* b_packed = a_packed + kMC * kKC;
+  T* tile = b_packed + kKC * kNC;
+  for (std::int64_t jc = j_begin; jc < j_end; jc += kNC) {
+    const std::int64_t nc = std::min(kNC, j_end - jc);
+    for (std::int64_t pc = 0; pc < k; pc += kKC) {
+      const std::int64_t kc = std::min(kKC, k - pc);
+      pack_b(b, pc, kc, jc, nc, nr, b_packed);
+      const bool first_block = pc == 0;
+      for (std::int64_t ic = i_begin; ic < i_end; ic += kMC) {
+        const std::int64_t mc = std::min(kMC, i_end - ic);
+        pack_a(a, ic, mc, pc, kc, mr, a_packed);
+        T* c_block = c + ic * ldc + jc;
+        bool acc = accumulate || !first_block;
+        if (first_block && !accumulate && col_bias) {
+          fill_c(c_block, ldc, mc, nc, col_bias + jc);
+          acc = true;
+        }
+        macro_kernel(kernel, mc, nc, kc, a_packed, b_packed, c_block, ldc, acc, tile);
+      }
+    }
+  }
+}
+
+#define FUSEDRNN_INSTANTIATE(T)                                                                          \
+  template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                \
+  template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,      \
+                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*);
+FUSEDRNN_INSTANTIATE(float)
+FUSEDRNN_INSTANTIATE(double)
+#undef FUSEDRNN_INSTANTIATE
+
+}  // namespace fusedrnn

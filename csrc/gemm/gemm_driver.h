@@ -1,0 +1,44 @@
+// Blocked, packed GEMM driver (BLIS-style: driver + packing -> macro-kernel -> microkernel).
+//
+//   C[m,n] = (accumulate ? C : col_bias or 0) + A[m,k] * B[k,n]
+//
+// A and B are strided views, so transposes are free (they only change how panels are packed).
+// gemm_part computes this thread's share of C inside an existing parallel region: the share is a
+// rectangle of whole tiles, and each element's arithmetic is the same whichever thread computes it,
+// so the result does not depend on the thread count. No synchronisation happens inside.
+#pragma once
+
+#include <cstdint>
+
+#include "gemm/microkernel.h"
+#include "runtime/threads.h"
+
+namespace fusedrnn {
+
+// Element (i, j) of the matrix is data[i * row_stride + j * col_stride].
+template <class T>
+struct MatrixView {
+  const T* data;
+  std::int64_t row_stride;
+  std::int64_t col_stride;
+  const T& operator()(std::int64_t i, std::int64_t j) const { return data[i * row_stride + j * col_stride]; }
+  static MatrixView row_major(const T* data, std::int64_t ld) { return {data, ld, 1}; }
+  // The transpose of a row-major matrix with leading dimension ld.
+  static MatrixView transposed(const T* data, std::int64_t ld) { return {data, 1, ld}; }
+};
+
+struct GemmShape {
+  std::int64_t m, n, k;
+};
+
+// Scratch elements one thread needs for gemm_part (packed panels and one edge tile).
+template <class T>
+std::int64_t gemm_scratch_elements(const Microkernel<T>& kernel);
+
+// This thread's share of C = (accumulate ? C : bias) + A*B. scratch: gemm_scratch_elements() elements
+// owned by this thread. col_bias: [n] or nullptr; ignored when accumulate is true.
+template <class T>
+void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch);
+
+}  // namespace fusedrnn

@@ -1,0 +1,44 @@
+// The GEMM microkernel contract (BLIS-style, DESIGN §4).
+//
+// A microkernel computes one full MR x NR tile of C from packed panels:
+//
+//   C[i][j] (+)= sum_{p < k} a[p*MR + i] * b[p*NR + j]      for i < MR, j < NR
+//
+//   a: [k][MR]  packed row panel of A (MR rows of A interleaved per p)
+//   b: [k][NR]  packed column panel of B (NR columns of B interleaved per p)
+//   c: [MR][ldc] the tile, row-major with row stride ldc
+//   accumulate == false: C is written, never read (it may hold NaN or garbage).
+//   accumulate == true : the sum is added to C.
+//
+// The tile is always full: callers handle edge tiles by pointing c at a scratch tile and copying the
+// valid part out (or by padding packed panels with zeros), so a microkernel has no edge code. Every
+// element is a dot product over p in increasing order, identical whichever thread or tile position
+// computes it; that is what makes results independent of the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace fusedrnn {
+
+template <class T>
+using MicrokernelFn = void (*)(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc,
+                               bool accumulate);
+
+template <class T>
+struct Microkernel {
+  int mr;
+  int nr;
+  MicrokernelFn<T> fn;
+  const char* name;
+};
+
+// The portable scalar reference microkernel (compiles anywhere; the compiler may auto-vectorise it
+// for the baseline ISA).
+template <class T>
+Microkernel<T> generic_microkernel();
+
+// The microkernel the kernels use on this machine.
+template <class T>
+const Microkernel<T>& active_microkernel();
+
+}  // namespace fusedrnn

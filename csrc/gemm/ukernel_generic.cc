@@ -1,0 +1,48 @@
+// Portable reference microkernel: plain C++ over a register-sized accumulator block.
+// MR x NR = 4 x 16 (float) / 4 x 8 (double): the accumulators fit the 16 vector registers of the
+// baseline x86-64 / aarch64 ISAs once the compiler vectorises the j loop.
+#include "gemm/microkernel.h"
+
+namespace fusedrnn {
+namespace {
+
+template <class T, int MR, int NR>
+void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  T acc[MR][NR] = {};
+  for (std::int64_t p = 0; p < k; ++p) {
+    const T* ap = a + p * MR;
+    const T* bp = b + p * NR;
+    for (int i = 0; i < MR; ++i) {
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    T* ci = c + i * ldc;
+    if (accumulate) {
+      for (int j = 0; j < NR; ++j) ci[j] += acc[i][j];
+    } else {
+      for (int j = 0; j < NR; ++j) ci[j] = acc[i][j];
+    }
+  }
+}
+
+}  // namespace
+
+template <>
+Microkernel<float> generic_microkernel<float>() {
+  return {4, 16, &ukernel_generic<float, 4, 16>, "generic 4x16"};
+}
+template <>
+Microkernel<double> generic_microkernel<double>() {
+  return {4, 8, &ukernel_generic<double, 4, 8>, "generic 4x8"};
+}
+
+template <class T>
+const Microkernel<T>& active_microkernel() {
+  static const Microkernel<T> chosen = generic_microkernel<T>();
+  return chosen;
+}
+template const Microkernel<float>& active_microkernel<float>();
+template const Microkernel<double>& active_microkernel<double>();
+
+}  // namespace fusedrnn

@@ -1,0 +1,45 @@
+// Thread-count control and the one OpenMP parallel region per layer-direction.
+//
+// Kernels never call OpenMP directly: they call parallel_region(fn) once per layer and direction and
+// split their work with the (thread_id, num_threads) it hands them. Work is always split over outputs,
+// so results are bitwise identical for any thread count. Without OpenMP everything runs on one thread.
+#pragma once
+
+#include <cstdint>
+
+namespace fusedrnn {
+
+// Number of threads the next kernel call will use. Starts at omp_get_max_threads() (which honours
+// OMP_NUM_THREADS) and changes only through set_num_threads.
+int get_num_threads();
+// n >= 1. Takes effect for the next kernel call.
+void set_num_threads(int n);
+// True when the module was compiled with OpenMP.
+bool openmp_enabled();
+
+struct ThreadContext {
+  int id;     // 0 .. count-1
+  int count;  // threads in this region
+};
+
+// Runs body(ctx) on num_threads threads (one team). body must not throw.
+template <class Body>
+void parallel_region(int num_threads, Body&& body);
+
+// Synchronises all threads of the current region (no-op on one thread).
+void barrier(const ThreadContext& ctx);
+
+// Splits [0, n) into ctx.count contiguous, nearly equal ranges; returns this thread's [begin, end).
+struct Range {
+  std::int64_t begin;
+  std::int64_t end;
+};
+inline Range split_range(std::int64_t n, const ThreadContext& ctx) {
+  const std::int64_t base = n / ctx.count, extra = n % ctx.count;
+  const std::int64_t begin = ctx.id * base + (ctx.id < extra ? ctx.id : extra);
+  return {begin, begin + base + (ctx.id < extra ? 1 : 0)};
+}
+
+}  // namespace fusedrnn
+
+#include "runtime/threads_impl.h"

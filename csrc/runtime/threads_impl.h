@@ -1,0 +1,36 @@
+// Template part of threads.h (kept apart so threads.h reads as the interface).
+#pragma once
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fusedrnn {
+
+template <class Body>
+void parallel_region(int num_threads, Body&& body) {
+#ifdef _OPENMP
+  if (num_threads > 1) {
+#pragma omp parallel num_threads(num_threads)
+    {
+      const ThreadContext ctx{omp_get_thread_num(), omp_get_num_threads()};
+      body(ctx);
+    }
+    return;
+  }
+#endif
+  (void)num_threads;
+  body(ThreadContext{0, 1});
+}
+
+inline void barrier(const ThreadContext& ctx) {
+#ifdef _OPENMP
+  if (ctx.count > 1) {
+#pragma omp barrier
+  }
+#else
+  (void)ctx;
+#endif
+}
+
+}  // namespace fusedrnn

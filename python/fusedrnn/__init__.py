@@ -1,0 +1,1 @@
+"""fusedrnn: fused CPU kernels for recurrent layers, NumPy in and out."""
