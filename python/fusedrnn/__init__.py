@@ -1,1 +1,39 @@
-"""fusedrnn: fused CPU kernels for recurrent layers, NumPy in and out."""
+"""fusedrnn: fused CPU kernels for recurrent layers over whole sequences, NumPy in and out.
+
+    import fusedrnn as fr
+    lstm = fr.LSTM(input_size, hidden_size, num_layers=2, batch_first=True)
+    y, (h_n, c_n) = lstm(x)
+    dx, (dh0, dc0) = lstm.backward(dy)
+
+`fusedrnn.functional` has the same computation on plain arrays; `fusedrnn.reference` is the pure
+NumPy oracle the kernels are tested against.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+from . import _core, functional, reference
+from .layers import LSTM
+
+__all__ = ["LSTM", "__version__", "cpu_info", "functional", "get_num_threads", "reference", "set_num_threads"]
+
+__version__ = _core.__version__
+
+
+def set_num_threads(n):
+    """Threads used by every kernel from the next call on (n >= 1). Default: OMP_NUM_THREADS, else
+    all cores. Results are bitwise identical for any thread count."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    _core.set_num_threads(int(n))
+
+
+def get_num_threads():
+    """Threads the kernels use."""
+    return _core.get_num_threads()
+
+
+def cpu_info():
+    """The SIMD path in use (``isa``), its microkernels, the CPU's features and whether OpenMP is on."""
+    return dict(_core.cpu_info())

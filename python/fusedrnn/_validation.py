@@ -1,0 +1,60 @@
+"""Argument checks shared by the functional API and the layers.
+
+Every array that reaches the C++ core passes through here first: real dtypes are converted to the
+kernel dtype, everything else is refused with a message that names the argument; any memory layout is
+accepted and copied once into C order when needed, never misread.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def kernel_dtype(dtype, name="dtype"):
+    """The kernel dtype (float32 or float64) that ``dtype`` names, or a ValueError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{name}: expected float32 or float64, got {dtype!r}") from err
+    if resolved not in KERNEL_DTYPES:
+        raise ValueError(f"{name}: expected float32 or float64, got {resolved}")
+    return resolved
+
+
+def real_array(value, name, dtype, copy=False):
+    """``value`` as a C-contiguous array of ``dtype``; refuses complex, bool, object and text data."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name}: expected a real-valued array, could not convert it: {err}") from err
+    if array.dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name}: expected a real-valued (float or integer) array, got dtype {array.dtype}"
+        )
+    if copy:
+        return np.array(array, dtype=dtype, order="C", copy=True)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_shape(array, name, expected, meaning):
+    """Raises ValueError naming ``name`` unless ``array.shape == expected``."""
+    if array.shape != tuple(expected):
+        raise ValueError(f"{name}: expected shape {tuple(expected)} {meaning}, got {array.shape}")
+
+
+def positive_int(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name}: expected an int >= 1, got {value}")
+    return int(value)
+
+
+def flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
