@@ -4,8 +4,12 @@
 // between a cell (LSTM, GRU, RNN) and the shared machinery (time loop, GEMM, threads).
 //
 // A cell type provides:
-//   static constexpr int kGates;            // G
-//   static constexpr bool kHasCellState;     // LSTM's c
+//   static constexpr int kGates;                    // G
+//   static constexpr bool kHasCellState;            // a second running state besides h (LSTM's c)
+//   static constexpr bool kSavesGates;              // training keeps the activated gates [T,N,G*H]
+//   static constexpr bool kSavesPerUnit;            // training keeps one more [T,N,H] (LSTM c_t, GRU W_hn h + b_hn)
+//   static constexpr bool kSeparateRecurrentGrad;   // dL/d(W_hh h) differs from dL/d(W_ih x) (GRU's n gate)
+//   static constexpr bool kDirectStateGrad;         // dh_{t-1} has a pointwise term besides dG W_hh (GRU's z*dh)
 //   static void forward(const ForwardTile<T>&);
 //   static void backward(const BackwardTile<T>&);
 #pragma once
@@ -14,7 +18,6 @@
 
 namespace fusedrnn {
 
-template <class T>
 struct TileExtent {
   std::int64_t n0 = 0, rows = 0;   // batch rows of the tile
   std::int64_t j0 = 0, units = 0;  // hidden units of the tile
@@ -22,8 +25,8 @@ struct TileExtent {
 };
 
 template <class T>
-struct ForwardTile : TileExtent<T> {
-  // gh: [rows][gh_ld]; (W_hh h_{t-1})[n0+i, g*H + j0+u] is gh[i*gh_ld + g*gate_stride + u]; no bias.
+struct ForwardTile : TileExtent {
+  // gh: (W_hh h_{t-1})[n0+r, g*H + j0+u] is gh[r*gh_ld + g*gate_stride + u]; no bias.
   const T* gh = nullptr;
   std::int64_t gh_ld = 0;
   std::int64_t gate_stride = 0;
@@ -31,22 +34,28 @@ struct ForwardTile : TileExtent<T> {
   const T* b_hh = nullptr;    // b_hh: [G*H] or null
   const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}
   std::int64_t h_prev_ld = 0;
-  T* c = nullptr;             // c: [N,H] running cell state, c_{t-1} in, c_t out
-  T* c_out = nullptr;         // c_out: [N,H] copy of c_t for backward (training), or null
+  T* cell_state = nullptr;    // cell_state: [N,H] running c, c_{t-1} in, c_t out (kHasCellState)
+  T* saved = nullptr;         // saved: [N,H] per-unit training workspace at t (kSavesPerUnit), or null
   T* h = nullptr;             // h: [N, h_ld] h_t out
   std::int64_t h_ld = 0;
-  T* gates = nullptr;         // gates: [N, G*H] activated gates out (training), or null; may alias gx
+  T* gates = nullptr;         // gates: [N, G*H] activated gates out (training, kSavesGates) or null; may alias gx
 };
 
 template <class T>
-struct BackwardTile : TileExtent<T> {
-  const T* dh = nullptr;      // dh: [rows][dh_ld] dL/dh_t (upstream + recurrent), tile-local
+struct BackwardTile : TileExtent {
+  const T* dh = nullptr;         // dh: [rows][dh_ld] dL/dh_t (upstream + recurrent), tile-local
   std::int64_t dh_ld = 0;
-  const T* gates = nullptr;   // gates: [N, G*H] forward's activated gates at t
-  const T* c_t = nullptr;     // c_t: [N,H] forward's cell state at t
-  const T* c_prev = nullptr;  // c_prev: [N,H] c_{t-1}
-  T* dc = nullptr;            // dc: [N,H] running dL/dc, dc_t in, dc_{t-1} out
-  T* dgates = nullptr;        // dgates: [N, G*H] dL/d(gate pre-activations) at t out
+  const T* gates = nullptr;      // gates: [N, G*H] forward's activated gates at t (kSavesGates)
+  const T* saved = nullptr;      // saved: [N,H] forward's per-unit workspace at t (kSavesPerUnit)
+  const T* cell_prev = nullptr;  // cell_prev: [N,H] c_{t-1} (kHasCellState)
+  const T* h = nullptr;          // h: [N, h_ld] h_t
+  std::int64_t h_ld = 0;
+  const T* h_prev = nullptr;     // h_prev: [N, h_prev_ld] h_{t-1}
+  std::int64_t h_prev_ld = 0;
+  T* dcell = nullptr;            // dcell: [N,H] running dL/dc, dc_t in, dc_{t-1} out (kHasCellState)
+  T* dgates_x = nullptr;         // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out
+  T* dgates_h = nullptr;         // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
+  T* dh_direct = nullptr;        // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
 };
 
 }  // namespace fusedrnn

@@ -51,8 +51,9 @@ struct ForwardTensors {
   T* y = nullptr;           // y: [T,N,y_ld] out, first H columns written
   T* h_n = nullptr;         // h_n: [N,H] out
   T* c_n = nullptr;         // c_n: [N,H] out; cells with a cell state only
-  T* gates = nullptr;       // gates: [T,N,G*H] training workspace out (activated gates), or null = inference
-  T* cells = nullptr;       // cells: [T,N,H] training workspace out (c_t); cells with a cell state only
+  bool training = false;    // keep what backward needs (below); inference keeps nothing
+  T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
+  T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
@@ -65,14 +66,14 @@ struct BackwardTensors {
   const T* w_ih = nullptr;   // w_ih: [G*H, C]
   const T* w_hh = nullptr;   // w_hh: [G*H, H]
   const T* y = nullptr;      // y: [T,N,y_ld] forward output (h_t)
-  const T* gates = nullptr;  // gates: [T,N,G*H] forward workspace
-  const T* cells = nullptr;  // cells: [T,N,H] forward workspace
+  const T* gates = nullptr;  // gates: [T,N,G*H] forward workspace (cells that save gates)
+  const T* saved = nullptr;  // saved: [T,N,H] forward workspace (cells that save one)
   const T* dy = nullptr;     // dy: [T,N,y_ld] or null (zeros)
   const T* dh_n = nullptr;   // dh_n: [N,H] or null (zeros)
   const T* dc_n = nullptr;   // dc_n: [N,H] or null (zeros)
   T* dx = nullptr;           // dx: [T,N,C] out (or accumulated, see accumulate_dx)
   T* dh0 = nullptr;          // dh0: [N,H] out
-  T* dc0 = nullptr;          // dc0: [N,H] out
+  T* dc0 = nullptr;          // dc0: [N,H] out; cells with a cell state only
   T* dw_ih = nullptr;        // dw_ih: [G*H, C] out (or accumulated, see accumulate_param_grads)
   T* dw_hh = nullptr;        // dw_hh: [G*H, H]
   T* db_ih = nullptr;        // db_ih: [G*H] or null (layer without bias)

@@ -6,33 +6,31 @@
 
 #include <cmath>
 
+#include "cells/activations.h"
 #include "cells/cell_tiles.h"
 
 namespace fusedrnn {
 
-template <class T>
-inline T sigmoid(T v) {
-  // exp overflows to inf for v < -88 (float): 1/(1+inf) = 0, the exact limit, never NaN.
-  return T(1) / (T(1) + std::exp(-v));
-}
-
 struct LstmCell {
   static constexpr int kGates = 4;
   static constexpr bool kHasCellState = true;
+  static constexpr bool kSavesGates = true;
+  static constexpr bool kSavesPerUnit = true;  // c_t
+  static constexpr bool kSeparateRecurrentGrad = false;
+  static constexpr bool kDirectStateGrad = false;
 
   template <class T>
   static void forward(const ForwardTile<T>& s) {
-    const std::int64_t H = s.hidden, GH = 4 * H;
+    const std::int64_t H = s.hidden, GH = 4 * H, gs = s.gate_stride;
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       const T* gx = s.gx + n * GH + s.j0;
       const T* gh = s.gh + r * s.gh_ld;
       const T* bh = s.b_hh ? s.b_hh + s.j0 : nullptr;
-      T* c = s.c + n * H + s.j0;
+      T* c = s.cell_state + n * H + s.j0;
       T* h = s.h + n * s.h_ld + s.j0;
-      T* c_out = s.c_out ? s.c_out + n * H + s.j0 : nullptr;
+      T* saved = s.saved ? s.saved + n * H + s.j0 : nullptr;
       T* gates = s.gates ? s.gates + n * GH + s.j0 : nullptr;
-      const std::int64_t gs = s.gate_stride;
       for (std::int64_t u = 0; u < s.units; ++u) {
         T pre_i = gx[u] + gh[u];
         T pre_f = gx[H + u] + gh[gs + u];
@@ -48,8 +46,8 @@ struct LstmCell {
         const T c_new = f * c[u] + i * g;
         c[u] = c_new;
         h[u] = o * std::tanh(c_new);
-        if (c_out) c_out[u] = c_new;
-        if (gates) {
+        if (saved) saved[u] = c_new;
+        if (gates) {  // may alias gx: written after every read of gx[.. u]
           gates[u] = i;
           gates[H + u] = f;
           gates[2 * H + u] = g;
@@ -66,19 +64,19 @@ struct LstmCell {
       const std::int64_t n = s.n0 + r;
       const T* dh = s.dh + r * s.dh_ld;
       const T* gates = s.gates + n * GH + s.j0;
-      const T* c_t = s.c_t + n * H + s.j0;
-      const T* c_prev = s.c_prev + n * H + s.j0;
-      T* dc = s.dc + n * H + s.j0;
-      T* dg = s.dgates + n * GH + s.j0;
+      const T* c_t = s.saved + n * H + s.j0;
+      const T* c_prev = s.cell_prev + n * H + s.j0;
+      T* dc = s.dcell + n * H + s.j0;
+      T* dg = s.dgates_x + n * GH + s.j0;
       for (std::int64_t u = 0; u < s.units; ++u) {
         const T i = gates[u], f = gates[H + u], g = gates[2 * H + u], o = gates[3 * H + u];
         const T tanh_c = std::tanh(c_t[u]);
         const T dct = dc[u] + dh[u] * o * (T(1) - tanh_c * tanh_c);
-        dg[u] = dct * g * i * (T(1) - i);                    // d pre_i
-        dg[H + u] = dct * c_prev[u] * f * (T(1) - f);        // d pre_f
-        dg[2 * H + u] = dct * i * (T(1) - g * g);            // d pre_g
-        dg[3 * H + u] = dh[u] * tanh_c * o * (T(1) - o);     // d pre_o
-        dc[u] = dct * f;                                     // dL/dc_{t-1}
+        dg[u] = dct * g * i * (T(1) - i);                 // d pre_i
+        dg[H + u] = dct * c_prev[u] * f * (T(1) - f);     // d pre_f
+        dg[2 * H + u] = dct * i * (T(1) - g * g);         // d pre_g
+        dg[3 * H + u] = dh[u] * tanh_c * o * (T(1) - o);  // d pre_o
+        dc[u] = dct * f;                                  // dL/dc_{t-1}
       }
     }
   }

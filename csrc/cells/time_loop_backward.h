@@ -1,11 +1,11 @@
 // The backward (BPTT) time loop shared by every cell: one parallel region per layer-direction.
 //
 //   1. reverse-time loop, only the inherently sequential part: per step each thread takes its unit
-//      blocks, forms dh_t = dy_t + dG_{t+1} W_hh for them (microkernel into an L1 tile, A operand packed
-//      by the previous step), and hands it to Cell::backward, which writes dG_t and updates dc.
-//      One barrier per step.
-//   2. deferred large GEMMs over all steps: dx = dG W_ih, dW_ih = dG^T x, dW_hh = dG^T h_prev, and the
-//      bias gradients as column sums in a fixed row order.
+//      blocks, forms dh_t = dy_t + dGh_{t+1} W_hh (+ the cell's direct term) for them (microkernel into
+//      an L1 tile, A operand packed by the previous step), and hands it to Cell::backward, which writes
+//      dG_t and updates its running state gradients. One barrier per step.
+//   2. deferred large GEMMs over all steps: dx = dGx W_ih, dW_ih = dGx^T x, dW_hh = dGh^T h_prev, and
+//      the bias gradients as column sums in a fixed row order.
 //
 // Threads split outputs only (units in the loop, tiles in the GEMMs, columns in the sums), so results
 // are bitwise identical for any thread count.
@@ -22,7 +22,7 @@
 
 namespace fusedrnn {
 
-// Packs w_hh [G*H, H] as the B operand of the backward step (dG_t [N, G*H] x w_hh): panel b holds
+// Packs w_hh [G*H, H] as the B operand of the backward step (dGh_t [N, G*H] x w_hh): panel b holds
 // the NR columns (units) b*NR.. of w_hh for every k < G*H: dst[(b*G*H + k)*NR + u] (zero past H).
 template <class T>
 void pack_recurrent_backward(const T* w_hh, std::int64_t H, int G, int nr, std::int64_t block, T* dst) {
@@ -40,6 +40,19 @@ void pack_recurrent_backward(const T* w_hh, std::int64_t H, int G, int nr, std::
 template <class T>
 void clear_unless_accumulating(T* grad, std::int64_t size, bool accumulate) {
   if (grad && !accumulate) std::fill(grad, grad + size, T(0));
+}
+
+// Bias gradient: db[col] (+)= sum over rows of dG[row, col], rows in order, this thread's columns.
+template <class T>
+void column_sums(const ThreadContext& ctx, const T* dG, std::int64_t rows, std::int64_t cols, T* db,
+                 bool accumulate) {
+  if (!db) return;
+  const Range mine = split_range(cols, ctx);
+  for (std::int64_t col = mine.begin; col < mine.end; ++col) {
+    T sum = 0;
+    for (std::int64_t row = 0; row < rows; ++row) sum += dG[row * cols + col];
+    db[col] = accumulate ? db[col] + sum : sum;
+  }
 }
 
 template <class Cell, class T>
@@ -63,11 +76,16 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  Buffer<T> dgates(T_ * N * GH);
+  Buffer<T> dgates_x(T_ * N * GH);
+  Buffer<T> dgates_h_separate(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
+  T* dgx_all = dgates_x.get();
+  T* dgh_all = Cell::kSeparateRecurrentGrad ? dgates_h_separate.get() : dgx_all;
+  Buffer<T> dh_direct(Cell::kDirectStateGrad ? N * H : 0, T(0));
   Buffer<T> w_packed(unit_blocks * GH * nr);
   Buffer<T> dg_packed(2 * row_panels * GH * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.c0 && io.h0 ? 0 : N * H, T(0));
   const T* c0 = io.c0 ? io.c0 : zeros.get();
+  const T* h0 = io.h0 ? io.h0 : zeros.get();
   const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * nr;
   Buffer<T> scratch(scratch_per_thread * num_threads);
 
@@ -87,35 +105,49 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
     // No barrier yet: the first processed step reads only this thread's own packed panels and state.
 
-    // dh tile for (row panel p, block b): the recurrent part from the packed dG of the step processed
-    // just before (later in time), or dh_n at the first processed step; plus dy_t.
-    auto recurrent_dh = [&](const T* dg_read, std::int64_t p, std::int64_t b, bool first) {
+    // dL/dh for the tile (row panel p, block b) past the step processed just before (later in time):
+    // dGh W_hh from that step's packed dGh plus the cell's direct term, or dh_n at the first step.
+    auto state_gradient = [&](const T* dg_read, std::int64_t p, std::int64_t b, bool first) {
+      const std::int64_t n0 = p * mr, j0 = b * nr;
       if (first) {
         for (std::int64_t r = 0; r < mr; ++r) {
           for (int u = 0; u < nr; ++u) {
-            const std::int64_t n = p * mr + r, j = b * nr + u;
+            const std::int64_t n = n0 + r, j = j0 + u;
             tile[r * nr + u] = io.dh_n && n < N && j < H ? io.dh_n[n * H + j] : T(0);
           }
         }
-      } else {
-        kernel.fn(GH, dg_read + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
+        return;
+      }
+      kernel.fn(GH, dg_read + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
+      if (Cell::kDirectStateGrad) {
+        for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
+          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {
+            tile[r * nr + u] += dh_direct.get()[(n0 + r) * H + j0 + u];
+          }
+        }
       }
     };
 
     // 1. Reverse-time loop over processed steps s = T-1 .. 0.
     for (std::int64_t s = T_ - 1; s >= 0; --s) {
-      const std::int64_t t = cfg.time_at(s);
+      const std::int64_t t = cfg.time_at(s), t_prev = s > 0 ? cfg.time_at(s - 1) : -1;
       const T* dg_read = dg_packed.get() + ((s + 1) & 1) * row_panels * GH * mr;
       T* dg_write = dg_packed.get() + (s & 1) * row_panels * GH * mr;
       BackwardTile<T> st;
       st.hidden = H;
       st.dh = tile;
       st.dh_ld = nr;
-      st.gates = io.gates + t * N * GH;
-      st.c_t = Cell::kHasCellState ? io.cells + t * N * H : nullptr;
-      st.c_prev = Cell::kHasCellState ? (s == 0 ? c0 : io.cells + cfg.time_at(s - 1) * N * H) : nullptr;
-      st.dc = io.dc0;
-      st.dgates = dgates.get() + t * N * GH;
+      st.gates = Cell::kSavesGates ? io.gates + t * N * GH : nullptr;
+      st.saved = Cell::kSavesPerUnit ? io.saved + t * N * H : nullptr;
+      st.cell_prev = Cell::kHasCellState ? (s == 0 ? c0 : io.saved + t_prev * N * H) : nullptr;
+      st.h = io.y + t * N * cfg.y_ld;
+      st.h_ld = cfg.y_ld;
+      st.h_prev = s == 0 ? h0 : io.y + t_prev * N * cfg.y_ld;
+      st.h_prev_ld = s == 0 ? H : cfg.y_ld;
+      st.dcell = Cell::kHasCellState ? io.dc0 : nullptr;
+      st.dgates_x = dgx_all + t * N * GH;
+      st.dgates_h = dgh_all + t * N * GH;
+      st.dh_direct = Cell::kDirectStateGrad ? dh_direct.get() : nullptr;
       const T* dy = io.dy ? io.dy + t * N * cfg.y_ld : nullptr;
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
@@ -123,7 +155,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         for (std::int64_t p = 0; p < row_panels; ++p) {
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);
-          recurrent_dh(dg_read, p, b, s == T_ - 1);
+          state_gradient(dg_read, p, b, s == T_ - 1);
           if (dy) {
             for (std::int64_t r = 0; r < st.rows; ++r) {
               const T* dyr = dy + (st.n0 + r) * cfg.y_ld + st.j0;
@@ -132,18 +164,17 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           }
           Cell::backward(st);
           for (int g = 0; g < G; ++g) {
-            pack_rows_to_panels(st.dgates, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
+            pack_rows_to_panels(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
           }
         }
       }
       barrier(ctx);
     }
 
-    // dh0 = dG_{first step} W_hh (state gradient past the first processed step).
-    const T* dg_first = dg_packed.get();  // written at s = 0
+    // dh0: the state gradient past the first processed step (packed dGh written at s = 0).
     for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
       for (std::int64_t p = 0; p < row_panels; ++p) {
-        kernel.fn(GH, dg_first + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
+        state_gradient(dg_packed.get(), p, b, false);
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - p * mr); ++r) {
           for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - b * nr); ++u) {
             io.dh0[(p * mr + r) * H + b * nr + u] = tile[r * nr + u];
@@ -153,32 +184,23 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
 
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
-    const T* dG = dgates.get();
     const T* no_bias = nullptr;
-    gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dG, GH),
+    gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
               MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, no_bias, gemm_scratch);
-    gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dG, GH),
+    gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
               MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, no_bias, gemm_scratch);
-    // dW_hh: step s pairs dG at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
+    // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
     // both directions), and with h0 for s = 0.
     const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
-    gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dG + dg_t0 * N * GH, GH),
+    gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
               MatrixView<T>::row_major(io.y + h_t0 * N * cfg.y_ld, cfg.y_ld), io.dw_hh, H, acc, no_bias,
               gemm_scratch);
     if (io.h0) {
-      gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dG + cfg.time_at(0) * N * GH, GH),
+      gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
                 MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, no_bias, gemm_scratch);
     }
-    // Bias gradients: column sums over all T*N rows, in row order, columns split over threads.
-    if (io.db_ih || io.db_hh) {
-      const Range cols = split_range(GH, ctx);
-      for (std::int64_t col = cols.begin; col < cols.end; ++col) {
-        T sum = 0;
-        for (std::int64_t row = 0; row < T_ * N; ++row) sum += dG[row * GH + col];
-        if (io.db_ih) io.db_ih[col] = acc ? io.db_ih[col] + sum : sum;
-        if (io.db_hh) io.db_hh[col] = acc ? io.db_hh[col] + sum : sum;
-      }
-    }
+    column_sums(ctx, dgx_all, T_ * N, GH, io.db_ih, acc);
+    column_sums(ctx, dgh_all, T_ * N, GH, io.db_hh, acc);
   });
 }
 

@@ -54,7 +54,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   const Microkernel<T>& kernel = active_microkernel<T>();
   const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
-  const bool training = io.gates != nullptr;
+  const bool keep_gates = io.training && Cell::kSavesGates;
 
   if (N == 0) return;
   if (T_ == 0) {  // no step: the final state is the initial state
@@ -66,8 +66,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  Buffer<T> gx_inference(training ? 0 : T_ * N * GH);
-  T* gx = training ? io.gates : gx_inference.get();  // training: overwritten in place by activated gates
+  Buffer<T> gx_scratch(keep_gates ? 0 : T_ * N * GH);
+  T* gx = keep_gates ? io.gates : gx_scratch.get();  // kept gates overwrite gx in place, step by step
   Buffer<T> w_packed(unit_blocks * G * H * nr);
   Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
@@ -112,11 +112,11 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.b_hh = io.b_hh;
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       st.h_prev_ld = s == 0 ? H : cfg.y_ld;
-      st.c = io.c_n;
-      st.c_out = Cell::kHasCellState && training ? io.cells + t * N * H : nullptr;
+      st.cell_state = Cell::kHasCellState ? io.c_n : nullptr;
+      st.saved = io.training && Cell::kSavesPerUnit ? io.saved + t * N * H : nullptr;
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
-      st.gates = training ? gx + t * N * GH : nullptr;
+      st.gates = keep_gates ? gx + t * N * GH : nullptr;
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);

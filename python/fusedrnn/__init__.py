@@ -14,9 +14,19 @@ from __future__ import annotations
 import numbers
 
 from . import _core, functional, reference
-from .layers import LSTM
+from .layers import GRU, LSTM, RNN
 
-__all__ = ["LSTM", "__version__", "cpu_info", "functional", "get_num_threads", "reference", "set_num_threads"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "__version__",
+    "cpu_info",
+    "functional",
+    "get_num_threads",
+    "reference",
+    "set_num_threads",
+]
 
 __version__ = _core.__version__
 

@@ -11,16 +11,17 @@ import numpy as np
 from . import functional
 from ._validation import flag, kernel_dtype, positive_int, real_array
 
-__all__ = ["LSTM"]
+__all__ = ["GRU", "LSTM", "RNN"]
 
 
-class LSTM:
-    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
+class _RecurrentLayer:
+    """What LSTM, GRU and RNN share: parameters, gradients, modes, and forward/backward plumbing.
 
-    >>> lstm = LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True, seed=0)
-    >>> y, (h_n, c_n) = lstm(x)                    # x: [N, T, 8]; hx=(h0, c0) optional
-    >>> dx, (dh0, dc0) = lstm.backward(dy)         # accumulates into lstm.grads
+    Subclasses set ``_gates`` and implement ``_run_forward`` / ``_run_backward`` with their cell's
+    functional pair and state packing.
     """
+
+    _gates = 0
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
@@ -35,27 +36,24 @@ class LSTM:
         self._cache = None
         self._last_forward_was_eval = False
 
-        # torch.nn.LSTM's init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order.
+        # PyTorch's init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order.
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.hidden_size)
+        shapes = functional.param_shapes(self._gates, self.input_size, self.hidden_size, self.num_layers,
+                                         self.bidirectional, self.bias)  # fmt: skip
         self._params = {}
-        for name, shape in self._param_shapes().items():
+        for name, shape in shapes.items():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
 
-    def _param_shapes(self):
-        H, D = self.hidden_size, 2 if self.bidirectional else 1
-        shapes = {}
-        for name in functional.lstm_param_names(self.num_layers, self.bidirectional, self.bias):
-            layer = int(name.split("_l")[1].split("_")[0])
-            layer_in = self.input_size if layer == 0 else D * H
-            if name.startswith("weight_ih"):
-                shapes[name] = (4 * H, layer_in)
-            elif name.startswith("weight_hh"):
-                shapes[name] = (4 * H, H)
-            else:
-                shapes[name] = (4 * H,)
-        return shapes
+    def _options(self):
+        return dict(
+            num_layers=self.num_layers,
+            bidirectional=self.bidirectional,
+            batch_first=self.batch_first,
+            training=self.training,
+            dtype=self.dtype,
+        )
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -134,28 +132,14 @@ class LSTM:
     # -- computation --------------------------------------------------------------------------------
 
     def forward(self, x, hx=None):
-        """``y, (h_n, c_n)`` for x [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]).
-
-        hx: None (zeros) or (h0, c0), each [num_layers*num_directions, N, H] ([L*D, H] unbatched).
-        In training mode the workspace for `backward` is kept; in eval mode nothing is kept.
-        """
-        y, state, cache = functional.lstm(
-            x, self._params, hx, num_layers=self.num_layers, bidirectional=self.bidirectional,
-            batch_first=self.batch_first, training=self.training, dtype=self.dtype,
-        )  # fmt: skip
-        self._cache = cache
+        result, self._cache = self._run_forward(x, hx)
         self._last_forward_was_eval = not self.training
-        return y, state
+        return result
 
-    __call__ = forward
+    def __call__(self, x, hx=None):
+        return self.forward(x, hx)
 
     def backward(self, dy, dhx=None):
-        """Gradients of the last training-mode forward; parameter gradients accumulate into `grads`.
-
-        dy: gradient of the loss w.r.t. y (same shape), or None; dhx: None or (dh_n, dc_n).
-        Returns ``dx, (dh0, dc0)``. The forward's workspace is released afterwards (as torch frees
-        its graph): a second backward needs a new forward.
-        """
         if self._cache is None:
             if self._last_forward_was_eval:
                 raise RuntimeError(
@@ -164,14 +148,127 @@ class LSTM:
                 )
             raise RuntimeError("backward: no training-mode forward to differentiate; call forward first")
         cache, self._cache = self._cache, None
-        dx, state_grads, _ = functional.lstm_backward(cache, dy, dhx, grads=self.grads)
-        return dx, state_grads
+        return self._run_backward(cache, dy, dhx)
 
     def __repr__(self):
         extra = "".join(
             f", {key}={getattr(self, key)!r}"
-            for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False),
-                                 ("bidirectional", False))  # fmt: skip
+            for key, default in (
+                ("num_layers", 1),
+                ("bias", True),
+                ("batch_first", False),
+                ("bidirectional", False),
+            )  # fmt: skip
             if getattr(self, key) != default
         )
-        return f"LSTM({self.input_size}, {self.hidden_size}{extra}, dtype={self.dtype.name})"
+        sizes = f"{self.input_size}, {self.hidden_size}{self._extra_repr()}"
+        return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name})"
+
+    def _extra_repr(self):
+        return ""
+
+
+_FORWARD_DOC = """
+        x: [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]), any real dtype (converted).
+        In training mode the workspace for `backward` is kept; in eval mode nothing is kept.
+"""
+_BACKWARD_DOC = """
+        Parameter gradients accumulate into `grads` (as PyTorch's ``.grad``). The forward's workspace
+        is released afterwards (as PyTorch frees its graph): a second backward needs a new forward.
+"""
+
+
+class LSTM(_RecurrentLayer):
+    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
+
+    >>> lstm = LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True, seed=0)
+    >>> y, (h_n, c_n) = lstm(x)                    # x: [N, T, 8]; hx=(h0, c0) optional
+    >>> dx, (dh0, dc0) = lstm.backward(dy)         # accumulates into lstm.grads
+    """
+
+    _gates = 4
+
+    def _run_forward(self, x, hx):
+        y, state, cache = functional.lstm(x, self._params, hx, **self._options())
+        return (y, state), cache
+
+    def _run_backward(self, cache, dy, dhx):
+        dx, state_grads, _ = functional.lstm_backward(cache, dy, dhx, grads=self.grads)
+        return dx, state_grads
+
+    def forward(self, x, hx=None):
+        return super().forward(x, hx)
+
+    def backward(self, dy, dhx=None):
+        return super().backward(dy, dhx)
+
+    forward.__doc__ = (
+        """``y, (h_n, c_n)``; hx: None (zeros) or (h0, c0), each [L*D, N, H] ([L*D, H] unbatched)."""
+        + _FORWARD_DOC
+    )
+    backward.__doc__ = (
+        """``dx, (dh0, dc0)`` of the last training-mode forward; dy shaped like y (or None),
+        dhx: None or (dh_n, dc_n)."""
+        + _BACKWARD_DOC
+    )
+
+
+class GRU(_RecurrentLayer):
+    """Multi-layer GRU (PyTorch/Keras reset-after form, gates r, z, n) with ``torch.nn.GRU``'s
+    parameters and call signature: ``y, h_n = gru(x, h0)``, ``dx, dh0 = gru.backward(dy, dh_n)``."""
+
+    _gates = 3
+
+    def _run_forward(self, x, h0):
+        y, h_n, cache = functional.gru(x, self._params, h0, **self._options())
+        return (y, h_n), cache
+
+    def _run_backward(self, cache, dy, dh_n):
+        dx, dh0, _ = functional.gru_backward(cache, dy, dh_n, grads=self.grads)
+        return dx, dh0
+
+    def forward(self, x, h0=None):
+        return super().forward(x, h0)
+
+    def backward(self, dy, dh_n=None):
+        return super().backward(dy, dh_n)
+
+    forward.__doc__ = """``y, h_n``; h0: None (zeros) or [L*D, N, H] ([L*D, H] unbatched).""" + _FORWARD_DOC
+    backward.__doc__ = (
+        """``dx, dh0`` of the last training-mode forward; dy shaped like y (or None), dh_n or None."""
+        + _BACKWARD_DOC
+    )
+
+
+class RNN(_RecurrentLayer):
+    """Multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) with act = tanh or
+    relu, with ``torch.nn.RNN``'s parameters and call signature."""
+
+    _gates = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+
+    def _run_forward(self, x, h0):
+        y, h_n, cache = functional.rnn(x, self._params, h0, nonlinearity=self.nonlinearity, **self._options())
+        return (y, h_n), cache
+
+    def _run_backward(self, cache, dy, dh_n):
+        dx, dh0, _ = functional.rnn_backward(cache, dy, dh_n, grads=self.grads)
+        return dx, dh0
+
+    def _extra_repr(self):
+        return "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+
+    def forward(self, x, h0=None):
+        return super().forward(x, h0)
+
+    def backward(self, dy, dh_n=None):
+        return super().backward(dy, dh_n)
+
+    forward.__doc__ = GRU.forward.__doc__
+    backward.__doc__ = GRU.backward.__doc__

@@ -19,7 +19,20 @@ Everything is computed in the dtype of the arrays given (float32 or float64).
 
 import numpy as np
 
-__all__ = ["lstm", "lstm_backward", "lstm_layer_backward", "lstm_layer_forward"]
+__all__ = [
+    "gru",
+    "gru_backward",
+    "gru_layer_backward",
+    "gru_layer_forward",
+    "lstm",
+    "lstm_backward",
+    "lstm_layer_backward",
+    "lstm_layer_forward",
+    "rnn",
+    "rnn_backward",
+    "rnn_layer_backward",
+    "rnn_layer_forward",
+]
 
 
 def _sigmoid(x):
@@ -128,9 +141,255 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     return dx, dh, dc, grads
 
 
+def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    """One GRU layer, one direction, PyTorch's reset-after form with gate order r, z, n::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)      z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   h_t = (1 - z) * n + z * h_{t-1}
+
+    x: [T,N,C]; h0: [N,H]; w_ih: [3H,C]; w_hh: [3H,H]; b_ih, b_hh: [3H] or None.
+    Returns ``y [T,N,H], h_n [N,H], cache``.
+    """
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    dtype = np.result_type(x, h0, w_ih, w_hh)
+    y = np.empty((T, N, H), dtype)
+    gates = np.empty((T, N, 3 * H), dtype)  # activated r, z, n at each step
+    hn = np.empty((T, N, H), dtype)  # W_hn h_{t-1} + b_hn, which r multiplies
+    zero = np.zeros(3 * H, dtype)
+    b_ih_ = zero if b_ih is None else b_ih
+    b_hh_ = zero if b_hh is None else b_hh
+
+    h = h0
+    for t in _time_order(T, reverse):
+        gx = x[t] @ w_ih.T + b_ih_
+        gh = h @ w_hh.T + b_hh_
+        r = _sigmoid(gx[:, :H] + gh[:, :H])
+        z = _sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
+        n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
+        h = (1 - z) * n + z * h
+        gates[t] = np.concatenate([r, z, n], axis=1)
+        hn[t] = gh[:, 2 * H :]
+        y[t] = h
+
+    cache = {
+        "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
+        "has_bias_hh": b_hh is not None, "reverse": reverse, "gates": gates, "hn": hn, "y": y,
+    }  # fmt: skip
+    return y, h, cache
+
+
+def gru_layer_backward(cache, dy, dh_n=None):
+    """BPTT through one GRU layer and direction, for loss = sum_t <dy_t, y_t> + <dh_n, h_n>.
+
+    Returns ``dx, dh0, grads`` (keys as `lstm_layer_backward`). b_ih and b_hh get different
+    gradients in the n gate, where r multiplies only the recurrent part.
+    """
+    x, y, gates, hn = cache["x"], cache["y"], cache["gates"], cache["hn"]
+    w_ih, w_hh = cache["w_ih"], cache["w_hh"]
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    dtype = y.dtype
+    dx = np.zeros(x.shape, dtype)
+    dw_ih, dw_hh = np.zeros(w_ih.shape, dtype), np.zeros(w_hh.shape, dtype)
+    db_ih, db_hh = np.zeros(3 * H, dtype), np.zeros(3 * H, dtype)
+    dh = np.zeros((N, H), dtype) if dh_n is None else dh_n
+
+    order = _time_order(T, cache["reverse"])
+    for k in reversed(range(T)):
+        t = order[k]
+        h_prev = y[order[k - 1]] if k > 0 else cache["h0"]
+        r, z, n = (gates[t][:, j * H : (j + 1) * H] for j in range(3))
+        dh = dh + dy[t]
+        dn = dh * (1 - z)
+        dz = dh * (h_prev - n)
+        dn_pre = dn * (1 - n**2)
+        dr = dn_pre * hn[t]
+        dgx = np.concatenate([dr * r * (1 - r), dz * z * (1 - z), dn_pre], axis=1)  # d(W_ih x + b_ih)
+        dgh = np.concatenate([dr * r * (1 - r), dz * z * (1 - z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
+        dx[t] = dgx @ w_ih
+        dw_ih += dgx.T @ x[t]
+        dw_hh += dgh.T @ h_prev
+        db_ih += dgx.sum(axis=0)
+        db_hh += dgh.sum(axis=0)
+        dh = dgh @ w_hh + dh * z  # through W_hh, and directly through z * h_{t-1}
+
+    grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
+    if cache["has_bias_ih"]:
+        grads["bias_ih"] = db_ih
+    if cache["has_bias_hh"]:
+        grads["bias_hh"] = db_hh
+    return dx, dh, grads
+
+
+_ACTIVATIONS = {
+    # name: (act(v), act'(v) written with y = act(v))
+    "tanh": (np.tanh, lambda y: 1 - y**2),
+    "relu": (lambda v: np.maximum(v, 0), lambda y: (y > 0).astype(y.dtype)),
+}
+
+
+def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+    """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
+
+    x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None.
+    Returns ``y [T,N,H], h_n [N,H], cache``.
+    """
+    act, _ = _ACTIVATIONS[nonlinearity]
+    T, N, _ = x.shape
+    H = h0.shape[1]
+    y = np.empty((T, N, H), np.result_type(x, h0, w_ih, w_hh))
+    h = h0
+    for t in _time_order(T, reverse):
+        z = x[t] @ w_ih.T + h @ w_hh.T
+        if b_ih is not None:
+            z = z + b_ih
+        if b_hh is not None:
+            z = z + b_hh
+        h = act(z)
+        y[t] = h
+    cache = {
+        "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
+        "has_bias_hh": b_hh is not None, "reverse": reverse, "y": y, "nonlinearity": nonlinearity,
+    }  # fmt: skip
+    return y, h, cache
+
+
+def rnn_layer_backward(cache, dy, dh_n=None):
+    """BPTT through one RNN layer and direction. Returns ``dx, dh0, grads``."""
+    _, act_grad = _ACTIVATIONS[cache["nonlinearity"]]
+    x, y, w_ih, w_hh = cache["x"], cache["y"], cache["w_ih"], cache["w_hh"]
+    T, N, _ = x.shape
+    H = w_hh.shape[1]
+    dtype = y.dtype
+    dx = np.zeros(x.shape, dtype)
+    dw_ih, dw_hh, db = np.zeros(w_ih.shape, dtype), np.zeros(w_hh.shape, dtype), np.zeros(H, dtype)
+    dh = np.zeros((N, H), dtype) if dh_n is None else dh_n
+    order = _time_order(T, cache["reverse"])
+    for k in reversed(range(T)):
+        t = order[k]
+        h_prev = y[order[k - 1]] if k > 0 else cache["h0"]
+        dz = (dh + dy[t]) * act_grad(y[t])
+        dx[t] = dz @ w_ih
+        dw_ih += dz.T @ x[t]
+        dw_hh += dz.T @ h_prev
+        db += dz.sum(axis=0)
+        dh = dz @ w_hh
+    grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
+    if cache["has_bias_ih"]:
+        grads["bias_ih"] = db.copy()
+    if cache["has_bias_hh"]:
+        grads["bias_hh"] = db.copy()
+    return dx, dh, grads
+
+
 def _suffix(layer, direction):
-    """torch.nn.LSTM's parameter name suffix: "_l1", "_l1_reverse"."""
+    """PyTorch's parameter name suffix: "_l1", "_l1_reverse"."""
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+
+def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bidirectional, batch_first):
+    """A stacked, optionally bidirectional recurrent module, exactly like torch.nn.LSTM/GRU/RNN.
+
+    layer_forward(x, states_k, w_ih, w_hh, b_ih, b_hh, reverse) -> (y, final_states_k, cache) runs
+    one layer-direction; states is None or a tuple of num_states arrays [L*D,N,H] ([L*D,H] unbatched).
+    Returns ``y, final_states (tuple), cache``.
+    """
+    D = 2 if bidirectional else 1
+    unbatched = x.ndim == 2
+    # Bring everything to time-major [T,N,C] and [L*D,N,H]; undone on the way out.
+    if unbatched:
+        x = x[:, None, :]
+        if states is not None:
+            states = tuple(s[:, None, :] for s in states)
+    elif batch_first:
+        x = x.transpose(1, 0, 2)
+    T, N, _ = x.shape
+    H = params["weight_hh_l0"].shape[1]
+    if states is None:
+        states = (np.zeros((num_layers * D, N, H), x.dtype),) * num_states
+
+    caches, finals = [], []
+    layer_input = x
+    for layer in range(num_layers):
+        outputs = []
+        for d in range(D):
+            s = _suffix(layer, d)
+            k = layer * D + d
+            y, final, cache = layer_forward(
+                layer_input, tuple(state[k] for state in states),
+                params["weight_ih" + s], params["weight_hh" + s],
+                params.get("bias_ih" + s), params.get("bias_hh" + s),
+                d == 1,
+            )  # fmt: skip
+            outputs.append(y)
+            finals.append(final)
+            caches.append(cache)
+        # The next layer sees [forward, reverse] outputs side by side.
+        layer_input = np.concatenate(outputs, axis=2)
+
+    y = layer_input
+    finals = tuple(np.stack([f[i] for f in finals]) for i in range(num_states))
+    if unbatched:
+        y, finals = y[:, 0], tuple(f[:, 0] for f in finals)
+    elif batch_first:
+        y = y.transpose(1, 0, 2)
+    cache = {
+        "layers": caches, "num_layers": num_layers, "D": D, "H": H,
+        "batch_first": batch_first, "unbatched": unbatched,
+    }  # fmt: skip
+    return y, finals, cache
+
+
+def _stack_backward(layer_backward, num_states, cache, dy, dstates):
+    """BPTT through a module built by `_stack_forward`, for loss = <dy, y> + sum <dstate_n, state_n>.
+
+    layer_backward(cache_k, dy_k, dstates_k or None) -> (dx, dstates0_k, grads) runs one
+    layer-direction. Returns ``dx, dstates0 (tuple), grads``.
+    """
+    L, D, H = cache["num_layers"], cache["D"], cache["H"]
+    if cache["unbatched"]:
+        dy = dy[:, None, :]
+        if dstates is not None:
+            dstates = tuple(s[:, None, :] for s in dstates)
+    elif cache["batch_first"]:
+        dy = dy.transpose(1, 0, 2)
+
+    dstates0 = [None] * (L * D)
+    grads = {}
+    for layer in reversed(range(L)):
+        d_input = 0
+        for d in range(D):
+            k = layer * D + d
+            dx, dstates0[k], g = layer_backward(
+                cache["layers"][k],
+                dy[:, :, d * H : (d + 1) * H],
+                None if dstates is None else tuple(s[k] for s in dstates),
+            )
+            # Both directions read the same layer input, so their input gradients add up.
+            d_input = d_input + dx
+            for name, v in g.items():
+                grads[name + _suffix(layer, d)] = v
+        dy = d_input
+
+    dx = dy
+    dstates0 = tuple(np.stack([s[i] for s in dstates0]) for i in range(num_states))
+    if cache["unbatched"]:
+        dx, dstates0 = dx[:, 0], tuple(s[:, 0] for s in dstates0)
+    elif cache["batch_first"]:
+        dx = dx.transpose(1, 0, 2)
+    return dx, dstates0, grads
+
+
+def _lstm_layer(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
+    y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse)
+    return y, (h, c), cache
+
+
+def _lstm_layer_backward(cache, dy, dstates):
+    dh_n, dc_n = (None, None) if dstates is None else dstates
+    dx, dh0, dc0, grads = lstm_layer_backward(cache, dy, dh_n, dc_n)
+    return dx, (dh0, dc0), grads
 
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False):
@@ -144,51 +403,9 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     Returns ``y, (h_n, c_n), cache`` with y [T,N,D*H] (or [N,T,D*H], or [T,D*H]) and h_n, c_n
     shaped like h0, c0.
     """
-    D = 2 if bidirectional else 1
-    unbatched = x.ndim == 2
-    # Bring everything to time-major [T,N,C] and [L*D,N,H]; undone on the way out.
-    if unbatched:
-        x = x[:, None, :]
-        if hx is not None:
-            hx = (hx[0][:, None, :], hx[1][:, None, :])
-    elif batch_first:
-        x = x.transpose(1, 0, 2)
-    T, N, _ = x.shape
-    H = params["weight_hh_l0"].shape[1]
-    if hx is None:
-        zeros = np.zeros((num_layers * D, N, H), x.dtype)
-        hx = (zeros, zeros)
-    h0, c0 = hx
-
-    caches, h_n, c_n = [], [], []
-    layer_input = x
-    for layer in range(num_layers):
-        outputs = []
-        for d in range(D):
-            s = _suffix(layer, d)
-            k = layer * D + d
-            y, h, c, cache = lstm_layer_forward(
-                layer_input, h0[k], c0[k],
-                params["weight_ih" + s], params["weight_hh" + s],
-                params.get("bias_ih" + s), params.get("bias_hh" + s),
-                reverse=d == 1,
-            )  # fmt: skip
-            outputs.append(y)
-            h_n.append(h)
-            c_n.append(c)
-            caches.append(cache)
-        # The next layer sees [forward, reverse] outputs side by side.
-        layer_input = np.concatenate(outputs, axis=2)
-
-    y, h_n, c_n = layer_input, np.stack(h_n), np.stack(c_n)
-    if unbatched:
-        y, h_n, c_n = y[:, 0], h_n[:, 0], c_n[:, 0]
-    elif batch_first:
-        y = y.transpose(1, 0, 2)
-    cache = {
-        "layers": caches, "num_layers": num_layers, "D": D, "H": H,
-        "batch_first": batch_first, "unbatched": unbatched,
-    }  # fmt: skip
+    y, (h_n, c_n), cache = _stack_forward(
+        _lstm_layer, 2, x, params, hx, num_layers, bidirectional, batch_first
+    )
     return y, (h_n, c_n), cache
 
 
@@ -199,36 +416,52 @@ def lstm_backward(cache, dy, dhx=None):
     Returns ``dx, (dh0, dc0), grads`` with dx shaped like x, dh0 and dc0 like h_n, and grads keyed
     like params.
     """
-    L, D, H = cache["num_layers"], cache["D"], cache["H"]
-    if cache["unbatched"]:
-        dy = dy[:, None, :]
-        if dhx is not None:
-            dhx = (dhx[0][:, None, :], dhx[1][:, None, :])
-    elif cache["batch_first"]:
-        dy = dy.transpose(1, 0, 2)
-    dh_n, dc_n = (None, None) if dhx is None else dhx
-
-    dh0, dc0 = [None] * (L * D), [None] * (L * D)
-    grads = {}
-    for layer in reversed(range(L)):
-        d_input = 0
-        for d in range(D):
-            k = layer * D + d
-            dx, dh0[k], dc0[k], g = lstm_layer_backward(
-                cache["layers"][k],
-                dy[:, :, d * H : (d + 1) * H],
-                None if dh_n is None else dh_n[k],
-                None if dc_n is None else dc_n[k],
-            )
-            # Both directions read the same layer input, so their input gradients add up.
-            d_input = d_input + dx
-            for name, v in g.items():
-                grads[name + _suffix(layer, d)] = v
-        dy = d_input
-
-    dx, dh0, dc0 = dy, np.stack(dh0), np.stack(dc0)
-    if cache["unbatched"]:
-        dx, dh0, dc0 = dx[:, 0], dh0[:, 0], dc0[:, 0]
-    elif cache["batch_first"]:
-        dx = dx.transpose(1, 0, 2)
+    dx, (dh0, dc0), grads = _stack_backward(_lstm_layer_backward, 2, cache, dy, dhx)
     return dx, (dh0, dc0), grads
+
+
+def _single_state_layer(layer_forward, **options):
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
+        y, h, cache = layer_forward(x, states[0], w_ih, w_hh, b_ih, b_hh, reverse=reverse, **options)
+        return y, (h,), cache
+
+    return run
+
+
+def _single_state_backward(layer_backward):
+    def run(cache, dy, dstates):
+        dx, dh0, grads = layer_backward(cache, dy, None if dstates is None else dstates[0])
+        return dx, (dh0,), grads
+
+    return run
+
+
+def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False):
+    """The stacked module, exactly like torch.nn.GRU. h0: None or [L*D,N,H] ([L*D,H] unbatched).
+    Returns ``y, h_n, cache``."""
+    layer = _single_state_layer(gru_layer_forward)
+    states = None if h0 is None else (h0,)
+    y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first)
+    return y, h_n, cache
+
+
+def gru_backward(cache, dy, dh_n=None):
+    """BPTT through a `gru` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
+    dx, (dh0,), grads = _stack_backward(_single_state_backward(gru_layer_backward), 1, cache, dy,
+                                        None if dh_n is None else (dh_n,))  # fmt: skip
+    return dx, dh0, grads
+
+
+def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False):
+    """The stacked module, exactly like torch.nn.RNN. Returns ``y, h_n, cache``."""
+    layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
+    y, (h_n,), cache = _stack_forward(layer, 1, x, params, None if h0 is None else (h0,), num_layers,
+                                      bidirectional, batch_first)  # fmt: skip
+    return y, h_n, cache
+
+
+def rnn_backward(cache, dy, dh_n=None):
+    """BPTT through an `rnn` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
+    dx, (dh0,), grads = _stack_backward(_single_state_backward(rnn_layer_backward), 1, cache, dy,
+                                        None if dh_n is None else (dh_n,))  # fmt: skip
+    return dx, dh0, grads
