@@ -32,18 +32,19 @@ def real_array(value, name, dtype, copy=False):
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(f"{name}: expected a real-valued array, could not convert it: {err}") from err
     if array.dtype.kind not in "fiu":
-        raise TypeError(
-            f"{name}: expected a real-valued (float or integer) array, got dtype {array.dtype}"
-        )
+        raise TypeError(f"{name}: expected a real-valued (float or integer) array, got dtype {array.dtype}")
     if copy:
         return np.array(array, dtype=dtype, order="C", copy=True)
-    return np.ascontiguousarray(array, dtype=dtype)
+    # C order and alignment are what the kernels read; np.require copies only when one is missing
+    # (and, unlike ascontiguousarray, keeps a 0-d array 0-d so error messages show its real shape).
+    return np.require(array, dtype=dtype, requirements=["C", "A"])
 
 
 def check_shape(array, name, expected, meaning):
     """Raises ValueError naming ``name`` unless ``array.shape == expected``."""
     if array.shape != tuple(expected):
-        raise ValueError(f"{name}: expected shape {tuple(expected)} {meaning}, got {array.shape}")
+        meaning = f" {meaning}" if meaning else ""
+        raise ValueError(f"{name}: expected shape {tuple(expected)}{meaning}, got {array.shape}")
 
 
 def positive_int(value, name):

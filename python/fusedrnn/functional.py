@@ -153,8 +153,8 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
 
 
 def _time_major(x, sizes, batch_first, copy):
-    """x as a C-contiguous [T,N,C] array, and whether it was unbatched."""
-    x = real_array(x, "x", sizes.dtype, copy=copy)
+    """x as a C-contiguous [T,N,C] array (a copy when ``copy``), and whether it was unbatched."""
+    x = real_array(x, "x", sizes.dtype, copy=copy and not batch_first)  # batch_first copies below
     C = sizes.input_size
     if x.ndim == 2:
         check_shape(x, "x", (x.shape[0], C), "= [T, C] (unbatched)")
@@ -168,11 +168,12 @@ def _time_major(x, sizes, batch_first, copy):
     return x, False
 
 
-def _state(value, name, sizes, batch, unbatched):
-    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None."""
+def _state(value, name, sizes, batch, unbatched, copy=False):
+    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array (a copy when ``copy``), or
+    None."""
     if value is None:
         return None
-    value = real_array(value, name, sizes.dtype)
+    value = real_array(value, name, sizes.dtype, copy=copy)
     LD, H = sizes.num_layers * sizes.directions, sizes.hidden_size
     if unbatched:
         check_shape(value, name, (LD, H), "= [num_layers * num_directions, H] (unbatched input)")
@@ -186,7 +187,8 @@ def _pair(pair, name, names):
     if pair is None:
         return None, None
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"{name}: expected None or a pair ({names[0]}, {names[1]}) of arrays")
+        got = type(pair).__name__ + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else "")
+        raise TypeError(f"{name}: expected None or a pair ({names[0]}, {names[1]}) of arrays, got {got}")
     return pair
 
 
@@ -208,8 +210,9 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     # silently change the gradients.
     x, unbatched = _time_major(x, sizes, batch_first, copy=training)
     T, N, _ = x.shape
-    h0 = _state(h0, "h0", sizes, N, unbatched)
-    c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
+    # Training keeps the initial states too (for dW_hh and the first step's gradients).
+    h0 = _state(h0, "h0", sizes, N, unbatched, copy=training)
+    c0 = _state(c0, "c0", sizes, N, unbatched, copy=training) if cell.has_cell_state else None
     L, D, H, dt = num_layers, sizes.directions, sizes.hidden_size, sizes.dtype
     kernel = getattr(_core, cell.name + "_forward")
 
@@ -247,6 +250,11 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
         cache = RecurrentCache(cell.name, params, layer_inputs, layer_outputs, gates, saved, h0, c0, L,
                                bidirectional, batch_first, unbatched)  # fmt: skip
     out = _external_layout(layer_input, unbatched, batch_first)
+    if training:
+        # y is also the workspace the backward reads (h_t): hand it out read-only so an in-place edit
+        # raises instead of silently changing the gradients.
+        out = out.view()
+        out.flags.writeable = False
     if unbatched:
         h_n = h_n[:, 0]
         c_n = None if c_n is None else c_n[:, 0]
@@ -332,9 +340,15 @@ def _check_grad_buffers(grads, params):
             or not buffer.flags.c_contiguous
             or not buffer.flags.writeable
         ):
+            got = (
+                f"a {type(buffer).__name__}"
+                if not isinstance(buffer, np.ndarray)
+                else f"{buffer.dtype} array of shape {buffer.shape}, "
+                f"C-contiguous={buffer.flags.c_contiguous}, writable={buffer.flags.writeable}"
+            )
             raise ValueError(
                 f"grads['{name}']: expected a writable C-contiguous {value.dtype} array "
-                f"of shape {value.shape}"
+                f"of shape {value.shape}, got {got}"
             )
 
 

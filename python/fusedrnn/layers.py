@@ -147,8 +147,10 @@ class _RecurrentLayer:
                     "call train() and run forward again"
                 )
             raise RuntimeError("backward: no training-mode forward to differentiate; call forward first")
-        cache, self._cache = self._cache, None
-        return self._run_backward(cache, dy, dhx)
+        result = self._run_backward(self._cache, dy, dhx)
+        # Released only after a successful backward: a call refused for bad arguments can be retried.
+        self._cache = None
+        return result
 
     def __repr__(self):
         extra = "".join(
