@@ -12,7 +12,7 @@
 
 #include "bindings/array_checks.h"
 #include "cells/layer_config.h"
-#include "cells/time_loops.h"
+#include "dispatch/kernel_table.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -75,6 +75,7 @@ inline LayerConfig config_from(const KernelArgs& a, int gates) {
   return cfg;
 }
 
+// Cell: the cell's traits (cells/cell_traits.h).
 template <class Cell>
 struct CellBinding {
   static std::vector<std::string> forward_names() {
@@ -122,8 +123,9 @@ struct CellBinding {
       io.saved = io.training ? output<T>(a["saved"], "saved", {T_, N, H}) : nullptr;
       if (!io.training && !a["saved"].is_none()) throw py::value_error("saved: must be None when training=False");
     }
+    const ForwardKernel<T> kernel = active_kernels().typed<T>().forward[static_cast<int>(Cell::kKind)];
     py::gil_scoped_release release;
-    time_loop_forward<Cell, T>(cfg, io, get_num_threads());
+    kernel(cfg, io, get_num_threads());
   }
 
   template <class T>
@@ -155,8 +157,9 @@ struct CellBinding {
     }
     if (Cell::kSavesGates) io.gates = input<T>(a["gates"], "gates", {T_, N, GH});
     if (Cell::kSavesPerUnit) io.saved = input<T>(a["saved"], "saved", {T_, N, H});
+    const BackwardKernel<T> kernel = active_kernels().typed<T>().backward[static_cast<int>(Cell::kKind)];
     py::gil_scoped_release release;
-    time_loop_backward<Cell, T>(cfg, io, get_num_threads());
+    kernel(cfg, io, get_num_threads());
   }
 
   // Runs fn<float> or fn<double> by x's dtype.

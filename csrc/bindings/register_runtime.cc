@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "bindings/register.h"
-#include "gemm/microkernel.h"
+#include "dispatch/kernel_table.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -39,13 +39,20 @@ void register_runtime(pybind11::module_& m) {
   }, py::arg("n"), "Sets the threads the kernels use (>= 1), effective from the next call.");
   m.def("cpu_info", []() {
     py::dict info;
-    info["isa"] = "generic";
-    info["microkernel_float32"] = active_microkernel<float>().name;
-    info["microkernel_float64"] = active_microkernel<double>().name;
+    const KernelTable& table = active_kernels();
+    info["isa"] = table.isa;
+    info["supported_isas"] = isa_report().supported;
+    info["microkernel_float32"] = table.f32.microkernel.name;
+    info["microkernel_float64"] = table.f64.microkernel.name;
     info["cpu_features"] = cpu_features();
     info["openmp"] = openmp_enabled();
     return info;
   }, "The SIMD path in use and what the CPU offers.");
+  // Non-empty when FUSEDRNN_ISA could not be honoured; fusedrnn/__init__.py turns it into a warning.
+  m.attr("_isa_warning") = isa_report().warning;
+  m.def("_select_isa", [](const std::string& name) {
+    if (!select_isa(name)) throw py::value_error("isa: '" + name + "' is not supported here");
+  }, py::arg("isa"), "Switches the kernels to another supported ISA (for tests of every compiled path).");
 #ifdef FUSEDRNN_VERSION
   m.attr("__version__") = FUSEDRNN_VERSION;
 #endif

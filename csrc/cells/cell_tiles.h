@@ -3,20 +3,20 @@
 // (still in L1); the cell applies its gate math to it and writes its outputs. This is the whole interface
 // between a cell (LSTM, GRU, RNN) and the shared machinery (time loop, GEMM, threads).
 //
-// A cell type provides:
-//   static constexpr int kGates;                    // G
-//   static constexpr bool kHasCellState;            // a second running state besides h (LSTM's c)
-//   static constexpr bool kSavesGates;              // training keeps the activated gates [T,N,G*H]
-//   static constexpr bool kSavesPerUnit;            // training keeps one more [T,N,H] (LSTM c_t, GRU W_hn h + b_hn)
-//   static constexpr bool kSeparateRecurrentGrad;   // dL/d(W_hh h) differs from dL/d(W_ih x) (GRU's n gate)
-//   static constexpr bool kDirectStateGrad;         // dh_{t-1} has a pointwise term besides dG W_hh (GRU's z*dh)
+// A cell type derives from its traits (cell_traits.h) and provides
 //   static void forward(const ForwardTile<T>&);
 //   static void backward(const BackwardTile<T>&);
+// Compiled per ISA (dispatch/isa_namespace.h).
 #pragma once
 
 #include <cstdint>
 
-namespace fusedrnn {
+#include "dispatch/isa_namespace.h"
+
+namespace fusedrnn::FUSEDRNN_ISA_NS {
+
+// Widest NR of any microkernel: cells keep per-row scratch of this many units on the stack.
+constexpr int kMaxTileUnits = 32;
 
 struct TileExtent {
   std::int64_t n0 = 0, rows = 0;   // batch rows of the tile
@@ -31,7 +31,7 @@ struct ForwardTile : TileExtent {
   std::int64_t gh_ld = 0;
   std::int64_t gate_stride = 0;
   const T* gx = nullptr;      // gx: [N, G*H] at step t, W_ih x_t + b_ih
-  const T* b_hh = nullptr;    // b_hh: [G*H] or null
+  const T* b_hh = nullptr;    // b_hh: [G*H] (zeros when the layer has no bias)
   const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}
   std::int64_t h_prev_ld = 0;
   T* cell_state = nullptr;    // cell_state: [N,H] running c, c_{t-1} in, c_t out (kHasCellState)
@@ -58,4 +58,4 @@ struct BackwardTile : TileExtent {
   T* dh_direct = nullptr;        // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
 };
 
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

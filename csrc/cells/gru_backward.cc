@@ -1,9 +1,15 @@
-// GRU backward: the shared BPTT time loop with the GRU pointwise derivative.
+// GRU backward: the shared BPTT time loop with the GRU pointwise derivative. Compiled once per ISA.
 #include "cells/gru_cell.h"
 #include "cells/time_loop_backward.h"
+#include "dispatch/isa_entry_points.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template void time_loop_backward<GruCell, float>(const LayerConfig&, const BackwardTensors<float>&, int);
-template void time_loop_backward<GruCell, double>(const LayerConfig&, const BackwardTensors<double>&, int);
-}  // namespace fusedrnn
+template <class T>
+void gru_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
+  time_loop_backward<GruCell, T>(cfg, io, num_threads);
+}
+template void gru_backward<float>(const LayerConfig&, const BackwardTensors<float>&, int);
+template void gru_backward<double>(const LayerConfig&, const BackwardTensors<double>&, int);
+
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

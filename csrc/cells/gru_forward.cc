@@ -1,9 +1,15 @@
-// GRU forward: the shared forward time loop with the GRU pointwise step.
+// GRU forward: the shared forward time loop with the GRU pointwise step. Compiled once per ISA.
 #include "cells/gru_cell.h"
 #include "cells/time_loop_forward.h"
+#include "dispatch/isa_entry_points.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template void time_loop_forward<GruCell, float>(const LayerConfig&, const ForwardTensors<float>&, int);
-template void time_loop_forward<GruCell, double>(const LayerConfig&, const ForwardTensors<double>&, int);
-}  // namespace fusedrnn
+template <class T>
+void gru_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
+  time_loop_forward<GruCell, T>(cfg, io, num_threads);
+}
+template void gru_forward<float>(const LayerConfig&, const ForwardTensors<float>&, int);
+template void gru_forward<double>(const LayerConfig&, const ForwardTensors<double>&, int);
+
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

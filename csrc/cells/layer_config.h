@@ -22,12 +22,11 @@ struct LayerConfig {
   std::int64_t x_ld = 0;        // row stride of x, >= C
   std::int64_t y_ld = 0;        // row stride of y / dy (bidirectional outputs share rows), >= H
 
-  std::int64_t gate_width() const { return gates * hidden; }  // G*H
-  std::int64_t rows() const { return steps * batch; }          // T*N
   // Time index of the s-th processed step.
   std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }
 
-  // Throws std::invalid_argument (ValueError in Python) on an inconsistent configuration.
+  // Throws std::invalid_argument (ValueError in Python) on an inconsistent configuration. Called once
+  // by the bindings; the kernels assume a validated configuration.
   void validate() const {
     auto fail = [](const std::string& what) { throw std::invalid_argument("fusedrnn kernel: " + what); };
     if (steps < 0 || batch < 0 || input_size < 0) fail("negative size");

@@ -1,9 +1,15 @@
-// LSTM backward: the shared BPTT time loop with the LSTM pointwise derivative.
+// LSTM backward: the shared BPTT time loop with the LSTM pointwise derivative. Compiled once per ISA.
 #include "cells/lstm_cell.h"
 #include "cells/time_loop_backward.h"
+#include "dispatch/isa_entry_points.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template void time_loop_backward<LstmCell, float>(const LayerConfig&, const BackwardTensors<float>&, int);
-template void time_loop_backward<LstmCell, double>(const LayerConfig&, const BackwardTensors<double>&, int);
-}  // namespace fusedrnn
+template <class T>
+void lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
+  time_loop_backward<LstmCell, T>(cfg, io, num_threads);
+}
+template void lstm_backward<float>(const LayerConfig&, const BackwardTensors<float>&, int);
+template void lstm_backward<double>(const LayerConfig&, const BackwardTensors<double>&, int);
+
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

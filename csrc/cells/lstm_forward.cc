@@ -1,9 +1,15 @@
-// LSTM forward: the shared forward time loop with the LSTM pointwise step.
+// LSTM forward: the shared forward time loop with the LSTM pointwise step. Compiled once per ISA.
 #include "cells/lstm_cell.h"
 #include "cells/time_loop_forward.h"
+#include "dispatch/isa_entry_points.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template void time_loop_forward<LstmCell, float>(const LayerConfig&, const ForwardTensors<float>&, int);
-template void time_loop_forward<LstmCell, double>(const LayerConfig&, const ForwardTensors<double>&, int);
-}  // namespace fusedrnn
+template <class T>
+void lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
+  time_loop_forward<LstmCell, T>(cfg, io, num_threads);
+}
+template void lstm_forward<float>(const LayerConfig&, const ForwardTensors<float>&, int);
+template void lstm_forward<double>(const LayerConfig&, const ForwardTensors<double>&, int);
+
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

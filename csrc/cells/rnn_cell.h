@@ -3,32 +3,47 @@
 // training keeps no workspace beyond y.
 #pragma once
 
-#include "cells/activations.h"
 #include "cells/cell_tiles.h"
+#include "cells/cell_traits.h"
+#include "simd/vec_math.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template <class Activation>
-struct RnnCell {
-  static constexpr int kGates = 1;
-  static constexpr bool kHasCellState = false;
-  static constexpr bool kSavesGates = false;
-  static constexpr bool kSavesPerUnit = false;
-  static constexpr bool kSeparateRecurrentGrad = false;
-  static constexpr bool kDirectStateGrad = false;
+struct TanhActivation {
+  template <class T>
+  static void apply_inplace(T* v, std::int64_t n) {
+    tanh_inplace(v, n);
+  }
+  template <class T>
+  static T derivative_from_output(T y) {
+    return T(1) - y * y;
+  }
+};
 
+struct ReluActivation {
+  template <class T>
+  static void apply_inplace(T* v, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < T(0) ? T(0) : v[i];  // NaN < 0 is false: NaN stays
+  }
+  template <class T>
+  static T derivative_from_output(T y) {
+    return y > T(0) ? T(1) : T(0);
+  }
+};
+
+template <class Traits, class Activation>
+struct RnnCell : Traits {
   template <class T>
   static void forward(const ForwardTile<T>& s) {
+    const std::int64_t U = s.units;
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       const T* gx = s.gx + n * s.hidden + s.j0;
       const T* gh = s.gh + r * s.gh_ld;
-      const T* bh = s.b_hh ? s.b_hh + s.j0 : nullptr;
+      const T* bh = s.b_hh + s.j0;
       T* h = s.h + n * s.h_ld + s.j0;
-      for (std::int64_t u = 0; u < s.units; ++u) {
-        const T pre = gx[u] + gh[u] + (bh ? bh[u] : T(0));
-        h[u] = Activation::apply(pre);
-      }
+      for (std::int64_t u = 0; u < U; ++u) h[u] = gx[u] + gh[u] + bh[u];
+      Activation::apply_inplace(h, U);
     }
   }
 
@@ -44,4 +59,7 @@ struct RnnCell {
   }
 };
 
-}  // namespace fusedrnn
+using RnnTanhCell = RnnCell<RnnTanhTraits, TanhActivation>;
+using RnnReluCell = RnnCell<RnnReluTraits, ReluActivation>;
+
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

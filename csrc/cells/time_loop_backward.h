@@ -20,7 +20,7 @@
 #include "gemm/gemm_driver.h"
 #include "runtime/threads.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // Packs w_hh [G*H, H] as the B operand of the backward step (dGh_t [N, G*H] x w_hh): panel b holds
 // the NR columns (units) b*NR.. of w_hh for every k < G*H: dst[(b*G*H + k)*NR + u] (zero past H).
@@ -39,7 +39,8 @@ void pack_recurrent_backward(const T* w_hh, std::int64_t H, int G, int nr, std::
 // Zeroes (or leaves, when accumulating) a parameter gradient that received no contribution.
 template <class T>
 void clear_unless_accumulating(T* grad, std::int64_t size, bool accumulate) {
-  if (grad && !accumulate) std::fill(grad, grad + size, T(0));
+  if (!grad || accumulate) return;
+  for (std::int64_t i = 0; i < size; ++i) grad[i] = T(0);
 }
 
 // Bias gradient: db[col] (+)= sum over rows of dG[row, col], rows in order, this thread's columns.
@@ -57,8 +58,7 @@ void column_sums(const ThreadContext& ctx, const T* dG, std::int64_t rows, std::
 
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
-  cfg.validate();
-  const Microkernel<T>& kernel = active_microkernel<T>();
+  const Microkernel<T>& kernel = microkernel<T>();
   const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;
@@ -204,4 +204,4 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   });
 }
 
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -6,7 +6,8 @@
 //      tile straight to Cell::forward. h_t is written to y and, packed, to the A-operand buffer of the
 //      next step, so no step packs anything. One barrier per step.
 //
-// Threads split outputs only, so results are bitwise identical for any thread count.
+// Threads split outputs only, so results are bitwise identical for any thread count. Compiled per ISA;
+// the kernels assume a configuration validated by the bindings.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +19,7 @@
 #include "gemm/gemm_driver.h"
 #include "runtime/threads.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // Packs w_hh [G*H, H] as the B operand of the forward step: panel (b, g) holds, for k < H, the NR
 // weights w_hh[g*H + b*NR + u, k] of units b*NR+u (zero past H): dst[((b*G + g)*H + k)*NR + u].
@@ -50,8 +51,7 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
 
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
-  cfg.validate();
-  const Microkernel<T>& kernel = active_microkernel<T>();
+  const Microkernel<T>& kernel = microkernel<T>();
   const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;
@@ -72,6 +72,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
   const T* h0 = io.h0 ? io.h0 : zeros.get();
+  Buffer<T> zero_bias(io.b_hh ? 0 : GH, T(0));  // lets the cells add b_hh without a branch
   const std::int64_t tile_ld = G * nr;
   const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * tile_ld;
   Buffer<T> scratch(scratch_per_thread * num_threads);
@@ -109,7 +110,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.gh_ld = tile_ld;
       st.gate_stride = nr;
       st.gx = gx + t * N * GH;
-      st.b_hh = io.b_hh;
+      st.b_hh = io.b_hh ? io.b_hh : zero_bias.get();
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       st.h_prev_ld = s == 0 ? H : cfg.y_ld;
       st.cell_state = Cell::kHasCellState ? io.c_n : nullptr;
@@ -141,4 +142,4 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   });
 }
 
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

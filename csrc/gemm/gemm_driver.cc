@@ -1,8 +1,9 @@
+// Compiled once per ISA (its object library), with that ISA's microkernel.
 #include "gemm/gemm_driver.h"
 
 #include <algorithm>
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
 // Cache blocking. KC x NR panels of B stay in L1 while a microkernel sweeps them, MC x KC of packed A
@@ -51,11 +52,7 @@ template <class T>
 void fill_c(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols, const T* col_bias) {
   for (std::int64_t i = 0; i < rows; ++i) {
     T* ci = c + i * ldc;
-    if (col_bias) {
-      std::copy(col_bias, col_bias + cols, ci);
-    } else {
-      std::fill(ci, ci + cols, T(0));
-    }
+    for (std::int64_t j = 0; j < cols; ++j) ci[j] = col_bias ? col_bias[j] : T(0);
   }
 }
 
@@ -154,4 +151,4 @@ FUSEDRNN_INSTANTIATE(float)
 FUSEDRNN_INSTANTIATE(double)
 #undef FUSEDRNN_INSTANTIATE
 
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -10,10 +10,11 @@
 
 #include <cstdint>
 
+#include "dispatch/isa_namespace.h"
 #include "gemm/microkernel.h"
 #include "runtime/threads.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // Element (i, j) of the matrix is data[i * row_stride + j * col_stride].
 template <class T>
@@ -41,4 +42,4 @@ template <class T>
 void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
                MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch);
 
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -32,13 +32,12 @@ struct Microkernel {
   const char* name;
 };
 
-// The portable scalar reference microkernel (compiles anywhere; the compiler may auto-vectorise it
-// for the baseline ISA).
-template <class T>
-Microkernel<T> generic_microkernel();
-
-// The microkernel the kernels use on this machine.
-template <class T>
-const Microkernel<T>& active_microkernel();
-
 }  // namespace fusedrnn
+
+#ifdef FUSEDRNN_ISA_NS
+namespace fusedrnn::FUSEDRNN_ISA_NS {
+// This ISA's microkernel (defined by the one ukernel_<isa>_<tile>.cc in its object library).
+template <class T>
+const Microkernel<T>& microkernel();
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS
+#endif

@@ -1,9 +1,10 @@
-// Portable reference microkernel: plain C++ over a register-sized accumulator block.
-// MR x NR = 4 x 16 (float) / 4 x 8 (double): the accumulators fit the 16 vector registers of the
-// baseline x86-64 / aarch64 ISAs once the compiler vectorises the j loop.
+// Portable reference microkernel: plain C++ over a register-sized accumulator block, for the generic
+// object library (any x86-64 / aarch64 compiler). MR x NR = 4 x 16 (float) / 4 x 8 (double): the
+// accumulators fit the 16 vector registers of the baseline ISAs once the compiler vectorises the j loop.
+#include "dispatch/isa_namespace.h"
 #include "gemm/microkernel.h"
 
-namespace fusedrnn {
+namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
 template <class T, int MR, int NR>
@@ -29,20 +30,14 @@ void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t 
 }  // namespace
 
 template <>
-Microkernel<float> generic_microkernel<float>() {
-  return {4, 16, &ukernel_generic<float, 4, 16>, "generic 4x16"};
+const Microkernel<float>& microkernel<float>() {
+  static const Microkernel<float> kernel{4, 16, &ukernel_generic<float, 4, 16>, "generic 4x16"};
+  return kernel;
 }
 template <>
-Microkernel<double> generic_microkernel<double>() {
-  return {4, 8, &ukernel_generic<double, 4, 8>, "generic 4x8"};
+const Microkernel<double>& microkernel<double>() {
+  static const Microkernel<double> kernel{4, 8, &ukernel_generic<double, 4, 8>, "generic 4x8"};
+  return kernel;
 }
 
-template <class T>
-const Microkernel<T>& active_microkernel() {
-  static const Microkernel<T> chosen = generic_microkernel<T>();
-  return chosen;
-}
-template const Microkernel<float>& active_microkernel<float>();
-template const Microkernel<double>& active_microkernel<double>();
-
-}  // namespace fusedrnn
+}  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -30,6 +30,22 @@ void set_num_threads(int n) {
 #endif
 }
 
+Range split_range(std::int64_t n, const ThreadContext& ctx) {
+  const std::int64_t base = n / ctx.count, extra = n % ctx.count;
+  const std::int64_t begin = ctx.id * base + (ctx.id < extra ? ctx.id : extra);
+  return {begin, begin + base + (ctx.id < extra ? 1 : 0)};
+}
+
+void barrier(const ThreadContext& ctx) {
+#ifdef _OPENMP
+  if (ctx.count > 1) {
+#pragma omp barrier
+  }
+#else
+  (void)ctx;
+#endif
+}
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;

@@ -34,11 +34,11 @@ struct Range {
   std::int64_t begin;
   std::int64_t end;
 };
-inline Range split_range(std::int64_t n, const ThreadContext& ctx) {
-  const std::int64_t base = n / ctx.count, extra = n % ctx.count;
-  const std::int64_t begin = ctx.id * base + (ctx.id < extra ? ctx.id : extra);
-  return {begin, begin + base + (ctx.id < extra ? 1 : 0)};
-}
+Range split_range(std::int64_t n, const ThreadContext& ctx);
+
+// Note: everything here but the parallel_region template is defined out of line in threads.cc (compiled
+// with baseline flags). Per-ISA translation units include this header, and an inline function compiled
+// there with AVX-512 flags could be the copy the linker keeps for every caller.
 
 }  // namespace fusedrnn
 

@@ -23,14 +23,4 @@ void parallel_region(int num_threads, Body&& body) {
   body(ThreadContext{0, 1});
 }
 
-inline void barrier(const ThreadContext& ctx) {
-#ifdef _OPENMP
-  if (ctx.count > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)ctx;
-#endif
-}
-
 }  // namespace fusedrnn

@@ -1,0 +1,704 @@
+"""Side-by-side CPU benchmark: fusedrnn vs the NumPy reference, PyTorch and onnxruntime.
+
+What it measures
+    The median wall time per call of one single-layer, unidirectional, fp32 recurrent layer
+    (LSTM, GRU, RNN with tanh) on the DESIGN.md section 5 grid of (T, N, C, H), all threads:
+
+    - forward:  inference over the whole sequence (fusedrnn in eval(), torch under
+      torch.inference_mode(), an onnxruntime session of the exported torch module);
+    - training: one forward plus the backward of (y * dy).sum() w.r.t. x and every parameter.
+
+    GF/s counts GEMM flops only, as DESIGN.md does: forward 2*T*N*G*H*(C+H) with G = 4 (LSTM),
+    3 (GRU), 1 (RNN); training three times that.
+
+How
+    Every contender gets the same weights (torch's initialisation, loaded into fusedrnn with
+    load_state_dict) and the same input. Once per (cell, shape) fusedrnn's forward output is
+    compared with torch's (max |dy|). For each (cell, shape, mode) the contenders are warmed up,
+    then timed in round robin, so machine noise reaches all of them alike: each round gives every
+    contender one turn of at least one call, and of more calls until the turn has lasted
+    --slice-ms (so microsecond calls and 100 ms calls progress at the same pace, and a runtime's
+    idle-spinning worker threads only overlap the first call of the next contender's turn; calls
+    longer than the slice alternate call by call). A contender leaves the rotation once it has
+    run at least --min-time seconds and at least 5 calls. Every call is timed on its own and the
+    median is reported. The NumPy reference is skipped where one call would take more than 2 s,
+    estimated from a timed call on a prefix of the sequence.
+
+Output
+    A markdown report (one table per cell x mode, the DESIGN.md section 5 targets evaluated from the
+    measured numbers, and a "## Profile notes" section whose text is kept across reruns) and a PNG
+    plot of GF/s per shape and contender.
+
+    python benchmarks/compare.py --shapes keras-seed,energy,mnist-row --min-time 0.1
+
+Dependencies: numpy and fusedrnn; matplotlib for the plot; torch and onnxruntime when installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import gc
+import io
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import fusedrnn as fr
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+try:
+    import onnxruntime as ort
+except ImportError:
+    ort = None
+
+
+@dataclass(frozen=True)
+class Shape:
+    name: str
+    T: int  # steps
+    N: int  # batch
+    C: int  # input features
+    H: int  # hidden units
+
+
+# DESIGN.md section 5.
+SHAPES = {
+    s.name: s
+    for s in (
+        Shape("keras-seed", 3, 1, 1, 50),
+        Shape("energy", 33, 32, 1, 64),
+        Shape("mnist-row", 28, 128, 28, 128),
+        Shape("char-lstm", 100, 64, 128, 256),
+        Shape("stream-b1", 100, 1, 256, 512),
+        Shape("medium", 50, 64, 512, 512),
+        Shape("large", 50, 128, 1024, 1024),
+    )
+}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # the class is CELL.upper() in fusedrnn and torch.nn
+MODES = ("forward", "training")
+CONTENDERS = ("fusedrnn", "torch", "onnxruntime", "reference")
+COLORS = {"fusedrnn": "C0", "torch": "C1", "onnxruntime": "C2", "reference": "C3"}  # same in every panel
+MIN_CALLS = 5
+REFERENCE_LIMIT_S = 2.0
+FMA_PEAK_GFLOPS = 450.0  # DESIGN.md section 5: the 2-core AVX-512 target machine
+PROFILE_HEADING = "## Profile notes"
+PROFILE_PLACEHOLDER = (
+    f"{PROFILE_HEADING}\n\n"
+    "_To be filled in by hand: where the time goes (perf / VTune), per shape that misses a target. "
+    "This section is kept as it is when compare.py rewrites the file._\n"
+)
+
+
+def gemm_flops(cell, shape, mode):
+    forward = 2 * shape.T * shape.N * GATES[cell] * shape.H * (shape.C + shape.H)
+    return forward * (3 if mode == "training" else 1)
+
+
+# -- the problems ----------------------------------------------------------------------------------
+
+
+class Unavailable(Exception):
+    """A contender cannot run a case; the message goes into the table instead of a time."""
+
+
+@dataclass
+class Problem:
+    """One (cell, shape): weights, input, output gradient, and the layer objects holding the weights."""
+
+    cell: str
+    shape: Shape
+    x: np.ndarray  # [T,N,C]
+    dy: np.ndarray  # [T,N,H]
+    params: dict  # torch state_dict names -> float32 arrays
+    layer: object  # the fusedrnn layer
+    module: object = None  # the torch.nn module, when torch is installed
+
+
+def make_problem(cell, shape, seed=0):
+    T, N, C, H = shape.T, shape.N, shape.C, shape.H
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, C), dtype=np.float32)
+    dy = rng.standard_normal((T, N, H), dtype=np.float32)
+    layer = getattr(fr, cell.upper())(C, H, seed=seed)
+    module = None
+    if torch is not None:
+        torch.manual_seed(seed)
+        module = getattr(torch.nn, cell.upper())(C, H)
+        layer.load_state_dict({k: v.detach().numpy() for k, v in module.state_dict().items()})
+    return Problem(cell, shape, x, dy, layer.state_dict(), layer, module)
+
+
+def max_abs_diff_vs_torch(p):
+    """max |y_fusedrnn - y_torch| of the forward in eval mode, or None without torch."""
+    if p.module is None:
+        return None
+    y_fr, _ = p.layer.eval()(p.x)
+    with torch.inference_mode():
+        y_torch, _ = p.module(torch.from_numpy(p.x))
+    return float(np.max(np.abs(y_fr.astype(np.float64) - y_torch.numpy())))
+
+
+# -- one call of each contender -------------------------------------------------------------------
+
+
+def fusedrnn_call(p, mode):
+    layer = p.layer.train(mode == "training")
+    if mode == "forward":
+        return lambda: layer(p.x)
+
+    def step():
+        layer(p.x)
+        layer.backward(p.dy)
+
+    return step
+
+
+def torch_call(p, mode):
+    if p.module is None:
+        raise Unavailable("n/a (torch not installed)")
+    module, x = p.module, torch.from_numpy(p.x)
+    if mode == "forward":
+        return lambda: module(x)  # timed inside torch.inference_mode(), see timing_context
+    x = x.clone().requires_grad_(True)
+    dy = torch.from_numpy(p.dy)
+    inputs = [x, *module.parameters()]
+
+    def step():
+        y, _ = module(x)
+        torch.autograd.grad((y * dy).sum(), inputs)
+
+    return step
+
+
+def reference_call(p, mode):
+    forward = getattr(fr.reference, p.cell)
+    backward = getattr(fr.reference, p.cell + "_backward")
+
+    def run(x, dy):
+        _, _, cache = forward(x, p.params)
+        if mode == "training":
+            backward(cache, dy)
+
+    # The reference loops over time in Python: its cost is linear in T, so a timed call on a prefix
+    # estimates a full call without paying for one.
+    steps = min(p.shape.T, max(1, math.ceil(p.shape.T / 10)))
+    start = time.perf_counter()
+    run(p.x[:steps], p.dy[:steps])
+    estimate = (time.perf_counter() - start) * p.shape.T / steps
+    if estimate > REFERENCE_LIMIT_S:
+        log(f"    reference: ~{estimate:.1f} s per call, skipped")
+        raise Unavailable("skipped (too slow)")
+    return lambda: run(p.x, p.dy)
+
+
+def onnx_model(p):
+    """The torch module exported to ONNX (bytes, output y only)."""
+
+    class OutputOnly(torch.nn.Module):
+        def __init__(self, rnn):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    wrapper, x = OutputOnly(p.module).eval(), torch.from_numpy(p.x)
+    errors = []
+    # The TorchScript exporter (dynamo=False) emits ONNX's own LSTM/GRU/RNN ops, which onnxruntime
+    # runs as fused kernels; the default (dynamo) exporter needs onnxscript. Old torch rejects the
+    # dynamo keyword, then the plain call is the TorchScript exporter.
+    for options in ({"dynamo": False}, {}):
+        buffer = io.BytesIO()
+        try:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(wrapper, (x,), buffer, input_names=["x"], output_names=["y"], **options)
+            return buffer.getvalue()
+        except Exception as e:  # any exporter failure is reported in the table, not fatal
+            errors.append(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
+    raise Unavailable(f"n/a (export failed: {'; '.join(errors)})")
+
+
+def onnxruntime_call(p, mode, threads):
+    if mode != "forward":
+        raise Unavailable("n/a (inference only)")
+    if ort is None:
+        raise Unavailable("n/a (onnxruntime not installed)")
+    if p.module is None:
+        raise Unavailable("n/a (torch needed for the ONNX export)")
+    model = onnx_model(p)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # a model onnxruntime refuses is reported, not fatal
+        raise Unavailable(f"n/a (session failed: {type(e).__name__})") from e
+    feed = {session.get_inputs()[0].name: p.x}
+    with torch.inference_mode():
+        y_torch = p.module(torch.from_numpy(p.x))[0].numpy()
+    y_ort = session.run(None, feed)[0]
+    log(f"    onnxruntime max |dy| vs torch: {np.max(np.abs(y_ort - y_torch)):.2e}")
+    return lambda: session.run(None, feed)
+
+
+def make_calls(p, mode, threads, contenders):
+    """{contender: zero-argument callable doing one call, or the Unavailable note (str)}."""
+    builders = {
+        "fusedrnn": lambda: fusedrnn_call(p, mode),
+        "torch": lambda: torch_call(p, mode),
+        "onnxruntime": lambda: onnxruntime_call(p, mode, threads),
+        "reference": lambda: reference_call(p, mode),
+    }
+    calls = {}
+    for name in contenders:
+        try:
+            calls[name] = builders[name]()
+        except Unavailable as why:
+            calls[name] = str(why)
+    return calls
+
+
+# -- timing ---------------------------------------------------------------------------------------
+
+
+def warm_up(call, seconds=0.05):
+    """At least one call, more until `seconds` have passed (page faults, thread pools, caches)."""
+    end = time.perf_counter() + seconds
+    call()
+    while time.perf_counter() < end:
+        call()
+
+
+def round_robin(calls, min_time, slice_s):
+    """{name: [seconds per call]}: turns in rotation until each has >= min_time and >= MIN_CALLS."""
+    samples = {name: [] for name in calls}
+    totals = dict.fromkeys(calls, 0.0)
+    active = list(calls)
+    gc_enabled = gc.isenabled()
+    gc.disable()  # a collection would land on whichever contender happens to run
+    try:
+        while active:
+            for name in active:
+                call, turn = calls[name], 0.0
+                while True:
+                    start = time.perf_counter()
+                    call()
+                    elapsed = time.perf_counter() - start
+                    samples[name].append(elapsed)
+                    turn += elapsed
+                    if turn >= slice_s:
+                        break
+                totals[name] += turn
+            active = [n for n in active if totals[n] < min_time or len(samples[n]) < MIN_CALLS]
+    finally:
+        if gc_enabled:
+            gc.enable()
+    return samples
+
+
+def timing_context(mode):
+    # Entering inference_mode per call costs torch a few microseconds (5 % at keras-seed), so a
+    # forward round runs inside it as a whole; it does not touch the NumPy-based contenders.
+    if mode == "forward" and torch is not None:
+        return torch.inference_mode()
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Measurement:
+    """The outcome of one contender on one (cell, shape, mode): a median time, or why there is none."""
+
+    seconds: float | None = None
+    calls: int = 0
+    note: str = ""
+
+
+def measure(calls, mode, min_time, slice_s):
+    runnable = {name: c for name, c in calls.items() if callable(c)}
+    with timing_context(mode):
+        for call in runnable.values():
+            warm_up(call)
+        samples = round_robin(runnable, min_time, slice_s)
+    return {
+        name: Measurement(float(np.median(samples[name])), len(samples[name]))
+        if name in samples
+        else Measurement(note=calls[name])
+        for name in calls
+    }
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    cells: list
+    shapes: list
+    modes: list
+    contenders: list
+    # (cell, mode, shape name) -> {contender: Measurement}
+    times: dict = field(default_factory=dict)
+    # (cell, shape name) -> max |y_fusedrnn - y_torch| or None
+    diffs: dict = field(default_factory=dict)
+
+
+def log(message):
+    print(message, flush=True)
+
+
+def run_grid(args, threads):
+    contenders = [c for c in CONTENDERS if not (c == "reference" and args.no_reference)]
+    results = Results(args.cells, args.shapes, args.modes, contenders)
+    for cell in args.cells:
+        for shape in (SHAPES[s] for s in args.shapes):
+            log(f"{cell.upper()} {shape.name} (T={shape.T}, N={shape.N}, C={shape.C}, H={shape.H})")
+            problem = make_problem(cell, shape)
+            diff = results.diffs[cell, shape.name] = max_abs_diff_vs_torch(problem)
+            if diff is not None:
+                log(f"    fusedrnn max |dy| vs torch: {diff:.2e}")
+            for mode in args.modes:
+                calls = make_calls(problem, mode, threads, contenders)
+                row = measure(calls, mode, args.min_time, args.slice_ms / 1000)
+                results.times[cell, mode, shape.name] = row
+                log(f"  {mode:<9}" + "  ".join(f"{n} {describe(m)}" for n, m in row.items()))
+    return results
+
+
+def describe(m):
+    if m.seconds is None:
+        return m.note
+    return f"{format_ms(m.seconds * 1e3)} ms ({m.calls} calls)"
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+def format_ms(ms):
+    for limit, digits in ((100, 0), (10, 1), (1, 2), (0.1, 3)):
+        if ms >= limit:
+            return f"{ms:.{digits}f}"
+    return f"{ms:.4f}"
+
+
+def speedup(row, other):
+    """other's time / fusedrnn's time, or None."""
+    a, b = row["fusedrnn"].seconds, row.get(other, Measurement()).seconds
+    return None if a is None or b is None else b / a
+
+
+def gflops(row, name, cell, shape, mode):
+    s = row.get(name, Measurement()).seconds
+    return None if s is None else gemm_flops(cell, shape, mode) / s / 1e9
+
+
+def cell_text(m):
+    return format_ms(m.seconds * 1e3) if m.seconds is not None else m.note.replace("|", "\\|")
+
+
+def ratio_text(value):
+    return "" if value is None else f"{value:.2f}×"
+
+
+def shown(contenders, mode):
+    """The contenders that have a column (and bars) in `mode`: onnxruntime runs inference only."""
+    return [c for c in contenders if mode == "forward" or c != "onnxruntime"]
+
+
+def table(results, cell, mode):
+    others = [c for c in shown(results.contenders, mode) if c != "fusedrnn"]
+    short = {"torch": "torch", "onnxruntime": "ort", "reference": "reference"}
+    header = ["shape", "T", "N", "C", "H", "fusedrnn ms", "GF/s"]
+    for name in others:
+        header += [f"{name} ms"] + (["GF/s"] if name == "torch" else []) + [f"speed-up vs {short[name]}"]
+    header.append("max \\|Δy\\| vs torch")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for shape in (SHAPES[s] for s in results.shapes):
+        row = results.times.get((cell, mode, shape.name))
+        if row is None:
+            continue
+        cells = [shape.name, shape.T, shape.N, shape.C, shape.H, cell_text(row["fusedrnn"])]
+        cells.append(f"{gflops(row, 'fusedrnn', cell, shape, mode):.1f}")
+        for name in others:
+            cells.append(cell_text(row[name]))
+            if name == "torch":
+                g = gflops(row, name, cell, shape, mode)
+                cells.append("" if g is None else f"{g:.1f}")
+            cells.append(ratio_text(speedup(row, name)))
+        diff = results.diffs.get((cell, shape.name))
+        cells.append("n/a" if diff is None else f"{diff:.1e}")
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if mode != "forward" and "onnxruntime" in results.contenders:
+        lines.append("\nonnxruntime runs inference only, so it is not in the training tables.")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One DESIGN.md section 5 target: metric(cell, mode, shape) compared with `required`."""
+
+    title: str
+    cells: tuple
+    modes: tuple
+    shapes: tuple | None  # None: every shape
+    metric: str  # "speedup" (torch / fusedrnn), "gflops" or "us" (fusedrnn per call)
+    required: float
+
+    def met(self, value):
+        return value <= self.required if self.metric == "us" else value >= self.required
+
+    def describe(self, value):
+        unit = {"speedup": "×", "gflops": " GF/s", "us": " µs"}[self.metric]
+        sign = "≤" if self.metric == "us" else "≥"
+        return f"{value:.2f}{unit}", f"{sign} {self.required:g}{unit}"
+
+
+TARGETS = (
+    Target("LSTM forward at least as fast as PyTorch on every shape", ("lstm",), ("forward",), None,
+           "speedup", 1.0),
+    Target(f"LSTM forward ≥ 90 % of the {FMA_PEAK_GFLOPS:g} GF/s FMA peak on large", ("lstm",), ("forward",),
+           ("large",), "gflops", 0.9 * FMA_PEAK_GFLOPS),
+    Target("LSTM training step ≥ 1.3× faster than PyTorch on every shape", ("lstm",), ("training",), None,
+           "speedup", 1.3),
+    Target("GRU and RNN forward and training ≥ 2.5× faster than PyTorch", ("gru", "rnn"), MODES, None,
+           "speedup", 2.5),
+    Target("keras-seed forward ≤ 5 µs per call", tuple(GATES), ("forward",), ("keras-seed",), "us", 5.0),
+    Target("stream-b1 ≥ 3× faster than PyTorch", tuple(GATES), MODES, ("stream-b1",), "speedup", 3.0),
+)  # fmt: skip
+
+
+def target_value(target, row, cell, shape, mode):
+    if target.metric == "speedup":
+        return speedup(row, "torch")
+    if target.metric == "gflops":
+        return gflops(row, "fusedrnn", cell, shape, mode)
+    return row["fusedrnn"].seconds * 1e6
+
+
+def evaluate_target(target, results):
+    """Markdown for one target: a verdict line and one row per measured case."""
+    rows, verdicts = [], []
+    for cell in target.cells:
+        for mode in target.modes:
+            for name in target.shapes or tuple(SHAPES):
+                row = results.times.get((cell, mode, name))
+                if row is None:
+                    continue
+                value = target_value(target, row, cell, SHAPES[name], mode)
+                case = f"| {cell.upper()} | {mode} | {name} |"
+                if value is None:
+                    rows.append(f"{case} n/a | | not evaluated (no torch time) |")
+                    continue
+                measured, required = target.describe(value)
+                verdict = "met" if target.met(value) else "**NOT MET**"
+                verdicts.append(target.met(value))
+                rows.append(f"{case} {measured} | {required} | {verdict} |")
+    if not rows:
+        return f"### {target.title}\n\nNot measured in this run (needs {describe_scope(target)})."
+    if not verdicts:
+        summary = "not evaluated"
+    elif all(verdicts):
+        summary = f"**met** ({len(verdicts)} of {len(verdicts)} cases)"
+    else:
+        summary = f"**NOT MET** ({verdicts.count(False)} of {len(verdicts)} cases)"
+    header = "| cell | mode | shape | measured | required | status |\n|---|---|---|---|---|---|"
+    return f"### {target.title}\n\nOverall: {summary}.\n\n{header}\n" + "\n".join(rows)
+
+
+def describe_scope(target):
+    shapes = ", ".join(target.shapes) if target.shapes else "any shape"
+    return f"{'/'.join(c.upper() for c in target.cells)} {' and '.join(target.modes)} on {shapes}"
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions():
+    found = {"python": platform.python_version(), "fusedrnn": fr.__version__, "numpy": np.__version__}
+    found["torch"] = torch.__version__ if torch is not None else "not installed"
+    found["onnxruntime"] = ort.__version__ if ort is not None else "not installed"
+    return ", ".join(f"{k} {v}" for k, v in found.items())
+
+
+def machine_line(threads):
+    info = fr.cpu_info()
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    return (
+        f"{cpu_model()}, {cores} logical CPUs ({usable} usable); fusedrnn isa `{info.get('isa')}`, "
+        f"microkernel `{info.get('microkernel_float32')}`, OpenMP {'on' if info.get('openmp') else 'off'}; "
+        f"CPU features: {', '.join(info.get('cpu_features', []))}"
+    )
+
+
+def header(args, threads, started, wall_s, load):
+    command = "python " + shlex.join(sys.argv)
+    return "\n".join(
+        [
+            "# fusedrnn benchmark results",
+            "",
+            f"- Date: {started:%Y-%m-%d %H:%M:%S %Z}".rstrip(),
+            f"- Machine: {machine_line(threads)}",
+            f"- Threads: {threads} for every contender (fusedrnn.get_num_threads(); torch.set_num_threads; "
+            "onnxruntime intra_op_num_threads)",
+            f"- Versions: {versions()}",
+            f"- Command: `{command}`",
+            f"- Run time of the grid: {wall_s:.0f} s; load average at start: {load}",
+            "",
+            "Median wall time per call of one single-layer unidirectional fp32 layer, contenders timed in "
+            f"round robin (turns of ≥ {args.slice_ms:g} ms, each contender ≥ {args.min_time:g} s and "
+            f"≥ {MIN_CALLS} calls). forward = inference; training = forward + backward of (y·dy).sum() "
+            "w.r.t. x and all parameters. GF/s counts GEMM flops: forward 2·T·N·G·H·(C+H) "
+            "(G = 4 LSTM, 3 GRU, 1 RNN), training 3× that. speed-up vs X = X's time / fusedrnn's time. "
+            f"The NumPy reference is skipped where a call would take more than {REFERENCE_LIMIT_S:g} s.",
+        ]
+    )
+
+
+def profile_notes(path):
+    """The existing '## Profile notes' section (to the end of the file), or the placeholder."""
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        for line_start in _line_starts(text):
+            if text.startswith(PROFILE_HEADING, line_start):
+                return text[line_start:].rstrip() + "\n"
+    return PROFILE_PLACEHOLDER
+
+
+def _line_starts(text):
+    yield 0
+    index = text.find("\n")
+    while index != -1:
+        yield index + 1
+        index = text.find("\n", index + 1)
+
+
+def report(results, args, threads, started, wall_s, load):
+    parts = [header(args, threads, started, wall_s, load)]
+    for cell in results.cells:
+        for mode in results.modes:
+            parts.append(f"## {cell.upper()} {mode}\n\n{table(results, cell, mode)}")
+    parts.append(
+        "## Targets\n\nDESIGN.md section 5, evaluated from the numbers above "
+        "(speed-ups are torch's time / fusedrnn's time). Not evaluated here: memory."
+    )
+    parts += [evaluate_target(t, results) for t in TARGETS]
+    parts.append(profile_notes(Path(args.out)))
+    return "\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+# -- the plot -------------------------------------------------------------------------------------
+
+
+def plot(results, path, threads):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib is not installed: no plot")
+        return
+    rows, cols = len(results.cells), len(results.modes)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 3.8 * rows), squeeze=False)
+    names = results.shapes
+    panels = [
+        (r, c, cell, mode) for r, cell in enumerate(results.cells) for c, mode in enumerate(results.modes)
+    ]
+    for r, c, cell, mode in panels:
+        ax = axes[r][c]
+        contenders = shown(results.contenders, mode)
+        width = 0.8 / len(contenders)
+        for k, name in enumerate(contenders):
+            offset = (k - (len(contenders) - 1) / 2) * width
+            bars = [
+                (i + offset, gflops(results.times[cell, mode, s], name, cell, SHAPES[s], mode))
+                for i, s in enumerate(names)
+            ]
+            bars = [(x, g) for x, g in bars if g]  # skipped / unavailable: no bar
+            ax.bar([x for x, _ in bars], [g for _, g in bars], width, label=name, color=COLORS[name])
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_ylabel("GF/s (GEMM flops)")
+        ax.set_title(f"{cell.upper()} {mode}")
+        ax.grid(axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"fusedrnn vs others: {cpu_model()}, {threads} threads, isa {fr.cpu_info().get('isa')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    log(f"wrote {path}")
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def choices(all_names):
+    def parse(text):
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in all_names]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"expected names from {', '.join(all_names)}; got {text!r}")
+        return names
+
+    return parse
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", type=choices(tuple(GATES)), default=list(GATES))
+    parser.add_argument("--shapes", type=choices(tuple(SHAPES)), default=list(SHAPES))
+    parser.add_argument("--modes", type=choices(MODES), default=list(MODES))
+    parser.add_argument("--min-time", type=float, default=0.3, help="seconds per contender (default 0.3)")
+    parser.add_argument(
+        "--slice-ms",
+        type=float,
+        default=2.0,
+        help="least length of a contender's turn in the rotation; 0 = call by call (default 2)",
+    )
+    parser.add_argument("--out", default="benchmarks/RESULTS.md")
+    parser.add_argument("--plot", default="benchmarks/results.png", help="PNG path; empty: no plot")
+    parser.add_argument("--no-reference", action="store_true", help="leave out the NumPy reference")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    threads = fr.get_num_threads()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    started = datetime.datetime.now().astimezone()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    log(f"{machine_line(threads)}\nthreads {threads}; {versions()}")
+    start = time.perf_counter()
+    results = run_grid(args, threads)
+    wall_s = time.perf_counter() - start
+    Path(args.out).write_text(report(results, args, threads, started, wall_s, load), encoding="utf-8")
+    log(f"wrote {args.out} ({wall_s:.0f} s)")
+    if args.plot:
+        plot(results, args.plot, threads)
+
+
+if __name__ == "__main__":
+    main()

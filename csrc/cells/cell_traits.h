@@ -1,0 +1,49 @@
+// What the bindings and the dispatch table know of each cell: its kind and the constants that shape
+// its arguments and workspace. The pointwise code itself is compiled per ISA (lstm_cell.h, ...).
+#pragma once
+
+namespace fusedrnn {
+
+enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
+constexpr int kCellKinds = 4;
+
+//   kGates                  G
+//   kHasCellState           a second running state besides h (LSTM's c)
+//   kSavesGates             training keeps the activated gates [T,N,G*H]
+//   kSavesPerUnit           training keeps one more [T,N,H] (LSTM c_t, GRU W_hn h + b_hn)
+//   kSeparateRecurrentGrad  dL/d(W_hh h) differs from dL/d(W_ih x) (GRU's n gate)
+//   kDirectStateGrad        dh_{t-1} has a pointwise term besides dG W_hh (GRU's z*dh)
+struct LstmTraits {
+  static constexpr CellKind kKind = CellKind::lstm;
+  static constexpr int kGates = 4;
+  static constexpr bool kHasCellState = true;
+  static constexpr bool kSavesGates = true;
+  static constexpr bool kSavesPerUnit = true;
+  static constexpr bool kSeparateRecurrentGrad = false;
+  static constexpr bool kDirectStateGrad = false;
+};
+
+struct GruTraits {
+  static constexpr CellKind kKind = CellKind::gru;
+  static constexpr int kGates = 3;
+  static constexpr bool kHasCellState = false;
+  static constexpr bool kSavesGates = true;
+  static constexpr bool kSavesPerUnit = true;
+  static constexpr bool kSeparateRecurrentGrad = true;
+  static constexpr bool kDirectStateGrad = true;
+};
+
+template <CellKind Kind>
+struct RnnTraits {
+  static constexpr CellKind kKind = Kind;
+  static constexpr int kGates = 1;
+  static constexpr bool kHasCellState = false;
+  static constexpr bool kSavesGates = false;  // the derivative needs only h_t, which is y
+  static constexpr bool kSavesPerUnit = false;
+  static constexpr bool kSeparateRecurrentGrad = false;
+  static constexpr bool kDirectStateGrad = false;
+};
+using RnnTanhTraits = RnnTraits<CellKind::rnn_tanh>;
+using RnnReluTraits = RnnTraits<CellKind::rnn_relu>;
+
+}  // namespace fusedrnn

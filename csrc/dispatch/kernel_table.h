@@ -1,0 +1,65 @@
+// One table of function pointers per compiled ISA; the one in use is chosen once, at import, from
+// CPUID and the OS's saved-state support (XGETBV), capped by FUSEDRNN_ISA=avx512|avx2|generic.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cells/cell_traits.h"
+#include "cells/layer_config.h"
+#include "gemm/microkernel.h"
+
+namespace fusedrnn {
+
+template <class T>
+using ForwardKernel = void (*)(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads);
+template <class T>
+using BackwardKernel = void (*)(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads);
+
+template <class T>
+struct TypedKernels {
+  ForwardKernel<T> forward[kCellKinds];
+  BackwardKernel<T> backward[kCellKinds];
+  Microkernel<T> microkernel;
+};
+
+struct KernelTable {
+  const char* isa;
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+  template <class T>
+  const TypedKernels<T>& typed() const;
+};
+template <>
+inline const TypedKernels<float>& KernelTable::typed<float>() const {
+  return f32;
+}
+template <>
+inline const TypedKernels<double>& KernelTable::typed<double>() const {
+  return f64;
+}
+
+// The per-ISA tables (each defined in its own object library; only the compiled ones exist).
+namespace generic {
+const KernelTable& kernel_table();
+}
+namespace avx2 {
+const KernelTable& kernel_table();
+}
+namespace avx512 {
+const KernelTable& kernel_table();
+}
+
+struct IsaReport {
+  std::string active;                  // ISA in use
+  std::vector<std::string> supported;  // compiled in and usable on this CPU and OS, best first
+  std::string warning;                 // non-empty when FUSEDRNN_ISA could not be honoured
+};
+
+// The table in use (selected on first call).
+const KernelTable& active_kernels();
+const IsaReport& isa_report();
+// Switches to another supported ISA (for tests that run every compiled path); false if unsupported.
+bool select_isa(const std::string& name);
+
+}  // namespace fusedrnn
