@@ -94,6 +94,7 @@ CONTENDERS = ("fusedrnn", "torch", "onnxruntime", "reference")
 COLORS = {"fusedrnn": "C0", "torch": "C1", "onnxruntime": "C2", "reference": "C3"}  # same in every panel
 MIN_CALLS = 5
 REFERENCE_LIMIT_S = 2.0
+UNSTABLE_SPREAD = 1.5  # q75/q25 of the per-call times above which a median is marked †
 FMA_PEAK_GFLOPS = 450.0  # DESIGN.md section 5: the 2-core AVX-512 target machine
 PROFILE_HEADING = "## Profile notes"
 PROFILE_PLACEHOLDER = (
@@ -326,6 +327,18 @@ class Measurement:
     seconds: float | None = None
     calls: int = 0
     note: str = ""
+    spread: float = 1.0  # q75 / q25 of the per-call times
+
+    @classmethod
+    def of(cls, samples):
+        q25, median, q75 = np.percentile(samples, [25, 50, 75])
+        return cls(float(median), len(samples), spread=float(q75 / q25))
+
+    @property
+    def unstable(self):
+        # On a shared 2-core machine another process taking one core stalls every OpenMP barrier
+        # (seen: torch's LSTM on energy going from 1 ms to 270 ms per call). Flag such medians.
+        return self.spread > UNSTABLE_SPREAD
 
 
 def measure(calls, mode, min_time, slice_s):
@@ -335,9 +348,7 @@ def measure(calls, mode, min_time, slice_s):
             warm_up(call)
         samples = round_robin(runnable, min_time, slice_s)
     return {
-        name: Measurement(float(np.median(samples[name])), len(samples[name]))
-        if name in samples
-        else Measurement(note=calls[name])
+        name: Measurement.of(samples[name]) if name in samples else Measurement(note=calls[name])
         for name in calls
     }
 
@@ -382,7 +393,7 @@ def run_grid(args, threads):
 def describe(m):
     if m.seconds is None:
         return m.note
-    return f"{format_ms(m.seconds * 1e3)} ms ({m.calls} calls)"
+    return f"{format_ms(m.seconds * 1e3)} ms ({m.calls} calls, q75/q25 {m.spread:.2f})"
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -407,7 +418,9 @@ def gflops(row, name, cell, shape, mode):
 
 
 def cell_text(m):
-    return format_ms(m.seconds * 1e3) if m.seconds is not None else m.note.replace("|", "\\|")
+    if m.seconds is None:
+        return m.note.replace("|", "\\|")
+    return format_ms(m.seconds * 1e3) + (" †" if m.unstable else "")
 
 
 def ratio_text(value):
@@ -541,6 +554,10 @@ def versions():
     return ", ".join(f"{k} {v}" for k, v in found.items())
 
 
+def load_average():
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
 def machine_line(threads):
     info = fr.cpu_info()
     cores = os.cpu_count()
@@ -564,14 +581,18 @@ def header(args, threads, started, wall_s, load):
             "onnxruntime intra_op_num_threads)",
             f"- Versions: {versions()}",
             f"- Command: `{command}`",
-            f"- Run time of the grid: {wall_s:.0f} s; load average at start: {load}",
+            f"- Run time of the grid: {wall_s:.0f} s; load averages (1, 5, 15 min) at start {load[0]}, "
+            f"at end {load[1]}",
             "",
             "Median wall time per call of one single-layer unidirectional fp32 layer, contenders timed in "
             f"round robin (turns of ≥ {args.slice_ms:g} ms, each contender ≥ {args.min_time:g} s and "
             f"≥ {MIN_CALLS} calls). forward = inference; training = forward + backward of (y·dy).sum() "
             "w.r.t. x and all parameters. GF/s counts GEMM flops: forward 2·T·N·G·H·(C+H) "
             "(G = 4 LSTM, 3 GRU, 1 RNN), training 3× that. speed-up vs X = X's time / fusedrnn's time. "
-            f"The NumPy reference is skipped where a call would take more than {REFERENCE_LIMIT_S:g} s.",
+            f"The NumPy reference is skipped where a call would take more than {REFERENCE_LIMIT_S:g} s. "
+            f"† marks an unstable median (the middle half of the calls spans more than {UNSTABLE_SPREAD:g}×, "
+            "q75/q25): on a 2-core machine another busy process stalls the OpenMP barriers of every "
+            "contender, so rerun such rows on a quiet machine.",
         ]
     )
 
@@ -689,11 +710,12 @@ def main(argv=None):
     if torch is not None:
         torch.set_num_threads(threads)
     started = datetime.datetime.now().astimezone()
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    load_at_start = load_average()
     log(f"{machine_line(threads)}\nthreads {threads}; {versions()}")
     start = time.perf_counter()
     results = run_grid(args, threads)
     wall_s = time.perf_counter() - start
+    load = (load_at_start, load_average())
     Path(args.out).write_text(report(results, args, threads, started, wall_s, load), encoding="utf-8")
     log(f"wrote {args.out} ({wall_s:.0f} s)")
     if args.plot:

@@ -56,27 +56,33 @@ struct GruCell : GruTraits {
     const std::int64_t H = s.hidden, GH = 3 * H, U = s.units;
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
-      const T* dh = s.dh + r * s.dh_ld;
-      const T* rg = s.gates + n * GH + s.j0;
-      const T* z = rg + H;
-      const T* cand = rg + 2 * H;
-      const T* hn = s.saved + n * H + s.j0;
-      const T* h_prev = s.h_prev + n * s.h_prev_ld + s.j0;
+      const T* gates = s.gates + n * GH + s.j0;
       T* dgx = s.dgates_x + n * GH + s.j0;
       T* dgh = s.dgates_h + n * GH + s.j0;
-      T* direct = s.dh_direct + n * H + s.j0;
-      for (std::int64_t u = 0; u < U; ++u) {
-        const T d_cand_pre = dh[u] * (T(1) - z[u]) * (T(1) - cand[u] * cand[u]);
-        const T d_r_pre = d_cand_pre * hn[u] * rg[u] * (T(1) - rg[u]);
-        const T d_z_pre = dh[u] * (h_prev[u] - cand[u]) * z[u] * (T(1) - z[u]);
-        dgx[u] = d_r_pre;
-        dgx[H + u] = d_z_pre;
-        dgx[2 * H + u] = d_cand_pre;
-        dgh[u] = d_r_pre;
-        dgh[H + u] = d_z_pre;
-        dgh[2 * H + u] = d_cand_pre * rg[u];
-        direct[u] = dh[u] * z[u];
-      }
+      backward_row(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, s.saved + n * H + s.j0,
+                   s.h_prev + n * s.h_prev_ld + s.j0, dgx, dgx + H, dgx + 2 * H, dgh, dgh + H, dgh + 2 * H,
+                   s.dh_direct + n * H + s.j0);
+    }
+  }
+
+ private:
+  // One row of the derivative; separate __restrict parameters let the compiler vectorise it.
+  template <class T>
+  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict rg, const T* __restrict z,
+                           const T* __restrict cand, const T* __restrict hn, const T* __restrict h_prev,
+                           T* __restrict dx_r, T* __restrict dx_z, T* __restrict dx_n, T* __restrict dh_r,
+                           T* __restrict dh_z, T* __restrict dh_n, T* __restrict direct) {
+    for (std::int64_t u = 0; u < U; ++u) {
+      const T d_cand_pre = dh[u] * (T(1) - z[u]) * (T(1) - cand[u] * cand[u]);
+      const T d_r_pre = d_cand_pre * hn[u] * rg[u] * (T(1) - rg[u]);
+      const T d_z_pre = dh[u] * (h_prev[u] - cand[u]) * z[u] * (T(1) - z[u]);
+      dx_r[u] = d_r_pre;
+      dx_z[u] = d_z_pre;
+      dx_n[u] = d_cand_pre;
+      dh_r[u] = d_r_pre;
+      dh_z[u] = d_z_pre;
+      dh_n[u] = d_cand_pre * rg[u];
+      direct[u] = dh[u] * z[u];  // h_t = ... + z * h_{t-1}
     }
   }
 };

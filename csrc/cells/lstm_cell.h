@@ -50,27 +50,33 @@ struct LstmCell : LstmTraits {
 
   template <class T>
   static void backward(const BackwardTile<T>& s) {
-    const std::int64_t H = s.hidden, GH = 4 * H, U = s.units;
+    const std::int64_t H = s.hidden, GH = 4 * H;
     T tanh_c[kMaxTileUnits];
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
-      const T* dh = s.dh + r * s.dh_ld;
-      const T* i = s.gates + n * GH + s.j0;
-      const T* f = i + H;
-      const T* g = i + 2 * H;
-      const T* o = i + 3 * H;
-      const T* c_prev = s.cell_prev + n * H + s.j0;
-      T* dc = s.dcell + n * H + s.j0;
+      const T* gates = s.gates + n * GH + s.j0;
       T* dg = s.dgates_x + n * GH + s.j0;
-      tanh_copy(s.saved + n * H + s.j0, tanh_c, U);
-      for (std::int64_t u = 0; u < U; ++u) {
-        const T dct = dc[u] + dh[u] * o[u] * (T(1) - tanh_c[u] * tanh_c[u]);
-        dg[u] = dct * g[u] * i[u] * (T(1) - i[u]);                 // d pre_i
-        dg[H + u] = dct * c_prev[u] * f[u] * (T(1) - f[u]);       // d pre_f
-        dg[2 * H + u] = dct * i[u] * (T(1) - g[u] * g[u]);         // d pre_g
-        dg[3 * H + u] = dh[u] * tanh_c[u] * o[u] * (T(1) - o[u]);  // d pre_o
-        dc[u] = dct * f[u];                                        // dL/dc_{t-1}
-      }
+      tanh_copy(s.saved + n * H + s.j0, tanh_c, s.units);
+      backward_row(s.units, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, gates + 3 * H, tanh_c,
+                   s.cell_prev + n * H + s.j0, s.dcell + n * H + s.j0, dg, dg + H, dg + 2 * H, dg + 3 * H);
+    }
+  }
+
+ private:
+  // One row of the derivative. Separate __restrict parameters (no two of them overlap) are what lets
+  // the compiler vectorise it; with the pointers derived inside one function it kept the loop scalar.
+  template <class T>
+  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i, const T* __restrict f,
+                           const T* __restrict g, const T* __restrict o, const T* __restrict tanh_c,
+                           const T* __restrict c_prev, T* __restrict dc, T* __restrict d_i, T* __restrict d_f,
+                           T* __restrict d_g, T* __restrict d_o) {
+    for (std::int64_t u = 0; u < U; ++u) {
+      const T dct = dc[u] + dh[u] * o[u] * (T(1) - tanh_c[u] * tanh_c[u]);
+      d_i[u] = dct * g[u] * i[u] * (T(1) - i[u]);
+      d_f[u] = dct * c_prev[u] * f[u] * (T(1) - f[u]);
+      d_g[u] = dct * i[u] * (T(1) - g[u] * g[u]);
+      d_o[u] = dh[u] * tanh_c[u] * o[u] * (T(1) - o[u]);
+      dc[u] = dct * f[u];  // dL/dc_{t-1}
     }
   }
 };
