@@ -17,12 +17,15 @@ How
     compared with torch's (max |dy|). For each (cell, shape, mode) the contenders are warmed up,
     then timed in round robin, so machine noise reaches all of them alike: each round gives every
     contender one turn of at least one call, and of more calls until the turn has lasted
-    --slice-ms (so microsecond calls and 100 ms calls progress at the same pace, and a runtime's
-    idle-spinning worker threads only overlap the first call of the next contender's turn; calls
-    longer than the slice alternate call by call). A contender leaves the rotation once it has
-    run at least --min-time seconds and at least 5 calls. Every call is timed on its own and the
-    median is reported. The NumPy reference is skipped where one call would take more than 2 s,
-    estimated from a timed call on a prefix of the sequence.
+    --slice-ms (default 20). Calls longer than that alternate call by call; shorter ones run a
+    few in a row, so that microsecond and 100 ms calls progress at the same pace and the switch
+    between runtimes stays out of the median: the previous contender's worker threads (libgomp,
+    onnxruntime's pool) still spin for a while after its call and slow the first call of the
+    next turn. With 2 ms turns that was a third of the calls on `energy` and moved the medians;
+    with 20 ms turns the medians matched runs of each contender alone. A contender leaves the
+    rotation once it has run at least --min-time seconds and at least 5 calls. Every call is
+    timed on its own and the median is reported. The NumPy reference is skipped where one call
+    would take more than 2 s, estimated from a timed call on a prefix of the sequence.
 
 Output
     A markdown report (one table per cell x mode, the DESIGN.md section 5 targets evaluated from the
@@ -695,8 +698,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--slice-ms",
         type=float,
-        default=2.0,
-        help="least length of a contender's turn in the rotation; 0 = call by call (default 2)",
+        default=20.0,
+        help="least length of a contender's turn in the rotation; 0 = call by call (default 20)",
     )
     parser.add_argument("--out", default="benchmarks/RESULTS.md")
     parser.add_argument("--plot", default="benchmarks/results.png", help="PNG path; empty: no plot")

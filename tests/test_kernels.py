@@ -10,6 +10,9 @@ import fusedrnn as fr
 from fusedrnn import functional as F
 from fusedrnn import reference
 
+# Every test here runs once per SIMD path the machine supports (conftest.isa).
+pytestmark = pytest.mark.usefixtures("isa")
+
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
 

@@ -1,4 +1,5 @@
 // Threads and CPU information.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -53,6 +54,24 @@ void register_runtime(pybind11::module_& m) {
   m.def("_select_isa", [](const std::string& name) {
     if (!select_isa(name)) throw py::value_error("isa: '" + name + "' is not supported here");
   }, py::arg("isa"), "Switches the kernels to another supported ISA (for tests of every compiled path).");
+  m.def("_activation", [](const std::string& name, py::array values) {
+    // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets
+    // the tests measure its accuracy against float64 math.
+    if (name != "sigmoid" && name != "tanh") throw py::value_error("name: expected 'sigmoid' or 'tanh'");
+    if (!(values.flags() & py::array::c_style) || !values.writeable()) {
+      throw py::value_error("values: expected a writable C-contiguous array");
+    }
+    const KernelTable& table = active_kernels();
+    if (values.dtype().is(py::dtype::of<float>())) {
+      auto* p = static_cast<float*>(values.mutable_data());
+      (name == "sigmoid" ? table.f32.sigmoid : table.f32.tanh)(p, values.size());
+    } else if (values.dtype().is(py::dtype::of<double>())) {
+      auto* p = static_cast<double*>(values.mutable_data());
+      (name == "sigmoid" ? table.f64.sigmoid : table.f64.tanh)(p, values.size());
+    } else {
+      throw py::type_error("values: expected float32 or float64");
+    }
+  }, py::arg("name"), py::arg("values"), "Applies the active ISA's vectorised activation in place (tests).");
 #ifdef FUSEDRNN_VERSION
   m.attr("__version__") = FUSEDRNN_VERSION;
 #endif

@@ -21,6 +21,8 @@ struct TypedKernels {
   ForwardKernel<T> forward[kCellKinds];
   BackwardKernel<T> backward[kCellKinds];
   Microkernel<T> microkernel;
+  void (*sigmoid)(T* values, std::int64_t n);  // in place; the cells' vectorised activations
+  void (*tanh)(T* values, std::int64_t n);
 };
 
 struct KernelTable {

@@ -2,6 +2,7 @@
 #include "cells/cell_traits.h"
 #include "dispatch/isa_entry_points.h"
 #include "dispatch/kernel_table.h"
+#include "simd/vec_math.h"
 
 #define FUSEDRNN_STRINGIFY2(x) #x
 #define FUSEDRNN_STRINGIFY(x) FUSEDRNN_STRINGIFY2(x)
@@ -21,6 +22,8 @@ TypedKernels<T> typed_kernels() {
   k.forward[static_cast<int>(CellKind::rnn_relu)] = &rnn_relu_forward<T>;
   k.backward[static_cast<int>(CellKind::rnn_relu)] = &rnn_relu_backward<T>;
   k.microkernel = microkernel<T>();
+  k.sigmoid = &sigmoid_inplace<T>;
+  k.tanh = &tanh_inplace<T>;
   return k;
 }
 

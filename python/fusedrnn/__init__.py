@@ -12,6 +12,7 @@ NumPy oracle the kernels are tested against.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 from . import _core, functional, reference
 from .layers import GRU, LSTM, RNN
@@ -30,6 +31,10 @@ __all__ = [
 
 __version__ = _core.__version__
 
+if _core._isa_warning:
+    # FUSEDRNN_ISA asked for a path this CPU, OS or build cannot run: say which one is used instead.
+    warnings.warn(_core._isa_warning, RuntimeWarning, stacklevel=2)
+
 
 def set_num_threads(n):
     """Threads used by every kernel from the next call on (n >= 1). Default: OMP_NUM_THREADS, else
@@ -45,5 +50,7 @@ def get_num_threads():
 
 
 def cpu_info():
-    """The SIMD path in use (``isa``), its microkernels, the CPU's features and whether OpenMP is on."""
+    """The SIMD path in use (``isa``: avx512, avx2 or generic, chosen at import from CPUID and the OS's
+    support, capped by the environment variable FUSEDRNN_ISA), the paths this machine supports, the GEMM
+    microkernels, the CPU's features and whether OpenMP is on."""
     return dict(_core.cpu_info())
