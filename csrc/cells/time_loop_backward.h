@@ -67,7 +67,9 @@ void column_sums(const ThreadContext& ctx, const T* dG, std::int64_t rows, std::
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
+  // The step GEMM has only N rows: below one full row panel the 1-row kernel wastes nothing.
+  const Microkernel<T>& step_kernel = cfg.batch < kernel.mr ? narrow_microkernel<T>() : kernel;
+  const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;
 
@@ -127,7 +129,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         }
         return;
       }
-      kernel.fn(GH, dg_read + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
+      step_kernel.fn(GH, dg_read + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
       if (Cell::kDirectStateGrad) {
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
           for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {

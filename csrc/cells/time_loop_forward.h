@@ -1,6 +1,9 @@
 // The forward time loop shared by every cell (LSTM, GRU, RNN): one parallel region per layer-direction.
 //
-//   1. gx = x W_ih^T + b_ih for all T steps at once (one GEMM, [T*N, C] x [C, G*H]).
+//   1. gx = x W_ih^T + b_ih for many steps at once (one GEMM per chunk of steps, [Tc*N, C] x [C, G*H]).
+//      Chunks of about kChunkElements outputs keep gx in the outer cache until the steps read it and
+//      bound the inference scratch (one [T*N, G*H] buffer would be 100 MB on the largest grid shape);
+//      training writes straight into the gates workspace, which the steps then overwrite in place.
 //   2. per step: each thread owns a slice of unit blocks (NR hidden units with all G gates). For every
 //      (row panel, unit block) it runs G microkernels h_{t-1} x W_hh^T into an L1 tile and hands the
 //      tile straight to Cell::forward. h_t is written to y and, packed, to the A-operand buffer of the
@@ -49,10 +52,14 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
   }
 }
 
+constexpr std::int64_t kChunkElements = std::int64_t{1} << 21;
+
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const int mr = kernel.mr, nr = kernel.nr, G = Cell::kGates;
+  // The step GEMM has only N rows: below one full row panel the 1-row kernel wastes nothing.
+  const Microkernel<T>& step_kernel = cfg.batch < kernel.mr ? narrow_microkernel<T>() : kernel;
+  const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;
 
@@ -66,24 +73,20 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  Buffer<T> gx_scratch(keep_gates ? 0 : T_ * N * GH);
-  T* gx = keep_gates ? io.gates : gx_scratch.get();  // kept gates overwrite gx in place, step by step
+  const std::int64_t chunk_steps = std::max<std::int64_t>(1, std::min(T_, kChunkElements / (N * GH)));
+  Buffer<T> gx_scratch(keep_gates ? 0 : chunk_steps * N * GH);
   Buffer<T> w_packed(unit_blocks * G * H * nr);
   Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
   const T* h0 = io.h0 ? io.h0 : zeros.get();
   Buffer<T> zero_bias(io.b_hh ? 0 : GH, T(0));  // lets the cells add b_hh without a branch
   const std::int64_t tile_ld = G * nr;
-  const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * tile_ld;
+  const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * tile_ld;
   Buffer<T> scratch(scratch_per_thread * num_threads);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = scratch.get() + ctx.id * scratch_per_thread;
     T* tile = gemm_scratch + gemm_scratch_elements(kernel);
-
-    // 1. Input projection for every step.
-    gemm_part(ctx, kernel, {T_ * N, GH, C}, MatrixView<T>::row_major(io.x, cfg.x_ld),
-              MatrixView<T>::transposed(io.w_ih, C), gx, GH, false, io.b_ih, gemm_scratch);
 
     // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
     const Range blocks = split_range(unit_blocks, ctx);
@@ -97,10 +100,23 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
       }
     }
-    barrier(ctx);
 
-    // 2. The recurrence.
+    // gx rows of time t: in the gates workspace (training) or in the chunk scratch (inference).
+    std::int64_t chunk_t0 = 0;
+    auto gx_at = [&](std::int64_t t) {
+      return keep_gates ? io.gates + t * N * GH : gx_scratch.get() + (t - chunk_t0) * N * GH;
+    };
     for (std::int64_t s = 0; s < T_; ++s) {
+      if (s % chunk_steps == 0) {
+        // 1. Input projection of the next chunk of processed steps: times [t_lo, t_hi) in either direction.
+        const std::int64_t steps = std::min(chunk_steps, T_ - s);
+        const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
+        chunk_t0 = t_lo;
+        gemm_part(ctx, kernel, {steps * N, GH, C}, MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
+                  MatrixView<T>::transposed(io.w_ih, C), gx_at(t_lo), GH, false, io.b_ih, gemm_scratch);
+        barrier(ctx);  // every thread's steps read every thread's gx columns (and, at s = 0, packs)
+      }
+      // 2. One step of the recurrence.
       const std::int64_t t = cfg.time_at(s);
       const T* h_read = h_packed.get() + (s & 1) * row_panels * H * mr;
       T* h_write = h_packed.get() + ((s + 1) & 1) * row_panels * H * mr;
@@ -109,7 +125,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.gh = tile;
       st.gh_ld = tile_ld;
       st.gate_stride = nr;
-      st.gx = gx + t * N * GH;
+      st.gx = gx_at(t);
       st.b_hh = io.b_hh ? io.b_hh : zero_bias.get();
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       st.h_prev_ld = s == 0 ? H : cfg.y_ld;
@@ -117,14 +133,14 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.saved = io.training && Cell::kSavesPerUnit ? io.saved + t * N * H : nullptr;
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
-      st.gates = keep_gates ? gx + t * N * GH : nullptr;
+      st.gates = keep_gates ? gx_at(t) : nullptr;
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);
         const T* w_block = w_packed.get() + b * G * H * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
           for (int g = 0; g < G; ++g) {
-            kernel.fn(H, h_read + p * H * mr, w_block + g * H * nr, tile + g * nr, tile_ld, false);
+            step_kernel.fn(H, h_read + p * H * mr, w_block + g * H * nr, tile + g * nr, tile_ld, false);
           }
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);

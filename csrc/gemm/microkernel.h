@@ -39,5 +39,8 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 // This ISA's microkernel (defined by the one ukernel_<isa>_<tile>.cc in its object library).
 template <class T>
 const Microkernel<T>& microkernel();
+// A 1-row kernel with the same NR, for GEMMs with fewer rows than microkernel().mr (batch-1 steps).
+template <class T>
+const Microkernel<T>& narrow_microkernel();
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS
 #endif

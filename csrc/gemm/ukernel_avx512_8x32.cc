@@ -59,6 +59,61 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
   }
 }
 
+
+// 1 x 32 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
+// latency that a single chain per vector would expose.
+void narrow_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
+  (void)ldc;
+  __m512 acc[4][2];
+  for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_ps();
+  std::int64_t p = 0;
+  for (; p + 4 <= k; p += 4) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const __m512 ap = _mm512_set1_ps(a[p + q]);
+      acc[q][0] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + (p + q) * 32), acc[q][0]);
+      acc[q][1] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + (p + q) * 32 + 16), acc[q][1]);
+    }
+  }
+  for (; p < k; ++p) {
+    const __m512 ap = _mm512_set1_ps(a[p]);
+    acc[0][0] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + p * 32), acc[0][0]);
+    acc[0][1] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + p * 32 + 16), acc[0][1]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0][h], acc[1][h]), _mm512_add_ps(acc[2][h], acc[3][h]));
+    if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(c + h * 16));
+    _mm512_storeu_ps(c + h * 16, sum);
+  }
+}
+
+// 1 x 16 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
+// latency that a single chain per vector would expose.
+void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc, bool accumulate) {
+  (void)ldc;
+  __m512d acc[4][2];
+  for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_pd();
+  std::int64_t p = 0;
+  for (; p + 4 <= k; p += 4) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      const __m512d ap = _mm512_set1_pd(a[p + q]);
+      acc[q][0] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + (p + q) * 16), acc[q][0]);
+      acc[q][1] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + (p + q) * 16 + 8), acc[q][1]);
+    }
+  }
+  for (; p < k; ++p) {
+    const __m512d ap = _mm512_set1_pd(a[p]);
+    acc[0][0] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + p * 16), acc[0][0]);
+    acc[0][1] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + p * 16 + 8), acc[0][1]);
+  }
+  for (int h = 0; h < 2; ++h) {
+    __m512d sum = _mm512_add_pd(_mm512_add_pd(acc[0][h], acc[1][h]), _mm512_add_pd(acc[2][h], acc[3][h]));
+    if (accumulate) sum = _mm512_add_pd(sum, _mm512_loadu_pd(c + h * 8));
+    _mm512_storeu_pd(c + h * 8, sum);
+  }
+}
+
 }  // namespace
 
 template <>
@@ -69,6 +124,17 @@ const Microkernel<float>& microkernel<float>() {
 template <>
 const Microkernel<double>& microkernel<double>() {
   static const Microkernel<double> kernel{kMR, 16, &ukernel_f64, "avx512 8x16"};
+  return kernel;
+}
+
+template <>
+const Microkernel<float>& narrow_microkernel<float>() {
+  static const Microkernel<float> kernel{1, 32, &narrow_f32, "avx512 1x32"};
+  return kernel;
+}
+template <>
+const Microkernel<double>& narrow_microkernel<double>() {
+  static const Microkernel<double> kernel{1, 16, &narrow_f64, "avx512 1x16"};
   return kernel;
 }
 

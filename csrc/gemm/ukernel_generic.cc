@@ -39,5 +39,15 @@ const Microkernel<double>& microkernel<double>() {
   static const Microkernel<double> kernel{4, 8, &ukernel_generic<double, 4, 8>, "generic 4x8"};
   return kernel;
 }
+template <>
+const Microkernel<float>& narrow_microkernel<float>() {
+  static const Microkernel<float> kernel{1, 16, &ukernel_generic<float, 1, 16>, "generic 1x16"};
+  return kernel;
+}
+template <>
+const Microkernel<double>& narrow_microkernel<double>() {
+  static const Microkernel<double> kernel{1, 8, &ukernel_generic<double, 1, 8>, "generic 1x8"};
+  return kernel;
+}
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS
