@@ -175,7 +175,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           }
           Cell::backward(st);
           for (int g = 0; g < G; ++g) {
-            pack_rows_to_panels(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
+            pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
           }
         }
       }
