@@ -43,24 +43,29 @@ void clear_unless_accumulating(T* grad, std::int64_t size, bool accumulate) {
   for (std::int64_t i = 0; i < size; ++i) grad[i] = T(0);
 }
 
-// Bias gradients: db[col] (+)= sum over rows of dG[row, col], this thread's columns, rows in order (so
-// the sum does not depend on the thread count). Rows are walked contiguously, accumulating into sums
-// (this thread's slice of a [cols] scratch); a column-by-column walk strides through memory and, measured
-// on a 28 x 128 x 512 dG, took longer than all the backward GEMMs together.
+// Adds a tile's rows of dG (rows n0.., this block's units of every gate) to the running bias sums:
+// each column is summed by the thread that owns its unit, in the fixed order (step, then row), so the
+// result does not depend on the thread count. Done while the tile is in L1: a separate pass over all of
+// dG after the loop cost more (measured) than reading it here.
 template <class T>
-void column_sums(const ThreadContext& ctx, const T* dG, std::int64_t rows, std::int64_t cols, T* sums,
-                 T* db_a, T* db_b, bool accumulate) {
-  if (!db_a && !db_b) return;
-  const Range mine = split_range(cols, ctx);
-  T* __restrict s = sums;
-  for (std::int64_t col = mine.begin; col < mine.end; ++col) s[col] = T(0);
-  for (std::int64_t row = 0; row < rows; ++row) {
-    const T* __restrict d = dG + row * cols;
-    for (std::int64_t col = mine.begin; col < mine.end; ++col) s[col] += d[col];
+void add_bias_rows(const T* dG, std::int64_t GH, std::int64_t H, int G, std::int64_t n0, std::int64_t rows,
+                   std::int64_t j0, std::int64_t units, T* __restrict sums) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (int g = 0; g < G; ++g) {
+      const T* __restrict d = dG + (n0 + r) * GH + g * H + j0;
+      T* __restrict s = sums + g * H + j0;
+      for (std::int64_t u = 0; u < units; ++u) s[u] += d[u];
+    }
   }
-  for (T* db : {db_a, db_b}) {
-    if (!db) continue;
-    for (std::int64_t col = mine.begin; col < mine.end; ++col) db[col] = accumulate ? db[col] + s[col] : s[col];
+}
+
+// db (+)= sums for this thread's units' columns.
+template <class T>
+void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin, std::int64_t u_end, T* db,
+                     bool accumulate) {
+  if (!db) return;
+  for (int g = 0; g < G; ++g) {
+    for (std::int64_t j = g * H + u_begin; j < g * H + u_end; ++j) db[j] = accumulate ? db[j] + sums[j] : sums[j];
   }
 }
 
@@ -96,7 +101,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   Buffer<T> zeros(io.c0 && io.h0 ? 0 : N * H, T(0));
   const T* c0 = io.c0 ? io.c0 : zeros.get();
   const T* h0 = io.h0 ? io.h0 : zeros.get();
-  Buffer<T> bias_sums(GH);
+  const bool bias = io.db_ih || io.db_hh;
+  Buffer<T> bias_sums_x(bias ? GH : 0, T(0));
+  Buffer<T> bias_sums_h(bias && Cell::kSeparateRecurrentGrad ? GH : 0, T(0));
   const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * nr;
   Buffer<T> scratch(scratch_per_thread * num_threads);
 
@@ -174,6 +181,12 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
             }
           }
           Cell::backward(st);
+          if (bias) {
+            add_bias_rows(st.dgates_x, GH, H, G, st.n0, st.rows, st.j0, st.units, bias_sums_x.get());
+            if (Cell::kSeparateRecurrentGrad) {
+              add_bias_rows(st.dgates_h, GH, H, G, st.n0, st.rows, st.j0, st.units, bias_sums_h.get());
+            }
+          }
           for (int g = 0; g < G; ++g) {
             pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
           }
@@ -210,12 +223,10 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
                 MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, no_bias, gemm_scratch);
     }
-    if (Cell::kSeparateRecurrentGrad) {
-      column_sums(ctx, dgx_all, T_ * N, GH, bias_sums.get(), io.db_ih, static_cast<T*>(nullptr), acc);
-      column_sums(ctx, dgh_all, T_ * N, GH, bias_sums.get(), io.db_hh, static_cast<T*>(nullptr), acc);
-    } else {  // b_ih and b_hh enter the same sum: one reduction serves both
-      column_sums(ctx, dgx_all, T_ * N, GH, bias_sums.get(), io.db_ih, io.db_hh, acc);
-    }
+    // Bias gradients (b_ih and b_hh enter the same sum unless the cell separates them).
+    const T* sums_h = Cell::kSeparateRecurrentGrad ? bias_sums_h.get() : bias_sums_x.get();
+    store_bias_grad(bias_sums_x.get(), H, G, u_begin, u_end, io.db_ih, acc);
+    store_bias_grad(sums_h, H, G, u_begin, u_end, io.db_hh, acc);
   });
 }
 
