@@ -54,6 +54,9 @@ void register_runtime(pybind11::module_& m) {
   m.def("_select_isa", [](const std::string& name) {
     if (!select_isa(name)) throw py::value_error("isa: '" + name + "' is not supported here");
   }, py::arg("isa"), "Switches the kernels to another supported ISA (for tests of every compiled path).");
+  m.def("_set_input_chunk_elements", &set_input_chunk_elements, py::arg("n"),
+        "Input-projection outputs per chunk of forward steps (tests: forces the multi-chunk path).");
+  m.def("_input_chunk_elements", &input_chunk_elements);
   m.def("_activation", [](const std::string& name, py::array values) {
     // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets
     // the tests measure its accuracy against float64 math.

@@ -1,7 +1,7 @@
 // The forward time loop shared by every cell (LSTM, GRU, RNN): one parallel region per layer-direction.
 //
 //   1. gx = x W_ih^T + b_ih for many steps at once (one GEMM per chunk of steps, [Tc*N, C] x [C, G*H]).
-//      Chunks of about kChunkElements outputs keep gx in the outer cache until the steps read it and
+//      Chunks of about input_chunk_elements() outputs keep gx in the outer cache until the steps read it and
 //      bound the inference scratch (one [T*N, G*H] buffer would be 100 MB on the largest grid shape);
 //      training writes straight into the gates workspace, which the steps then overwrite in place.
 //   2. per step: each thread owns a slice of unit blocks (NR hidden units with all G gates). For every
@@ -52,8 +52,6 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
   }
 }
 
-constexpr std::int64_t kChunkElements = std::int64_t{1} << 21;
-
 // The same for one tile whose rows lie in one row panel (n0 a multiple of MR): its destination is one
 // contiguous run of cols*MR elements, written in order. (Writing row by row instead strides by MR and,
 // measured with perf on the LSTM step, took a quarter of the time outside the GEMMs.)
@@ -86,8 +84,12 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  const std::int64_t chunk_steps = std::max<std::int64_t>(1, std::min(T_, kChunkElements / (N * GH)));
+  const std::int64_t chunk_steps = std::max<std::int64_t>(1, std::min(T_, input_chunk_elements() / (N * GH)));
   Buffer<T> gx_scratch(keep_gates ? 0 : chunk_steps * N * GH);
+  // With several chunks, W_ih^T is packed once and shared by every chunk's GEMM.
+  const bool prepack = chunk_steps < T_;
+  const auto w_ih_t = MatrixView<T>::transposed(io.w_ih, C);
+  Buffer<T> w_ih_packed(prepack ? packed_b_elements(kernel, GH, C) : 0);
   Buffer<T> w_packed(unit_blocks * G * H * nr);
   Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
@@ -108,6 +110,10 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       pack_recurrent_forward(io.w_hh, H, G, nr, b, w_packed.get());
     }
     pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, H, mr, h_packed.get());
+    if (prepack) {
+      pack_b_part(ctx, kernel, GH, C, w_ih_t, w_ih_packed.get());
+      barrier(ctx);
+    }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
         for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
@@ -126,7 +132,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C}, MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
-                  MatrixView<T>::transposed(io.w_ih, C), gx_at(t_lo), GH, false, io.b_ih, gemm_scratch);
+                  w_ih_t, gx_at(t_lo), GH, false, io.b_ih, gemm_scratch, w_ih_packed.get());
         barrier(ctx);  // every thread's steps read every thread's gx columns (and, at s = 0, packs)
       }
       // 2. One step of the recurrence.

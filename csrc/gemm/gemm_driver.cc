@@ -91,8 +91,28 @@ std::int64_t gemm_scratch_elements(const Microkernel<T>& kernel) {
 }
 
 template <class T>
+std::int64_t packed_b_elements(const Microkernel<T>& kernel, std::int64_t n, std::int64_t k) {
+  const std::int64_t full = n / kNC * kNC, rest = n - full;
+  return (full + (rest + kernel.nr - 1) / kernel.nr * kernel.nr) * k;
+}
+
+template <class T>
+void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t n, std::int64_t k,
+                 MatrixView<T> b, T* packed) {
+  const std::int64_t col_blocks = (n + kNC - 1) / kNC, k_blocks = (k + kKC - 1) / kKC;
+  const Range mine = split_range(col_blocks * k_blocks, ctx);
+  for (std::int64_t index = mine.begin; index < mine.end; ++index) {
+    const std::int64_t block = index / k_blocks * kNC, pc = index % k_blocks * kKC;
+    const std::int64_t width = std::min(kNC, n - block), kc = std::min(kKC, k - pc);
+    const std::int64_t padded = (width + kernel.nr - 1) / kernel.nr * kernel.nr;
+    pack_b(b, pc, kc, block, width, kernel.nr, packed + block * k + pc * padded);
+  }
+}
+
+template <class T>
 void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
-               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch) {
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch,
+               const T* b_prepacked) {
   const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   if (m <= 0 || n <= 0) return;
   const int mr = kernel.mr, nr = kernel.nr;
@@ -120,13 +140,21 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
   }
 
   T* a_packed = scratch;
-  T* b_packed = a_packed + kMC * kKC;
-  T* tile = b_packed + kKC * kNC;
-  for (std::int64_t jc = j_begin; jc < j_end; jc += kNC) {
-    const std::int64_t nc = std::min(kNC, j_end - jc);
+  T* b_scratch = a_packed + kMC * kKC;
+  T* tile = b_scratch + kKC * kNC;
+  // Column blocks on the global NC grid (the grid of a pre-packed B), clipped to this thread's columns.
+  for (std::int64_t block = (j_begin / kNC) * kNC; block < j_end; block += kNC) {
+    const std::int64_t jc = std::max(block, j_begin), nc = std::min(block + kNC, j_end) - jc;
     for (std::int64_t pc = 0; pc < k; pc += kKC) {
       const std::int64_t kc = std::min(kKC, k - pc);
-      pack_b(b, pc, kc, jc, nc, nr, b_packed);
+      const T* b_packed = b_scratch;
+      if (b_prepacked) {
+        const std::int64_t block_width = std::min(kNC, n - block);
+        const std::int64_t padded = (block_width + nr - 1) / nr * nr;
+        b_packed = b_prepacked + block * k + pc * padded + (jc - block) * kc;
+      } else {
+        pack_b(b, pc, kc, jc, nc, nr, b_scratch);
+      }
       const bool first_block = pc == 0;
       for (std::int64_t ic = i_begin; ic < i_end; ic += kMC) {
         const std::int64_t mc = std::min(kMC, i_end - ic);
@@ -146,7 +174,10 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
 #define FUSEDRNN_INSTANTIATE(T)                                                                          \
   template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                \
   template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,      \
-                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*);
+                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*, const T*);          \
+  template std::int64_t packed_b_elements<T>(const Microkernel<T>&, std::int64_t, std::int64_t);        \
+  template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t,  \
+                               MatrixView<T>, T*);
 FUSEDRNN_INSTANTIATE(float)
 FUSEDRNN_INSTANTIATE(double)
 #undef FUSEDRNN_INSTANTIATE

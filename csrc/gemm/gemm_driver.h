@@ -37,9 +37,19 @@ template <class T>
 std::int64_t gemm_scratch_elements(const Microkernel<T>& kernel);
 
 // This thread's share of C = (accumulate ? C : bias) + A*B. scratch: gemm_scratch_elements() elements
-// owned by this thread. col_bias: [n] or nullptr; ignored when accumulate is true.
+// owned by this thread. col_bias: [n] or nullptr; ignored when accumulate is true. b_prepacked: B packed
+// by pack_b_part for the same (n, k) (then b is not read), or nullptr to pack B panels on the fly.
 template <class T>
 void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
-               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch);
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch,
+               const T* b_prepacked = nullptr);
+
+// B [k, n] packed once for several GEMMs that share it (the input projection of every chunk of steps):
+// packed_b_elements() elements; each thread packs its share of the blocks, then a barrier is needed.
+template <class T>
+std::int64_t packed_b_elements(const Microkernel<T>& kernel, std::int64_t n, std::int64_t k);
+template <class T>
+void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t n, std::int64_t k,
+                 MatrixView<T> b, T* packed);
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -46,6 +46,17 @@ void barrier(const ThreadContext& ctx) {
 #endif
 }
 
+namespace {
+std::atomic<std::int64_t>& chunk_elements() {
+  static std::atomic<std::int64_t> value{std::int64_t{1} << 21};
+  return value;
+}
+}  // namespace
+
+std::int64_t input_chunk_elements() { return chunk_elements().load(std::memory_order_relaxed); }
+
+void set_input_chunk_elements(std::int64_t n) { chunk_elements().store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
 bool openmp_enabled() {
 #ifdef _OPENMP
   return true;

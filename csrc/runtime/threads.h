@@ -17,6 +17,11 @@ void set_num_threads(int n);
 // True when the module was compiled with OpenMP.
 bool openmp_enabled();
 
+// Outputs of the input projection computed per chunk of steps in the forward (default 2^21 elements).
+// Settable so that tests reach the multi-chunk path with small shapes.
+std::int64_t input_chunk_elements();
+void set_input_chunk_elements(std::int64_t n);
+
 struct ThreadContext {
   int id;     // 0 .. count-1
   int count;  // threads in this region
