@@ -199,13 +199,19 @@ def _external_layout(array, unbatched, batch_first):
     return array.transpose(1, 0, 2) if batch_first else array
 
 
-def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype):
-    """The stacked forward shared by every cell; returns y, h_n, c_n (or None), cache (or None)."""
+def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, sizes=None):
+    """The stacked forward shared by every cell; returns y, h_n, c_n (or None), cache (or None).
+
+    sizes: given by the layer classes, whose parameters are already validated C-contiguous arrays of
+    the right dtype and shapes (their setters guarantee it); the checks are then skipped, which is most
+    of the per-call cost on tiny sequences.
+    """
     num_layers = positive_int(num_layers, "num_layers")
     bidirectional = flag(bidirectional, "bidirectional")
     batch_first = flag(batch_first, "batch_first")
     training = flag(training, "training")
-    params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
+    if sizes is None:
+        params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
     # Training keeps x for the weight gradient: copy it so later edits of the caller's array cannot
     # silently change the gradients.
     x, unbatched = _time_major(x, sizes, batch_first, copy=training)

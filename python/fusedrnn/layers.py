@@ -45,15 +45,13 @@ class _RecurrentLayer:
         for name, shape in shapes.items():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
+        D = 2 if self.bidirectional else 1
+        self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype)
 
-    def _options(self):
-        return dict(
-            num_layers=self.num_layers,
-            bidirectional=self.bidirectional,
-            batch_first=self.batch_first,
-            training=self.training,
-            dtype=self.dtype,
-        )
+    def _forward(self, cell, x, h0, c0):
+        # The layer's own parameters are validated by construction: skip functional's parameter checks.
+        options = (self.num_layers, self.bidirectional, self.batch_first, self.training, self.dtype)
+        return functional._forward(cell, x, self._params, h0, c0, *options, sizes=self._sizes)
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -191,8 +189,9 @@ class LSTM(_RecurrentLayer):
     _gates = 4
 
     def _run_forward(self, x, hx):
-        y, state, cache = functional.lstm(x, self._params, hx, **self._options())
-        return (y, state), cache
+        h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
+        y, h_n, c_n, cache = self._forward(functional._LSTM, x, h0, c0)
+        return (y, (h_n, c_n)), cache
 
     def _run_backward(self, cache, dy, dhx):
         dx, state_grads, _ = functional.lstm_backward(cache, dy, dhx, grads=self.grads)
@@ -222,7 +221,7 @@ class GRU(_RecurrentLayer):
     _gates = 3
 
     def _run_forward(self, x, h0):
-        y, h_n, cache = functional.gru(x, self._params, h0, **self._options())
+        y, h_n, _, cache = self._forward(functional._GRU, x, h0, None)
         return (y, h_n), cache
 
     def _run_backward(self, cache, dy, dh_n):
@@ -256,7 +255,7 @@ class RNN(_RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
 
     def _run_forward(self, x, h0):
-        y, h_n, cache = functional.rnn(x, self._params, h0, nonlinearity=self.nonlinearity, **self._options())
+        y, h_n, _, cache = self._forward(functional._RNN[self.nonlinearity], x, h0, None)
         return (y, h_n), cache
 
     def _run_backward(self, cache, dy, dh_n):
