@@ -28,13 +28,18 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 // weights w_hh[g*H + b*NR + u, k] of units b*NR+u (zero past H): dst[((b*G + g)*H + k)*NR + u].
 template <class T>
 void pack_recurrent_forward(const T* w_hh, std::int64_t H, int G, int nr, std::int64_t block, T* dst) {
+  // Unit by unit, so each weight row is read contiguously (the panel, H x NR, stays in L1 for the
+  // strided writes); k-outer order read with stride H and was a quarter of a keras-seed call.
   for (int g = 0; g < G; ++g) {
     T* panel = dst + (block * G + g) * H * nr;
-    for (std::int64_t k = 0; k < H; ++k) {
-      for (int u = 0; u < nr; ++u) {
-        const std::int64_t j = block * nr + u;
-        panel[k * nr + u] = j < H ? w_hh[(g * H + j) * H + k] : T(0);
+    for (int u = 0; u < nr; ++u) {
+      const std::int64_t j = block * nr + u;
+      if (j >= H) {  // padding units past H
+        for (std::int64_t k = 0; k < H; ++k) panel[k * nr + u] = T(0);
+        continue;
       }
+      const T* row = w_hh + (g * H + j) * H;
+      for (std::int64_t k = 0; k < H; ++k) panel[k * nr + u] = row[k];
     }
   }
 }
