@@ -15,8 +15,9 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Widest NR of any microkernel: cells keep per-row scratch of this many units on the stack.
+// Widest NR and tallest MR of any microkernel: tile scratch of this size lives on the stack.
 constexpr int kMaxTileUnits = 32;
+constexpr int kMaxTileRows = 8;
 
 struct TileExtent {
   std::int64_t n0 = 0, rows = 0;   // batch rows of the tile
