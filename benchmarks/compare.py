@@ -17,7 +17,7 @@ How
     compared with torch's (max |dy|). For each (cell, shape, mode) the contenders are warmed up,
     then timed in round robin, so machine noise reaches all of them alike: each round gives every
     contender one turn of at least one call, and of more calls until the turn has lasted
-    --slice-ms (default 20). Calls longer than that alternate call by call; shorter ones run a
+    --slice-ms (default 100). Calls longer than that alternate call by call; shorter ones run a
     few in a row, so that microsecond and 100 ms calls progress at the same pace and the switch
     between runtimes stays out of the median: the previous contender's worker threads (libgomp,
     onnxruntime's pool) still spin for a while after its call and slow the first call of the
@@ -39,13 +39,19 @@ Dependencies: numpy and fusedrnn; matplotlib for the plot; torch and onnxruntime
 
 from __future__ import annotations
 
+import os
+
+# The NumPy reference's BLAS runs single-threaded: OpenBLAS workers keep spinning long after a call and,
+# on 2 cores, stalled the next contender's per-step barriers (fusedrnn's stream-b1 LSTM forward measured
+# 7.9 ms right after reference turns, 4.2 ms without). The reference is the oracle, not a target.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import contextlib
 import datetime
 import gc
 import io
 import math
-import os
 import platform
 import shlex
 import sys
@@ -248,6 +254,9 @@ def onnxruntime_call(p, mode, threads):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # No busy-waiting between runs: spinning workers would steal the cores of whichever contender runs
+    # next (onnxruntime's own speed is unaffected at these call lengths).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # a model onnxruntime refuses is reported, not fatal
@@ -288,6 +297,9 @@ def warm_up(call, seconds=0.05):
         call()
 
 
+SETTLE_S = 0.05
+
+
 def round_robin(calls, min_time, slice_s):
     """{name: [seconds per call]}: turns in rotation until each has >= min_time and >= MIN_CALLS."""
     samples = {name: [] for name in calls}
@@ -299,6 +311,12 @@ def round_robin(calls, min_time, slice_s):
         while active:
             for name in active:
                 call, turn = calls[name], 0.0
+                # Let the previous contender's worker threads (libgomp, onnxruntime's pool) stop
+                # spinning, then one untimed call: with 2 cores, still-spinning foreign threads
+                # preempt a newcomer's threads at every per-step barrier (seen: fusedrnn's medium LSTM
+                # at 140 ms per call right after an onnxruntime turn, 78 ms alone).
+                time.sleep(SETTLE_S)
+                call()
                 while True:
                     start = time.perf_counter()
                     call()
@@ -595,7 +613,10 @@ def header(args, threads, started, wall_s, load):
             f"The NumPy reference is skipped where a call would take more than {REFERENCE_LIMIT_S:g} s. "
             f"† marks an unstable median (the middle half of the calls spans more than {UNSTABLE_SPREAD:g}×, "
             "q75/q25): on a 2-core machine another busy process stalls the OpenMP barriers of every "
-            "contender, so rerun such rows on a quiet machine.",
+            "contender, so rerun such rows on a quiet machine. Each turn starts after a "
+            f"{SETTLE_S * 1000:g} ms pause with one untimed call; onnxruntime runs with "
+            "session.intra_op.allow_spinning=0 and the reference's OpenBLAS with one thread, because "
+            "their spinning workers otherwise slow whichever contender runs next on 2 cores.",
         ]
     )
 
