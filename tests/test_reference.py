@@ -3,11 +3,11 @@ installed) its forward and gradients against torch.nn.LSTM. Everything here is f
 
 import numpy as np
 import pytest
+from finite_differences import numerical_grad
 
 from fusedrnn import reference as ref
 
 T, N, C, H = 3, 2, 3, 4
-EPS = 1e-6
 RTOL, ATOL = 1e-6, 1e-8
 
 
@@ -25,20 +25,6 @@ def make_params(rng, num_layers, bidirectional, bias=True, input_size=C, hidden_
                 params["bias_ih" + s] = rng.standard_normal(4 * hidden_size) * 0.5
                 params["bias_hh" + s] = rng.standard_normal(4 * hidden_size) * 0.5
     return params
-
-
-def numerical_grad(loss, arr):
-    """Central differences of loss() with respect to every entry of arr (perturbed in place)."""
-    grad = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + EPS
-        up = loss()
-        arr[idx] = old - EPS
-        down = loss()
-        arr[idx] = old
-        grad[idx] = (up - down) / (2 * EPS)
-    return grad
 
 
 # --- one layer, one direction ---------------------------------------------------------------------

@@ -3,11 +3,11 @@ torch.nn.GRU / torch.nn.RNN when torch is installed."""
 
 import numpy as np
 import pytest
+from finite_differences import numerical_grad
 
 from fusedrnn import reference as ref
 
 T, N, C, H = 3, 2, 3, 4
-EPS = 1e-6
 GATES = {"gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
@@ -34,19 +34,6 @@ def forward(cell, x, params, h0, **options):
 
 def backward(cell, cache, dy, dh_n):
     return (ref.gru_backward if cell == "gru" else ref.rnn_backward)(cache, dy, dh_n)
-
-
-def numerical_grad(loss, arr):
-    grad = np.zeros_like(arr)
-    for idx in np.ndindex(arr.shape):
-        old = arr[idx]
-        arr[idx] = old + EPS
-        up = loss()
-        arr[idx] = old - EPS
-        down = loss()
-        arr[idx] = old
-        grad[idx] = (up - down) / (2 * EPS)
-    return grad
 
 
 CASES = {

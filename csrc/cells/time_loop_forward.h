@@ -14,7 +14,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"

@@ -20,7 +20,17 @@ std::atomic<int>& thread_count() {
 
 }  // namespace
 
-int get_num_threads() { return thread_count().load(std::memory_order_relaxed); }
+int get_num_threads() {
+  const int ours = thread_count().load(std::memory_order_relaxed);
+#ifdef _OPENMP
+  // Also honour the calling thread's OpenMP limit, which is what threadpoolctl (and omp_set_num_threads)
+  // lower; set_num_threads sets both.
+  const int omp = omp_get_max_threads();
+  return omp < ours ? omp : ours;
+#else
+  return ours;
+#endif
+}
 
 void set_num_threads(int n) {
   thread_count().store(n < 1 ? 1 : n, std::memory_order_relaxed);

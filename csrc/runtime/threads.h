@@ -9,8 +9,9 @@
 
 namespace fusedrnn {
 
-// Number of threads the next kernel call will use. Starts at omp_get_max_threads() (which honours
-// OMP_NUM_THREADS) and changes only through set_num_threads.
+// Number of threads the next kernel call will use: set_num_threads' value (initially
+// omp_get_max_threads(), which honours OMP_NUM_THREADS), lowered to the calling thread's OpenMP limit
+// when something (threadpoolctl, omp_set_num_threads) has set that lower.
 int get_num_threads();
 // n >= 1. Takes effect for the next kernel call.
 void set_num_threads(int n);
