@@ -67,10 +67,9 @@ inline LayerConfig config_from(const KernelArgs& a, int gates) {
                           ") like x, got " + shape_text(ys));
   }
   const auto y_column = a.value<std::int64_t>("y_column");
-  if (y_column < 0 || y_column + cfg.hidden > ys[2]) {
-    throw py::value_error("y_column: columns [" + std::to_string(y_column) + ", " +
-                          std::to_string(y_column + cfg.hidden) + ") do not fit y's last dim " +
-                          std::to_string(ys[2]));
+  if (y_column < 0 || y_column > ys[2] - cfg.hidden) {  // written so that no sum can overflow
+    throw py::value_error("y_column: " + std::to_string(y_column) + " plus H = " + std::to_string(cfg.hidden) +
+                          " columns do not fit y's last dim " + std::to_string(ys[2]));
   }
   cfg.validate();
   return cfg;
@@ -134,9 +133,9 @@ struct CellBinding {
   // depend on the thread count, so this only changes speed.
   static int threads_for(const LayerConfig& cfg) {
     const double flops = 2.0 * cfg.steps * cfg.batch * Cell::kGates * cfg.hidden * (cfg.input_size + cfg.hidden);
-    constexpr double kFlopsPerThread = 2e6;
-    const int useful = static_cast<int>(flops / kFlopsPerThread) + 1;
-    return std::max(1, std::min(get_num_threads(), useful));
+    const double useful = flops / static_cast<double>(min_flops_per_thread()) + 1.0;
+    const int requested = get_num_threads();
+    return useful >= requested ? requested : std::max(1, static_cast<int>(useful));
   }
 
   template <class T>

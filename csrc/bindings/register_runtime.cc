@@ -57,6 +57,9 @@ void register_runtime(pybind11::module_& m) {
   m.def("_set_input_chunk_elements", &set_input_chunk_elements, py::arg("n"),
         "Input-projection outputs per chunk of forward steps (tests: forces the multi-chunk path).");
   m.def("_input_chunk_elements", &input_chunk_elements);
+  m.def("_set_min_flops_per_thread", &set_min_flops_per_thread, py::arg("n"),
+        "Work per thread before a kernel call starts another thread (tests: multithread tiny shapes).");
+  m.def("_min_flops_per_thread", &min_flops_per_thread);
   m.def("_activation", [](const std::string& name, py::array values) {
     // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets
     // the tests measure its accuracy against float64 math.

@@ -12,12 +12,13 @@
 #include <cstdint>
 
 #include "dispatch/isa_namespace.h"
+#include "gemm/microkernel.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Widest NR and tallest MR of any microkernel: tile scratch of this size lives on the stack.
-constexpr int kMaxTileUnits = 32;
-constexpr int kMaxTileRows = 8;
+// Tile scratch on the stack is sized for the largest microkernel tile (gemm/microkernel.h).
+constexpr int kMaxTileUnits = kMaxNR;
+constexpr int kMaxTileRows = kMaxMR;
 
 struct TileExtent {
   std::int64_t n0 = 0, rows = 0;   // batch rows of the tile

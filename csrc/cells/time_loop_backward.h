@@ -72,8 +72,7 @@ void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin,
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  // The step GEMM has only N rows: below one full row panel the 1-row kernel wastes nothing.
-  const Microkernel<T>& step_kernel = cfg.batch < kernel.mr ? narrow_microkernel<T>() : kernel;
+  const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
   const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;

@@ -78,8 +78,7 @@ void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  // The step GEMM has only N rows: below one full row panel the 1-row kernel wastes nothing.
-  const Microkernel<T>& step_kernel = cfg.batch < kernel.mr ? narrow_microkernel<T>() : kernel;
+  const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
   const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;

@@ -62,7 +62,7 @@ std::vector<Candidate> candidates() {
   list.push_back({"avx2", &avx2::kernel_table, cpu.avx2_fma});
 #endif
   list.push_back({"generic", &generic::kernel_table, true});
-  (void)cpu;
+  (void)cpu;  // unused when no x86 path is compiled in (aarch64, other compilers)
   return list;
 }
 
@@ -82,7 +82,9 @@ Selection& selection() {
     const std::string requested = env ? env : "";
     // The best usable ISA at or below the requested one; the best one when nothing (or something
     // unknown) is requested.
-    auto rank = [](const std::string& name) { return name == "avx512" ? 2 : name == "avx2" ? 1 : name == "generic" ? 0 : -1; };
+    auto rank = [](const std::string& name) {
+      return name == "avx512" ? 2 : name == "avx2" ? 1 : name == "generic" ? 0 : -1;
+    };
     const bool known = requested.empty() || rank(requested) >= 0;
     const int cap = known && !requested.empty() ? rank(requested) : 2;
     for (const auto& c : list) {

@@ -9,7 +9,9 @@
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
+static_assert(16 <= kMaxNR, "cells size their stack tiles by kMaxNR");
 constexpr int kMR = 6;
+static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
 void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
@@ -100,7 +102,6 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
     _mm256_storeu_pd(ci + 4, hi);
   }
 }
-
 
 // 1 x 16 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
 // latency that a single chain per vector would expose.

@@ -9,7 +9,9 @@
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
+static_assert(32 <= kMaxNR, "cells size their stack tiles by kMaxNR");
 constexpr int kMR = 8;
+static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
 void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
@@ -116,7 +118,6 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
     _mm512_storeu_pd(ci + 8, hi);
   }
 }
-
 
 // 1 x 32 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
 // latency that a single chain per vector would expose.

@@ -23,6 +23,11 @@ bool openmp_enabled();
 std::int64_t input_chunk_elements();
 void set_input_chunk_elements(std::int64_t n);
 
+// GEMM flops a kernel call needs per thread before it starts another one (default 2e6: a parallel
+// region costs microseconds). Settable so that tests run tiny shapes on several threads.
+std::int64_t min_flops_per_thread();
+void set_min_flops_per_thread(std::int64_t n);
+
 struct ThreadContext {
   int id;     // 0 .. count-1
   int count;  // threads in this region

@@ -26,7 +26,9 @@ inline float bits_to_float(std::uint32_t u) {
 // polynomial (minimax coefficients of the Cephes expf), 2^n built in the exponent bits.
 inline float exp_f32(float x) {
   const float hi = 88.3762626647949f, lo = -86.5f;  // e^hi ~ FLT_MAX; below e^lo (2.7e-38) results flush to 0
-  const float xc = x > hi ? hi : (x < lo ? lo : x);        // NaN compares false: handled at the end
+  // Written so that NaN (all comparisons false) becomes hi, a finite value: converting NaN to an integer
+  // below would be undefined. The NaN itself is restored at the end.
+  const float xc = x < hi ? (x > lo ? x : lo) : hi;
   const float shifter = 12582912.0f;                        // 1.5 * 2^23: adding it rounds to integer
   const float n = (xc * 1.44269504088896341f + shifter) - shifter;
   const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
