@@ -32,7 +32,8 @@ const char* dtype_name() {
 // Checks dtype, C-contiguity, alignment and exact shape; writable when asked. None is allowed when
 // optional (returns nullptr).
 template <class T>
-T* checked_pointer(const py::object& obj, const char* name, const Shape& shape, bool writable, bool optional) {
+T* checked_pointer(const py::object& obj, const char* name, const Shape& shape, bool writable,
+                   bool optional) {
   if (obj.is_none()) {
     if (optional) return nullptr;
     throw py::type_error(std::string(name) + ": expected an array, got None");

@@ -63,13 +63,14 @@ inline LayerConfig config_from(const KernelArgs& a, int gates) {
   cfg.y_ld = ys[2];
   if (cfg.hidden < 1) throw py::value_error("w_hh: hidden size must be >= 1");
   if (ys[0] != xs[0] || ys[1] != xs[1]) {
-    throw py::value_error("y: expected leading dims (" + std::to_string(xs[0]) + ", " + std::to_string(xs[1]) +
-                          ") like x, got " + shape_text(ys));
+    throw py::value_error("y: expected leading dims (" + std::to_string(xs[0]) + ", " +
+                          std::to_string(xs[1]) + ") like x, got " + shape_text(ys));
   }
   const auto y_column = a.value<std::int64_t>("y_column");
   if (y_column < 0 || y_column > ys[2] - cfg.hidden) {  // written so that no sum can overflow
-    throw py::value_error("y_column: " + std::to_string(y_column) + " plus H = " + std::to_string(cfg.hidden) +
-                          " columns do not fit y's last dim " + std::to_string(ys[2]));
+    throw py::value_error("y_column: " + std::to_string(y_column) +
+                          " plus H = " + std::to_string(cfg.hidden) + " columns do not fit y's last dim " +
+                          std::to_string(ys[2]));
   }
   cfg.validate();
   return cfg;
@@ -79,17 +80,31 @@ inline LayerConfig config_from(const KernelArgs& a, int gates) {
 template <class Cell>
 struct CellBinding {
   static std::vector<std::string> forward_names() {
-    std::vector<std::string> names{"x", "w_ih", "w_hh", "b_ih", "b_hh", "h0", "y", "y_column", "h_n", "training",
-                                   "reverse"};
+    std::vector<std::string> names{"x", "w_ih",     "w_hh", "b_ih",     "b_hh",   "h0",
+                                   "y", "y_column", "h_n",  "training", "reverse"};
     if (Cell::kHasCellState) names.insert(names.end(), {"c0", "c_n"});
     if (Cell::kSavesGates) names.emplace_back("gates");
     if (Cell::kSavesPerUnit) names.emplace_back("saved");
     return names;
   }
   static std::vector<std::string> backward_names() {
-    std::vector<std::string> names{"x",     "w_ih",  "w_hh",  "h0",    "y",     "y_column",      "dy",
-                                   "dh_n",  "dx",    "dh0",   "dw_ih", "dw_hh", "db_ih",         "db_hh",
-                                   "accumulate_dx", "accumulate_param_grads", "reverse"};
+    std::vector<std::string> names{"x",
+                                   "w_ih",
+                                   "w_hh",
+                                   "h0",
+                                   "y",
+                                   "y_column",
+                                   "dy",
+                                   "dh_n",
+                                   "dx",
+                                   "dh0",
+                                   "dw_ih",
+                                   "dw_hh",
+                                   "db_ih",
+                                   "db_hh",
+                                   "accumulate_dx",
+                                   "accumulate_param_grads",
+                                   "reverse"};
     if (Cell::kHasCellState) names.insert(names.end(), {"c0", "dc_n", "dc0"});
     if (Cell::kSavesGates) names.emplace_back("gates");
     if (Cell::kSavesPerUnit) names.emplace_back("saved");
@@ -117,11 +132,13 @@ struct CellBinding {
     // The workspace is required in training and refused in inference.
     if (Cell::kSavesGates) {
       io.gates = io.training ? output<T>(a["gates"], "gates", {T_, N, GH}) : nullptr;
-      if (!io.training && !a["gates"].is_none()) throw py::value_error("gates: must be None when training=False");
+      if (!io.training && !a["gates"].is_none())
+        throw py::value_error("gates: must be None when training=False");
     }
     if (Cell::kSavesPerUnit) {
       io.saved = io.training ? output<T>(a["saved"], "saved", {T_, N, H}) : nullptr;
-      if (!io.training && !a["saved"].is_none()) throw py::value_error("saved: must be None when training=False");
+      if (!io.training && !a["saved"].is_none())
+        throw py::value_error("saved: must be None when training=False");
     }
     const ForwardKernel<T> kernel = active_kernels().typed<T>().forward[static_cast<int>(Cell::kKind)];
     py::gil_scoped_release release;
@@ -132,7 +149,8 @@ struct CellBinding {
   // (measured on keras-seed, T=3 N=1 H=50: 25 us per call on 2 threads, 13 us on 1). Results do not
   // depend on the thread count, so this only changes speed.
   static int threads_for(const LayerConfig& cfg) {
-    const double flops = 2.0 * cfg.steps * cfg.batch * Cell::kGates * cfg.hidden * (cfg.input_size + cfg.hidden);
+    const double flops =
+        2.0 * cfg.steps * cfg.batch * Cell::kGates * cfg.hidden * (cfg.input_size + cfg.hidden);
     const double useful = flops / static_cast<double>(min_flops_per_thread()) + 1.0;
     const int requested = get_num_threads();
     return useful >= requested ? requested : std::max(1, static_cast<int>(useful));
@@ -186,18 +204,26 @@ struct CellBinding {
 
   static void define(py::module_& m, const std::string& cell_name) {
     const std::string fwd = cell_name + "_forward", bwd = cell_name + "_backward";
-    m.def(fwd.c_str(), [fwd](const py::kwargs& kwargs) {
-      static const std::vector<std::string> names = forward_names();
-      const KernelArgs a(fwd.c_str(), kwargs, names);
-      const LayerConfig cfg = config_from(a, Cell::kGates);
-      by_dtype(a["x"], [&] { forward<float>(cfg, a); }, [&] { forward<double>(cfg, a); });
-    }, ("One " + cell_name + " layer-direction forward (keyword arguments; see fusedrnn.functional).").c_str());
-    m.def(bwd.c_str(), [bwd](const py::kwargs& kwargs) {
-      static const std::vector<std::string> names = backward_names();
-      const KernelArgs a(bwd.c_str(), kwargs, names);
-      const LayerConfig cfg = config_from(a, Cell::kGates);
-      by_dtype(a["x"], [&] { backward<float>(cfg, a); }, [&] { backward<double>(cfg, a); });
-    }, ("One " + cell_name + " layer-direction backward (keyword arguments; see fusedrnn.functional).").c_str());
+    m.def(
+        fwd.c_str(),
+        [fwd](const py::kwargs& kwargs) {
+          static const std::vector<std::string> names = forward_names();
+          const KernelArgs a(fwd.c_str(), kwargs, names);
+          const LayerConfig cfg = config_from(a, Cell::kGates);
+          by_dtype(a["x"], [&] { forward<float>(cfg, a); }, [&] { forward<double>(cfg, a); });
+        },
+        ("One " + cell_name + " layer-direction forward (keyword arguments; see fusedrnn.functional).")
+            .c_str());
+    m.def(
+        bwd.c_str(),
+        [bwd](const py::kwargs& kwargs) {
+          static const std::vector<std::string> names = backward_names();
+          const KernelArgs a(bwd.c_str(), kwargs, names);
+          const LayerConfig cfg = config_from(a, Cell::kGates);
+          by_dtype(a["x"], [&] { backward<float>(cfg, a); }, [&] { backward<double>(cfg, a); });
+        },
+        ("One " + cell_name + " layer-direction backward (keyword arguments; see fusedrnn.functional).")
+            .c_str());
   }
 };
 

@@ -34,50 +34,62 @@ std::vector<std::string> cpu_features() {
 void register_runtime(pybind11::module_& m) {
   namespace py = pybind11;
   m.def("get_num_threads", &get_num_threads, "Threads the kernels use.");
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
-    set_num_threads(n);
-  }, py::arg("n"), "Sets the threads the kernels use (>= 1), effective from the next call.");
-  m.def("cpu_info", []() {
-    py::dict info;
-    const KernelTable& table = active_kernels();
-    info["isa"] = table.isa;
-    info["supported_isas"] = isa_report().supported;
-    info["microkernel_float32"] = table.f32.microkernel.name;
-    info["microkernel_float64"] = table.f64.microkernel.name;
-    info["cpu_features"] = cpu_features();
-    info["openmp"] = openmp_enabled();
-    return info;
-  }, "The SIMD path in use and what the CPU offers.");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
+        set_num_threads(n);
+      },
+      py::arg("n"), "Sets the threads the kernels use (>= 1), effective from the next call.");
+  m.def(
+      "cpu_info",
+      []() {
+        py::dict info;
+        const KernelTable& table = active_kernels();
+        info["isa"] = table.isa;
+        info["supported_isas"] = isa_report().supported;
+        info["microkernel_float32"] = table.f32.microkernel.name;
+        info["microkernel_float64"] = table.f64.microkernel.name;
+        info["cpu_features"] = cpu_features();
+        info["openmp"] = openmp_enabled();
+        return info;
+      },
+      "The SIMD path in use and what the CPU offers.");
   // Non-empty when FUSEDRNN_ISA could not be honoured; fusedrnn/__init__.py turns it into a warning.
   m.attr("_isa_warning") = isa_report().warning;
-  m.def("_select_isa", [](const std::string& name) {
-    if (!select_isa(name)) throw py::value_error("isa: '" + name + "' is not supported here");
-  }, py::arg("isa"), "Switches the kernels to another supported ISA (for tests of every compiled path).");
+  m.def(
+      "_select_isa",
+      [](const std::string& name) {
+        if (!select_isa(name)) throw py::value_error("isa: '" + name + "' is not supported here");
+      },
+      py::arg("isa"), "Switches the kernels to another supported ISA (for tests of every compiled path).");
   m.def("_set_input_chunk_elements", &set_input_chunk_elements, py::arg("n"),
         "Input-projection outputs per chunk of forward steps (tests: forces the multi-chunk path).");
   m.def("_input_chunk_elements", &input_chunk_elements);
   m.def("_set_min_flops_per_thread", &set_min_flops_per_thread, py::arg("n"),
         "Work per thread before a kernel call starts another thread (tests: multithread tiny shapes).");
   m.def("_min_flops_per_thread", &min_flops_per_thread);
-  m.def("_activation", [](const std::string& name, py::array values) {
-    // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets
-    // the tests measure its accuracy against float64 math.
-    if (name != "sigmoid" && name != "tanh") throw py::value_error("name: expected 'sigmoid' or 'tanh'");
-    if (!(values.flags() & py::array::c_style) || !values.writeable()) {
-      throw py::value_error("values: expected a writable C-contiguous array");
-    }
-    const KernelTable& table = active_kernels();
-    if (values.dtype().is(py::dtype::of<float>())) {
-      auto* p = static_cast<float*>(values.mutable_data());
-      (name == "sigmoid" ? table.f32.sigmoid : table.f32.tanh)(p, values.size());
-    } else if (values.dtype().is(py::dtype::of<double>())) {
-      auto* p = static_cast<double*>(values.mutable_data());
-      (name == "sigmoid" ? table.f64.sigmoid : table.f64.tanh)(p, values.size());
-    } else {
-      throw py::type_error("values: expected float32 or float64");
-    }
-  }, py::arg("name"), py::arg("values"), "Applies the active ISA's vectorised activation in place (tests).");
+  m.def(
+      "_activation",
+      [](const std::string& name, py::array values) {
+        // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets
+        // the tests measure its accuracy against float64 math.
+        if (name != "sigmoid" && name != "tanh") throw py::value_error("name: expected 'sigmoid' or 'tanh'");
+        if (!(values.flags() & py::array::c_style) || !values.writeable()) {
+          throw py::value_error("values: expected a writable C-contiguous array");
+        }
+        const KernelTable& table = active_kernels();
+        if (values.dtype().is(py::dtype::of<float>())) {
+          auto* p = static_cast<float*>(values.mutable_data());
+          (name == "sigmoid" ? table.f32.sigmoid : table.f32.tanh)(p, values.size());
+        } else if (values.dtype().is(py::dtype::of<double>())) {
+          auto* p = static_cast<double*>(values.mutable_data());
+          (name == "sigmoid" ? table.f64.sigmoid : table.f64.tanh)(p, values.size());
+        } else {
+          throw py::type_error("values: expected float32 or float64");
+        }
+      },
+      py::arg("name"), py::arg("values"), "Applies the active ISA's vectorised activation in place (tests).");
 #ifdef FUSEDRNN_VERSION
   m.attr("__version__") = FUSEDRNN_VERSION;
 #endif

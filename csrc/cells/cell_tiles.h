@@ -36,28 +36,28 @@ struct ForwardTile : TileExtent {
   const T* b_hh = nullptr;    // b_hh: [G*H] (zeros when the layer has no bias)
   const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}
   std::int64_t h_prev_ld = 0;
-  T* cell_state = nullptr;    // cell_state: [N,H] running c, c_{t-1} in, c_t out (kHasCellState)
-  T* saved = nullptr;         // saved: [N,H] per-unit training workspace at t (kSavesPerUnit), or null
-  T* h = nullptr;             // h: [N, h_ld] h_t out
+  T* cell_state = nullptr;  // cell_state: [N,H] running c, c_{t-1} in, c_t out (kHasCellState)
+  T* saved = nullptr;       // saved: [N,H] per-unit training workspace at t (kSavesPerUnit), or null
+  T* h = nullptr;           // h: [N, h_ld] h_t out
   std::int64_t h_ld = 0;
-  T* gates = nullptr;         // gates: [N, G*H] activated gates out (training, kSavesGates) or null; may alias gx
+  T* gates = nullptr;  // gates: [N, G*H] activated gates out (training, kSavesGates) or null; may alias gx
 };
 
 template <class T>
 struct BackwardTile : TileExtent {
-  const T* dh = nullptr;         // dh: [rows][dh_ld] dL/dh_t (upstream + recurrent), tile-local
+  const T* dh = nullptr;  // dh: [rows][dh_ld] dL/dh_t (upstream + recurrent), tile-local
   std::int64_t dh_ld = 0;
   const T* gates = nullptr;      // gates: [N, G*H] forward's activated gates at t (kSavesGates)
   const T* saved = nullptr;      // saved: [N,H] forward's per-unit workspace at t (kSavesPerUnit)
   const T* cell_prev = nullptr;  // cell_prev: [N,H] c_{t-1} (kHasCellState)
   const T* h = nullptr;          // h: [N, h_ld] h_t
   std::int64_t h_ld = 0;
-  const T* h_prev = nullptr;     // h_prev: [N, h_prev_ld] h_{t-1}
+  const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}
   std::int64_t h_prev_ld = 0;
-  T* dcell = nullptr;            // dcell: [N,H] running dL/dc, dc_t in, dc_{t-1} out (kHasCellState)
-  T* dgates_x = nullptr;         // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out
-  T* dgates_h = nullptr;         // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
-  T* dh_direct = nullptr;        // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
+  T* dcell = nullptr;      // dcell: [N,H] running dL/dc, dc_t in, dc_{t-1} out (kHasCellState)
+  T* dgates_x = nullptr;   // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out
+  T* dgates_h = nullptr;   // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
+  T* dh_direct = nullptr;  // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
 };
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

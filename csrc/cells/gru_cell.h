@@ -67,11 +67,13 @@ struct GruCell : GruTraits {
 
  private:
   // One row of the derivative; separate __restrict parameters let the compiler vectorise it.
+  // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients).
   template <class T>
-  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict rg, const T* __restrict z,
-                           const T* __restrict cand, const T* __restrict hn, const T* __restrict h_prev,
-                           T* __restrict dx_r, T* __restrict dx_z, T* __restrict dx_n, T* __restrict dh_r,
-                           T* __restrict dh_z, T* __restrict dh_n, T* __restrict direct) {
+  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict rg,
+                           const T* __restrict z, const T* __restrict cand, const T* __restrict hn,
+                           const T* __restrict h_prev, T* __restrict dx_r, T* __restrict dx_z,
+                           T* __restrict dx_n, T* __restrict dh_r, T* __restrict dh_z, T* __restrict dh_n,
+                           T* __restrict direct) {
     for (std::int64_t u = 0; u < U; ++u) {
       const T d_cand_pre = dh[u] * (T(1) - z[u]) * (T(1) - cand[u] * cand[u]);
       const T d_r_pre = d_cand_pre * hn[u] * rg[u] * (T(1) - rg[u]);

@@ -59,24 +59,24 @@ struct ForwardTensors {
 // input / state / parameter gradients out.
 template <class T>
 struct BackwardTensors {
-  const T* x = nullptr;      // x: [T,N,x_ld]
-  const T* h0 = nullptr;     // h0: [N,H] or null (zeros)
-  const T* c0 = nullptr;     // c0: [N,H] or null (zeros)
-  const T* w_ih = nullptr;   // w_ih: [G*H, C]
-  const T* w_hh = nullptr;   // w_hh: [G*H, H]
-  const T* y = nullptr;      // y: [T,N,y_ld] forward output (h_t)
-  const T* gates = nullptr;  // gates: [T,N,G*H] forward workspace (cells that save gates)
-  const T* saved = nullptr;  // saved: [T,N,H] forward workspace (cells that save one)
-  const T* dy = nullptr;     // dy: [T,N,y_ld] or null (zeros)
-  const T* dh_n = nullptr;   // dh_n: [N,H] or null (zeros)
-  const T* dc_n = nullptr;   // dc_n: [N,H] or null (zeros)
-  T* dx = nullptr;           // dx: [T,N,C] out (or accumulated, see accumulate_dx)
-  T* dh0 = nullptr;          // dh0: [N,H] out
-  T* dc0 = nullptr;          // dc0: [N,H] out; cells with a cell state only
-  T* dw_ih = nullptr;        // dw_ih: [G*H, C] out (or accumulated, see accumulate_param_grads)
-  T* dw_hh = nullptr;        // dw_hh: [G*H, H]
-  T* db_ih = nullptr;        // db_ih: [G*H] or null (layer without bias)
-  T* db_hh = nullptr;        // db_hh: [G*H] or null
+  const T* x = nullptr;                 // x: [T,N,x_ld]
+  const T* h0 = nullptr;                // h0: [N,H] or null (zeros)
+  const T* c0 = nullptr;                // c0: [N,H] or null (zeros)
+  const T* w_ih = nullptr;              // w_ih: [G*H, C]
+  const T* w_hh = nullptr;              // w_hh: [G*H, H]
+  const T* y = nullptr;                 // y: [T,N,y_ld] forward output (h_t)
+  const T* gates = nullptr;             // gates: [T,N,G*H] forward workspace (cells that save gates)
+  const T* saved = nullptr;             // saved: [T,N,H] forward workspace (cells that save one)
+  const T* dy = nullptr;                // dy: [T,N,y_ld] or null (zeros)
+  const T* dh_n = nullptr;              // dh_n: [N,H] or null (zeros)
+  const T* dc_n = nullptr;              // dc_n: [N,H] or null (zeros)
+  T* dx = nullptr;                      // dx: [T,N,C] out (or accumulated, see accumulate_dx)
+  T* dh0 = nullptr;                     // dh0: [N,H] out
+  T* dc0 = nullptr;                     // dc0: [N,H] out; cells with a cell state only
+  T* dw_ih = nullptr;                   // dw_ih: [G*H, C] out (or accumulated, see accumulate_param_grads)
+  T* dw_hh = nullptr;                   // dw_hh: [G*H, H]
+  T* db_ih = nullptr;                   // db_ih: [G*H] or null (layer without bias)
+  T* db_hh = nullptr;                   // db_hh: [G*H] or null
   bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
 };

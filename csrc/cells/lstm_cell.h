@@ -65,11 +65,12 @@ struct LstmCell : LstmTraits {
  private:
   // One row of the derivative. Separate __restrict parameters (no two of them overlap) are what lets
   // the compiler vectorise it; with the pointers derived inside one function it kept the loop scalar.
+  // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients).
   template <class T>
-  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i, const T* __restrict f,
-                           const T* __restrict g, const T* __restrict o, const T* __restrict tanh_c,
-                           const T* __restrict c_prev, T* __restrict dc, T* __restrict d_i, T* __restrict d_f,
-                           T* __restrict d_g, T* __restrict d_o) {
+  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i,
+                           const T* __restrict f, const T* __restrict g, const T* __restrict o,
+                           const T* __restrict tanh_c, const T* __restrict c_prev, T* __restrict dc,
+                           T* __restrict d_i, T* __restrict d_f, T* __restrict d_g, T* __restrict d_o) {
     for (std::int64_t u = 0; u < U; ++u) {
       const T dct = dc[u] + dh[u] * o[u] * (T(1) - tanh_c[u] * tanh_c[u]);
       d_i[u] = dct * g[u] * i[u] * (T(1) - i[u]);

@@ -47,6 +47,7 @@ void clear_unless_accumulating(T* grad, std::int64_t size, bool accumulate) {
 // each column is summed by the thread that owns its unit, in the fixed order (step, then row), so the
 // result does not depend on the thread count. Done while the tile is in L1: a separate pass over all of
 // dG after the loop cost more (measured) than reading it here.
+// dG: [N, GH] rows of this step; sums: [GH].
 template <class T>
 void add_bias_rows(const T* dG, std::int64_t GH, std::int64_t H, int G, std::int64_t n0, std::int64_t rows,
                    std::int64_t j0, std::int64_t units, T* __restrict sums) {
@@ -59,13 +60,14 @@ void add_bias_rows(const T* dG, std::int64_t GH, std::int64_t H, int G, std::int
   }
 }
 
-// db (+)= sums for this thread's units' columns.
+// db: [GH] (+)= sums: [GH], for this thread's units' columns of every gate.
 template <class T>
 void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin, std::int64_t u_end, T* db,
                      bool accumulate) {
   if (!db) return;
   for (int g = 0; g < G; ++g) {
-    for (std::int64_t j = g * H + u_begin; j < g * H + u_end; ++j) db[j] = accumulate ? db[j] + sums[j] : sums[j];
+    for (std::int64_t j = g * H + u_begin; j < g * H + u_end; ++j)
+      db[j] = accumulate ? db[j] + sums[j] : sums[j];
   }
 }
 
@@ -117,7 +119,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
-        for (std::int64_t j = u_begin; j < u_end; ++j) io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
+        for (std::int64_t j = u_begin; j < u_end; ++j)
+          io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
       }
     }
     // No barrier yet: the first processed step reads only this thread's own packed panels and state.

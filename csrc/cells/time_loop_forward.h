@@ -140,8 +140,9 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t steps = std::min(chunk_steps, T_ - s);
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
-        gemm_part(ctx, kernel, {steps * N, GH, C}, MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
-                  w_ih_t, gx_at(t_lo), GH, false, io.b_ih, gemm_scratch, w_ih_packed.get());
+        gemm_part(ctx, kernel, {steps * N, GH, C},
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld), w_ih_t, gx_at(t_lo), GH,
+                  false, io.b_ih, gemm_scratch, w_ih_packed.get());
         barrier(ctx);  // every thread's steps read every thread's gx columns (and, at s = 0, packs)
       }
       // 2. One step of the recurrence.

@@ -7,10 +7,10 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-#define FUSEDRNN_DECLARE_CELL(cell)                                                              \
-  template <class T>                                                                             \
-  void cell##_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads);    \
-  template <class T>                                                                             \
+#define FUSEDRNN_DECLARE_CELL(cell)                                                          \
+  template <class T>                                                                         \
+  void cell##_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads); \
+  template <class T>                                                                         \
   void cell##_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads);
 FUSEDRNN_DECLARE_CELL(lstm)
 FUSEDRNN_DECLARE_CELL(gru)

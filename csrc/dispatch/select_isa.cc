@@ -35,8 +35,8 @@ CpuSupport detect() {
   const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12);
   if (!osxsave || !avx) return s;
   const std::uint64_t xcr0 = xgetbv0();
-  const bool os_avx = (xcr0 & 0x6) == 0x6;        // SSE and AVX state
-  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;   // plus opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_avx = (xcr0 & 0x6) == 0x6;       // SSE and AVX state
+  const bool os_avx512 = (xcr0 & 0xE6) == 0xE6;  // plus opmask, ZMM_Hi256, Hi16_ZMM
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return s;
   const bool avx2 = b & (1u << 5), f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30),
              vl = b & (1u << 31);
@@ -95,11 +95,11 @@ Selection& selection() {
       }
     }
     if (!known) {
-      sel->report.warning = "FUSEDRNN_ISA='" + requested + "' is not one of avx512, avx2, generic; using " +
-                            sel->report.active;
+      sel->report.warning =
+          "FUSEDRNN_ISA='" + requested + "' is not one of avx512, avx2, generic; using " + sel->report.active;
     } else if (!requested.empty() && sel->report.active != requested) {
-      sel->report.warning = "FUSEDRNN_ISA='" + requested + "' is not supported by this CPU/OS or build; using " +
-                            sel->report.active;
+      sel->report.warning = "FUSEDRNN_ISA='" + requested +
+                            "' is not supported by this CPU/OS or build; using " + sel->report.active;
     }
     return sel;
   }();

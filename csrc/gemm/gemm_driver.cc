@@ -194,12 +194,12 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
   }
 }
 
-#define FUSEDRNN_INSTANTIATE(T)                                                                          \
+#define FUSEDRNN_INSTANTIATE(T)                                                                         \
   template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                \
-  template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,      \
-                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*, const T*);          \
+  template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,     \
+                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*, const T*);            \
   template std::int64_t packed_b_elements<T>(const Microkernel<T>&, std::int64_t, std::int64_t);        \
-  template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t,  \
+  template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t, \
                                MatrixView<T>, T*);
 FUSEDRNN_INSTANTIATE(float)
 FUSEDRNN_INSTANTIATE(double)

@@ -13,7 +13,8 @@ static_assert(16 <= kMaxNR, "cells size their stack tiles by kMaxNR");
 constexpr int kMR = 6;
 static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
-void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
+void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                 bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -45,7 +46,8 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
     c50 = _mm256_fmadd_ps(ai, b0, c50);
     c51 = _mm256_fmadd_ps(ai, b1, c51);
   }
-  __m256* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
+  __m256* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21},
+                              {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
   for (int i = 0; i < 6; ++i) {
     float* ci = c + i * ldc;
     __m256 lo = *rows[i][0], hi = *rows[i][1];
@@ -58,7 +60,8 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
   }
 }
 
-void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc, bool accumulate) {
+void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                 bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
@@ -90,7 +93,8 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
     c50 = _mm256_fmadd_pd(ai, b0, c50);
     c51 = _mm256_fmadd_pd(ai, b1, c51);
   }
-  __m256d* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
+  __m256d* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21},
+                               {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
   for (int i = 0; i < 6; ++i) {
     double* ci = c + i * ldc;
     __m256d lo = *rows[i][0], hi = *rows[i][1];
@@ -132,7 +136,8 @@ void narrow_f32(std::int64_t k, const float* a, const float* b, float* c, std::i
 
 // 1 x 8 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
 // latency that a single chain per vector would expose.
-void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc, bool accumulate) {
+void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                bool accumulate) {
   (void)ldc;
   __m256d acc[4][2];
   for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm256_setzero_pd();

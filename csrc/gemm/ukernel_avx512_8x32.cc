@@ -13,7 +13,8 @@ static_assert(32 <= kMaxNR, "cells size their stack tiles by kMaxNR");
 constexpr int kMR = 8;
 static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
-void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
+void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                 bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
@@ -53,7 +54,8 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
     c70 = _mm512_fmadd_ps(ai, b0, c70);
     c71 = _mm512_fmadd_ps(ai, b1, c71);
   }
-  __m512* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31}, {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
+  __m512* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31},
+                              {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
   for (int i = 0; i < 8; ++i) {
     float* ci = c + i * ldc;
     __m512 lo = *rows[i][0], hi = *rows[i][1];
@@ -66,7 +68,8 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
   }
 }
 
-void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc, bool accumulate) {
+void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                 bool accumulate) {
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m512d c00 = _mm512_setzero_pd(), c01 = _mm512_setzero_pd();
@@ -106,7 +109,8 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
     c70 = _mm512_fmadd_pd(ai, b0, c70);
     c71 = _mm512_fmadd_pd(ai, b1, c71);
   }
-  __m512d* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31}, {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
+  __m512d* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31},
+                               {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
   for (int i = 0; i < 8; ++i) {
     double* ci = c + i * ldc;
     __m512d lo = *rows[i][0], hi = *rows[i][1];
@@ -148,7 +152,8 @@ void narrow_f32(std::int64_t k, const float* a, const float* b, float* c, std::i
 
 // 1 x 16 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
 // latency that a single chain per vector would expose.
-void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc, bool accumulate) {
+void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                bool accumulate) {
   (void)ldc;
   __m512d acc[4][2];
   for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_pd();

@@ -70,11 +70,15 @@ std::atomic<std::int64_t>& flops_per_thread() {
 
 std::int64_t min_flops_per_thread() { return flops_per_thread().load(std::memory_order_relaxed); }
 
-void set_min_flops_per_thread(std::int64_t n) { flops_per_thread().store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+void set_min_flops_per_thread(std::int64_t n) {
+  flops_per_thread().store(n < 1 ? 1 : n, std::memory_order_relaxed);
+}
 
 std::int64_t input_chunk_elements() { return chunk_elements().load(std::memory_order_relaxed); }
 
-void set_input_chunk_elements(std::int64_t n) { chunk_elements().store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+void set_input_chunk_elements(std::int64_t n) {
+  chunk_elements().store(n < 1 ? 1 : n, std::memory_order_relaxed);
+}
 
 bool openmp_enabled() {
 #ifdef _OPENMP

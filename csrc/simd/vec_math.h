@@ -29,7 +29,7 @@ inline float exp_f32(float x) {
   // Written so that NaN (all comparisons false) becomes hi, a finite value: converting NaN to an integer
   // below would be undefined. The NaN itself is restored at the end.
   const float xc = x < hi ? (x > lo ? x : lo) : hi;
-  const float shifter = 12582912.0f;                        // 1.5 * 2^23: adding it rounds to integer
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds to integer
   const float n = (xc * 1.44269504088896341f + shifter) - shifter;
   const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.9875691500E-4f;
