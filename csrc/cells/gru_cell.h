@@ -24,14 +24,16 @@ struct GruCell : GruTraits {
       const std::int64_t n = s.n0 + r;
       const T* gx = s.gx + n * GH + s.j0;
       const T* gh = s.gh + r * s.gh_ld;
+      const T* bx = s.b_ih + s.j0;
       const T* bh = s.b_hh + s.j0;
       for (int g = 0; g < 2; ++g) {
-        for (std::int64_t u = 0; u < U; ++u) rz[g][u] = gx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
+        for (std::int64_t u = 0; u < U; ++u)
+          rz[g][u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
       }
       for (std::int64_t u = 0; u < U; ++u) hn[u] = gh[2 * gs + u] + bh[2 * H + u];  // W_hn h + b_hn
       sigmoid_inplace(rz[0], U);
       sigmoid_inplace(rz[1], U);
-      for (std::int64_t u = 0; u < U; ++u) cand[u] = gx[2 * H + u] + rz[0][u] * hn[u];
+      for (std::int64_t u = 0; u < U; ++u) cand[u] = gx[2 * H + u] + bx[2 * H + u] + rz[0][u] * hn[u];
       tanh_inplace(cand, U);
       const T* h_prev = s.h_prev + n * s.h_prev_ld + s.j0;
       T* h = s.h + n * s.h_ld + s.j0;

@@ -210,20 +210,18 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
 
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
-    const T* no_bias = nullptr;
     gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
-              MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, no_bias, gemm_scratch);
+              MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
     gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
-              MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, no_bias, gemm_scratch);
+              MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, gemm_scratch);
     // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
     // both directions), and with h0 for s = 0.
     const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
     gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-              MatrixView<T>::row_major(io.y + h_t0 * N * cfg.y_ld, cfg.y_ld), io.dw_hh, H, acc, no_bias,
-              gemm_scratch);
+              MatrixView<T>::row_major(io.y + h_t0 * N * cfg.y_ld, cfg.y_ld), io.dw_hh, H, acc, gemm_scratch);
     if (io.h0) {
       gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-                MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, no_bias, gemm_scratch);
+                MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, gemm_scratch);
     }
     // Bias gradients (b_ih and b_hh enter the same sum unless the cell separates them).
     const T* sums_h = Cell::kSeparateRecurrentGrad ? bias_sums_h.get() : bias_sums_x.get();

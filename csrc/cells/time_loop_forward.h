@@ -1,6 +1,6 @@
 // The forward time loop shared by every cell (LSTM, GRU, RNN): one parallel region per layer-direction.
 //
-//   1. gx = x W_ih^T + b_ih for many steps at once (one GEMM per chunk of steps, [Tc*N, C] x [C, G*H]).
+//   1. gx = x W_ih^T for many steps at once (one GEMM per chunk of steps, [Tc*N, C] x [C, G*H]).
 //      Chunks of about input_chunk_elements() outputs keep gx in the outer cache until the steps read it and
 //      bound the inference scratch (one [T*N, G*H] buffer would be 100 MB on the largest grid shape);
 //      training writes straight into the gates workspace, which the steps then overwrite in place.
@@ -103,7 +103,10 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
   Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
   const T* h0 = io.h0 ? io.h0 : zeros.get();
-  Buffer<T> zero_bias(io.b_hh ? 0 : GH, T(0));  // lets the cells add b_hh without a branch
+  // The cells add b_ih and b_hh to the tile (zeros without bias) rather than the GEMM starting from a
+  // bias-filled C: with small C (K = 1 on `energy`, 28 on `mnist-row`) that fill and re-read of C
+  // cost more than the products.
+  Buffer<T> zero_bias(io.b_ih && io.b_hh ? 0 : GH, T(0));
   const std::int64_t tile_ld = G * nr;
   const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * tile_ld;
   Buffer<T> scratch(scratch_per_thread * num_threads);
@@ -142,7 +145,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
                   MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld), w_ih_t, gx_at(t_lo), GH,
-                  false, io.b_ih, gemm_scratch, w_ih_packed.get());
+                  false, gemm_scratch, w_ih_packed.get());
         barrier(ctx);  // every thread's steps read every thread's gx columns (and, at s = 0, packs)
       }
       // 2. One step of the recurrence.
@@ -155,6 +158,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.gh_ld = tile_ld;
       st.gate_stride = nr;
       st.gx = gx_at(t);
+      st.b_ih = io.b_ih ? io.b_ih : zero_bias.get();
       st.b_hh = io.b_hh ? io.b_hh : zero_bias.get();
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       st.h_prev_ld = s == 0 ? H : cfg.y_ld;

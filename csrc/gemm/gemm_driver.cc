@@ -70,12 +70,12 @@ void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, 
   }
 }
 
-// Fills rows x cols of C with the column bias (or zeros).
+// Fills rows x cols of C with zeros (a product with k = 0).
 template <class T>
-void fill_c(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols, const T* col_bias) {
+void fill_zeros(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols) {
   for (std::int64_t i = 0; i < rows; ++i) {
     T* ci = c + i * ldc;
-    for (std::int64_t j = 0; j < cols; ++j) ci[j] = col_bias ? col_bias[j] : T(0);
+    for (std::int64_t j = 0; j < cols; ++j) ci[j] = T(0);
   }
 }
 
@@ -134,8 +134,7 @@ void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& kernel, std::in
 
 template <class T>
 void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
-               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch,
-               const T* b_prepacked) {
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, T* scratch, const T* b_prepacked) {
   const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   if (m <= 0 || n <= 0) return;
   const int mr = kernel.mr, nr = kernel.nr;
@@ -156,8 +155,7 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
 
   if (k <= 0) {
     if (!accumulate) {
-      fill_c(c + i_begin * ldc + j_begin, ldc, i_end - i_begin, j_end - j_begin,
-             col_bias ? col_bias + j_begin : nullptr);
+      fill_zeros(c + i_begin * ldc + j_begin, ldc, i_end - i_begin, j_end - j_begin);
     }
     return;
   }
@@ -183,12 +181,7 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
         const std::int64_t mc = std::min(kMC, i_end - ic);
         pack_a(a, ic, mc, pc, kc, mr, a_packed);
         T* c_block = c + ic * ldc + jc;
-        bool acc = accumulate || !first_block;
-        if (first_block && !accumulate && col_bias) {
-          fill_c(c_block, ldc, mc, nc, col_bias + jc);
-          acc = true;
-        }
-        macro_kernel(kernel, mc, nc, kc, a_packed, b_packed, c_block, ldc, acc, tile);
+        macro_kernel(kernel, mc, nc, kc, a_packed, b_packed, c_block, ldc, accumulate || !first_block, tile);
       }
     }
   }
@@ -197,7 +190,7 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
 #define FUSEDRNN_INSTANTIATE(T)                                                                         \
   template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                \
   template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,     \
-                             MatrixView<T>, T*, std::int64_t, bool, const T*, T*, const T*);            \
+                             MatrixView<T>, T*, std::int64_t, bool, T*, const T*);                      \
   template std::int64_t packed_b_elements<T>(const Microkernel<T>&, std::int64_t, std::int64_t);        \
   template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t, \
                                MatrixView<T>, T*);

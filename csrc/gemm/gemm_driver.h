@@ -1,6 +1,6 @@
 // Blocked, packed GEMM driver (BLIS-style: driver + packing -> macro-kernel -> microkernel).
 //
-//   C[m,n] = (accumulate ? C : col_bias or 0) + A[m,k] * B[k,n]
+//   C[m,n] = (accumulate ? C : 0) + A[m,k] * B[k,n]
 //
 // A and B are strided views, so transposes are free (they only change how panels are packed).
 // gemm_part computes this thread's share of C inside an existing parallel region: the share is a
@@ -36,12 +36,12 @@ struct GemmShape {
 template <class T>
 std::int64_t gemm_scratch_elements(const Microkernel<T>& kernel);
 
-// This thread's share of C = (accumulate ? C : bias) + A*B. scratch: gemm_scratch_elements() elements
-// owned by this thread. col_bias: [n] or nullptr; ignored when accumulate is true. b_prepacked: B packed
+// This thread's share of C = (accumulate ? C : 0) + A*B. scratch: gemm_scratch_elements() elements
+// owned by this thread. b_prepacked: B packed
 // by pack_b_part for the same (n, k) (then b is not read), or nullptr to pack B panels on the fly.
 template <class T>
 void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
-               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, const T* col_bias, T* scratch,
+               MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, T* scratch,
                const T* b_prepacked = nullptr);
 
 // B [k, n] packed once for several GEMMs that share it (the input projection of every chunk of steps):
