@@ -3,7 +3,7 @@ installed) its forward and gradients against torch.nn.LSTM. Everything here is f
 
 import numpy as np
 import pytest
-from finite_differences import numerical_grad
+from reference_helpers import numerical_grad, random_params
 
 from fusedrnn import reference as ref
 
@@ -11,20 +11,9 @@ T, N, C, H = 3, 2, 3, 4
 RTOL, ATOL = 1e-6, 1e-8
 
 
-def make_params(rng, num_layers, bidirectional, bias=True, input_size=C, hidden_size=H):
-    """Random parameters with torch.nn.LSTM's state_dict names and shapes."""
-    D = 2 if bidirectional else 1
-    params = {}
-    for layer in range(num_layers):
-        layer_input = input_size if layer == 0 else D * hidden_size
-        for d in range(D):
-            s = f"_l{layer}" + ("_reverse" if d else "")
-            params["weight_ih" + s] = rng.standard_normal((4 * hidden_size, layer_input)) * 0.5
-            params["weight_hh" + s] = rng.standard_normal((4 * hidden_size, hidden_size)) * 0.5
-            if bias:
-                params["bias_ih" + s] = rng.standard_normal(4 * hidden_size) * 0.5
-                params["bias_hh" + s] = rng.standard_normal(4 * hidden_size) * 0.5
-    return params
+def make_params(rng, num_layers, bidirectional, bias=True):
+    """Random LSTM parameters with torch.nn.LSTM's state_dict names and shapes."""
+    return random_params(rng, 4, C, H, num_layers, bidirectional, bias)
 
 
 # --- one layer, one direction ---------------------------------------------------------------------

@@ -3,7 +3,7 @@ torch.nn.GRU / torch.nn.RNN when torch is installed."""
 
 import numpy as np
 import pytest
-from finite_differences import numerical_grad
+from reference_helpers import numerical_grad, random_params
 
 from fusedrnn import reference as ref
 
@@ -12,18 +12,7 @@ GATES = {"gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
 def make_params(rng, gates, num_layers, bidirectional, bias):
-    D = 2 if bidirectional else 1
-    params = {}
-    for layer in range(num_layers):
-        layer_input = C if layer == 0 else D * H
-        for d in range(D):
-            s = f"_l{layer}" + ("_reverse" if d else "")
-            params["weight_ih" + s] = rng.standard_normal((gates * H, layer_input)) * 0.5
-            params["weight_hh" + s] = rng.standard_normal((gates * H, H)) * 0.5
-            if bias:
-                params["bias_ih" + s] = rng.standard_normal(gates * H) * 0.5
-                params["bias_hh" + s] = rng.standard_normal(gates * H) * 0.5
-    return params
+    return random_params(rng, gates, C, H, num_layers, bidirectional, bias)
 
 
 def forward(cell, x, params, h0, **options):
