@@ -17,7 +17,7 @@ How
     compared with torch's (max |dy|). For each (cell, shape, mode) the contenders are warmed up,
     then timed in round robin, so machine noise reaches all of them alike: each round gives every
     contender one turn of at least one call, and of more calls until the turn has lasted
-    --slice-ms (default 100). Calls longer than that alternate call by call; shorter ones run a
+    --slice-ms (default 20). Calls longer than that alternate call by call; shorter ones run a
     few in a row, so that microsecond and 100 ms calls progress at the same pace and the switch
     between runtimes stays out of the median: the previous contender's worker threads (libgomp,
     onnxruntime's pool) still spin for a while after its call and slow the first call of the
@@ -240,7 +240,7 @@ def onnx_model(p):
             return buffer.getvalue()
         except Exception as e:  # any exporter failure is reported in the table, not fatal
             errors.append(f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}")
-    raise Unavailable(f"n/a (export failed: {'; '.join(errors)})")
+    raise Unavailable(f"n/a (export failed: {'; '.join(dict.fromkeys(errors))})")
 
 
 def onnxruntime_call(p, mode, threads):
