@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference_helpers import io_shapes
 
 import fusedrnn as fr
 from fusedrnn import functional as F
@@ -44,13 +45,7 @@ def make_case(rng, T, N, C, H, num_layers=1, bidirectional=False, bias=True, bat
               unbatched=False, with_hx=True, dtype=np.float64, cell="lstm"):  # fmt: skip
     layer = make_layer(cell, C, H, num_layers, bias=bias, batch_first=batch_first,
                        bidirectional=bidirectional, dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
-    D = 2 if bidirectional else 1
-    if unbatched:
-        x_shape, state_shape, y_shape = (T, C), (num_layers * D, H), (T, D * H)
-    else:
-        x_shape = (N, T, C) if batch_first else (T, N, C)
-        y_shape = (N, T, D * H) if batch_first else (T, N, D * H)
-        state_shape = (num_layers * D, N, H)
+    x_shape, state_shape, y_shape = io_shapes(T, N, C, H, num_layers, bidirectional, batch_first, unbatched)
     k = num_states(layer)
     x = rng.standard_normal(x_shape).astype(dtype)
     hx = tuple(rng.standard_normal(state_shape).astype(dtype) for _ in range(k)) if with_hx else None

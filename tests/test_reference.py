@@ -3,7 +3,7 @@ installed) its forward and gradients against torch.nn.LSTM. Everything here is f
 
 import numpy as np
 import pytest
-from reference_helpers import numerical_grad, random_params
+from reference_helpers import io_shapes, numerical_grad, random_params
 
 from fusedrnn import reference as ref
 
@@ -125,15 +125,9 @@ STACK_CASES = {
 @pytest.mark.parametrize("case", list(STACK_CASES), ids=list(STACK_CASES))
 def test_stack_gradients_match_finite_differences(case):
     num_layers, bidirectional, bias, batch_first, unbatched, with_hx = STACK_CASES[case]
-    D = 2 if bidirectional else 1
     rng = np.random.default_rng(5)
     params = make_params(rng, num_layers, bidirectional, bias)
-    if unbatched:
-        x_shape, state_shape, y_shape = (T, C), (num_layers * D, H), (T, D * H)
-    else:
-        x_shape = (N, T, C) if batch_first else (T, N, C)
-        y_shape = (N, T, D * H) if batch_first else (T, N, D * H)
-        state_shape = (num_layers * D, N, H)
+    x_shape, state_shape, y_shape = io_shapes(T, N, C, H, num_layers, bidirectional, batch_first, unbatched)
     x = rng.standard_normal(x_shape)
     hx = (rng.standard_normal(state_shape), rng.standard_normal(state_shape)) if with_hx else None
     r1, r2, r3 = rng.standard_normal(y_shape), *rng.standard_normal((2, *state_shape))
