@@ -7,9 +7,10 @@ from fusedrnn.functional import param_shapes
 EPS = 1e-6
 
 
-def random_params(rng, gates, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
-    """Random float64 parameters with PyTorch's names and shapes (scaled to keep the gates unsaturated)."""
-    shapes = param_shapes(gates, input_size, hidden_size, num_layers, bidirectional, bias)
+def random_params(rng, cell, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+    """Random float64 parameters with PyTorch's names and shapes (scaled to keep the gates unsaturated);
+    cell: "lstm", "gru" or "rnn"."""
+    shapes = param_shapes(cell, input_size, hidden_size, num_layers, bidirectional, bias)
     return {name: rng.standard_normal(shape) * 0.5 for name, shape in shapes.items()}
 
 

@@ -13,7 +13,7 @@ RTOL, ATOL = 1e-6, 1e-8
 
 def make_params(rng, num_layers, bidirectional, bias=True):
     """Random LSTM parameters with torch.nn.LSTM's state_dict names and shapes."""
-    return random_params(rng, 4, C, H, num_layers, bidirectional, bias)
+    return random_params(rng, "lstm", C, H, num_layers, bidirectional, bias)
 
 
 # --- one layer, one direction ---------------------------------------------------------------------

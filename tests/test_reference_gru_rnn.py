@@ -8,11 +8,11 @@ from reference_helpers import numerical_grad, random_params
 from fusedrnn import reference as ref
 
 T, N, C, H = 3, 2, 3, 4
-GATES = {"gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+CELLS = ["gru", "rnn_tanh", "rnn_relu"]
 
 
-def make_params(rng, gates, num_layers, bidirectional, bias):
-    return random_params(rng, gates, C, H, num_layers, bidirectional, bias)
+def make_params(rng, cell, num_layers, bidirectional, bias):
+    return random_params(rng, cell, C, H, num_layers, bidirectional, bias)
 
 
 def forward(cell, x, params, h0, **options):
@@ -35,13 +35,13 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("cell", list(GATES))
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("case", list(CASES))
 def test_gradients_match_finite_differences(cell, case):
     num_layers, bidirectional, bias, batch_first, unbatched = CASES[case]
     rng = np.random.default_rng(7)
     D = 2 if bidirectional else 1
-    params = make_params(rng, GATES[cell], num_layers, bidirectional, bias)
+    params = make_params(rng, cell, num_layers, bidirectional, bias)
     if unbatched:
         x, h0 = rng.standard_normal((T, C)), rng.standard_normal((num_layers * D, H))
     else:
@@ -62,10 +62,10 @@ def test_gradients_match_finite_differences(cell, case):
         np.testing.assert_allclose(analytic, numerical_grad(loss, arr), rtol=1e-6, atol=1e-8, err_msg=name)
 
 
-@pytest.mark.parametrize("cell", list(GATES))
+@pytest.mark.parametrize("cell", CELLS)
 def test_empty_sequence_passes_state_through(cell):
     rng = np.random.default_rng(8)
-    params = make_params(rng, GATES[cell], 1, False, True)
+    params = make_params(rng, cell, 1, False, True)
     h0 = rng.standard_normal((1, N, H))
     y, h_n, cache = forward(cell, np.zeros((0, N, C)), params, h0)
     assert y.shape == (0, N, H)
@@ -77,7 +77,7 @@ def test_empty_sequence_passes_state_through(cell):
     assert not any(np.any(g) for g in grads.values())
 
 
-@pytest.mark.parametrize("cell", list(GATES))
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_matches_torch(cell, batch_first):
     torch = pytest.importorskip("torch")

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fusedrnn {
@@ -29,6 +30,13 @@ const char* dtype_name() {
   return sizeof(T) == 4 ? "float32" : "float64";
 }
 
+// Whether arr holds native-order T. Equality, not identity: an unpickled array's dtype equals float32
+// but is another object (comparing identities refused every array that went through pickle).
+template <class T>
+bool has_dtype(const py::array& arr) {
+  return py::detail::npy_api::get().PyArray_EquivTypes_(arr.dtype().ptr(), py::dtype::of<T>().ptr());
+}
+
 // Checks dtype, C-contiguity, alignment and exact shape; writable when asked. None is allowed when
 // optional (returns nullptr).
 template <class T>
@@ -43,7 +51,7 @@ T* checked_pointer(const py::object& obj, const char* name, const Shape& shape, 
                          std::string(py::str(py::type::of(obj).attr("__name__"))));
   }
   auto arr = py::reinterpret_borrow<py::array>(obj);
-  if (!arr.dtype().is(py::dtype::of<T>())) {
+  if (!has_dtype<T>(arr)) {
     throw py::type_error(std::string(name) + ": expected dtype " + dtype_name<T>() + ", got " +
                          std::string(py::str(arr.dtype())));
   }
@@ -88,8 +96,10 @@ inline Shape dims3(const py::object& obj, const char* name) {
   return Shape(arr.shape(), arr.shape() + 3);
 }
 
-inline bool is_dtype(const py::object& obj, const py::dtype& dtype) {
-  return py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).dtype().is(dtype);
+// The extent [begin, end) of an array's data, for overlap checks (C-contiguous arrays).
+inline std::pair<const char*, const char*> byte_range(const py::array& arr) {
+  const char* begin = static_cast<const char*>(arr.data());
+  return {begin, begin + arr.nbytes()};
 }
 
 }  // namespace fusedrnn

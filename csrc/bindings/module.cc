@@ -6,5 +6,5 @@
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fusedrnn private C++ kernels; use fusedrnn / fusedrnn.functional instead.";
   fusedrnn::register_runtime(m);
-  fusedrnn::register_cells(m);
+  fusedrnn::register_plans(m);
 }

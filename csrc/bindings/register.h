@@ -5,5 +5,5 @@
 
 namespace fusedrnn {
 void register_runtime(pybind11::module_& m);
-void register_cells(pybind11::module_& m);
+void register_plans(pybind11::module_& m);
 }  // namespace fusedrnn

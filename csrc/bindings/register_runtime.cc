@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/array_checks.h"
 #include "bindings/register.h"
 #include "dispatch/kernel_table.h"
 #include "runtime/threads.h"
@@ -79,10 +80,10 @@ void register_runtime(pybind11::module_& m) {
           throw py::value_error("values: expected a writable C-contiguous array");
         }
         const KernelTable& table = active_kernels();
-        if (values.dtype().is(py::dtype::of<float>())) {
+        if (has_dtype<float>(values)) {
           auto* p = static_cast<float*>(values.mutable_data());
           (name == "sigmoid" ? table.f32.sigmoid : table.f32.tanh)(p, values.size());
-        } else if (values.dtype().is(py::dtype::of<double>())) {
+        } else if (has_dtype<double>(values)) {
           auto* p = static_cast<double*>(values.mutable_data());
           (name == "sigmoid" ? table.f64.sigmoid : table.f64.tanh)(p, values.size());
         } else {

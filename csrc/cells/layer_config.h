@@ -43,8 +43,6 @@ struct ForwardTensors {
   const T* x = nullptr;     // x: [T,N,x_ld], first C columns used
   const T* h0 = nullptr;    // h0: [N,H] or null (zeros)
   const T* c0 = nullptr;    // c0: [N,H] or null (zeros); cells with a cell state only
-  const T* w_ih = nullptr;  // w_ih: [G*H, C]
-  const T* w_hh = nullptr;  // w_hh: [G*H, H]
   const T* b_ih = nullptr;  // b_ih: [G*H] or null
   const T* b_hh = nullptr;  // b_hh: [G*H] or null
   T* y = nullptr;           // y: [T,N,y_ld] out, first H columns written
@@ -53,6 +51,8 @@ struct ForwardTensors {
   bool training = false;    // keep what backward needs (below); inference keeps nothing
   T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
+  const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
+  T* workspace = nullptr;   // the forward's scratch, sized by the kernel table's forward_workspace
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
@@ -79,6 +79,7 @@ struct BackwardTensors {
   T* db_hh = nullptr;                   // db_hh: [G*H] or null
   bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
+  T* workspace = nullptr;               // the backward's scratch, sized by the table's backward_workspace
 };
 
 }  // namespace fusedrnn

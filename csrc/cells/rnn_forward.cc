@@ -11,12 +11,24 @@ void rnn_tanh_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int n
   time_loop_forward<RnnTanhCell, T>(cfg, io, num_threads);
 }
 template <class T>
+std::int64_t rnn_tanh_forward_workspace(const LayerConfig& cfg, bool training, int threads) {
+  return forward_workspace_elements<RnnTanhCell, T>(cfg, training, threads);
+}
+template <class T>
 void rnn_relu_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   time_loop_forward<RnnReluCell, T>(cfg, io, num_threads);
 }
+template <class T>
+std::int64_t rnn_relu_forward_workspace(const LayerConfig& cfg, bool training, int threads) {
+  return forward_workspace_elements<RnnReluCell, T>(cfg, training, threads);
+}
 template void rnn_tanh_forward<float>(const LayerConfig&, const ForwardTensors<float>&, int);
+template std::int64_t rnn_tanh_forward_workspace<float>(const LayerConfig&, bool, int);
 template void rnn_tanh_forward<double>(const LayerConfig&, const ForwardTensors<double>&, int);
+template std::int64_t rnn_tanh_forward_workspace<double>(const LayerConfig&, bool, int);
 template void rnn_relu_forward<float>(const LayerConfig&, const ForwardTensors<float>&, int);
+template std::int64_t rnn_relu_forward_workspace<float>(const LayerConfig&, bool, int);
 template void rnn_relu_forward<double>(const LayerConfig&, const ForwardTensors<double>&, int);
+template std::int64_t rnn_relu_forward_workspace<double>(const LayerConfig&, bool, int);
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

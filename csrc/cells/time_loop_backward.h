@@ -15,7 +15,7 @@
 
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"
-#include "cells/scratch.h"
+#include "cells/workspace.h"
 #include "cells/time_loop_forward.h"
 #include "gemm/gemm_driver.h"
 #include "runtime/threads.h"
@@ -71,6 +71,48 @@ void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin,
   }
 }
 
+// The backward's workspace, carved from io.workspace (or measured, over nullptr).
+template <class Cell, class T>
+struct BackwardWorkspace {
+  T* dgates_x = nullptr;   // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps
+  T* dgates_h = nullptr;   // dgates_h: [T,N,G*H] dL/d(W_hh h + b_hh) (cells that separate them)
+  T* dh_direct = nullptr;  // dh_direct: [N,H] (kDirectStateGrad)
+  T* w_packed = nullptr;   // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
+  T* dg_packed = nullptr;  // two A operands of the step, [row_panels][G*H][MR] each
+  T* zeros = nullptr;      // zeros: [N*H] h0 / c0 when none is given
+  T* bias_sums_x = nullptr;  // [G*H]
+  T* bias_sums_h = nullptr;  // [G*H] (cells that separate them)
+  T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x NR tile
+  std::int64_t scratch_per_thread = 0;
+  std::int64_t elements = 0;
+
+  BackwardWorkspace(const LayerConfig& cfg, int threads, T* base) {
+    const Microkernel<T>& kernel = microkernel<T>();
+    const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
+    const std::int64_t T_ = cfg.steps, N = cfg.batch, H = cfg.hidden, GH = Cell::kGates * H;
+    const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
+    const std::int64_t unit_blocks = (H + step_kernel.nr - 1) / step_kernel.nr;
+    WorkspaceCarver<T> carve(base);
+    dgates_x = carve.take(T_ * N * GH);
+    dgates_h = carve.take(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
+    dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
+    w_packed = carve.take(unit_blocks * GH * step_kernel.nr);
+    dg_packed = carve.take(2 * row_panels * GH * step_kernel.mr);
+    zeros = carve.take(N * H);
+    bias_sums_x = carve.take(GH);
+    bias_sums_h = carve.take(Cell::kSeparateRecurrentGrad ? GH : 0);
+    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{step_kernel.mr} * step_kernel.nr;
+    thread_scratch = carve.take(scratch_per_thread * threads);
+    elements = carve.used();
+  }
+};
+
+template <class Cell, class T>
+std::int64_t backward_workspace_elements(const LayerConfig& cfg, int threads) {
+  return BackwardWorkspace<Cell, T>(cfg, threads, nullptr).elements;
+}
+
+// io.workspace: backward_workspace_elements(cfg, num_threads) elements, 64-byte aligned.
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
@@ -92,30 +134,34 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  Buffer<T> dgates_x(T_ * N * GH);
-  Buffer<T> dgates_h_separate(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
-  T* dgx_all = dgates_x.get();
-  T* dgh_all = Cell::kSeparateRecurrentGrad ? dgates_h_separate.get() : dgx_all;
-  Buffer<T> dh_direct(Cell::kDirectStateGrad ? N * H : 0, T(0));
-  Buffer<T> w_packed(unit_blocks * GH * nr);
-  Buffer<T> dg_packed(2 * row_panels * GH * mr, T(0));  // double buffer; padding rows stay 0
-  Buffer<T> zeros(io.c0 && io.h0 ? 0 : N * H, T(0));
-  const T* c0 = io.c0 ? io.c0 : zeros.get();
-  const T* h0 = io.h0 ? io.h0 : zeros.get();
+  const BackwardWorkspace<Cell, T> ws(cfg, num_threads, io.workspace);
+  T* dgx_all = ws.dgates_x;
+  T* dgh_all = Cell::kSeparateRecurrentGrad ? ws.dgates_h : dgx_all;
+  if (Cell::kDirectStateGrad) fill(ws.dh_direct, N * H, T(0));
+  // Padding rows of the last row panel are read by the microkernel and must hold numbers (zeros).
+  for (int half = 0; half < 2; ++half) {
+    fill(ws.dg_packed + (half * row_panels + row_panels - 1) * GH * mr, GH * mr, T(0));
+  }
+  if (!io.c0 || !io.h0) fill(ws.zeros, N * H, T(0));
+  const T* c0 = io.c0 ? io.c0 : ws.zeros;
+  const T* h0 = io.h0 ? io.h0 : ws.zeros;
   const bool bias = io.db_ih || io.db_hh;
-  Buffer<T> bias_sums_x(bias ? GH : 0, T(0));
-  Buffer<T> bias_sums_h(bias && Cell::kSeparateRecurrentGrad ? GH : 0, T(0));
-  const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + mr * nr;
-  Buffer<T> scratch(scratch_per_thread * num_threads);
+  if (bias) {
+    fill(ws.bias_sums_x, GH, T(0));
+    if (Cell::kSeparateRecurrentGrad) fill(ws.bias_sums_h, GH, T(0));
+  }
+  T* const w_packed = ws.w_packed;
+  T* const dg_packed = ws.dg_packed;
+  T* const dh_direct = ws.dh_direct;
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
-    T* gemm_scratch = scratch.get() + ctx.id * scratch_per_thread;
+    T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
     T* tile = gemm_scratch + gemm_scratch_elements(kernel);
 
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
     for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-      pack_recurrent_backward(io.w_hh, H, G, nr, b, w_packed.get());
+      pack_recurrent_backward(io.w_hh, H, G, nr, b, w_packed);
     }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
@@ -138,11 +184,11 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         }
         return;
       }
-      step_kernel.fn(GH, dg_read + p * GH * mr, w_packed.get() + b * GH * nr, tile, nr, false);
+      step_kernel.fn(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, tile, nr, false);
       if (Cell::kDirectStateGrad) {
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
           for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {
-            tile[r * nr + u] += dh_direct.get()[(n0 + r) * H + j0 + u];
+            tile[r * nr + u] += dh_direct[(n0 + r) * H + j0 + u];
           }
         }
       }
@@ -151,8 +197,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // 1. Reverse-time loop over processed steps s = T-1 .. 0.
     for (std::int64_t s = T_ - 1; s >= 0; --s) {
       const std::int64_t t = cfg.time_at(s), t_prev = s > 0 ? cfg.time_at(s - 1) : -1;
-      const T* dg_read = dg_packed.get() + ((s + 1) & 1) * row_panels * GH * mr;
-      T* dg_write = dg_packed.get() + (s & 1) * row_panels * GH * mr;
+      const T* dg_read = dg_packed + ((s + 1) & 1) * row_panels * GH * mr;
+      T* dg_write = dg_packed + (s & 1) * row_panels * GH * mr;
       BackwardTile<T> st;
       st.hidden = H;
       st.dh = tile;
@@ -167,7 +213,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       st.dcell = Cell::kHasCellState ? io.dc0 : nullptr;
       st.dgates_x = dgx_all + t * N * GH;
       st.dgates_h = dgh_all + t * N * GH;
-      st.dh_direct = Cell::kDirectStateGrad ? dh_direct.get() : nullptr;
+      st.dh_direct = Cell::kDirectStateGrad ? dh_direct : nullptr;
       const T* dy = io.dy ? io.dy + t * N * cfg.y_ld : nullptr;
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
@@ -184,9 +230,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           }
           Cell::backward(st);
           if (bias) {
-            add_bias_rows(st.dgates_x, GH, H, G, st.n0, st.rows, st.j0, st.units, bias_sums_x.get());
+            add_bias_rows(st.dgates_x, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_x);
             if (Cell::kSeparateRecurrentGrad) {
-              add_bias_rows(st.dgates_h, GH, H, G, st.n0, st.rows, st.j0, st.units, bias_sums_h.get());
+              add_bias_rows(st.dgates_h, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_h);
             }
           }
           for (int g = 0; g < G; ++g) {
@@ -200,7 +246,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // dh0: the state gradient past the first processed step (packed dGh written at s = 0).
     for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
       for (std::int64_t p = 0; p < row_panels; ++p) {
-        state_gradient(dg_packed.get(), p, b, false);
+        state_gradient(dg_packed, p, b, false);
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - p * mr); ++r) {
           for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - b * nr); ++u) {
             io.dh0[(p * mr + r) * H + b * nr + u] = tile[r * nr + u];
@@ -224,8 +270,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
                 MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, gemm_scratch);
     }
     // Bias gradients (b_ih and b_hh enter the same sum unless the cell separates them).
-    const T* sums_h = Cell::kSeparateRecurrentGrad ? bias_sums_h.get() : bias_sums_x.get();
-    store_bias_grad(bias_sums_x.get(), H, G, u_begin, u_end, io.db_ih, acc);
+    const T* sums_h = Cell::kSeparateRecurrentGrad ? ws.bias_sums_h : ws.bias_sums_x;
+    store_bias_grad(ws.bias_sums_x, H, G, u_begin, u_end, io.db_ih, acc);
     store_bias_grad(sums_h, H, G, u_begin, u_end, io.db_hh, acc);
   });
 }

@@ -9,15 +9,17 @@
 //      tile straight to Cell::forward. h_t is written to y and, packed, to the A-operand buffer of the
 //      next step, so no step packs anything. One barrier per step.
 //
+// The weights come packed (PackedWeights, packed by the plan once per change of the weights) and the
+// scratch comes from the caller (ForwardWorkspace): the loop allocates nothing.
 // Threads split outputs only, so results are bitwise identical for any thread count. Compiled per ISA;
-// the kernels assume a configuration validated by the bindings.
+// the kernels assume a configuration validated by the plan (engine/stack_plan.h).
 #pragma once
 
 #include <algorithm>
 
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"
-#include "cells/scratch.h"
+#include "cells/workspace.h"
 #include "gemm/gemm_driver.h"
 #include "runtime/threads.h"
 
@@ -75,6 +77,75 @@ void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int
   }
 }
 
+// The packed weights of one layer-direction, as the forward reads them: W_ih^T as the B operand of the
+// input projection (gemm/gemm_driver.h's pre-packed layout) and W_hh as the step's B panels
+// (pack_recurrent_forward). A plan packs them once and keeps them while the weights cannot change.
+template <class T>
+struct PackedWeights {
+  T* w_ih = nullptr;
+  T* w_hh = nullptr;
+  std::int64_t elements = 0;  // of the whole layout
+
+  PackedWeights(const LayerConfig& cfg, T* base) {
+    const Microkernel<T>& kernel = microkernel<T>();  // the step kernels share its NR
+    const std::int64_t GH = cfg.gates * cfg.hidden, unit_blocks = (cfg.hidden + kernel.nr - 1) / kernel.nr;
+    WorkspaceCarver<T> carve(base);
+    w_ih = carve.take(packed_b_elements(kernel, GH, cfg.input_size));
+    w_hh = carve.take(unit_blocks * GH * kernel.nr);
+    elements = carve.used();
+  }
+};
+
+// This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow).
+template <class T>
+void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T* w_ih, const T* w_hh,
+                       const PackedWeights<T>& packed) {
+  const Microkernel<T>& kernel = microkernel<T>();
+  const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr;
+  const Range blocks = split_range(unit_blocks, ctx);
+  for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+    pack_recurrent_forward(w_hh, H, cfg.gates, kernel.nr, b, packed.w_hh);
+  }
+  pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size, MatrixView<T>::transposed(w_ih, cfg.input_size),
+              packed.w_ih);
+}
+
+// The forward's workspace, carved from io.workspace (or measured, over nullptr).
+template <class Cell, class T>
+struct ForwardWorkspace {
+  T* gx = nullptr;          // gx: [chunk_steps*N, G*H] input projection of a chunk (inference)
+  T* h_packed = nullptr;    // two A operands of the step, [row_panels][H][MR] each
+  T* zeros = nullptr;       // zeros: [N*H] h0 when none is given
+  T* zero_bias = nullptr;   // zero_bias: [G*H] when the layer has no bias
+  T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
+  std::int64_t scratch_per_thread = 0;
+  std::int64_t chunk_steps = 0;
+  std::int64_t elements = 0;
+
+  ForwardWorkspace(const LayerConfig& cfg, bool training, int threads, T* base) {
+    const Microkernel<T>& kernel = microkernel<T>();
+    const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
+    const std::int64_t N = std::max<std::int64_t>(cfg.batch, 1), H = cfg.hidden, GH = Cell::kGates * H;
+    const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
+    chunk_steps = std::max<std::int64_t>(1, std::min(cfg.steps, input_chunk_elements() / (N * GH)));
+    WorkspaceCarver<T> carve(base);
+    gx = carve.take(training && Cell::kSavesGates ? 0 : chunk_steps * N * GH);
+    h_packed = carve.take(2 * row_panels * H * step_kernel.mr);
+    zeros = carve.take(N * H);
+    zero_bias = carve.take(GH);
+    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * Cell::kGates * kernel.nr;
+    thread_scratch = carve.take(scratch_per_thread * threads);
+    elements = carve.used();
+  }
+};
+
+template <class Cell, class T>
+std::int64_t forward_workspace_elements(const LayerConfig& cfg, bool training, int threads) {
+  return ForwardWorkspace<Cell, T>(cfg, training, threads, nullptr).elements;
+}
+
+// io.workspace: forward_workspace_elements(cfg, io.training, num_threads) elements, 64-byte aligned;
+// io.packed_weights: w_ih and w_hh in the PackedWeights layout (pack_weights_part).
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
@@ -93,39 +164,29 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  const std::int64_t chunk_steps = std::max<std::int64_t>(1, std::min(T_, input_chunk_elements() / (N * GH)));
-  Buffer<T> gx_scratch(keep_gates ? 0 : chunk_steps * N * GH);
-  // With several chunks, W_ih^T is packed once and shared by every chunk's GEMM.
-  const bool prepack = chunk_steps < T_;
-  const auto w_ih_t = MatrixView<T>::transposed(io.w_ih, C);
-  Buffer<T> w_ih_packed(prepack ? packed_b_elements(kernel, GH, C) : 0);
-  Buffer<T> w_packed(unit_blocks * G * H * nr);
-  Buffer<T> h_packed(2 * row_panels * H * mr, T(0));  // double buffer; padding rows stay 0
-  Buffer<T> zeros(io.h0 ? 0 : N * H, T(0));
-  const T* h0 = io.h0 ? io.h0 : zeros.get();
+  const ForwardWorkspace<Cell, T> ws(cfg, io.training, num_threads, io.workspace);
+  const std::int64_t chunk_steps = ws.chunk_steps;
+  const PackedWeights<T> packed(cfg, const_cast<T*>(io.packed_weights));
+  // Padding rows of the last row panel are read by the microkernel and must hold numbers (zeros).
+  for (int half = 0; half < 2; ++half) {
+    fill(ws.h_packed + (half * row_panels + row_panels - 1) * H * mr, H * mr, T(0));
+  }
+  if (!io.h0) fill(ws.zeros, N * H, T(0));
+  if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
+  const T* h0 = io.h0 ? io.h0 : ws.zeros;
   // The cells add b_ih and b_hh to the tile (zeros without bias) rather than the GEMM starting from a
   // bias-filled C: with small C (K = 1 on `energy`, 28 on `mnist-row`) that fill and re-read of C
   // cost more than the products.
-  Buffer<T> zero_bias(io.b_ih && io.b_hh ? 0 : GH, T(0));
   const std::int64_t tile_ld = G * nr;
-  const std::int64_t scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * tile_ld;
-  Buffer<T> scratch(scratch_per_thread * num_threads);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
-    T* gemm_scratch = scratch.get() + ctx.id * scratch_per_thread;
+    T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
     T* tile = gemm_scratch + gemm_scratch_elements(kernel);
 
     // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
-    for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-      pack_recurrent_forward(io.w_hh, H, G, nr, b, w_packed.get());
-    }
-    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, H, mr, h_packed.get());
-    if (prepack) {
-      pack_b_part(ctx, kernel, GH, C, w_ih_t, w_ih_packed.get());
-      barrier(ctx);
-    }
+    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, H, mr, ws.h_packed);
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
         for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
@@ -135,7 +196,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // gx rows of time t: in the gates workspace (training) or in the chunk scratch (inference).
     std::int64_t chunk_t0 = 0;
     auto gx_at = [&](std::int64_t t) {
-      return keep_gates ? io.gates + t * N * GH : gx_scratch.get() + (t - chunk_t0) * N * GH;
+      return keep_gates ? io.gates + t * N * GH : ws.gx + (t - chunk_t0) * N * GH;
     };
     for (std::int64_t s = 0; s < T_; ++s) {
       if (s % chunk_steps == 0) {
@@ -144,22 +205,22 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
-                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld), w_ih_t, gx_at(t_lo), GH,
-                  false, gemm_scratch, w_ih_packed.get());
-        barrier(ctx);  // every thread's steps read every thread's gx columns (and, at s = 0, packs)
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
+                  MatrixView<T>{nullptr, 0, 0}, gx_at(t_lo), GH, false, gemm_scratch, packed.w_ih);
+        barrier(ctx);  // every thread's steps read every thread's gx columns
       }
       // 2. One step of the recurrence.
       const std::int64_t t = cfg.time_at(s);
-      const T* h_read = h_packed.get() + (s & 1) * row_panels * H * mr;
-      T* h_write = h_packed.get() + ((s + 1) & 1) * row_panels * H * mr;
+      const T* h_read = ws.h_packed + (s & 1) * row_panels * H * mr;
+      T* h_write = ws.h_packed + ((s + 1) & 1) * row_panels * H * mr;
       ForwardTile<T> st;
       st.hidden = H;
       st.gh = tile;
       st.gh_ld = tile_ld;
       st.gate_stride = nr;
       st.gx = gx_at(t);
-      st.b_ih = io.b_ih ? io.b_ih : zero_bias.get();
-      st.b_hh = io.b_hh ? io.b_hh : zero_bias.get();
+      st.b_ih = io.b_ih ? io.b_ih : ws.zero_bias;
+      st.b_hh = io.b_hh ? io.b_hh : ws.zero_bias;
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       st.h_prev_ld = s == 0 ? H : cfg.y_ld;
       st.cell_state = Cell::kHasCellState ? io.c_n : nullptr;
@@ -170,7 +231,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);
-        const T* w_block = w_packed.get() + b * G * H * nr;
+        const T* w_block = packed.w_hh + b * G * H * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
           for (int g = 0; g < G; ++g) {
             step_kernel.fn(H, h_read + p * H * mr, w_block + g * H * nr, tile + g * nr, tile_ld, false);

@@ -2,6 +2,7 @@
 // CPUID and the OS's saved-state support (XGETBV), capped by FUSEDRNN_ISA=avx512|avx2|generic.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,18 @@ using ForwardKernel = void (*)(const LayerConfig& cfg, const ForwardTensors<T>& 
 template <class T>
 using BackwardKernel = void (*)(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads);
 
+// Elements of io.workspace a forward needs (training: keeps the gates).
+using ForwardWorkspaceSize = std::int64_t (*)(const LayerConfig& cfg, bool training, int threads);
+using BackwardWorkspaceSize = std::int64_t (*)(const LayerConfig& cfg, int threads);
+
 template <class T>
 struct TypedKernels {
   ForwardKernel<T> forward[kCellKinds];
   BackwardKernel<T> backward[kCellKinds];
+  ForwardWorkspaceSize forward_workspace[kCellKinds];
+  BackwardWorkspaceSize backward_workspace[kCellKinds];
+  std::int64_t (*packed_weights_elements)(const LayerConfig& cfg);
+  void (*pack_weights)(const LayerConfig& cfg, const T* w_ih, const T* w_hh, T* packed, int num_threads);
   Microkernel<T> microkernel;
   void (*sigmoid)(T* values, std::int64_t n);  // in place; the cells' vectorised activations
   void (*tanh)(T* values, std::int64_t n);

@@ -13,14 +13,18 @@ namespace {
 template <class T>
 TypedKernels<T> typed_kernels() {
   TypedKernels<T> k{};
-  k.forward[static_cast<int>(CellKind::lstm)] = &lstm_forward<T>;
-  k.backward[static_cast<int>(CellKind::lstm)] = &lstm_backward<T>;
-  k.forward[static_cast<int>(CellKind::gru)] = &gru_forward<T>;
-  k.backward[static_cast<int>(CellKind::gru)] = &gru_backward<T>;
-  k.forward[static_cast<int>(CellKind::rnn_tanh)] = &rnn_tanh_forward<T>;
-  k.backward[static_cast<int>(CellKind::rnn_tanh)] = &rnn_tanh_backward<T>;
-  k.forward[static_cast<int>(CellKind::rnn_relu)] = &rnn_relu_forward<T>;
-  k.backward[static_cast<int>(CellKind::rnn_relu)] = &rnn_relu_backward<T>;
+#define FUSEDRNN_ENTER_CELL(cell)                                              \
+  k.forward[static_cast<int>(CellKind::cell)] = &cell##_forward<T>;            \
+  k.backward[static_cast<int>(CellKind::cell)] = &cell##_backward<T>;          \
+  k.forward_workspace[static_cast<int>(CellKind::cell)] = &cell##_forward_workspace<T>; \
+  k.backward_workspace[static_cast<int>(CellKind::cell)] = &cell##_backward_workspace<T>;
+  FUSEDRNN_ENTER_CELL(lstm)
+  FUSEDRNN_ENTER_CELL(gru)
+  FUSEDRNN_ENTER_CELL(rnn_tanh)
+  FUSEDRNN_ENTER_CELL(rnn_relu)
+#undef FUSEDRNN_ENTER_CELL
+  k.packed_weights_elements = &packed_weights_elements<T>;
+  k.pack_weights = &pack_weights<T>;
   k.microkernel = microkernel<T>();
   k.sigmoid = &sigmoid_inplace<T>;
   k.tanh = &tanh_inplace<T>;

@@ -10,7 +10,9 @@ PyTorch's state_dict names and shapes (``weight_ih_l0 [G*H,C]``, ``weight_hh_l0 
     y, h_n, cache = gru(x, params, h0, training=True);  dx, dh0, grads = gru_backward(cache, dy, dh_n)
     y, h_n, cache = rnn(x, params, h0, nonlinearity="relu", training=True)
 
-The layer classes (`fusedrnn.LSTM`, `GRU`, `RNN`) are thin wrappers over these functions.
+Each call builds a prepared plan (``_core.Plan``: sizes checked, weights packed, workspace) for that
+call only. The layer classes (`fusedrnn.LSTM`, `GRU`, `RNN`) keep one plan for their lifetime and share
+this module's argument handling (`_run_forward`, `_run_backward`).
 """
 
 from __future__ import annotations
@@ -35,21 +37,21 @@ __all__ = [
 
 
 class _Cell(NamedTuple):
-    """What the Python side needs to know of a cell's kernels."""
+    """What the Python side knows of a cell: the C++ traits, as exported by ``_core.cells``."""
 
-    name: str  # the _core kernel prefix and the function name users call
+    name: str  # the _core.Plan cell name
     gates: int
     has_cell_state: bool
     saves_gates: bool
     saves_per_unit: bool
 
 
-_LSTM = _Cell("lstm", 4, True, True, True)
-_GRU = _Cell("gru", 3, False, True, True)
-_RNN = {
-    "tanh": _Cell("rnn_tanh", 1, False, False, False),
-    "relu": _Cell("rnn_relu", 1, False, False, False),
-}
+_CELLS = {name: _Cell(**facts) for name, facts in _core.cells.items()}
+_LSTM = _CELLS["lstm"]
+_GRU = _CELLS["gru"]
+_RNN = {"tanh": _CELLS["rnn_tanh"], "relu": _CELLS["rnn_relu"]}
+# Names users give a cell in param_shapes (the RNN's parameters do not depend on its nonlinearity).
+_CELL_NAMES = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh", **{name: name for name in _CELLS}}
 
 
 def _suffix(layer, direction):
@@ -68,43 +70,27 @@ def param_names(num_layers=1, bidirectional=False, bias=True):
     ]
 
 
-def param_shapes(gates, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
-    """{name: shape} in PyTorch's order for a cell with ``gates`` gates."""
-    D, GH = (2 if bidirectional else 1), gates * hidden_size
-    shapes = {}
-    for layer in range(num_layers):
-        layer_in = input_size if layer == 0 else D * hidden_size
-        for d in range(D):
-            s = _suffix(layer, d)
-            shapes["weight_ih" + s] = (GH, layer_in)
-            shapes["weight_hh" + s] = (GH, hidden_size)
-            if bias:
-                shapes["bias_ih" + s] = (GH,)
-                shapes["bias_hh" + s] = (GH,)
-    return shapes
+def param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru" or "rnn"); a ValueError names the
+    argument past the size limits."""
+    if cell not in _CELL_NAMES:
+        raise ValueError(f"cell: expected 'lstm', 'gru' or 'rnn', got {cell!r}")
+    return dict(_core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers,
+                                       bidirectional, bias))  # fmt: skip
 
 
 class RecurrentCache(NamedTuple):
-    """What a backward function needs from a training-mode forward (arrays and the call's options).
-
-    layer_inputs[l]: [T,N,C_l] time-major input of layer l; layer_outputs[l]: [T,N,D*H];
-    gates[k], saved[k]: the kernel's workspace for layer-direction k = l*D + d ([T,N,G*H] activated
-    gates and [T,N,H] per-unit values, or None for cells that need none);
-    h0, c0: [L*D,N,H] initial states or None (zeros).
-    """
+    """What a backward function needs from a training-mode forward: the plan that ran it (it holds the
+    workspace and its own copies of x, the initial states and the weights' values) and the layout of
+    the call's arrays."""
 
     cell: str
+    plan: object
     params: dict
-    layer_inputs: list
-    layer_outputs: list
-    gates: list
-    saved: list
-    h0: np.ndarray | None
-    c0: np.ndarray | None
-    num_layers: int
-    bidirectional: bool
+    sizes: tuple
     batch_first: bool
     unbatched: bool
+    y_shape: tuple
 
 
 class _Sizes(NamedTuple):
@@ -136,7 +122,7 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
     if len(w_ih) != 2 or w_ih[1] < 1:
         raise ValueError(f"params: weight_ih_l0 must have shape ({G}*H, C) with C >= 1, got {w_ih}")
     bias = "bias_ih_l0" in params
-    shapes = param_shapes(G, w_ih[1], w_hh[1], num_layers, bidirectional, bias)
+    shapes = dict(_core.parameter_shapes(cell.name, w_ih[1], w_hh[1], num_layers, bidirectional, bias))
     missing = [k for k in shapes if k not in params]
     unexpected = [k for k in params if k not in shapes]
     if missing or unexpected:
@@ -152,9 +138,9 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
     return converted, _Sizes(w_ih[1], w_hh[1], num_layers, 2 if bidirectional else 1, dtype)
 
 
-def _time_major(x, sizes, batch_first, copy):
-    """x as a C-contiguous [T,N,C] array (a copy when ``copy``), and whether it was unbatched."""
-    x = real_array(x, "x", sizes.dtype, copy=copy and not batch_first)  # batch_first copies below
+def _time_major(x, sizes, batch_first):
+    """x as a C-contiguous [T,N,C] array, and whether it was unbatched."""
+    x = real_array(x, "x", sizes.dtype)
     C = sizes.input_size
     if x.ndim == 2:
         check_shape(x, "x", (x.shape[0], C), "= [T, C] (unbatched)")
@@ -168,12 +154,11 @@ def _time_major(x, sizes, batch_first, copy):
     return x, False
 
 
-def _state(value, name, sizes, batch, unbatched, copy=False):
-    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array (a copy when ``copy``), or
-    None."""
+def _state(value, name, sizes, batch, unbatched):
+    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None."""
     if value is None:
         return None
-    value = real_array(value, name, sizes.dtype, copy=copy)
+    value = real_array(value, name, sizes.dtype)
     LD, H = sizes.num_layers * sizes.directions, sizes.hidden_size
     if unbatched:
         check_shape(value, name, (LD, H), "= [num_layers * num_directions, H] (unbatched input)")
@@ -199,138 +184,93 @@ def _external_layout(array, unbatched, batch_first):
     return array.transpose(1, 0, 2) if batch_first else array
 
 
-def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, sizes=None):
-    """The stacked forward shared by every cell; returns y, h_n, c_n (or None), cache (or None).
+def _output_buffer(out, unbatched, batch_first, shape, dtype):
+    """The user's ``out`` array as the plan's time-major y, or None (the plan allocates y)."""
+    if out is None:
+        return None
+    if batch_first and not unbatched:
+        raise ValueError("out: not supported with batch_first=True (y is computed time-major)")
+    if not isinstance(out, np.ndarray) or out.dtype != dtype or not out.flags.c_contiguous:
+        raise TypeError(f"out: expected a C-contiguous {dtype} numpy array")
+    check_shape(out, "out", shape, "(the shape of y)")
+    return out[:, None, :] if unbatched else out
 
-    sizes: given by the layer classes, whose parameters are already validated C-contiguous arrays of
-    the right dtype and shapes (their setters guarantee it); the checks are then skipped, which is most
-    of the per-call cost on tiny sequences.
-    """
+
+def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs, out=None):
+    """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, and the
+    layout facts (unbatched, y_shape) a backward needs."""
+    x, unbatched = _time_major(x, sizes, batch_first)
+    T, N, _ = x.shape
+    h0 = _state(h0, "h0", sizes, N, unbatched)
+    c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
+    DH = sizes.directions * sizes.hidden_size
+    y_shape = (T, DH) if unbatched else ((N, T, DH) if batch_first else (T, N, DH))
+    out = _output_buffer(out, unbatched, batch_first, y_shape, sizes.dtype)
+    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out)
+    y = _external_layout(y, unbatched, batch_first)
+    if unbatched:
+        h_n = h_n[:, 0]
+        c_n = None if c_n is None else c_n[:, 0]
+    return y, h_n, c_n, unbatched, y_shape
+
+
+def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, dc_n, grads, accumulate):
+    """The stacked BPTT of the plan's pending forward; returns dx, dh0, dc0 (or None), grads (list)."""
+    if dy is not None:
+        dy = real_array(dy, "dy", sizes.dtype)
+        check_shape(dy, "dy", y_shape, "(the shape of the forward's output y)")
+        if unbatched:
+            dy = dy[:, None, :]
+        elif batch_first:
+            dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
+    N = 1 if unbatched else y_shape[1 if not batch_first else 0]
+    dh_n = _state(dh_n, "dh_n", sizes, N, unbatched)
+    dc_n = _state(dc_n, "dc_n", sizes, N, unbatched) if cell.has_cell_state else None
+    dx, dh0, dc0, grads = plan.backward(dy, dh_n, dc_n, grads, accumulate)
+    dx = _external_layout(dx, unbatched, batch_first)
+    if unbatched:
+        dh0 = dh0[:, 0]
+        dc0 = None if dc0 is None else dc0[:, 0]
+    return dx, dh0, dc0, grads
+
+
+def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out):
+    """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     bidirectional = flag(bidirectional, "bidirectional")
     batch_first = flag(batch_first, "batch_first")
     training = flag(training, "training")
-    if sizes is None:
-        params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
-    # Training keeps x for the weight gradient: copy it so later edits of the caller's array cannot
-    # silently change the gradients.
-    x, unbatched = _time_major(x, sizes, batch_first, copy=training)
-    T, N, _ = x.shape
-    # Training keeps the initial states too (for dW_hh and the first step's gradients).
-    h0 = _state(h0, "h0", sizes, N, unbatched, copy=training)
-    c0 = _state(c0, "c0", sizes, N, unbatched, copy=training) if cell.has_cell_state else None
-    L, D, H, dt = num_layers, sizes.directions, sizes.hidden_size, sizes.dtype
-    kernel = getattr(_core, cell.name + "_forward")
-
-    h_n = np.empty((L * D, N, H), dt)
-    c_n = np.empty((L * D, N, H), dt) if cell.has_cell_state else None
-    layer_inputs, layer_outputs, gates, saved = [], [], [], []
-    layer_input = x
-    for layer in range(L):
-        y = np.empty((T, N, D * H), dt)
-        for d in range(D):
-            k, s = layer * D + d, _suffix(layer, d)
-            args = dict(
-                x=layer_input, w_ih=params["weight_ih" + s], w_hh=params["weight_hh" + s],
-                b_ih=params.get("bias_ih" + s), b_hh=params.get("bias_hh" + s),
-                h0=None if h0 is None else h0[k], y=y, y_column=d * H, h_n=h_n[k],
-                training=training, reverse=d == 1,
-            )  # fmt: skip
-            if cell.has_cell_state:
-                args.update(c0=None if c0 is None else c0[k], c_n=c_n[k])
-            g = np.empty((T, N, cell.gates * H), dt) if training and cell.saves_gates else None
-            v = np.empty((T, N, H), dt) if training and cell.saves_per_unit else None
-            if cell.saves_gates:
-                args.update(gates=g)
-            if cell.saves_per_unit:
-                args.update(saved=v)
-            kernel(**args)
-            gates.append(g)
-            saved.append(v)
-        layer_inputs.append(layer_input)
-        layer_outputs.append(y)
-        layer_input = y
-
-    cache = None
-    if training:
-        cache = RecurrentCache(cell.name, params, layer_inputs, layer_outputs, gates, saved, h0, c0, L,
-                               bidirectional, batch_first, unbatched)  # fmt: skip
-    out = _external_layout(layer_input, unbatched, batch_first)
-    if training:
-        # y is also the workspace the backward reads (h_t): hand it out read-only so an in-place edit
-        # raises instead of silently changing the gradients.
-        out = out.view()
-        out.flags.writeable = False
-    if unbatched:
-        h_n = h_n[:, 0]
-        c_n = None if c_n is None else c_n[:, 0]
-    return out, h_n, c_n, cache
+    params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
+    plan = _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, num_layers, bidirectional,
+                      "bias_ih_l0" in params, sizes.dtype.name)  # fmt: skip
+    plan.set_parameters(list(params.values()))
+    y, h_n, c_n, unbatched, y_shape = _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training,
+                                                   keep_packs=False, out=out)  # fmt: skip
+    cache = RecurrentCache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape) if training else None
+    return y, h_n, c_n, cache
 
 
 def _backward(cell, cache, dy, dh_n, dc_n, grads, caller):
-    """The stacked BPTT shared by every cell; returns dx, dh0, dc0 (or None), grads."""
+    """The functional backward of a cache; returns dx, dh0, dc0 (or None), grads (dict)."""
     if not isinstance(cache, RecurrentCache):
         raise TypeError(
             f"cache: expected the cache returned by {caller}(..., training=True), got {type(cache).__name__}"
         )
     if cache.cell != cell.name:
         raise ValueError(f"cache: comes from a {cache.cell} forward, not from {caller}")
+    if not cache.plan.pending:
+        raise RuntimeError("cache: already used by a backward; run the forward again")
     params = cache.params
-    L, D = cache.num_layers, 2 if cache.bidirectional else 1
-    T, N, C = cache.layer_inputs[0].shape
-    H = params["weight_hh_l0"].shape[1]
-    dt = params["weight_hh_l0"].dtype
-    sizes = _Sizes(C, H, L, D, dt)
-
-    if dy is not None:
-        dy = real_array(dy, "dy", dt)
-        y_shape = _external_layout(cache.layer_outputs[-1], cache.unbatched, cache.batch_first).shape
-        check_shape(dy, "dy", y_shape, "(the shape of the forward's output y)")
-        if cache.unbatched:
-            dy = dy[:, None, :]
-        elif cache.batch_first:
-            dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
-    dh_n = _state(dh_n, "dh_n", sizes, N, cache.unbatched)
-    dc_n = _state(dc_n, "dc_n", sizes, N, cache.unbatched) if cell.has_cell_state else None
-
     accumulate = grads is not None
     if accumulate:
         _check_grad_buffers(grads, params)
+        grad_list = [grads[name] for name in params]
     else:
-        grads = {name: np.empty_like(value) for name, value in params.items()}
-
-    kernel = getattr(_core, cell.name + "_backward")
-    dh0 = np.empty((L * D, N, H), dt)
-    dc0 = np.empty((L * D, N, H), dt) if cell.has_cell_state else None
-    for layer in reversed(range(L)):
-        layer_input = cache.layer_inputs[layer]
-        dx = np.empty(layer_input.shape, dt)
-        for d in range(D):
-            k, s = layer * D + d, _suffix(layer, d)
-            args = dict(
-                x=layer_input, w_ih=params["weight_ih" + s], w_hh=params["weight_hh" + s],
-                h0=None if cache.h0 is None else cache.h0[k],
-                y=cache.layer_outputs[layer], y_column=d * H, dy=dy,
-                dh_n=None if dh_n is None else dh_n[k], dx=dx, dh0=dh0[k],
-                dw_ih=grads["weight_ih" + s], dw_hh=grads["weight_hh" + s],
-                db_ih=grads.get("bias_ih" + s), db_hh=grads.get("bias_hh" + s),
-                # Both directions read the same layer input: the second adds its input gradient.
-                accumulate_dx=d == 1, accumulate_param_grads=accumulate, reverse=d == 1,
-            )  # fmt: skip
-            if cell.has_cell_state:
-                args.update(c0=None if cache.c0 is None else cache.c0[k],
-                            dc_n=None if dc_n is None else dc_n[k], dc0=dc0[k])  # fmt: skip
-            if cell.saves_gates:
-                args.update(gates=cache.gates[k])
-            if cell.saves_per_unit:
-                args.update(saved=cache.saved[k])
-            kernel(**args)
-        dy = dx  # the gradient reaching the layer below through its output
-
-    dx = _external_layout(dy, cache.unbatched, cache.batch_first)
-    if cache.unbatched:
-        dh0 = dh0[:, 0]
-        dc0 = None if dc0 is None else dc0[:, 0]
+        grad_list = None
+    dx, dh0, dc0, grad_list = _run_backward(cache.plan, cell, cache.sizes, cache.batch_first, cache.unbatched,
+                                            cache.y_shape, dy, dh_n, dc_n, grad_list, accumulate)  # fmt: skip
+    if not accumulate:
+        grads = dict(zip(params, grad_list))
     return dx, dh0, dc0, grads
 
 
@@ -362,8 +302,10 @@ _FORWARD_DOC = """
     x: [T,N,C], [N,T,C] if batch_first, or unbatched [T,C]; any real dtype, converted to ``dtype``
     (default: the dtype of params['weight_ih_l0']).
     params: mapping with PyTorch's names (see `param_names`); biases absent means no bias.
-    training: when True, also return the cache the backward function needs; when False no
-    workspace is kept and the cache is None.
+    training: when True, also return the cache the backward function needs (it keeps its own copies
+    of x, the initial states and the weights' values); when False no workspace is kept and the cache
+    is None.
+    out: None, or a C-contiguous array of y's shape and dtype to write y into (not with batch_first).
 """
 
 _BACKWARD_DOC = """
@@ -374,10 +316,10 @@ _BACKWARD_DOC = """
 
 
 def lstm(x, params, hx=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-         dtype=None):  # fmt: skip
+         dtype=None, out=None):  # fmt: skip
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
     y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
-                                  training, dtype)  # fmt: skip
+                                  training, dtype, out)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
@@ -411,9 +353,9 @@ lstm_backward.__doc__ = (
 
 
 def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-        dtype=None):  # fmt: skip
+        dtype=None, out=None):  # fmt: skip
     y, h_n, _, cache = _forward(_GRU, x, params, h0, None, num_layers, bidirectional, batch_first,
-                                training, dtype)  # fmt: skip
+                                training, dtype, out)  # fmt: skip
     return y, h_n, cache
 
 
@@ -452,9 +394,9 @@ def _rnn_cell(nonlinearity):
 
 
 def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        training=False, dtype=None):  # fmt: skip
+        training=False, dtype=None, out=None):  # fmt: skip
     y, h_n, _, cache = _forward(_rnn_cell(nonlinearity), x, params, h0, None, num_layers, bidirectional,
-                                batch_first, training, dtype)  # fmt: skip
+                                batch_first, training, dtype, out)  # fmt: skip
     return y, h_n, cache
 
 

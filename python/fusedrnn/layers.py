@@ -6,22 +6,29 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
-from . import functional
+from . import _core, functional
 from ._validation import flag, kernel_dtype, positive_int, real_array
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
 
 class _RecurrentLayer:
-    """What LSTM, GRU and RNN share: parameters, gradients, modes, and forward/backward plumbing.
+    """What LSTM, GRU and RNN share: the plan, parameters, gradients, modes, forward and backward.
 
-    Subclasses set ``_gates`` and implement ``_run_forward`` / ``_run_backward`` with their cell's
-    functional pair and state packing.
+    Never stale, by construction: the plan reads the parameter arrays themselves and packs them (1) at
+    every training-mode forward, and (2) once per entry into eval mode, keeping the packs while the layer
+    stays in eval mode. While it keeps them the arrays are read-only, so an in-place write raises
+    ``ValueError: ... read-only`` instead of silently using stale packs; attribute assignment
+    (``lstm.weight_hh_l0 = w``) and `load_state_dict` stay allowed and repack; `train()` makes the arrays
+    writable again. In training mode the forward keeps a copy of the parameters' values, and `backward`
+    raises a RuntimeError naming a parameter that was changed in place between the two.
     """
 
-    _gates = 0
+    _cell = ""  # the _core.Plan cell name, set by each subclass
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
@@ -33,25 +40,52 @@ class _RecurrentLayer:
         self.bidirectional = flag(bidirectional, "bidirectional")
         self.dtype = kernel_dtype(dtype)
         self.training = True
-        self._cache = None
-        self._last_forward_was_eval = False
+        # Sizes are checked against the supported limits here, before any parameter is made.
+        plan = self._new_plan()
 
         # PyTorch's init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order.
         rng = np.random.default_rng(seed)
         bound = 1.0 / np.sqrt(self.hidden_size)
-        shapes = functional.param_shapes(self._gates, self.input_size, self.hidden_size, self.num_layers,
-                                         self.bidirectional, self.bias)  # fmt: skip
         self._params = {}
-        for name, shape in shapes.items():
+        for name, shape in plan.parameter_shapes():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
+        self._attach(plan)
+
+    def _new_plan(self):
+        return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
+                          self.bias, self.dtype.name)  # fmt: skip
+
+    def _attach(self, plan):
+        """Derived state: the plan reading the parameters, the call facts, no pending forward."""
+        plan.set_parameters(list(self._params.values()))
+        self._plan = plan
+        self._grad_list = list(self.grads.values())
+        self._cell_facts = functional._CELLS[self._cell]
         D = 2 if self.bidirectional else 1
         self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype)
+        self._pending = None  # (thread id, unbatched, y_shape) of the forward backward would differentiate
+        self._last_forward_was_eval = False
+        self._set_writable(self.training)
 
-    def _forward(self, cell, x, h0, c0):
-        # The layer's own parameters are validated by construction: skip functional's parameter checks.
-        options = (self.num_layers, self.bidirectional, self.batch_first, self.training, self.dtype)
-        return functional._forward(cell, x, self._params, h0, c0, *options, sizes=self._sizes)
+    def _set_writable(self, writable):
+        for value in self._params.values():
+            value.flags.writeable = writable
+
+    # -- pickling (the plan is rebuilt, not pickled) ------------------------------------------------
+
+    def __getstate__(self):
+        keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "dtype",
+                "training", "_params", "grads")  # fmt: skip
+        return {key: self.__dict__[key] for key in keep + self._extra_state}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._params = {name: np.array(value, dtype=self.dtype, order="C") for name, value in state["_params"].items()}
+        self.grads = {name: np.array(value, dtype=self.dtype, order="C") for name, value in state["grads"].items()}
+        self._attach(self._new_plan())
+
+    _extra_state = ()
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -76,10 +110,20 @@ class _RecurrentLayer:
         if array.shape != target.shape:
             raise ValueError(f"{name}: expected shape {target.shape}, got {array.shape}")
         if array is not target:
+            self._write_parameters({name: array})
+
+    def _write_parameters(self, arrays):
+        """Copies arrays into the parameters' storage: the one way the layer writes its parameters."""
+        self._plan.drop_packs()
+        for name, array in arrays.items():
+            target = self._params[name]
+            target.flags.writeable = True
             np.copyto(target, array)
+            target.flags.writeable = self.training
 
     def named_parameters(self):
-        """(name, array) pairs in torch's order; the arrays are the layer's own (edit in place)."""
+        """(name, array) pairs in torch's order; the arrays are the layer's own (edit in place in
+        training mode; read-only in eval mode, see the class docstring)."""
         return list(self._params.items())
 
     def parameters(self):
@@ -110,8 +154,7 @@ class _RecurrentLayer:
                         f"state_dict['{name}']: expected shape {self._params[name].shape}, got {array.shape}"
                     )
                 staged[name] = array
-        for name, array in staged.items():
-            np.copyto(self._params[name], array)
+        self._write_parameters(staged)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
     def zero_grad(self):
@@ -121,34 +164,55 @@ class _RecurrentLayer:
     # -- modes --------------------------------------------------------------------------------------
 
     def train(self, mode=True):
+        """Training mode (mode=True): parameters writable, packed at every forward. eval() = train(False):
+        parameters read-only, packed once and kept."""
         self.training = flag(mode, "mode")
+        if self.training:
+            self._plan.drop_packs()
+        self._set_writable(self.training)
         return self
 
     def eval(self):
         return self.train(False)
 
+    @property
+    def retained_bytes(self):
+        """Memory the layer keeps between calls for speed (packed weights, kernel scratch, training
+        workspace); it grows to the largest call and is reused by every call no larger."""
+        return self._plan.retained_bytes
+
     # -- computation --------------------------------------------------------------------------------
 
-    def forward(self, x, hx=None):
-        result, self._cache = self._run_forward(x, hx)
+    def _forward(self, x, h0, c0, out):
+        y, h_n, c_n, unbatched, y_shape = functional._run_forward(
+            self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
+            keep_packs=not self.training, out=out,
+        )  # fmt: skip
+        self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
         self._last_forward_was_eval = not self.training
-        return result
+        return y, h_n, c_n
 
-    def __call__(self, x, hx=None):
-        return self.forward(x, hx)
-
-    def backward(self, dy, dhx=None):
-        if self._cache is None:
+    def _backward(self, dy, dh_n, dc_n):
+        if self._pending is None:
             if self._last_forward_was_eval:
                 raise RuntimeError(
                     "backward: the last forward ran in eval mode, which keeps no workspace; "
                     "call train() and run forward again"
                 )
             raise RuntimeError("backward: no training-mode forward to differentiate; call forward first")
-        result = self._run_backward(self._cache, dy, dhx)
+        thread, unbatched, y_shape = self._pending
+        if thread != threading.get_ident():
+            raise RuntimeError(
+                "backward: the pending forward ran in another thread; a layer's forward/backward pair "
+                "belongs to one thread: give each thread its own layer"
+            )
+        dx, dh0, dc0, _ = functional._run_backward(
+            self._plan, self._cell_facts, self._sizes, self.batch_first, unbatched, y_shape, dy, dh_n, dc_n,
+            self._grad_list, True,
+        )  # fmt: skip
         # Released only after a successful backward: a call refused for bad arguments can be retried.
-        self._cache = None
-        return result
+        self._pending = None
+        return dx, dh0, dc0
 
     def __repr__(self):
         extra = "".join(
@@ -186,22 +250,19 @@ class LSTM(_RecurrentLayer):
     >>> dx, (dh0, dc0) = lstm.backward(dy)         # accumulates into lstm.grads
     """
 
-    _gates = 4
+    _cell = "lstm"
 
-    def _run_forward(self, x, hx):
+    def forward(self, x, hx=None, *, out=None):
         h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
-        y, h_n, c_n, cache = self._forward(functional._LSTM, x, h0, c0)
-        return (y, (h_n, c_n)), cache
+        y, h_n, c_n = self._forward(x, h0, c0, out)
+        return y, (h_n, c_n)
 
-    def _run_backward(self, cache, dy, dhx):
-        dx, state_grads, _ = functional.lstm_backward(cache, dy, dhx, grads=self.grads)
-        return dx, state_grads
-
-    def forward(self, x, hx=None):
-        return super().forward(x, hx)
+    __call__ = forward
 
     def backward(self, dy, dhx=None):
-        return super().backward(dy, dhx)
+        dh_n, dc_n = functional._pair(dhx, "dhx", ("dh_n", "dc_n"))
+        dx, dh0, dc0 = self._backward(dy, dh_n, dc_n)
+        return dx, (dh0, dc0)
 
     forward.__doc__ = (
         """``y, (h_n, c_n)``; hx: None (zeros) or (h0, c0), each [L*D, N, H] ([L*D, H] unbatched)."""
@@ -218,21 +279,17 @@ class GRU(_RecurrentLayer):
     """Multi-layer GRU (PyTorch/Keras reset-after form, gates r, z, n) with ``torch.nn.GRU``'s
     parameters and call signature: ``y, h_n = gru(x, h0)``, ``dx, dh0 = gru.backward(dy, dh_n)``."""
 
-    _gates = 3
+    _cell = "gru"
 
-    def _run_forward(self, x, h0):
-        y, h_n, _, cache = self._forward(functional._GRU, x, h0, None)
-        return (y, h_n), cache
+    def forward(self, x, h0=None, *, out=None):
+        y, h_n, _ = self._forward(x, h0, None, out)
+        return y, h_n
 
-    def _run_backward(self, cache, dy, dh_n):
-        dx, dh0, _ = functional.gru_backward(cache, dy, dh_n, grads=self.grads)
-        return dx, dh0
-
-    def forward(self, x, h0=None):
-        return super().forward(x, h0)
+    __call__ = forward
 
     def backward(self, dy, dh_n=None):
-        return super().backward(dy, dh_n)
+        dx, dh0, _ = self._backward(dy, dh_n, None)
+        return dx, dh0
 
     forward.__doc__ = """``y, h_n``; h0: None (zeros) or [L*D, N, H] ([L*D, H] unbatched).""" + _FORWARD_DOC
     backward.__doc__ = (
@@ -245,31 +302,20 @@ class RNN(_RecurrentLayer):
     """Multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) with act = tanh or
     relu, with ``torch.nn.RNN``'s parameters and call signature."""
 
-    _gates = 1
+    _extra_state = ("nonlinearity", "_cell")
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
+        self._cell = "rnn_" + nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
-
-    def _run_forward(self, x, h0):
-        y, h_n, _, cache = self._forward(functional._RNN[self.nonlinearity], x, h0, None)
-        return (y, h_n), cache
-
-    def _run_backward(self, cache, dy, dh_n):
-        dx, dh0, _ = functional.rnn_backward(cache, dy, dh_n, grads=self.grads)
-        return dx, dh0
 
     def _extra_repr(self):
         return "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
 
-    def forward(self, x, h0=None):
-        return super().forward(x, h0)
+    forward = GRU.forward
+    __call__ = forward
+    backward = GRU.backward
 
-    def backward(self, dy, dh_n=None):
-        return super().backward(dy, dh_n)
-
-    forward.__doc__ = GRU.forward.__doc__
-    backward.__doc__ = GRU.backward.__doc__

@@ -1,0 +1,272 @@
+// _core.Plan: a prepared layer stack (engine/stack_plan.h) behind array checks, and the per-cell facts
+// and parameter shapes the Python side reads instead of keeping tables of its own. Every array is
+// checked (dtype, shape, C order, writability) before the plan runs with the GIL released.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "bindings/array_checks.h"
+#include "bindings/register.h"
+#include "engine/stack_plan.h"
+
+namespace fusedrnn {
+namespace {
+
+py::dict facts_dict(const CellFacts& f) {
+  py::dict d;
+  d["name"] = f.name;
+  d["gates"] = f.gates;
+  d["has_cell_state"] = f.has_cell_state;
+  d["saves_gates"] = f.saves_gates;
+  d["saves_per_unit"] = f.saves_per_unit;
+  return d;
+}
+
+StackConfig make_config(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
+                        std::int64_t num_layers, bool bidirectional, bool bias) {
+  StackConfig cfg;
+  cfg.kind = cell_facts(cell).kind;
+  cfg.input_size = input_size;
+  cfg.hidden = hidden_size;
+  cfg.layers = num_layers;
+  cfg.directions = bidirectional ? 2 : 1;
+  cfg.bias = bias;
+  cfg.validate();
+  return cfg;
+}
+
+py::list shapes_list(const StackConfig& cfg) {
+  py::list out;
+  for (const ParameterSpec& p : cfg.parameters()) out.append(py::make_tuple(p.name, py::tuple(py::cast(p.shape))));
+  return out;
+}
+
+void refuse_overlap(const py::array& out, const py::array& other, const char* other_name) {
+  const auto a = byte_range(out), b = byte_range(other);
+  if (a.first < b.second && b.first < a.second) {
+    throw py::value_error(std::string("out: must not share memory with ") + other_name);
+  }
+}
+
+class PlanBinding {
+ public:
+  PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
+              bool bidirectional, bool bias, const std::string& dtype)
+      : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias)), specs_(cfg_.parameters()) {
+    if (dtype == "float32") {
+      plan_ = std::make_unique<StackPlan<float>>(cfg_);
+    } else if (dtype == "float64") {
+      plan_ = std::make_unique<StackPlan<double>>(cfg_);
+    } else {
+      throw py::value_error("dtype: expected 'float32' or 'float64', got '" + dtype + "'");
+    }
+  }
+
+  void set_parameters(const py::sequence& params) {
+    std::visit([&](auto& plan) { set_parameters_typed(*plan, params); }, plan_);
+  }
+  py::tuple forward(const py::object& x, const py::object& h0, const py::object& c0, bool training,
+                    bool keep_packs, const py::object& out) {
+    return std::visit([&](auto& plan) { return forward_typed(*plan, x, h0, c0, training, keep_packs, out); }, plan_);
+  }
+  py::tuple backward(const py::object& dy, const py::object& dh_n, const py::object& dc_n, const py::object& grads,
+                     bool accumulate) {
+    return std::visit([&](auto& plan) { return backward_typed(*plan, dy, dh_n, dc_n, grads, accumulate); }, plan_);
+  }
+  void drop_packs() {
+    std::visit([](auto& plan) { plan->drop_packs(); }, plan_);
+  }
+  bool has_packs() const {
+    return std::visit([](auto& plan) { return plan->has_packs(); }, plan_);
+  }
+  bool pending() const {
+    return std::visit([](auto& plan) { return plan->pending(); }, plan_);
+  }
+  std::int64_t retained_bytes() const {
+    return std::visit([](auto& plan) { return plan->retained_bytes(); }, plan_);
+  }
+  std::string cell() const { return cfg_.facts().name; }
+  py::list parameter_shapes() const { return shapes_list(cfg_); }
+
+ private:
+  template <class T>
+  void set_parameters_typed(StackPlan<T>& plan, const py::sequence& params) {
+    if (params.size() != specs_.size()) {
+      throw py::value_error("params: expected " + std::to_string(specs_.size()) + " arrays, got " +
+                            std::to_string(params.size()));
+    }
+    std::vector<py::array> kept;
+    std::vector<const T*> pointers;
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      const py::object p = params[i];
+      pointers.push_back(input<T>(p, specs_[i].name.c_str(), specs_[i].shape));
+      kept.push_back(py::reinterpret_borrow<py::array>(p));
+    }
+    std::vector<SlotWeights<T>> weights(cfg_.slots());
+    const std::int64_t per_slot = cfg_.parameters_per_slot();
+    for (std::int64_t k = 0; k < cfg_.slots(); ++k) {
+      weights[k].w_ih = pointers[k * per_slot];
+      weights[k].w_hh = pointers[k * per_slot + 1];
+      if (cfg_.bias) {
+        weights[k].b_ih = pointers[k * per_slot + 2];
+        weights[k].b_hh = pointers[k * per_slot + 3];
+      }
+    }
+    plan.set_weights(weights);
+    params_ = std::move(kept);  // the plan reads these arrays: keep them alive
+  }
+
+  template <class T>
+  py::tuple forward_typed(StackPlan<T>& plan, const py::object& x, const py::object& h0, const py::object& c0,
+                          bool training, bool keep_packs, const py::object& out) {
+    if (params_.empty()) throw py::value_error("forward: set_parameters first");
+    const Shape xs = dims3(x, "x");
+    const std::int64_t T_ = xs[0], N = xs[1], H = cfg_.hidden, LD = cfg_.slots(), DH = cfg_.directions * H;
+    const bool cell_state = cfg_.facts().has_cell_state;
+    StackForward<T> args;
+    args.steps = T_;
+    args.batch = N;
+    args.x = input<T>(x, "x", {T_, N, cfg_.input_size});
+    args.h0 = optional_input<T>(h0, "h0", {LD, N, H});
+    if (cell_state) {
+      args.c0 = optional_input<T>(c0, "c0", {LD, N, H});
+    } else if (!c0.is_none()) {
+      throw py::value_error("c0: a " + cell() + " has no cell state; pass None");
+    }
+    py::array y;
+    if (out.is_none()) {
+      y = py::array_t<T>({T_, N, DH});
+    } else {
+      args.y = output<T>(out, "out", {T_, N, DH});
+      y = py::reinterpret_borrow<py::array>(out);
+      refuse_overlap(y, py::reinterpret_borrow<py::array>(x), "x");
+      if (!h0.is_none()) refuse_overlap(y, py::reinterpret_borrow<py::array>(h0), "h0");
+      if (!c0.is_none()) refuse_overlap(y, py::reinterpret_borrow<py::array>(c0), "c0");
+    }
+    args.y = static_cast<T*>(y.mutable_data());
+    py::array_t<T> h_n({LD, N, H});
+    args.h_n = h_n.mutable_data();
+    py::object c_n = py::none();
+    if (cell_state) {
+      py::array_t<T> c({LD, N, H});
+      args.c_n = c.mutable_data();
+      c_n = c;
+    }
+    args.training = training;
+    args.keep_packs = keep_packs;
+    {
+      py::gil_scoped_release release;
+      plan.forward(args);
+    }
+    return py::make_tuple(y, h_n, c_n);
+  }
+
+  template <class T>
+  py::tuple backward_typed(StackPlan<T>& plan, const py::object& dy, const py::object& dh_n, const py::object& dc_n,
+                           const py::object& grads, bool accumulate) {
+    if (!plan.pending()) throw py::value_error("backward: no training-mode forward to differentiate");
+    const std::int64_t T_ = plan.pending_steps(), N = plan.pending_batch(), H = cfg_.hidden, LD = cfg_.slots(),
+                       DH = cfg_.directions * H;
+    const bool cell_state = cfg_.facts().has_cell_state;
+    StackBackward<T> args;
+    args.dy = optional_input<T>(dy, "dy", {T_, N, DH});
+    args.dh_n = optional_input<T>(dh_n, "dh_n", {LD, N, H});
+    if (cell_state) {
+      args.dc_n = optional_input<T>(dc_n, "dc_n", {LD, N, H});
+    } else if (!dc_n.is_none()) {
+      throw py::value_error("dc_n: a " + cell() + " has no cell state; pass None");
+    }
+    py::list grad_arrays;
+    if (grads.is_none()) {
+      if (accumulate) throw py::value_error("grads: accumulating needs the arrays to add to");
+      for (const ParameterSpec& p : specs_) grad_arrays.append(py::array_t<T>(p.shape));
+    } else {
+      const auto given = py::reinterpret_borrow<py::sequence>(grads);
+      if (given.size() != specs_.size()) {
+        throw py::value_error("grads: expected " + std::to_string(specs_.size()) + " arrays, got " +
+                              std::to_string(given.size()));
+      }
+      for (std::size_t i = 0; i < specs_.size(); ++i) grad_arrays.append(given[i]);
+    }
+    std::vector<T*> pointers;
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      const std::string name = "grads['" + specs_[i].name + "']";
+      pointers.push_back(output<T>(grad_arrays[i], name.c_str(), specs_[i].shape));
+    }
+    const std::int64_t per_slot = cfg_.parameters_per_slot();
+    args.grads.resize(cfg_.slots());
+    for (std::int64_t k = 0; k < cfg_.slots(); ++k) {
+      args.grads[k].dw_ih = pointers[k * per_slot];
+      args.grads[k].dw_hh = pointers[k * per_slot + 1];
+      if (cfg_.bias) {
+        args.grads[k].db_ih = pointers[k * per_slot + 2];
+        args.grads[k].db_hh = pointers[k * per_slot + 3];
+      }
+    }
+    args.accumulate = accumulate;
+    py::array_t<T> dx({T_, N, cfg_.input_size});
+    py::array_t<T> dh0({LD, N, H});
+    args.dx = dx.mutable_data();
+    args.dh0 = dh0.mutable_data();
+    py::object dc0 = py::none();
+    if (cell_state) {
+      py::array_t<T> d({LD, N, H});
+      args.dc0 = d.mutable_data();
+      dc0 = d;
+    }
+    {
+      py::gil_scoped_release release;
+      plan.backward(args);
+    }
+    return py::make_tuple(dx, dh0, dc0, grad_arrays);
+  }
+
+  StackConfig cfg_;
+  std::vector<ParameterSpec> specs_;
+  std::variant<std::unique_ptr<StackPlan<float>>, std::unique_ptr<StackPlan<double>>> plan_;
+  std::vector<py::array> params_;
+};
+
+}  // namespace
+
+void register_plans(py::module_& m) {
+  py::dict cells;
+  for (const CellFacts& f : all_cell_facts()) cells[f.name] = facts_dict(f);
+  m.attr("cells") = cells;
+  m.def(
+      "parameter_shapes",
+      [](const std::string& cell, std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
+         bool bidirectional, bool bias) {
+        return shapes_list(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias));
+      },
+      py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
+      py::arg("bidirectional"), py::arg("bias"),
+      "[(name, shape)] of a layer stack's parameters in PyTorch's order (ValueError past the size limits).");
+  py::class_<PlanBinding>(m, "Plan",
+                          "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
+                          "workspace; forward/backward run every layer and direction under one GIL release.")
+      .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool, const std::string&>(),
+           py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
+           py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"))
+      .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
+           "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
+      .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
+           py::arg("keep_packs"), py::arg("out"),
+           "x [T,N,C], h0/c0 [L*D,N,H] or None -> (y [T,N,D*H], h_n, c_n or None).")
+      .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("grads"),
+           py::arg("accumulate"),
+           "Gradients of the pending training forward -> (dx [T,N,C], dh0, dc0 or None, grads).")
+      .def("drop_packs", &PlanBinding::drop_packs, "Forget the packed weights (pack again at the next forward).")
+      .def_property_readonly("has_packs", &PlanBinding::has_packs)
+      .def_property_readonly("pending", &PlanBinding::pending)
+      .def_property_readonly("retained_bytes", &PlanBinding::retained_bytes)
+      .def_property_readonly("cell", &PlanBinding::cell)
+      .def("parameter_shapes", &PlanBinding::parameter_shapes);
+}
+
+}  // namespace fusedrnn

@@ -1,0 +1,84 @@
+#include "engine/stack_config.h"
+
+#include <stdexcept>
+
+namespace fusedrnn {
+namespace {
+
+template <class Traits>
+CellFacts facts_of(const char* name) {
+  return {name, Traits::kKind, Traits::kGates, Traits::kHasCellState, Traits::kSavesGates, Traits::kSavesPerUnit};
+}
+
+void check_size(std::int64_t value, const char* name, std::int64_t limit) {
+  if (value < 1) throw std::invalid_argument(std::string(name) + ": expected an int >= 1, got " + std::to_string(value));
+  if (value > limit) {
+    throw std::invalid_argument(std::string(name) + ": " + std::to_string(value) + " is above the supported limit " +
+                                std::to_string(limit));
+  }
+}
+
+}  // namespace
+
+const std::vector<CellFacts>& all_cell_facts() {
+  // Indexed by CellKind.
+  static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
+                                            facts_of<RnnTanhTraits>("rnn_tanh"), facts_of<RnnReluTraits>("rnn_relu")};
+  return facts;
+}
+
+const CellFacts& cell_facts(CellKind kind) { return all_cell_facts()[static_cast<int>(kind)]; }
+
+const CellFacts& cell_facts(const std::string& name) {
+  for (const CellFacts& f : all_cell_facts()) {
+    if (name == f.name) return f;
+  }
+  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn_tanh' or 'rnn_relu', got '" + name + "'");
+}
+
+void StackConfig::validate() const {
+  check_size(input_size, "input_size", kMaxSize);
+  check_size(hidden, "hidden_size", kMaxSize / 4);  // G*H and D*H stay below 2^31
+  check_size(layers, "num_layers", kMaxLayers);
+  if (directions != 1 && directions != 2) throw std::invalid_argument("directions: expected 1 or 2");
+  // Each slot holds G*H*(C_l + H + 2) elements; C_l <= max(C, 2H).
+  const double G = gates(), H = static_cast<double>(hidden), C = static_cast<double>(input_size);
+  const double total = G * H * directions * ((C + H + 2) + (layers - 1) * (directions * H + H + 2));
+  if (total > static_cast<double>(kMaxParameterElements)) {
+    throw std::invalid_argument("hidden_size, input_size, num_layers: the layer would have about " +
+                                std::to_string(static_cast<long long>(total)) + " parameters, above the supported " +
+                                std::to_string(kMaxParameterElements));
+  }
+}
+
+LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const {
+  LayerConfig cfg;
+  cfg.steps = steps;
+  cfg.batch = batch;
+  cfg.input_size = layer_input(l);
+  cfg.hidden = hidden;
+  cfg.gates = gates();
+  cfg.reverse = d == 1;
+  cfg.x_ld = cfg.input_size;
+  cfg.y_ld = directions * hidden;
+  return cfg;
+}
+
+std::vector<ParameterSpec> StackConfig::parameters() const {
+  std::vector<ParameterSpec> specs;
+  const std::int64_t GH = gates() * hidden;
+  for (std::int64_t l = 0; l < layers; ++l) {
+    for (int d = 0; d < directions; ++d) {
+      const std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
+      specs.push_back({"weight_ih" + suffix, {GH, layer_input(l)}});
+      specs.push_back({"weight_hh" + suffix, {GH, hidden}});
+      if (bias) {
+        specs.push_back({"bias_ih" + suffix, {GH}});
+        specs.push_back({"bias_hh" + suffix, {GH}});
+      }
+    }
+  }
+  return specs;
+}
+
+}  // namespace fusedrnn

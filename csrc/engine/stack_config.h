@@ -1,0 +1,66 @@
+// The configuration of a layer stack (cell, sizes, layers, directions, bias), validated in one place,
+// and everything derived from it that Python and C++ both need: the per-cell facts, the parameters'
+// names and shapes in PyTorch's order, and each layer-direction's LayerConfig. Compiled with baseline
+// flags (engine/ and bindings/ only).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cells/cell_traits.h"
+#include "cells/layer_config.h"
+
+namespace fusedrnn {
+
+// What callers outside the kernels need to know of a cell, read off its traits (cells/cell_traits.h).
+struct CellFacts {
+  const char* name;     // "lstm", "gru", "rnn_tanh", "rnn_relu"
+  CellKind kind;
+  int gates;            // G
+  bool has_cell_state;  // a second state c besides h
+  bool saves_gates;     // training keeps the activated gates [T,N,G*H]
+  bool saves_per_unit;  // training keeps one more [T,N,H]
+};
+const std::vector<CellFacts>& all_cell_facts();
+const CellFacts& cell_facts(CellKind kind);
+// The facts of the cell called `name`, or std::invalid_argument.
+const CellFacts& cell_facts(const std::string& name);
+
+struct ParameterSpec {
+  std::string name;                 // PyTorch's state_dict name, e.g. "weight_hh_l1_reverse"
+  std::vector<std::int64_t> shape;  // e.g. {G*H, H}
+};
+
+// Bounds checked up front so that no size computation can overflow and no absurd request starts
+// allocating: every size (and T*N of a call) below 2^31, at most kMaxLayers layers, at most
+// kMaxParameterElements parameter elements in all.
+constexpr std::int64_t kMaxSize = (std::int64_t{1} << 31) - 1;
+constexpr std::int64_t kMaxLayers = 4096;
+constexpr std::int64_t kMaxParameterElements = std::int64_t{1} << 36;
+
+struct StackConfig {
+  CellKind kind = CellKind::lstm;
+  std::int64_t input_size = 0;  // C
+  std::int64_t hidden = 0;      // H
+  std::int64_t layers = 0;      // L
+  std::int64_t directions = 1;  // D (2: bidirectional)
+  bool bias = true;
+
+  // Throws std::invalid_argument naming the offending argument.
+  void validate() const;
+
+  const CellFacts& facts() const { return cell_facts(kind); }
+  int gates() const { return facts().gates; }
+  // Layer-directions ("slots"), k = l*D + d.
+  std::int64_t slots() const { return layers * directions; }
+  // Input features of layer l (C, then D*H).
+  std::int64_t layer_input(std::int64_t l) const { return l == 0 ? input_size : directions * hidden; }
+  // The kernel configuration of slot (l, d) over steps x batch.
+  LayerConfig layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const;
+  // Parameter names and shapes in PyTorch's order: per layer, per direction, w_ih, w_hh (, b_ih, b_hh).
+  std::vector<ParameterSpec> parameters() const;
+  std::int64_t parameters_per_slot() const { return bias ? 4 : 2; }
+};
+
+}  // namespace fusedrnn

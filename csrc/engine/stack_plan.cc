@@ -1,0 +1,362 @@
+#include "engine/stack_plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "dispatch/kernel_table.h"
+#include "engine/arena.h"
+#include "runtime/threads.h"
+
+namespace fusedrnn {
+
+int threads_for(const LayerConfig& cfg) {
+  // A parallel region costs microseconds, more than a whole tiny sequence (measured on keras-seed, T=3
+  // N=1 H=50: 25 us per call on 2 threads, 13 us on 1). Results do not depend on the thread count, so
+  // this only changes speed.
+  const double flops = 2.0 * cfg.steps * cfg.batch * cfg.gates * cfg.hidden * (cfg.input_size + cfg.hidden);
+  const double useful = flops / static_cast<double>(min_flops_per_thread()) + 1.0;
+  const int requested = get_num_threads();
+  return useful >= requested ? requested : std::max(1, static_cast<int>(useful));
+}
+
+namespace {
+
+// What a training forward keeps for its backward, carved from one arena. carve() over nullptr measures
+// (elements); the vectors keep their capacity, so re-carving allocates nothing in steady state.
+template <class T>
+struct TrainingStore {
+  T* x = nullptr;                // x: [T,N,C] copy of the input
+  T* h0 = nullptr;               // h0, c0: [L*D,N,H] copies (when given)
+  T* c0 = nullptr;
+  std::vector<T*> outputs;       // outputs[l]: [T,N,D*H] layer outputs (h_t of both directions)
+  std::vector<T*> gates, saved;  // per slot: the cell's workspace (cells/cell_traits.h)
+  std::vector<T*> snapshot;      // per parameter: its values at the forward, to detect in-place edits
+  std::int64_t elements = 0;
+
+  void carve(const StackConfig& cfg, const std::vector<std::int64_t>& parameter_elements, std::int64_t steps,
+             std::int64_t batch, T* base) {
+    const CellFacts& f = cfg.facts();
+    const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gates * H, LDNH = cfg.slots() * batch * H;
+    Pieces<T> pieces(base);
+    x = pieces.take(TN * cfg.input_size);
+    h0 = pieces.take(LDNH);
+    c0 = pieces.take(f.has_cell_state ? LDNH : 0);
+    outputs.clear();
+    gates.clear();
+    saved.clear();
+    snapshot.clear();
+    for (std::int64_t l = 0; l < cfg.layers; ++l) outputs.push_back(pieces.take(TN * cfg.directions * H));
+    for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+      gates.push_back(pieces.take(f.saves_gates ? TN * GH : 0));
+      saved.push_back(pieces.take(f.saves_per_unit ? TN * H : 0));
+    }
+    for (std::int64_t n : parameter_elements) snapshot.push_back(pieces.take(n));
+    elements = pieces.used();
+  }
+};
+
+// Refuses a second call into the same plan while one runs (the plan's memory serves one call at a
+// time); the GIL is released during calls, so two Python threads could otherwise share it.
+class ExclusiveUse {
+ public:
+  explicit ExclusiveUse(std::atomic<bool>& busy) : busy_(busy) {
+    if (busy_.exchange(true)) {
+      throw std::runtime_error(
+          "this layer is already running a forward or backward in another thread; a layer (and its "
+          "workspace) serves one thread at a time: give each thread its own layer");
+    }
+  }
+  ~ExclusiveUse() { busy_.store(false); }
+
+ private:
+  std::atomic<bool>& busy_;
+};
+
+void check_call_size(std::int64_t steps, std::int64_t batch) {
+  if (steps < 0 || batch < 0) throw std::invalid_argument("x: negative size");
+  if (steps > kMaxSize || batch > kMaxSize || (batch > 0 && steps > kMaxSize / batch)) {
+    throw std::invalid_argument("x: T*N = " + std::to_string(steps) + "*" + std::to_string(batch) +
+                                " is above the supported limit " + std::to_string(kMaxSize));
+  }
+}
+
+}  // namespace
+
+template <class T>
+struct StackPlan<T>::Impl {
+  StackConfig cfg;
+  std::vector<SlotWeights<T>> weights;
+  const KernelTable* table = nullptr;      // the kernels the packs and their offsets were made for
+  std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
+  std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
+  Arena packs, scratch, store;
+  TrainingStore<T> store_layout;  // the pending forward's pieces of `store`
+  bool packs_valid = false;
+  bool pending = false;
+  std::int64_t steps = 0, batch = 0;
+  bool has_h0 = false, has_c0 = false;
+  std::atomic<bool> busy{false};
+
+  // Pack layouts differ between ISAs (tests switch the active one): follow the table in use.
+  const TypedKernels<T>& kernels() {
+    const KernelTable& active = active_kernels();
+    if (table != &active) {
+      table = &active;
+      packs_valid = false;
+      pack_offsets.clear();
+      std::int64_t offset = 0;
+      constexpr std::int64_t per_line = static_cast<std::int64_t>(Arena::kAlignment / sizeof(T));
+      for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+        pack_offsets.push_back(offset);
+        const std::int64_t n = active.typed<T>().packed_weights_elements(slot_config(k, 0, 0));
+        offset += (n + per_line - 1) / per_line * per_line;
+      }
+      pack_offsets.push_back(offset);
+    }
+    return active.typed<T>();
+  }
+
+  LayerConfig slot_config(std::int64_t k, std::int64_t T_, std::int64_t N) const {
+    return cfg.layer(k / cfg.directions, static_cast<int>(k % cfg.directions), T_, N);
+  }
+  // fn(index, pointer, elements) for every parameter, in PyTorch's order.
+  template <class Fn>
+  void for_each_parameter(Fn&& fn) const {
+    std::size_t i = 0;
+    for (const SlotWeights<T>& w : weights) {
+      const T* in_order[4] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh};
+      for (std::int64_t j = 0; j < cfg.parameters_per_slot(); ++j, ++i) fn(i, in_order[j], parameter_elements[i]);
+    }
+  }
+};
+
+template <class T>
+StackPlan<T>::StackPlan(const StackConfig& config) : impl_(std::make_unique<Impl>()) {
+  config.validate();
+  impl_->cfg = config;
+  for (const ParameterSpec& p : config.parameters()) {
+    std::int64_t n = 1;
+    for (std::int64_t d : p.shape) n *= d;
+    impl_->parameter_elements.push_back(n);
+  }
+}
+
+template <class T>
+StackPlan<T>::~StackPlan() = default;
+
+template <class T>
+const StackConfig& StackPlan<T>::config() const {
+  return impl_->cfg;
+}
+
+template <class T>
+void StackPlan<T>::set_weights(const std::vector<SlotWeights<T>>& weights) {
+  ExclusiveUse guard(impl_->busy);
+  if (static_cast<std::int64_t>(weights.size()) != impl_->cfg.slots()) {
+    throw std::invalid_argument("weights: expected one entry per layer and direction");
+  }
+  impl_->weights = weights;
+  impl_->packs_valid = false;
+  impl_->pending = false;
+}
+
+template <class T>
+void StackPlan<T>::drop_packs() {
+  impl_->packs_valid = false;
+}
+
+template <class T>
+bool StackPlan<T>::has_packs() const {
+  return impl_->packs_valid;
+}
+
+template <class T>
+bool StackPlan<T>::pending() const {
+  return impl_->pending;
+}
+template <class T>
+std::int64_t StackPlan<T>::pending_steps() const {
+  return impl_->steps;
+}
+template <class T>
+std::int64_t StackPlan<T>::pending_batch() const {
+  return impl_->batch;
+}
+
+template <class T>
+std::int64_t StackPlan<T>::retained_bytes() const {
+  return static_cast<std::int64_t>(impl_->packs.bytes() + impl_->scratch.bytes() + impl_->store.bytes());
+}
+
+template <class T>
+void StackPlan<T>::forward(const StackForward<T>& a) {
+  ExclusiveUse guard(impl_->busy);
+  Impl& m = *impl_;
+  const StackConfig& cfg = m.cfg;
+  if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots()) throw std::logic_error("forward: no weights set");
+  check_call_size(a.steps, a.batch);
+  m.pending = false;  // a new forward replaces the pending one, even if it fails
+  const TypedKernels<T>& kernels = m.kernels();
+  const CellFacts& f = cfg.facts();
+  const int kind = static_cast<int>(cfg.kind);
+  const std::int64_t T_ = a.steps, N = a.batch, H = cfg.hidden, DH = cfg.directions * H, L = cfg.layers;
+  const std::int64_t TN = T_ * N;
+
+  // Memory first (growing may throw), then the packs, then the layers.
+  std::int64_t kernel_ws = 0;
+  for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+    const LayerConfig lc = m.slot_config(k, T_, N);
+    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads_for(lc)));
+  }
+  const std::int64_t between = !a.training && L > 1 ? TN * DH : 0;  // inference: layer outputs below the top
+  Pieces<T> scratch_layout(nullptr);
+  scratch_layout.take(kernel_ws);
+  scratch_layout.take(between);
+  scratch_layout.take(between);
+  Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
+  T* workspace = scratch.take(kernel_ws);
+  T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
+  T* packs = m.packs.template reserve<T>(m.pack_offsets.back());
+  if (!m.packs_valid) {
+    for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+      const LayerConfig lc = m.slot_config(k, T_, N);
+      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], threads_for(lc));
+    }
+  }
+
+  const T* x = a.x;
+  const T* h0 = a.h0;
+  const T* c0 = f.has_cell_state ? a.c0 : nullptr;
+  TrainingStore<T>* store = nullptr;
+  if (a.training) {
+    store = &m.store_layout;
+    store->carve(cfg, m.parameter_elements, T_, N, nullptr);
+    store->carve(cfg, m.parameter_elements, T_, N, m.store.template reserve<T>(store->elements));
+    const std::int64_t LDNH = cfg.slots() * N * H;
+    std::copy(a.x, a.x + TN * cfg.input_size, store->x);
+    if (h0) h0 = std::copy(h0, h0 + LDNH, store->h0) - LDNH;
+    if (c0) c0 = std::copy(c0, c0 + LDNH, store->c0) - LDNH;
+    x = store->x;
+    m.for_each_parameter([&](std::size_t i, const T* p, std::int64_t n) { std::copy(p, p + n, store->snapshot[i]); });
+  }
+
+  const T* layer_input = x;
+  for (std::int64_t l = 0; l < L; ++l) {
+    T* out = a.training ? store->outputs[l] : (l == L - 1 ? a.y : between_buffers[l % 2]);
+    for (int d = 0; d < cfg.directions; ++d) {
+      const std::int64_t k = l * cfg.directions + d;
+      const LayerConfig lc = cfg.layer(l, d, T_, N);
+      ForwardTensors<T> io;
+      io.x = layer_input;
+      io.h0 = h0 ? h0 + k * N * H : nullptr;
+      io.c0 = c0 ? c0 + k * N * H : nullptr;
+      io.b_ih = m.weights[k].b_ih;
+      io.b_hh = m.weights[k].b_hh;
+      io.y = out + d * H;
+      io.h_n = a.h_n + k * N * H;
+      io.c_n = f.has_cell_state ? a.c_n + k * N * H : nullptr;
+      io.training = a.training;
+      io.gates = a.training && f.saves_gates ? store->gates[k] : nullptr;
+      io.saved = a.training && f.saves_per_unit ? store->saved[k] : nullptr;
+      io.packed_weights = packs + m.pack_offsets[k];
+      io.workspace = workspace;
+      kernels.forward[kind](lc, io, threads_for(lc));
+    }
+    layer_input = out;
+  }
+  m.packs_valid = a.keep_packs;
+  if (a.training) {
+    std::copy(store->outputs[L - 1], store->outputs[L - 1] + TN * DH, a.y);
+    m.pending = true;
+    m.steps = T_;
+    m.batch = N;
+    m.has_h0 = a.h0 != nullptr;
+    m.has_c0 = c0 != nullptr;
+  }
+}
+
+template <class T>
+void StackPlan<T>::backward(const StackBackward<T>& a) {
+  ExclusiveUse guard(impl_->busy);
+  Impl& m = *impl_;
+  const StackConfig& cfg = m.cfg;
+  if (!m.pending) throw std::logic_error("backward: no training-mode forward to differentiate");
+  if (static_cast<std::int64_t>(a.grads.size()) != cfg.slots()) {
+    throw std::invalid_argument("grads: expected one entry per layer and direction");
+  }
+  const TypedKernels<T>& kernels = m.kernels();
+  const CellFacts& f = cfg.facts();
+  const int kind = static_cast<int>(cfg.kind);
+  const std::int64_t T_ = m.steps, N = m.batch, H = cfg.hidden, DH = cfg.directions * H, L = cfg.layers;
+  const TrainingStore<T>& store = m.store_layout;
+
+  // The gradients belong to the weights the forward used: refuse if any changed in place since.
+  std::int64_t changed = -1;
+  m.for_each_parameter([&](std::size_t i, const T* p, std::int64_t n) {
+    if (changed < 0 && std::memcmp(p, store.snapshot[i], static_cast<std::size_t>(n) * sizeof(T)) != 0) {
+      changed = static_cast<std::int64_t>(i);
+    }
+  });
+  if (changed >= 0) {
+    throw std::runtime_error("backward: " + cfg.parameters()[changed].name +
+                             " was modified after the training-mode forward, so the gradients would not "
+                             "belong to the function computed; update parameters after backward, then run "
+                             "forward again");
+  }
+
+  std::int64_t kernel_ws = 0;
+  for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+    const LayerConfig lc = m.slot_config(k, T_, N);
+    kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, threads_for(lc)));
+  }
+  const std::int64_t between = L > 1 ? T_ * N * DH : 0;  // gradients reaching the outputs of lower layers
+  Pieces<T> scratch_layout(nullptr);
+  scratch_layout.take(kernel_ws);
+  scratch_layout.take(between);
+  scratch_layout.take(between);
+  Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
+  T* workspace = scratch.take(kernel_ws);
+  T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
+
+  const T* dy = a.dy;
+  for (std::int64_t l = L - 1; l >= 0; --l) {
+    T* dx = l == 0 ? a.dx : between_buffers[l % 2];
+    const T* layer_input = l == 0 ? store.x : store.outputs[l - 1];
+    for (int d = 0; d < cfg.directions; ++d) {
+      const std::int64_t k = l * cfg.directions + d;
+      const LayerConfig lc = cfg.layer(l, d, T_, N);
+      BackwardTensors<T> io;
+      io.x = layer_input;
+      io.h0 = m.has_h0 ? store.h0 + k * N * H : nullptr;
+      io.c0 = m.has_c0 ? store.c0 + k * N * H : nullptr;
+      io.w_ih = m.weights[k].w_ih;
+      io.w_hh = m.weights[k].w_hh;
+      io.y = store.outputs[l] + d * H;
+      io.gates = f.saves_gates ? store.gates[k] : nullptr;
+      io.saved = f.saves_per_unit ? store.saved[k] : nullptr;
+      io.dy = dy ? dy + d * H : nullptr;
+      io.dh_n = a.dh_n ? a.dh_n + k * N * H : nullptr;
+      io.dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * N * H : nullptr;
+      io.dx = dx;
+      io.dh0 = a.dh0 + k * N * H;
+      io.dc0 = f.has_cell_state ? a.dc0 + k * N * H : nullptr;
+      io.dw_ih = a.grads[k].dw_ih;
+      io.dw_hh = a.grads[k].dw_hh;
+      io.db_ih = a.grads[k].db_ih;
+      io.db_hh = a.grads[k].db_hh;
+      // Both directions read the same layer input: the second adds its input gradient.
+      io.accumulate_dx = d == 1;
+      io.accumulate_param_grads = a.accumulate;
+      io.workspace = workspace;
+      kernels.backward[kind](lc, io, threads_for(lc));
+    }
+    dy = dx;  // the gradient reaching the layer below through its output
+  }
+}
+
+template class StackPlan<float>;
+template class StackPlan<double>;
+
+}  // namespace fusedrnn

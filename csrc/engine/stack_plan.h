@@ -1,0 +1,94 @@
+// A prepared layer stack: the validated configuration, the packed weights (kept while the weights
+// cannot change) and retained memory for the kernels' scratch and the training workspace. forward and
+// backward run every layer and direction of the stack in one call. The plan reads the weights through
+// the pointers given to set_weights; who owns them keeps them alive and unchanged while packs are kept
+// (the rule is written where the layers enforce it: python/fusedrnn/layers.py).
+//
+// Shape legend as in cells/layer_config.h, plus L layers, D directions, k = l*D + d a layer-direction
+// ("slot"). Compiled with baseline flags; the kernels it calls come from the active KernelTable.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/stack_config.h"
+
+namespace fusedrnn {
+
+template <class T>
+struct SlotWeights {
+  const T* w_ih = nullptr;  // w_ih: [G*H, C_l]
+  const T* w_hh = nullptr;  // w_hh: [G*H, H]
+  const T* b_ih = nullptr;  // b_ih: [G*H] or null (no bias)
+  const T* b_hh = nullptr;  // b_hh: [G*H] or null
+};
+
+template <class T>
+struct SlotGrads {
+  T* dw_ih = nullptr;  // like SlotWeights
+  T* dw_hh = nullptr;
+  T* db_ih = nullptr;
+  T* db_hh = nullptr;
+};
+
+template <class T>
+struct StackForward {
+  std::int64_t steps = 0, batch = 0;  // T, N
+  const T* x = nullptr;               // x: [T,N,C]
+  const T* h0 = nullptr;              // h0: [L*D,N,H] or null (zeros)
+  const T* c0 = nullptr;              // c0: [L*D,N,H] or null (zeros); cells with a cell state
+  T* y = nullptr;                     // y: [T,N,D*H] out
+  T* h_n = nullptr;                   // h_n: [L*D,N,H] out
+  T* c_n = nullptr;                   // c_n: [L*D,N,H] out; cells with a cell state
+  bool training = false;              // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
+  bool keep_packs = false;            // keep the packed weights for the next calls
+};
+
+template <class T>
+struct StackBackward {
+  const T* dy = nullptr;    // dy: [T,N,D*H] or null (zeros)
+  const T* dh_n = nullptr;  // dh_n: [L*D,N,H] or null
+  const T* dc_n = nullptr;  // dc_n: [L*D,N,H] or null; cells with a cell state
+  T* dx = nullptr;          // dx: [T,N,C] out
+  T* dh0 = nullptr;         // dh0: [L*D,N,H] out
+  T* dc0 = nullptr;         // dc0: [L*D,N,H] out; cells with a cell state
+  std::vector<SlotGrads<T>> grads;  // per slot, written or (accumulate) added to
+  bool accumulate = false;
+};
+
+template <class T>
+class StackPlan {
+ public:
+  explicit StackPlan(const StackConfig& config);  // validates
+  ~StackPlan();
+  StackPlan(const StackPlan&) = delete;
+  StackPlan& operator=(const StackPlan&) = delete;
+
+  const StackConfig& config() const;
+  // One entry per slot. Drops the packs and any pending training forward.
+  void set_weights(const std::vector<SlotWeights<T>>& weights);
+  // The weights have changed (or may change): pack them again at the next forward.
+  void drop_packs();
+  bool has_packs() const;
+
+  void forward(const StackForward<T>& args);
+  // Differentiates the pending training forward (std::logic_error if none; std::runtime_error if a
+  // weight changed since). It stays pending until the next forward, so a backward may be repeated.
+  void backward(const StackBackward<T>& args);
+  bool pending() const;
+  std::int64_t pending_steps() const;
+  std::int64_t pending_batch() const;
+  // Bytes of memory the plan keeps between calls (packs, scratch, training workspace).
+  std::int64_t retained_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Threads worth starting for one layer-direction call (measured crossover, engine/stack_plan.cc).
+int threads_for(const LayerConfig& cfg);
+
+}  // namespace fusedrnn
