@@ -71,6 +71,16 @@ void register_runtime(pybind11::module_& m) {
         "Work per thread before a kernel call starts another thread (tests: multithread tiny shapes).");
   m.def("_min_flops_per_thread", &min_flops_per_thread);
   m.def(
+      "_fma_peak_gflops",
+      [](int threads, std::int64_t iterations) {
+        if (threads < 1 || threads > 1024) throw py::value_error("threads: expected 1..1024");
+        if (iterations < 1) throw py::value_error("iterations: expected >= 1");
+        py::gil_scoped_release release;
+        return active_kernels().fma_peak_gflops(threads, iterations);
+      },
+      py::arg("threads"), py::arg("iterations") = 20000000,
+      "float32 GF/s of independent FMAs on `threads` threads with the active ISA (benchmarks: the peak).");
+  m.def(
       "_activation",
       [](const std::string& name, py::array values) {
         // In place over a C-contiguous float32/float64 array, with the active ISA's vectorised code: lets

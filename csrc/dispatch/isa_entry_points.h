@@ -31,4 +31,7 @@ std::int64_t packed_weights_elements(const LayerConfig& cfg);
 template <class T>
 void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, T* packed, int num_threads);
 
+// float32 GF/s of `iterations` rounds of independent FMAs on every thread (gemm/fma_peak.cc).
+double fma_peak_gflops(int num_threads, std::int64_t iterations);
+
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -36,6 +36,7 @@ struct TypedKernels {
 
 struct KernelTable {
   const char* isa;
+  double (*fma_peak_gflops)(int num_threads, std::int64_t iterations);
   TypedKernels<float> f32;
   TypedKernels<double> f64;
   template <class T>

@@ -34,7 +34,7 @@ TypedKernels<T> typed_kernels() {
 }  // namespace
 
 const KernelTable& kernel_table() {
-  static const KernelTable table{FUSEDRNN_STRINGIFY(FUSEDRNN_ISA_NS), typed_kernels<float>(),
+  static const KernelTable table{FUSEDRNN_STRINGIFY(FUSEDRNN_ISA_NS), &fma_peak_gflops, typed_kernels<float>(),
                                  typed_kernels<double>()};
   return table;
 }
