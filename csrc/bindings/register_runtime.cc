@@ -38,7 +38,10 @@ void register_runtime(pybind11::module_& m) {
   m.def(
       "set_num_threads",
       [](int n) {
-        if (n < 1) throw py::value_error("n: expected a thread count >= 1, got " + std::to_string(n));
+        if (n < 1 || n > kMaxThreads) {
+          throw py::value_error("n: expected a thread count from 1 to " + std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(n));
+        }
         set_num_threads(n);
       },
       py::arg("n"), "Sets the threads the kernels use (>= 1), effective from the next call.");
@@ -56,6 +59,7 @@ void register_runtime(pybind11::module_& m) {
         return info;
       },
       "The SIMD path in use and what the CPU offers.");
+  m.attr("_max_threads") = kMaxThreads;
   // Non-empty when FUSEDRNN_ISA could not be honoured; fusedrnn/__init__.py turns it into a warning.
   m.attr("_isa_warning") = isa_report().warning;
   m.def(

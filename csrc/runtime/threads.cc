@@ -2,6 +2,10 @@
 
 #include <atomic>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
 namespace fusedrnn {
 namespace {
 
@@ -18,9 +22,26 @@ std::atomic<int>& thread_count() {
   return count;
 }
 
+std::atomic<bool> team_started{false};
+std::atomic<bool> forked_child{false};
+
+#if defined(__unix__) || defined(__APPLE__)
+void in_forked_child() {
+  if (team_started.load(std::memory_order_relaxed)) forked_child.store(true, std::memory_order_relaxed);
+}
+const bool fork_handler_installed = pthread_atfork(nullptr, nullptr, &in_forked_child) == 0;
+#endif
+
 }  // namespace
 
+void note_thread_team_started() {
+  if (!team_started.load(std::memory_order_relaxed)) team_started.store(true, std::memory_order_relaxed);
+}
+
+bool forked_after_thread_team() { return forked_child.load(std::memory_order_relaxed); }
+
 int get_num_threads() {
+  if (forked_after_thread_team()) return 1;
   const int ours = thread_count().load(std::memory_order_relaxed);
 #ifdef _OPENMP
   // Also honour the calling thread's OpenMP limit, which is what threadpoolctl (and omp_set_num_threads)
@@ -33,10 +54,11 @@ int get_num_threads() {
 }
 
 void set_num_threads(int n) {
-  thread_count().store(n < 1 ? 1 : n, std::memory_order_relaxed);
+  n = n < 1 ? 1 : (n > kMaxThreads ? kMaxThreads : n);
+  thread_count().store(n, std::memory_order_relaxed);
 #ifdef _OPENMP
   // Keeps omp_get_max_threads() (what threadpoolctl reads and limits) in step with ours.
-  omp_set_num_threads(n < 1 ? 1 : n);
+  omp_set_num_threads(n);
 #endif
 }
 

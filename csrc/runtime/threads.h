@@ -15,6 +15,14 @@ namespace fusedrnn {
 int get_num_threads();
 // n >= 1. Takes effect for the next kernel call.
 void set_num_threads(int n);
+// Largest accepted thread count: beyond it, every call would start more OS threads than useful.
+constexpr int kMaxThreads = 1024;
+
+// Fork safety. GNU OpenMP's thread team does not survive fork(): a child's first parallel region waits
+// forever for the parent's threads (a multiprocessing "fork" pool hung). So a process forked after a
+// team has started runs every kernel on its own thread (get_num_threads() is 1 there).
+void note_thread_team_started();
+bool forked_after_thread_team();
 // True when the module was compiled with OpenMP.
 bool openmp_enabled();
 

@@ -11,6 +11,7 @@ template <class Body>
 void parallel_region(int num_threads, Body&& body) {
 #ifdef _OPENMP
   if (num_threads > 1) {
+    note_thread_team_started();
 #pragma omp parallel num_threads(num_threads)
     {
       const ThreadContext ctx{omp_get_thread_num(), omp_get_num_threads()};

@@ -37,10 +37,13 @@ if _core._isa_warning:
 
 
 def set_num_threads(n):
-    """Threads used by every kernel from the next call on (n >= 1). Default: OMP_NUM_THREADS, else
-    all cores. Results are bitwise identical for any thread count."""
+    """Threads used by every kernel from the next call on (1 <= n <= 1024). Default: OMP_NUM_THREADS,
+    else all cores. Results are bitwise identical for any thread count. In a process forked after the
+    kernels have run on several threads, they run on one (OpenMP's threads do not survive fork)."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if not 1 <= n <= _core._max_threads:
+        raise ValueError(f"n: expected a thread count from 1 to {_core._max_threads}, got {n}")
     _core.set_num_threads(int(n))
 
 

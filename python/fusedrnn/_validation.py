@@ -27,6 +27,10 @@ def kernel_dtype(dtype, name="dtype"):
 
 def real_array(value, name, dtype, copy=False):
     """``value`` as a C-contiguous array of ``dtype``; refuses complex, bool, object and text data."""
+    if not copy and type(value) is np.ndarray and value.dtype == dtype:
+        flags = value.flags
+        if flags.c_contiguous and flags.aligned:  # the common case, at a tenth of np.require's cost
+            return value
     try:
         array = np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as err:
