@@ -271,3 +271,20 @@ def test_input_projection_in_chunks(rng, cell, dtype):
             )
     finally:
         fr._core._set_input_chunk_elements(saved)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fuse_max", [0, 10**6], ids=["projection_gemm", "projection_in_step"])
+def test_both_input_projection_paths(rng, isa, cell, dtype, fuse_max):
+    # The forward folds x_t W_ih^T into the step's product for small C (cells that allow it) and runs it
+    # as a GEMM over chunks of steps otherwise: force each path on shapes of both kinds.
+    saved = fr._core._fuse_input_max_features()
+    try:
+        fr._core._set_fuse_input_max_features(fuse_max)
+        for T, N, C, H in [(6, 5, 3, 37), (4, 9, 70, 33), (3, 1, 130, 20)]:
+            assert_matches_reference(
+                *make_case(rng, T, N, C, H, num_layers=2, bidirectional=True, dtype=dtype, cell=cell)
+            )
+    finally:
+        fr._core._set_fuse_input_max_features(saved)

@@ -24,6 +24,7 @@ py::dict facts_dict(const CellFacts& f) {
   d["has_cell_state"] = f.has_cell_state;
   d["saves_gates"] = f.saves_gates;
   d["saves_per_unit"] = f.saves_per_unit;
+  d["input_fusable"] = f.input_fusable;
   return d;
 }
 

@@ -74,6 +74,9 @@ void register_runtime(pybind11::module_& m) {
   m.def("_set_min_flops_per_thread", &set_min_flops_per_thread, py::arg("n"),
         "Work per thread before a kernel call starts another thread (tests: multithread tiny shapes).");
   m.def("_min_flops_per_thread", &min_flops_per_thread);
+  m.def("_set_fuse_input_max_features", &set_fuse_input_max_features, py::arg("n"),
+        "Largest input size whose input projection is folded into each forward step (tests, tuning).");
+  m.def("_fuse_input_max_features", &fuse_input_max_features);
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

@@ -32,7 +32,8 @@ struct ForwardTile : TileExtent {
   const T* gh = nullptr;
   std::int64_t gh_ld = 0;
   std::int64_t gate_stride = 0;
-  const T* gx = nullptr;      // gx: [N, G*H] at step t, W_ih x_t (no bias)
+  const T* gx = nullptr;      // gx: [N, G*H] at step t, W_ih x_t (no bias), or null when gh includes it
+                              // (LayerConfig::fuse_input, cells with kInputFusable)
   const T* b_ih = nullptr;    // b_ih: [G*H] (zeros when the layer has no bias)
   const T* b_hh = nullptr;    // b_hh: [G*H] (zeros when the layer has no bias)
   const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}

@@ -13,6 +13,8 @@ constexpr int kCellKinds = 4;
 //   kSavesPerUnit           training keeps one more [T,N,H] (LSTM c_t, GRU W_hn h + b_hn)
 //   kSeparateRecurrentGrad  dL/d(W_hh h) differs from dL/d(W_ih x) (GRU's n gate)
 //   kDirectStateGrad        dh_{t-1} has a pointwise term besides dG W_hh (GRU's z*dh)
+//   kInputFusable           every gate's pre-activation is W_ih x + W_hh h (+ biases), so the forward may
+//                           compute both in one product [h | x] x [W_hh; W_ih] (not GRU's n gate)
 struct LstmTraits {
   static constexpr CellKind kKind = CellKind::lstm;
   static constexpr int kGates = 4;
@@ -21,6 +23,7 @@ struct LstmTraits {
   static constexpr bool kSavesPerUnit = true;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr bool kDirectStateGrad = false;
+  static constexpr bool kInputFusable = true;
 };
 
 struct GruTraits {
@@ -31,6 +34,7 @@ struct GruTraits {
   static constexpr bool kSavesPerUnit = true;
   static constexpr bool kSeparateRecurrentGrad = true;
   static constexpr bool kDirectStateGrad = true;
+  static constexpr bool kInputFusable = false;
 };
 
 template <CellKind Kind>
@@ -42,6 +46,7 @@ struct RnnTraits {
   static constexpr bool kSavesPerUnit = false;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr bool kDirectStateGrad = false;
+  static constexpr bool kInputFusable = true;
 };
 using RnnTanhTraits = RnnTraits<CellKind::rnn_tanh>;
 using RnnReluTraits = RnnTraits<CellKind::rnn_relu>;

@@ -21,6 +21,9 @@ struct LayerConfig {
   bool reverse = false;         // process t = T-1 .. 0
   std::int64_t x_ld = 0;        // row stride of x, >= C
   std::int64_t y_ld = 0;        // row stride of y / dy (bidirectional outputs share rows), >= H
+  // Forward: x_t W_ih^T inside each step's product ([h_{t-1} | x_t] x [W_hh; W_ih], K = H + C) instead of
+  // one GEMM over chunks of steps (cells with kInputFusable; the engine chooses, engine/stack_config.cc).
+  bool fuse_input = false;
 
   // Time index of the s-th processed step.
   std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }

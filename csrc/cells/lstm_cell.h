@@ -20,13 +20,19 @@ struct LstmCell : LstmTraits {
     T tanh_c[kMaxTileUnits];
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
-      const T* gx = s.gx + n * GH + s.j0;
       const T* gh = s.gh + r * s.gh_ld;
       const T* bx = s.b_ih + s.j0;
       const T* bh = s.b_hh + s.j0;
-      for (int g = 0; g < 4; ++g) {
-        for (std::int64_t u = 0; u < U; ++u)
-          pre[g][u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
+      if (s.gx) {
+        const T* gx = s.gx + n * GH + s.j0;
+        for (int g = 0; g < 4; ++g) {
+          for (std::int64_t u = 0; u < U; ++u)
+            pre[g][u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
+        }
+      } else {  // input fused into gh
+        for (int g = 0; g < 4; ++g) {
+          for (std::int64_t u = 0; u < U; ++u) pre[g][u] = gh[g * gs + u] + (bx[g * H + u] + bh[g * H + u]);
+        }
       }
       sigmoid_inplace(pre[0], U);
       sigmoid_inplace(pre[1], U);

@@ -38,12 +38,16 @@ struct RnnCell : Traits {
     const std::int64_t U = s.units;
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
-      const T* gx = s.gx + n * s.hidden + s.j0;
       const T* gh = s.gh + r * s.gh_ld;
       const T* bx = s.b_ih + s.j0;
       const T* bh = s.b_hh + s.j0;
       T* h = s.h + n * s.h_ld + s.j0;
-      for (std::int64_t u = 0; u < U; ++u) h[u] = gx[u] + bx[u] + gh[u] + bh[u];
+      if (s.gx) {
+        const T* gx = s.gx + n * s.hidden + s.j0;
+        for (std::int64_t u = 0; u < U; ++u) h[u] = gx[u] + bx[u] + gh[u] + bh[u];
+      } else {  // input fused into gh
+        for (std::int64_t u = 0; u < U; ++u) h[u] = gh[u] + (bx[u] + bh[u]);
+      }
       Activation::apply_inplace(h, U);
     }
   }

@@ -25,23 +25,42 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Packs w_hh [G*H, H] as the B operand of the forward step: panel (b, g) holds, for k < H, the NR
-// weights w_hh[g*H + b*NR + u, k] of units b*NR+u (zero past H): dst[((b*G + g)*H + k)*NR + u].
+// Packs w_hh [G*H, H] (and, when w_ih is given, w_ih [G*H, C] below it: K = H + C) as the B operand of
+// the forward step: panel (b, g) holds, for k < K, the NR weights of units b*NR+u (zero past H), w_hh's
+// column k for k < H and w_ih's column k - H after: dst[((b*G + g)*K + k)*NR + u].
 template <class T>
-void pack_recurrent_forward(const T* w_hh, std::int64_t H, int G, int nr, std::int64_t block, T* dst) {
-  // Unit by unit, so each weight row is read contiguously (the panel, H x NR, stays in L1 for the
+void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::int64_t C, int G, int nr,
+                            std::int64_t block, T* dst) {
+  // Unit by unit, so each weight row is read contiguously (the panel, K x NR, stays in L1 for the
   // strided writes); k-outer order read with stride H and was a quarter of a keras-seed call.
+  const std::int64_t K = H + (w_ih ? C : 0);
   for (int g = 0; g < G; ++g) {
-    T* panel = dst + (block * G + g) * H * nr;
+    T* panel = dst + (block * G + g) * K * nr;
     for (int u = 0; u < nr; ++u) {
       const std::int64_t j = block * nr + u;
       if (j >= H) {  // padding units past H
-        for (std::int64_t k = 0; k < H; ++k) panel[k * nr + u] = T(0);
+        for (std::int64_t k = 0; k < K; ++k) panel[k * nr + u] = T(0);
         continue;
       }
       const T* row = w_hh + (g * H + j) * H;
       for (std::int64_t k = 0; k < H; ++k) panel[k * nr + u] = row[k];
+      if (w_ih) {
+        const T* in_row = w_ih + (g * H + j) * C;
+        for (std::int64_t c = 0; c < C; ++c) panel[(H + c) * nr + u] = in_row[c];
+      }
     }
+  }
+}
+
+// Writes batch rows [n_begin, n_end) of x_t (row stride ld, C columns) into columns H.. of the packed A
+// operand [row_panels][K][MR] of a fused step.
+template <class T>
+void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::int64_t n_end, std::int64_t C,
+                     std::int64_t H, std::int64_t K, int mr, T* packed) {
+  for (std::int64_t n = n_begin; n < n_end; ++n) {
+    const T* s = x_t + n * ld;
+    T* d = packed + (n / mr) * K * mr + H * mr + n % mr;
+    for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
   }
 }
 
@@ -89,9 +108,10 @@ struct PackedWeights {
   PackedWeights(const LayerConfig& cfg, T* base) {
     const Microkernel<T>& kernel = microkernel<T>();  // the step kernels share its NR
     const std::int64_t GH = cfg.gates * cfg.hidden, unit_blocks = (cfg.hidden + kernel.nr - 1) / kernel.nr;
+    const std::int64_t K = cfg.hidden + (cfg.fuse_input ? cfg.input_size : 0);
     WorkspaceCarver<T> carve(base);
-    w_ih = carve.take(packed_b_elements(kernel, GH, cfg.input_size));
-    w_hh = carve.take(unit_blocks * GH * kernel.nr);
+    w_ih = carve.take(cfg.fuse_input ? 0 : packed_b_elements(kernel, GH, cfg.input_size));
+    w_hh = carve.take(unit_blocks * cfg.gates * K * kernel.nr);
     elements = carve.used();
   }
 };
@@ -104,17 +124,20 @@ void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T
   const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr;
   const Range blocks = split_range(unit_blocks, ctx);
   for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-    pack_recurrent_forward(w_hh, H, cfg.gates, kernel.nr, b, packed.w_hh);
+    pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, cfg.input_size, cfg.gates, kernel.nr, b,
+                           packed.w_hh);
   }
-  pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size, MatrixView<T>::transposed(w_ih, cfg.input_size),
-              packed.w_ih);
+  if (!cfg.fuse_input) {
+    pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size, MatrixView<T>::transposed(w_ih, cfg.input_size),
+                packed.w_ih);
+  }
 }
 
 // The forward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class Cell, class T>
 struct ForwardWorkspace {
-  T* gx = nullptr;          // gx: [chunk_steps*N, G*H] input projection of a chunk (inference)
-  T* h_packed = nullptr;    // two A operands of the step, [row_panels][H][MR] each
+  T* gx = nullptr;          // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
+  T* h_packed = nullptr;    // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
   T* zeros = nullptr;       // zeros: [N*H] h0 when none is given
   T* zero_bias = nullptr;   // zero_bias: [G*H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
@@ -129,8 +152,9 @@ struct ForwardWorkspace {
     const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
     chunk_steps = std::max<std::int64_t>(1, std::min(cfg.steps, input_chunk_elements() / (N * GH)));
     WorkspaceCarver<T> carve(base);
-    gx = carve.take(training && Cell::kSavesGates ? 0 : chunk_steps * N * GH);
-    h_packed = carve.take(2 * row_panels * H * step_kernel.mr);
+    const std::int64_t K = H + (cfg.fuse_input ? cfg.input_size : 0);
+    gx = carve.take((training && Cell::kSavesGates) || cfg.fuse_input ? 0 : chunk_steps * N * GH);
+    h_packed = carve.take(2 * row_panels * K * step_kernel.mr);
     zeros = carve.take(N * H);
     zero_bias = carve.take(GH);
     scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * Cell::kGates * kernel.nr;
@@ -163,13 +187,15 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     return;
   }
 
+  const bool fused = cfg.fuse_input && Cell::kInputFusable;
+  const std::int64_t K = H + (fused ? C : 0);  // the step's inner dimension
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
   const ForwardWorkspace<Cell, T> ws(cfg, io.training, num_threads, io.workspace);
   const std::int64_t chunk_steps = ws.chunk_steps;
   const PackedWeights<T> packed(cfg, const_cast<T*>(io.packed_weights));
   // Padding rows of the last row panel are read by the microkernel and must hold numbers (zeros).
   for (int half = 0; half < 2; ++half) {
-    fill(ws.h_packed + (half * row_panels + row_panels - 1) * H * mr, H * mr, T(0));
+    fill(ws.h_packed + (half * row_panels + row_panels - 1) * K * mr, K * mr, T(0));
   }
   if (!io.h0) fill(ws.zeros, N * H, T(0));
   if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
@@ -186,7 +212,15 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
-    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, H, mr, ws.h_packed);
+    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, K, mr, ws.h_packed);
+    // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
+    // of step s+1 during step s).
+    const Range x_rows = split_range(N, ctx);
+    if (fused) {
+      pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, H, K, mr,
+                      ws.h_packed);
+      barrier(ctx);  // step 0 reads every thread's columns of h0 and rows of x
+    }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
         for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
@@ -199,7 +233,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       return keep_gates ? io.gates + t * N * GH : ws.gx + (t - chunk_t0) * N * GH;
     };
     for (std::int64_t s = 0; s < T_; ++s) {
-      if (s % chunk_steps == 0) {
+      if (!fused && s % chunk_steps == 0) {
         // 1. Input projection of the next chunk of processed steps: times [t_lo, t_hi) in either direction.
         const std::int64_t steps = std::min(chunk_steps, T_ - s);
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
@@ -211,14 +245,14 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       }
       // 2. One step of the recurrence.
       const std::int64_t t = cfg.time_at(s);
-      const T* h_read = ws.h_packed + (s & 1) * row_panels * H * mr;
-      T* h_write = ws.h_packed + ((s + 1) & 1) * row_panels * H * mr;
+      const T* h_read = ws.h_packed + (s & 1) * row_panels * K * mr;
+      T* h_write = ws.h_packed + ((s + 1) & 1) * row_panels * K * mr;
       ForwardTile<T> st;
       st.hidden = H;
       st.gh = tile;
       st.gh_ld = tile_ld;
       st.gate_stride = nr;
-      st.gx = gx_at(t);
+      st.gx = fused ? nullptr : gx_at(t);
       st.b_ih = io.b_ih ? io.b_ih : ws.zero_bias;
       st.b_hh = io.b_hh ? io.b_hh : ws.zero_bias;
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
@@ -227,20 +261,24 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.saved = io.training && Cell::kSavesPerUnit ? io.saved + t * N * H : nullptr;
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
-      st.gates = keep_gates ? gx_at(t) : nullptr;
+      st.gates = keep_gates ? io.gates + t * N * GH : nullptr;
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);
-        const T* w_block = packed.w_hh + b * G * H * nr;
+        const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
           for (int g = 0; g < G; ++g) {
-            step_kernel.fn(H, h_read + p * H * mr, w_block + g * H * nr, tile + g * nr, tile_ld, false);
+            step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
           }
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);
           Cell::forward(st);
-          pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, H, mr, h_write);
+          pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write);
         }
+      }
+      if (fused && s + 1 < T_) {
+        pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, H, K,
+                        mr, h_write);
       }
       barrier(ctx);
     }

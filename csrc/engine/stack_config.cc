@@ -2,12 +2,20 @@
 
 #include <stdexcept>
 
+#include "runtime/threads.h"
+
 namespace fusedrnn {
 namespace {
 
 template <class Traits>
 CellFacts facts_of(const char* name) {
-  return {name, Traits::kKind, Traits::kGates, Traits::kHasCellState, Traits::kSavesGates, Traits::kSavesPerUnit};
+  return {name,
+          Traits::kKind,
+          Traits::kGates,
+          Traits::kHasCellState,
+          Traits::kSavesGates,
+          Traits::kSavesPerUnit,
+          Traits::kInputFusable};
 }
 
 void check_size(std::int64_t value, const char* name, std::int64_t limit) {
@@ -61,6 +69,7 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.reverse = d == 1;
   cfg.x_ld = cfg.input_size;
   cfg.y_ld = directions * hidden;
+  cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features();
   return cfg;
 }
 

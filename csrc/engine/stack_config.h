@@ -21,6 +21,7 @@ struct CellFacts {
   bool has_cell_state;  // a second state c besides h
   bool saves_gates;     // training keeps the activated gates [T,N,G*H]
   bool saves_per_unit;  // training keeps one more [T,N,H]
+  bool input_fusable;   // the forward may fold W_ih x into the step's product
 };
 const std::vector<CellFacts>& all_cell_facts();
 const CellFacts& cell_facts(CellKind kind);

@@ -17,7 +17,7 @@ int threads_for(const LayerConfig& cfg) {
   // this only changes speed.
   const double flops = 2.0 * cfg.steps * cfg.batch * cfg.gates * cfg.hidden * (cfg.input_size + cfg.hidden);
   const double useful = flops / static_cast<double>(min_flops_per_thread()) + 1.0;
-  const int requested = get_num_threads();
+  const int requested = machine_contended() ? 1 : get_num_threads();
   return useful >= requested ? requested : std::max(1, static_cast<int>(useful));
 }
 
@@ -89,6 +89,7 @@ struct StackPlan<T>::Impl {
   StackConfig cfg;
   std::vector<SlotWeights<T>> weights;
   const KernelTable* table = nullptr;      // the kernels the packs and their offsets were made for
+  std::int64_t fuse_max = -1;              // and the fusion rule (it changes the packs' layout)
   std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
   Arena packs, scratch, store;
@@ -98,12 +99,22 @@ struct StackPlan<T>::Impl {
   std::int64_t steps = 0, batch = 0;
   bool has_h0 = false, has_c0 = false;
   std::atomic<bool> busy{false};
+  std::vector<int> slot_threads;  // this call's thread count per slot: sizes and kernels must agree
 
-  // Pack layouts differ between ISAs (tests switch the active one): follow the table in use.
+  // Threads per slot for a call over T_ x N, chosen once per call (the choice can change between
+  // calls, e.g. when the machine becomes contended, never within one).
+  void choose_threads(std::int64_t T_, std::int64_t N) {
+    slot_threads.resize(static_cast<std::size_t>(cfg.slots()));
+    for (std::int64_t k = 0; k < cfg.slots(); ++k) slot_threads[k] = threads_for(slot_config(k, T_, N));
+  }
+
+  // Pack layouts differ between ISAs (tests switch the active one) and with the fusion rule (a tuning
+  // knob): follow the ones in use.
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
-    if (table != &active) {
+    if (table != &active || fuse_max != fuse_input_max_features()) {
       table = &active;
+      fuse_max = fuse_input_max_features();
       packs_valid = false;
       pack_offsets.clear();
       std::int64_t offset = 0;
@@ -205,10 +216,11 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   const std::int64_t TN = T_ * N;
 
   // Memory first (growing may throw), then the packs, then the layers.
+  m.choose_threads(T_, N);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     const LayerConfig lc = m.slot_config(k, T_, N);
-    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads_for(lc)));
+    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, m.slot_threads[k]));
   }
   const std::int64_t between = !a.training && L > 1 ? TN * DH : 0;  // inference: layer outputs below the top
   Pieces<T> scratch_layout(nullptr);
@@ -222,7 +234,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   if (!m.packs_valid) {
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
       const LayerConfig lc = m.slot_config(k, T_, N);
-      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], threads_for(lc));
+      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], m.slot_threads[k]);
     }
   }
 
@@ -262,7 +274,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       io.saved = a.training && f.saves_per_unit ? store->saved[k] : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
       io.workspace = workspace;
-      kernels.forward[kind](lc, io, threads_for(lc));
+      kernels.forward[kind](lc, io, m.slot_threads[k]);
     }
     layer_input = out;
   }
@@ -306,10 +318,11 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
                              "forward again");
   }
 
+  m.choose_threads(T_, N);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     const LayerConfig lc = m.slot_config(k, T_, N);
-    kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, threads_for(lc)));
+    kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
   }
   const std::int64_t between = L > 1 ? T_ * N * DH : 0;  // gradients reaching the outputs of lower layers
   Pieces<T> scratch_layout(nullptr);
@@ -350,7 +363,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
       io.accumulate_dx = d == 1;
       io.accumulate_param_grads = a.accumulate;
       io.workspace = workspace;
-      kernels.backward[kind](lc, io, threads_for(lc));
+      kernels.backward[kind](lc, io, m.slot_threads[k]);
     }
     dy = dx;  // the gradient reaching the layer below through its output
   }

@@ -1,6 +1,15 @@
 #include "runtime/threads.h"
 
 #include <atomic>
+#include <chrono>
+#include <climits>
+#include <thread>
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
@@ -69,13 +78,82 @@ Range split_range(std::int64_t n, const ThreadContext& ctx) {
 }
 
 void barrier(const ThreadContext& ctx) {
-#ifdef _OPENMP
-  if (ctx.count > 1) {
-#pragma omp barrier
-  }
-#else
-  (void)ctx;
+  if (ctx.count > 1) ctx.barrier->wait();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Spin this long before sleeping: longer than the usual arrival spread of a step's threads, far
+// shorter than a scheduler time slice.
+constexpr auto kSpin = std::chrono::microseconds(20);
+// A wait longer than this, and than kContendedRatio times the waiter's own work since its previous
+// barrier, marks the machine as contended for kBackoff.
+constexpr auto kLongWait = std::chrono::microseconds(300);
+constexpr int kContendedRatio = 4;
+constexpr auto kBackoff = std::chrono::milliseconds(200);
+
+std::atomic<std::int64_t> contended_until{0};  // Clock ticks
+thread_local Clock::time_point last_barrier_exit{};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
 #endif
+}
+
+void sleep_while_equal(std::atomic<std::uint32_t>& word, std::uint32_t value) {
+#ifdef __linux__
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, value, nullptr, nullptr, 0);
+#else
+  (void)word;
+  (void)value;
+  std::this_thread::yield();
+#endif
+}
+
+void wake_all(std::atomic<std::uint32_t>& word) {
+#ifdef __linux__
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+#else
+  (void)word;
+#endif
+}
+
+}  // namespace
+
+void StepBarrier::wait() {
+  const Clock::time_point arrival = Clock::now();
+  const std::uint32_t generation = generation_.load(std::memory_order_acquire);
+  if (arrived_.fetch_add(1, std::memory_order_acq_rel) == count_ - 1) {
+    arrived_.store(0, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_all(generation_);
+    last_barrier_exit = Clock::now();
+    return;
+  }
+  while (generation_.load(std::memory_order_acquire) == generation) {
+    if (Clock::now() - arrival > kSpin) {
+      // seq_cst pairs with the last arriver's: either it sees a sleeper and wakes it, or this thread
+      // sees the new generation and does not sleep.
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      while (generation_.load(std::memory_order_seq_cst) == generation) sleep_while_equal(generation_, generation);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      break;
+    }
+    for (int i = 0; i < 16; ++i) cpu_relax();
+  }
+  const Clock::time_point exit = Clock::now();
+  const auto waited = exit - arrival, worked = arrival - last_barrier_exit;
+  if (waited > kLongWait && waited > kContendedRatio * worked) {
+    contended_until.store((exit + kBackoff).time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  last_barrier_exit = exit;
+}
+
+bool machine_contended() {
+  return Clock::now().time_since_epoch().count() < contended_until.load(std::memory_order_relaxed);
 }
 
 namespace {
@@ -95,6 +173,17 @@ std::int64_t min_flops_per_thread() { return flops_per_thread().load(std::memory
 void set_min_flops_per_thread(std::int64_t n) {
   flops_per_thread().store(n < 1 ? 1 : n, std::memory_order_relaxed);
 }
+
+namespace {
+std::atomic<std::int64_t>& fuse_max() {
+  static std::atomic<std::int64_t> value{64};
+  return value;
+}
+}  // namespace
+
+std::int64_t fuse_input_max_features() { return fuse_max().load(std::memory_order_relaxed); }
+
+void set_fuse_input_max_features(std::int64_t n) { fuse_max().store(n < 0 ? 0 : n, std::memory_order_relaxed); }
 
 std::int64_t input_chunk_elements() { return chunk_elements().load(std::memory_order_relaxed); }
 

@@ -5,6 +5,7 @@
 // so results are bitwise identical for any thread count. Without OpenMP everything runs on one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace fusedrnn {
@@ -36,10 +37,41 @@ void set_input_chunk_elements(std::int64_t n);
 std::int64_t min_flops_per_thread();
 void set_min_flops_per_thread(std::int64_t n);
 
+// Largest input size C whose input projection the forward folds into each step (cells that allow it).
+// Settable so that tests and benchmarks reach both paths on any shape.
+std::int64_t fuse_input_max_features();
+void set_fuse_input_max_features(std::int64_t n);
+
+class StepBarrier;
+
 struct ThreadContext {
-  int id;     // 0 .. count-1
-  int count;  // threads in this region
+  int id;                // 0 .. count-1
+  int count;             // threads in this region
+  StepBarrier* barrier;  // the region's barrier (null on one thread)
 };
+
+// The barrier of one parallel region: spins briefly (a step's threads normally arrive within a few
+// microseconds of each other), then sleeps in the kernel, so that a waiting thread frees its core for a
+// partner the OS has descheduled instead of spinning against it. A wait that outlasts the waiter's own
+// work many times over means a partner was descheduled (another busy process): it marks the machine as
+// contended, and threads_for() then runs the next calls on one thread for a while (results do not depend
+// on the thread count). Measured on `energy` LSTM training with one busy process on the 2 cores: OpenMP's
+// own barrier made 2 threads 2.8x slower than 1.
+class StepBarrier {
+ public:
+  explicit StepBarrier(int count) : count_(count) {}
+  void wait();
+
+ private:
+  const int count_;
+  alignas(64) std::atomic<int> arrived_{0};
+  alignas(64) std::atomic<std::uint32_t> generation_{0};
+  std::atomic<int> sleepers_{0};
+};
+
+// Whether a barrier recently saw a descheduled partner (the backoff lasts ~200 ms, then threads are
+// tried again).
+bool machine_contended();
 
 // Runs body(ctx) on num_threads threads (one team). body must not throw.
 template <class Body>

@@ -12,16 +12,23 @@ void parallel_region(int num_threads, Body&& body) {
 #ifdef _OPENMP
   if (num_threads > 1) {
     note_thread_team_started();
+    StepBarrier step_barrier(num_threads);
 #pragma omp parallel num_threads(num_threads)
     {
-      const ThreadContext ctx{omp_get_thread_num(), omp_get_num_threads()};
-      body(ctx);
+      // The team may be smaller than asked (OMP_THREAD_LIMIT, nested regions): every thread then does
+      // the share of a team of that size, and the barrier counts that many.
+      const int team = omp_get_num_threads();
+      if (team == num_threads) {
+        body(ThreadContext{omp_get_thread_num(), team, &step_barrier});
+      } else if (omp_get_thread_num() == 0) {
+        body(ThreadContext{0, 1, nullptr});
+      }
     }
     return;
   }
 #endif
   (void)num_threads;
-  body(ThreadContext{0, 1});
+  body(ThreadContext{0, 1, nullptr});
 }
 
 }  // namespace fusedrnn

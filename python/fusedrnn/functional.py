@@ -44,6 +44,7 @@ class _Cell(NamedTuple):
     has_cell_state: bool
     saves_gates: bool
     saves_per_unit: bool
+    input_fusable: bool
 
 
 _CELLS = {name: _Cell(**facts) for name, facts in _core.cells.items()}
