@@ -234,11 +234,14 @@ class _RecurrentLayer:
 
 _FORWARD_DOC = """
         x: [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]), any real dtype (converted).
-        In training mode the workspace for `backward` is kept; in eval mode nothing is kept.
+        out: None, or a C-contiguous array of y's shape and the layer's dtype to write y into (not with
+        batch_first). In training mode the workspace for `backward` is kept (with copies of x, the
+        initial states and the parameters' values); in eval mode only the packed weights are kept.
 """
 _BACKWARD_DOC = """
-        Parameter gradients accumulate into `grads` (as PyTorch's ``.grad``). The forward's workspace
-        is released afterwards (as PyTorch frees its graph): a second backward needs a new forward.
+        Parameter gradients accumulate into `grads` (as PyTorch's ``.grad``). A second backward needs a
+        new forward (as PyTorch frees its graph). Raises RuntimeError if a parameter changed since the
+        forward, or if the forward ran in another thread.
 """
 
 
