@@ -494,8 +494,8 @@ def peak_line(peak):
     )
     if peak.scaled_poorly:
         line += (
-            f" (**below {PEAK_MIN_SCALING:.0%} of {peak.threads}× the 1-thread peak**: another process was "
-            "likely busy while it was measured, so every % peak is too high; rerun on a quiet machine)"
+            f" (**below {PEAK_MIN_SCALING * 100:g} % of {peak.threads}× the 1-thread peak**: another process "
+            "was likely busy while it was measured, so every % peak is too high; rerun on a quiet machine)"
         )
     return line
 

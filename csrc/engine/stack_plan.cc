@@ -23,6 +23,8 @@ int threads_for(const LayerConfig& cfg) {
 
 namespace {
 
+constexpr std::int64_t kMinParallelPackElements = std::int64_t{1} << 18;
+
 // What a training forward keeps for its backward, carved from one arena. carve() over nullptr measures
 // (elements); the vectors keep their capacity, so re-carving allocates nothing in steady state.
 template <class T>
@@ -234,7 +236,11 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   if (!m.packs_valid) {
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
       const LayerConfig lc = m.slot_config(k, T_, N);
-      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], m.slot_threads[k]);
+      // Packing small weights is cheaper than starting the threads for it (a region start is itself
+      // several microseconds, and far more when an idle vCPU has to be woken).
+      const std::int64_t elements = m.pack_offsets[k + 1] - m.pack_offsets[k];
+      const int pack_threads = elements < kMinParallelPackElements ? 1 : m.slot_threads[k];
+      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], pack_threads);
     }
   }
 

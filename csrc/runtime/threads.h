@@ -72,6 +72,8 @@ class StepBarrier {
 // Whether a barrier recently saw a descheduled partner (the backoff lasts ~200 ms, then threads are
 // tried again).
 bool machine_contended();
+// How often a barrier has seen a descheduled partner since the module was loaded (diagnostics).
+std::int64_t contention_event_count();
 
 // Runs body(ctx) on num_threads threads (one team). body must not throw.
 template <class Body>
