@@ -253,3 +253,39 @@ def test_concurrent_calls_into_one_layer_are_refused():
         thread.join()
     assert errors, "no call overlapped another"
     assert all("already running a forward or backward in another thread" in e for e in errors)
+
+
+@pytest.mark.parametrize("name, value", [("num_layers", 1), ("bidirectional", False), ("hidden_size", 3),
+                                         ("dtype", np.float64), ("input_size", 2), ("bias", False)])  # fmt: skip
+def test_configuration_is_fixed(cell, name, value):
+    layer = make(cell)
+    with pytest.raises(AttributeError, match=f"{name}: fixed when the layer is made"):
+        setattr(layer, name, value)
+    layer.batch_first = True  # a layout choice, not part of the plan: allowed
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_concurrent_directions_give_identical_results(cell, rng, training):
+    # Two threads: the directions of each layer run side by side (one thread each) or one after the
+    # other (two threads each); every output and gradient must be bitwise the same.
+    layer, x = make(cell).train(training), make_x(rng, (7, 9, C))
+    saved = fr.get_num_threads(), fr._core._min_flops_per_thread(), fr._core._concurrent_directions()
+    results = []
+    try:
+        fr.set_num_threads(2)
+        fr._core._set_min_flops_per_thread(1)
+        for concurrent in (False, True):
+            fr._core._set_concurrent_directions(concurrent)
+            y, *state = layer(x)
+            result = [y.copy()]
+            if training:
+                layer.zero_grad()
+                dx, _ = layer.backward(np.ones_like(y))
+                result += [dx, *(g.copy() for g in layer.grads.values())]
+            results.append(result)
+    finally:
+        fr.set_num_threads(saved[0])
+        fr._core._set_min_flops_per_thread(saved[1])
+        fr._core._set_concurrent_directions(saved[2])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -77,6 +77,9 @@ void register_runtime(pybind11::module_& m) {
   m.def("_set_fuse_input_max_features", &set_fuse_input_max_features, py::arg("n"),
         "Largest input size whose input projection is folded into each forward step (tests, tuning).");
   m.def("_fuse_input_max_features", &fuse_input_max_features);
+  m.def("_set_concurrent_directions", &set_concurrent_directions, py::arg("on"),
+        "Run the two directions of a bidirectional forward side by side, one thread each (tests, tuning).");
+  m.def("_concurrent_directions", &concurrent_directions);
   m.def("_contention_events", &contention_event_count,
         "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
         "for 200 ms).");

@@ -24,6 +24,7 @@ int threads_for(const LayerConfig& cfg) {
 namespace {
 
 constexpr std::int64_t kMinParallelPackElements = std::int64_t{1} << 18;
+constexpr double kConcurrentStepFlops = 64e6;
 
 // What a training forward keeps for its backward, carved from one arena. carve() over nullptr measures
 // (elements); the vectors keep their capacity, so re-carving allocates nothing in steady state.
@@ -219,18 +220,27 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
 
   // Memory first (growing may throw), then the packs, then the layers.
   m.choose_threads(T_, N);
+  // The two directions of a layer on one thread each, side by side, where each would get two threads
+  // one after the other: no barrier between the threads at each step. Measured (2-layer bidirectional,
+  // forward, 2 threads, Zen 5): 1.5x faster on energy, 1.13x mnist-row, 1.06x char-lstm, 0.98x medium
+  // (134 MFLOP per step and direction), so only below kConcurrentStepFlops of recurrent work per step.
+  const double step_flops = 2.0 * N * cfg.gates() * H * H;
+  bool concurrent = cfg.directions == 2 && concurrent_directions() && step_flops < kConcurrentStepFlops;
+  for (int t : m.slot_threads) concurrent = concurrent && t == 2;
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     const LayerConfig lc = m.slot_config(k, T_, N);
-    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, m.slot_threads[k]));
+    const int threads = concurrent ? 1 : m.slot_threads[k];
+    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads));
   }
   const std::int64_t between = !a.training && L > 1 ? TN * DH : 0;  // inference: layer outputs below the top
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
+  scratch_layout.take(concurrent ? kernel_ws : 0);
   scratch_layout.take(between);
   scratch_layout.take(between);
   Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
-  T* workspace = scratch.take(kernel_ws);
+  T* const workspaces[2] = {scratch.take(kernel_ws), scratch.take(concurrent ? kernel_ws : 0)};
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
   T* packs = m.packs.template reserve<T>(m.pack_offsets.back());
   if (!m.packs_valid) {
@@ -263,7 +273,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   const T* layer_input = x;
   for (std::int64_t l = 0; l < L; ++l) {
     T* out = a.training ? store->outputs[l] : (l == L - 1 ? a.y : between_buffers[l % 2]);
-    for (int d = 0; d < cfg.directions; ++d) {
+    auto run_direction = [&](int d, T* workspace, int threads) {
       const std::int64_t k = l * cfg.directions + d;
       const LayerConfig lc = cfg.layer(l, d, T_, N);
       ForwardTensors<T> io;
@@ -280,7 +290,13 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       io.saved = a.training && f.saves_per_unit ? store->saved[k] : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
       io.workspace = workspace;
-      kernels.forward[kind](lc, io, m.slot_threads[k]);
+      kernels.forward[kind](lc, io, threads);
+    };
+    if (concurrent) {
+      // Each direction writes its own columns of y, its own slots of h_n / c_n and of the store.
+      parallel_region(2, [&](const ThreadContext& ctx) { run_direction(ctx.id, workspaces[ctx.id], 1); });
+    } else {
+      for (int d = 0; d < cfg.directions; ++d) run_direction(d, workspaces[0], m.slot_threads[l * cfg.directions + d]);
     }
     layer_input = out;
   }

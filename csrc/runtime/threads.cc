@@ -194,6 +194,17 @@ std::atomic<std::int64_t>& fuse_max() {
 }
 }  // namespace
 
+namespace {
+std::atomic<bool>& concurrent_directions_flag() {
+  static std::atomic<bool> value{true};
+  return value;
+}
+}  // namespace
+
+bool concurrent_directions() { return concurrent_directions_flag().load(std::memory_order_relaxed); }
+
+void set_concurrent_directions(bool on) { concurrent_directions_flag().store(on, std::memory_order_relaxed); }
+
 std::int64_t fuse_input_max_features() { return fuse_max().load(std::memory_order_relaxed); }
 
 void set_fuse_input_max_features(std::int64_t n) { fuse_max().store(n < 0 ? 0 : n, std::memory_order_relaxed); }

@@ -44,6 +44,11 @@ void set_fuse_input_max_features(std::int64_t n);
 
 class StepBarrier;
 
+// Whether the forward runs the two directions of a bidirectional layer side by side on one thread each
+// when each would otherwise get two threads (default on; settable for tests and measurements).
+bool concurrent_directions();
+void set_concurrent_directions(bool on);
+
 struct ThreadContext {
   int id;                // 0 .. count-1
   int count;             // threads in this region

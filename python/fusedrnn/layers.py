@@ -95,12 +95,18 @@ class _RecurrentLayer:
             return params[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    # The configuration the plan was built for: fixed for the layer's lifetime (reassigning num_layers
+    # used to run a different stack than the parameters described).
+    _CONFIGURATION = ("input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity")
+
     def __setattr__(self, name, value):
         params = self.__dict__.get("_params")
         if params is not None and name in params:
             # Assigning a parameter copies into its storage (so `lstm.weight_ih_l0 -= lr * g` works
             # and the array stays C-contiguous in the layer's dtype).
             self._assign(name, value)
+        elif name in self._CONFIGURATION and "_plan" in self.__dict__:
+            raise AttributeError(f"{name}: fixed when the layer is made; make a new layer instead")
         else:
             object.__setattr__(self, name, value)
 
