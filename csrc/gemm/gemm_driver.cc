@@ -33,12 +33,18 @@ void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, 
     }
     return;
   }
+  // Row p of A contiguous (x of the input projection, dG of dx): each row is read contiguously and
+  // written at stride MR into the panel (kc x MR, in L1). Reading all MR rows per column instead
+  // (8 strided streams, scalar gathers) was 7.6 % of an RNN medium forward (perf).
   for (std::int64_t ip = 0; ip < mc; ip += mr) {
     const std::int64_t rows = std::min<std::int64_t>(mr, mc - ip);
-    for (std::int64_t p = 0; p < kc; ++p) {
-      T* d = dst + p * mr;
-      for (std::int64_t i = 0; i < rows; ++i) d[i] = a(i0 + ip + i, p0 + p);
-      for (std::int64_t i = rows; i < mr; ++i) d[i] = T(0);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* s = &a(i0 + ip + i, p0);
+      T* d = dst + i;
+      for (std::int64_t p = 0; p < kc; ++p) d[p * mr] = s[p * a.col_stride];
+    }
+    for (std::int64_t i = rows; i < mr; ++i) {
+      for (std::int64_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
     }
     dst += kc * mr;
   }
