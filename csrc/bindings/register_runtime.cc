@@ -82,7 +82,7 @@ void register_runtime(pybind11::module_& m) {
   m.def("_concurrent_directions", &concurrent_directions);
   m.def("_contention_events", &contention_event_count,
         "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
-        "for 200 ms).");
+        "for 20 ms to 1.28 s).");
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

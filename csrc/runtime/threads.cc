@@ -1,5 +1,6 @@
 #include "runtime/threads.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
@@ -93,12 +94,18 @@ constexpr auto kSpin = std::chrono::microseconds(1000);
 // barrier, marks the machine as contended for kBackoff.
 constexpr auto kLongWait = std::chrono::microseconds(1000);
 constexpr int kContendedRatio = 4;
-constexpr auto kBackoff = std::chrono::milliseconds(200);
+// The single-thread window after a confirmed contention: kMinBackoff, doubled (up to kMaxBackoff) each
+// time contention is found again right after a window, back to kMinBackoff when it is not. Transient
+// contention (another library's worker threads spinning for a while after its call) costs little; a
+// steadily busy machine is probed at 2 threads only every kMaxBackoff.
+constexpr auto kMinBackoff = std::chrono::milliseconds(20);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1280);
 constexpr auto kConfirm = std::chrono::milliseconds(50);
 
 std::atomic<std::int64_t> contended_until{0};  // Clock ticks
 std::atomic<std::int64_t> contention_events{0};
 std::atomic<std::int64_t> last_long_wait{0};  // Clock ticks
+std::atomic<std::int64_t> backoff{0};          // Clock ticks of the current window length
 thread_local Clock::time_point last_barrier_exit{};
 
 inline void cpu_relax() {
@@ -156,7 +163,14 @@ void StepBarrier::wait() {
     const std::int64_t now = exit.time_since_epoch().count();
     const std::int64_t previous = last_long_wait.exchange(now, std::memory_order_relaxed);
     if (now - previous < std::chrono::duration_cast<Clock::duration>(kConfirm).count()) {
-      contended_until.store((exit + kBackoff).time_since_epoch().count(), std::memory_order_relaxed);
+      const std::int64_t min_ticks = std::chrono::duration_cast<Clock::duration>(kMinBackoff).count();
+      const std::int64_t max_ticks = std::chrono::duration_cast<Clock::duration>(kMaxBackoff).count();
+      const std::int64_t window = backoff.load(std::memory_order_relaxed);
+      const std::int64_t ended = contended_until.load(std::memory_order_relaxed);
+      const bool again = window > 0 && now - ended < 2 * window;
+      const std::int64_t next = again ? std::min(2 * window, max_ticks) : min_ticks;
+      backoff.store(next, std::memory_order_relaxed);
+      contended_until.store(now + next, std::memory_order_relaxed);
       contention_events.fetch_add(1, std::memory_order_relaxed);
     }
   }
