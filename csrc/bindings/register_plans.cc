@@ -47,6 +47,18 @@ py::list shapes_list(const StackConfig& cfg) {
   return out;
 }
 
+// Per-parameter pointers in PyTorch's order (w_ih, w_hh, then b_ih, b_hh with bias, per layer-direction)
+// grouped into one Slot (SlotWeights or SlotGrads: the same four members in that order) per slot.
+template <class Slot, class Pointer>
+std::vector<Slot> by_slot(const StackConfig& cfg, const std::vector<Pointer>& p) {
+  std::vector<Slot> slots;
+  const std::size_t n = static_cast<std::size_t>(cfg.parameters_per_slot());
+  for (std::size_t i = 0; i + n <= p.size(); i += n) {
+    slots.push_back(Slot{p[i], p[i + 1], cfg.bias ? p[i + 2] : nullptr, cfg.bias ? p[i + 3] : nullptr});
+  }
+  return slots;
+}
+
 void refuse_overlap(const py::array& out, const py::array& other, const char* other_name) {
   const auto a = byte_range(out), b = byte_range(other);
   if (a.first < b.second && b.first < a.second) {
@@ -108,17 +120,7 @@ class PlanBinding {
       pointers.push_back(input<T>(p, specs_[i].name.c_str(), specs_[i].shape));
       kept.push_back(py::reinterpret_borrow<py::array>(p));
     }
-    std::vector<SlotWeights<T>> weights(cfg_.slots());
-    const std::int64_t per_slot = cfg_.parameters_per_slot();
-    for (std::int64_t k = 0; k < cfg_.slots(); ++k) {
-      weights[k].w_ih = pointers[k * per_slot];
-      weights[k].w_hh = pointers[k * per_slot + 1];
-      if (cfg_.bias) {
-        weights[k].b_ih = pointers[k * per_slot + 2];
-        weights[k].b_hh = pointers[k * per_slot + 3];
-      }
-    }
-    plan.set_weights(weights);
+    plan.set_weights(by_slot<SlotWeights<T>>(cfg_, pointers));
     params_ = std::move(kept);  // the plan reads these arrays: keep them alive
   }
 
@@ -199,16 +201,7 @@ class PlanBinding {
       const std::string name = "grads['" + specs_[i].name + "']";
       pointers.push_back(output<T>(grad_arrays[i], name.c_str(), specs_[i].shape));
     }
-    const std::int64_t per_slot = cfg_.parameters_per_slot();
-    args.grads.resize(cfg_.slots());
-    for (std::int64_t k = 0; k < cfg_.slots(); ++k) {
-      args.grads[k].dw_ih = pointers[k * per_slot];
-      args.grads[k].dw_hh = pointers[k * per_slot + 1];
-      if (cfg_.bias) {
-        args.grads[k].db_ih = pointers[k * per_slot + 2];
-        args.grads[k].db_hh = pointers[k * per_slot + 3];
-      }
-    }
+    args.grads = by_slot<SlotGrads<T>>(cfg_, pointers);
     args.accumulate = accumulate;
     py::array_t<T> dx({T_, N, cfg_.input_size});
     py::array_t<T> dh0({LD, N, H});
