@@ -289,3 +289,35 @@ def test_concurrent_directions_give_identical_results(cell, rng, training):
         fr._core._set_concurrent_directions(saved[2])
     for a, b in zip(*results, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_h0_none_means_exactly_zeros_with_nan_input(cell, rng):
+    # With a NaN in x, the first step's dG is NaN; dW_hh gets dG^T h0, which is NaN for explicit zeros
+    # (0 * NaN) and must be the same for h0=None.
+    layer = LAYERS[cell](seed=0)
+    x = make_x(rng, (1, N, C))
+    x[0, 0, 0] = np.nan
+    grads = []
+    for h0 in (None, np.zeros((1, N, H), np.float32)):
+        hx = None if h0 is None else ((h0, h0) if cell == "lstm" else h0)
+        y = layer(x, hx)[0]
+        layer.zero_grad()
+        layer.backward(np.ones_like(y))
+        grads.append({k: v.copy() for k, v in layer.grads.items()})
+    for name in grads[0]:
+        np.testing.assert_array_equal(np.isnan(grads[0][name]), np.isnan(grads[1][name]), err_msg=name)
+    if cell != "rnn":  # relu's derivative at NaN is 0 here, so its dG stays finite
+        assert np.isnan(grads[0]["weight_hh_l0"]).any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(seed="abc"), TypeError, "seed: expected None, an int >= 0"),
+        (dict(seed=-1), ValueError, "seed: expected None, an int >= 0"),
+        (dict(dtype=None), TypeError, "dtype: expected float32 or float64, got None"),
+    ],
+)
+def test_constructor_messages_name_the_argument(cell, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        LAYERS[cell](**kwargs)

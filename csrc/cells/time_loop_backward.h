@@ -265,10 +265,10 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
     gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
               MatrixView<T>::row_major(io.y + h_t0 * N * cfg.y_ld, cfg.y_ld), io.dw_hh, H, acc, gemm_scratch);
-    if (io.h0) {
-      gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-                MatrixView<T>::row_major(io.h0, H), io.dw_hh, H, true, gemm_scratch);
-    }
+    // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
+    // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
+    gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
+              MatrixView<T>::row_major(h0, H), io.dw_hh, H, true, gemm_scratch);
     // Bias gradients (b_ih and b_hh enter the same sum unless the cell separates them).
     const T* sums_h = Cell::kSeparateRecurrentGrad ? ws.bias_sums_h : ws.bias_sums_x;
     store_bias_grad(ws.bias_sums_x, H, G, u_begin, u_end, io.db_ih, acc);

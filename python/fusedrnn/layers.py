@@ -38,13 +38,18 @@ class _RecurrentLayer:
         self.bias = flag(bias, "bias")
         self.batch_first = flag(batch_first, "batch_first")
         self.bidirectional = flag(bidirectional, "bidirectional")
+        if dtype is None:  # np.dtype(None) would silently mean float64
+            raise TypeError("dtype: expected float32 or float64, got None")
         self.dtype = kernel_dtype(dtype)
         self.training = True
         # Sizes are checked against the supported limits here, before any parameter is made.
         plan = self._new_plan()
 
         # PyTorch's init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order.
-        rng = np.random.default_rng(seed)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"seed: expected None, an int >= 0 or a numpy Generator/SeedSequence: {err}") from err
         bound = 1.0 / np.sqrt(self.hidden_size)
         self._params = {}
         for name, shape in plan.parameter_shapes():
