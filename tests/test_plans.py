@@ -115,7 +115,8 @@ def test_in_place_edit_between_forward_and_backward_is_refused(cell, rng):
     y = output(layer, make_x(rng))
     kept = layer.weight_ih_l1[0, 0]
     layer.weight_ih_l1[0, 0] += 1.0
-    with pytest.raises(RuntimeError, match="backward: weight_ih_l1 was modified after the training-mode forward"):
+    expected = "backward: weight_ih_l1 was modified after the training-mode forward"
+    with pytest.raises(RuntimeError, match=expected):
         layer.backward(np.ones_like(y))
     layer.weight_ih_l1[0, 0] = kept  # back to the forward's values: the gradients belong to it again
     layer.backward(np.ones_like(y))
@@ -255,8 +256,11 @@ def test_concurrent_calls_into_one_layer_are_refused():
     assert all("already running a forward or backward in another thread" in e for e in errors)
 
 
-@pytest.mark.parametrize("name, value", [("num_layers", 1), ("bidirectional", False), ("hidden_size", 3),
-                                         ("dtype", np.float64), ("input_size", 2), ("bias", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, value",
+    [("num_layers", 1), ("bidirectional", False), ("hidden_size", 3), ("dtype", np.float64),
+     ("input_size", 2), ("bias", False)],
+)  # fmt: skip
 def test_configuration_is_fixed(cell, name, value):
     layer = make(cell)
     with pytest.raises(AttributeError, match=f"{name}: fixed when the layer is made"):

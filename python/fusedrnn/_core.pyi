@@ -1,5 +1,6 @@
 # Private extension module (C++ kernels). Use fusedrnn / fusedrnn.functional instead.
-from typing import Any, Final, Sequence, TypedDict, type_check_only
+from collections.abc import Sequence
+from typing import Any, Final, TypedDict, type_check_only
 
 import numpy as np
 from numpy.typing import NDArray

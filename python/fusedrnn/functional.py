@@ -247,7 +247,9 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     plan.set_parameters(list(params.values()))
     y, h_n, c_n, unbatched, y_shape = _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training,
                                                    keep_packs=False, out=out)  # fmt: skip
-    cache = RecurrentCache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape) if training else None
+    cache = None
+    if training:
+        cache = RecurrentCache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape)
     return y, h_n, c_n, cache
 
 
@@ -271,7 +273,7 @@ def _backward(cell, cache, dy, dh_n, dc_n, grads, caller):
     dx, dh0, dc0, grad_list = _run_backward(cache.plan, cell, cache.sizes, cache.batch_first, cache.unbatched,
                                             cache.y_shape, dy, dh_n, dc_n, grad_list, accumulate)  # fmt: skip
     if not accumulate:
-        grads = dict(zip(params, grad_list))
+        grads = dict(zip(params, grad_list, strict=True))
     return dx, dh0, dc0, grads
 
 

@@ -49,7 +49,8 @@ class _RecurrentLayer:
         try:
             rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"seed: expected None, an int >= 0 or a numpy Generator/SeedSequence: {err}") from err
+            expected = "None, an int >= 0 or a numpy Generator/SeedSequence"
+            raise type(err)(f"seed: expected {expected}: {err}") from err
         bound = 1.0 / np.sqrt(self.hidden_size)
         self._params = {}
         for name, shape in plan.parameter_shapes():
@@ -86,8 +87,11 @@ class _RecurrentLayer:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._params = {name: np.array(value, dtype=self.dtype, order="C") for name, value in state["_params"].items()}
-        self.grads = {name: np.array(value, dtype=self.dtype, order="C") for name, value in state["grads"].items()}
+        def own_copies(arrays):
+            return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
+
+        self._params = own_copies(state["_params"])
+        self.grads = own_copies(state["grads"])
         self._attach(self._new_plan())
 
     _extra_state = ()
@@ -102,7 +106,9 @@ class _RecurrentLayer:
 
     # The configuration the plan was built for: fixed for the layer's lifetime (reassigning num_layers
     # used to run a different stack than the parameters described).
-    _CONFIGURATION = ("input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity")
+    _CONFIGURATION = (
+        "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
+    )  # fmt: skip
 
     def __setattr__(self, name, value):
         params = self.__dict__.get("_params")
