@@ -43,7 +43,8 @@ StackConfig make_config(const std::string& cell, std::int64_t input_size, std::i
 
 py::list shapes_list(const StackConfig& cfg) {
   py::list out;
-  for (const ParameterSpec& p : cfg.parameters()) out.append(py::make_tuple(p.name, py::tuple(py::cast(p.shape))));
+  for (const ParameterSpec& p : cfg.parameters())
+    out.append(py::make_tuple(p.name, py::tuple(py::cast(p.shape))));
   return out;
 }
 
@@ -68,9 +69,10 @@ void refuse_overlap(const py::array& out, const py::array& other, const char* ot
 
 class PlanBinding {
  public:
-  PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
-              bool bidirectional, bool bias, const std::string& dtype)
-      : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias)), specs_(cfg_.parameters()) {
+  PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
+              std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype)
+      : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias)),
+        specs_(cfg_.parameters()) {
     if (dtype == "float32") {
       plan_ = std::make_unique<StackPlan<float>>(cfg_);
     } else if (dtype == "float64") {
@@ -85,11 +87,13 @@ class PlanBinding {
   }
   py::tuple forward(const py::object& x, const py::object& h0, const py::object& c0, bool training,
                     bool keep_packs, const py::object& out) {
-    return std::visit([&](auto& plan) { return forward_typed(*plan, x, h0, c0, training, keep_packs, out); }, plan_);
+    return std::visit([&](auto& plan) { return forward_typed(*plan, x, h0, c0, training, keep_packs, out); },
+                      plan_);
   }
-  py::tuple backward(const py::object& dy, const py::object& dh_n, const py::object& dc_n, const py::object& grads,
-                     bool accumulate) {
-    return std::visit([&](auto& plan) { return backward_typed(*plan, dy, dh_n, dc_n, grads, accumulate); }, plan_);
+  py::tuple backward(const py::object& dy, const py::object& dh_n, const py::object& dc_n,
+                     const py::object& grads, bool accumulate) {
+    return std::visit([&](auto& plan) { return backward_typed(*plan, dy, dh_n, dc_n, grads, accumulate); },
+                      plan_);
   }
   void drop_packs() {
     std::visit([](auto& plan) { plan->drop_packs(); }, plan_);
@@ -170,11 +174,11 @@ class PlanBinding {
   }
 
   template <class T>
-  py::tuple backward_typed(StackPlan<T>& plan, const py::object& dy, const py::object& dh_n, const py::object& dc_n,
-                           const py::object& grads, bool accumulate) {
+  py::tuple backward_typed(StackPlan<T>& plan, const py::object& dy, const py::object& dh_n,
+                           const py::object& dc_n, const py::object& grads, bool accumulate) {
     if (!plan.pending()) throw py::value_error("backward: no training-mode forward to differentiate");
-    const std::int64_t T_ = plan.pending_steps(), N = plan.pending_batch(), H = cfg_.hidden, LD = cfg_.slots(),
-                       DH = cfg_.directions * H;
+    const std::int64_t T_ = plan.pending_steps(), N = plan.pending_batch(), H = cfg_.hidden,
+                       LD = cfg_.slots(), DH = cfg_.directions * H;
     const bool cell_state = cfg_.facts().has_cell_state;
     StackBackward<T> args;
     args.dy = optional_input<T>(dy, "dy", {T_, N, DH});
@@ -241,10 +245,12 @@ void register_plans(py::module_& m) {
       py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
       py::arg("bidirectional"), py::arg("bias"),
       "[(name, shape)] of a layer stack's parameters in PyTorch's order (ValueError past the size limits).");
-  py::class_<PlanBinding>(m, "Plan",
-                          "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
-                          "workspace; forward/backward run every layer and direction under one GIL release.")
-      .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool, const std::string&>(),
+  py::class_<PlanBinding>(
+      m, "Plan",
+      "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
+      "workspace; forward/backward run every layer and direction under one GIL release.")
+      .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool,
+                    const std::string&>(),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"))
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
@@ -252,10 +258,11 @@ void register_plans(py::module_& m) {
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
            py::arg("keep_packs"), py::arg("out"),
            "x [T,N,C], h0/c0 [L*D,N,H] or None -> (y [T,N,D*H], h_n, c_n or None).")
-      .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"), py::arg("grads"),
-           py::arg("accumulate"),
+      .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
+           py::arg("grads"), py::arg("accumulate"),
            "Gradients of the pending training forward -> (dx [T,N,C], dh0, dc0 or None, grads).")
-      .def("drop_packs", &PlanBinding::drop_packs, "Forget the packed weights (pack again at the next forward).")
+      .def("drop_packs", &PlanBinding::drop_packs,
+           "Forget the packed weights (pack again at the next forward).")
       .def_property_readonly("has_packs", &PlanBinding::has_packs)
       .def_property_readonly("pending", &PlanBinding::pending)
       .def_property_readonly("retained_bytes", &PlanBinding::retained_bytes)

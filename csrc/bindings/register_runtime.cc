@@ -39,8 +39,8 @@ void register_runtime(pybind11::module_& m) {
       "set_num_threads",
       [](int n) {
         if (n < 1 || n > kMaxThreads) {
-          throw py::value_error("n: expected a thread count from 1 to " + std::to_string(kMaxThreads) + ", got " +
-                                std::to_string(n));
+          throw py::value_error("n: expected a thread count from 1 to " + std::to_string(kMaxThreads) +
+                                ", got " + std::to_string(n));
         }
         set_num_threads(n);
       },
@@ -80,9 +80,10 @@ void register_runtime(pybind11::module_& m) {
   m.def("_set_concurrent_directions", &set_concurrent_directions, py::arg("on"),
         "Run the two directions of a bidirectional forward side by side, one thread each (tests, tuning).");
   m.def("_concurrent_directions", &concurrent_directions);
-  m.def("_contention_events", &contention_event_count,
-        "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
-        "for 20 ms to 1.28 s).");
+  m.def(
+      "_contention_events", &contention_event_count,
+      "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
+      "for 20 ms to 1.28 s).");
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

@@ -55,7 +55,7 @@ struct ForwardTensors {
   T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
   const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
-  T* workspace = nullptr;   // the forward's scratch, sized by the kernel table's forward_workspace
+  T* workspace = nullptr;             // the forward's scratch, sized by the kernel table's forward_workspace
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,

@@ -26,7 +26,8 @@ std::int64_t packed_weights_elements(const LayerConfig& cfg) {
 template <class T>
 void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, T* packed, int num_threads) {
   const PackedWeights<T> layout(cfg, packed);
-  parallel_region(num_threads, [&](const ThreadContext& ctx) { pack_weights_part(ctx, cfg, w_ih, w_hh, layout); });
+  parallel_region(num_threads,
+                  [&](const ThreadContext& ctx) { pack_weights_part(ctx, cfg, w_ih, w_hh, layout); });
 }
 template std::int64_t packed_weights_elements<float>(const LayerConfig&);
 template std::int64_t packed_weights_elements<double>(const LayerConfig&);

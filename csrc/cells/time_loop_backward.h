@@ -15,8 +15,8 @@
 
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"
-#include "cells/workspace.h"
 #include "cells/time_loop_forward.h"
+#include "cells/workspace.h"
 #include "gemm/gemm_driver.h"
 #include "runtime/threads.h"
 
@@ -74,14 +74,14 @@ void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin,
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class Cell, class T>
 struct BackwardWorkspace {
-  T* dgates_x = nullptr;   // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps
-  T* dgates_h = nullptr;   // dgates_h: [T,N,G*H] dL/d(W_hh h + b_hh) (cells that separate them)
-  T* dh_direct = nullptr;  // dh_direct: [N,H] (kDirectStateGrad)
-  T* w_packed = nullptr;   // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
-  T* dg_packed = nullptr;  // two A operands of the step, [row_panels][G*H][MR] each
-  T* zeros = nullptr;      // zeros: [N*H] h0 / c0 when none is given
-  T* bias_sums_x = nullptr;  // [G*H]
-  T* bias_sums_h = nullptr;  // [G*H] (cells that separate them)
+  T* dgates_x = nullptr;        // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps
+  T* dgates_h = nullptr;        // dgates_h: [T,N,G*H] dL/d(W_hh h + b_hh) (cells that separate them)
+  T* dh_direct = nullptr;       // dh_direct: [N,H] (kDirectStateGrad)
+  T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
+  T* dg_packed = nullptr;       // two A operands of the step, [row_panels][G*H][MR] each
+  T* zeros = nullptr;           // zeros: [N*H] h0 / c0 when none is given
+  T* bias_sums_x = nullptr;     // [G*H]
+  T* bias_sums_h = nullptr;     // [G*H] (cells that separate them)
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x NR tile
   std::int64_t scratch_per_thread = 0;
   std::int64_t elements = 0;

@@ -136,10 +136,10 @@ void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T
 // The forward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class Cell, class T>
 struct ForwardWorkspace {
-  T* gx = nullptr;          // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
-  T* h_packed = nullptr;    // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
-  T* zeros = nullptr;       // zeros: [N*H] h0 when none is given
-  T* zero_bias = nullptr;   // zero_bias: [G*H] when the layer has no bias
+  T* gx = nullptr;         // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
+  T* h_packed = nullptr;   // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
+  T* zeros = nullptr;      // zeros: [N*H] h0 when none is given
+  T* zero_bias = nullptr;  // zero_bias: [G*H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
   std::int64_t scratch_per_thread = 0;
   std::int64_t chunk_steps = 0;

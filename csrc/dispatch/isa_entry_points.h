@@ -10,14 +10,14 @@
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // <cell>_forward_workspace / <cell>_backward_workspace: the elements io.workspace must have.
-#define FUSEDRNN_DECLARE_CELL(cell)                                                                         \
-  template <class T>                                                                                        \
-  void cell##_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads);                \
-  template <class T>                                                                                        \
-  std::int64_t cell##_forward_workspace(const LayerConfig& cfg, bool training, int threads); \
-  template <class T>                                                                                        \
-  void cell##_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads);               \
-  template <class T>                                                                                        \
+#define FUSEDRNN_DECLARE_CELL(cell)                                                            \
+  template <class T>                                                                           \
+  void cell##_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads);   \
+  template <class T>                                                                           \
+  std::int64_t cell##_forward_workspace(const LayerConfig& cfg, bool training, int threads);   \
+  template <class T>                                                                           \
+  void cell##_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads); \
+  template <class T>                                                                           \
   std::int64_t cell##_backward_workspace(const LayerConfig& cfg, int threads);
 FUSEDRNN_DECLARE_CELL(lstm)
 FUSEDRNN_DECLARE_CELL(gru)

@@ -13,9 +13,9 @@ namespace {
 template <class T>
 TypedKernels<T> typed_kernels() {
   TypedKernels<T> k{};
-#define FUSEDRNN_ENTER_CELL(cell)                                              \
-  k.forward[static_cast<int>(CellKind::cell)] = &cell##_forward<T>;            \
-  k.backward[static_cast<int>(CellKind::cell)] = &cell##_backward<T>;          \
+#define FUSEDRNN_ENTER_CELL(cell)                                                       \
+  k.forward[static_cast<int>(CellKind::cell)] = &cell##_forward<T>;                     \
+  k.backward[static_cast<int>(CellKind::cell)] = &cell##_backward<T>;                   \
   k.forward_workspace[static_cast<int>(CellKind::cell)] = &cell##_forward_workspace<T>; \
   k.backward_workspace[static_cast<int>(CellKind::cell)] = &cell##_backward_workspace<T>;
   FUSEDRNN_ENTER_CELL(lstm)
@@ -34,8 +34,8 @@ TypedKernels<T> typed_kernels() {
 }  // namespace
 
 const KernelTable& kernel_table() {
-  static const KernelTable table{FUSEDRNN_STRINGIFY(FUSEDRNN_ISA_NS), &fma_peak_gflops, typed_kernels<float>(),
-                                 typed_kernels<double>()};
+  static const KernelTable table{FUSEDRNN_STRINGIFY(FUSEDRNN_ISA_NS), &fma_peak_gflops,
+                                 typed_kernels<float>(), typed_kernels<double>()};
   return table;
 }
 

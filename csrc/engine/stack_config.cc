@@ -19,10 +19,11 @@ CellFacts facts_of(const char* name) {
 }
 
 void check_size(std::int64_t value, const char* name, std::int64_t limit) {
-  if (value < 1) throw std::invalid_argument(std::string(name) + ": expected an int >= 1, got " + std::to_string(value));
+  if (value < 1)
+    throw std::invalid_argument(std::string(name) + ": expected an int >= 1, got " + std::to_string(value));
   if (value > limit) {
-    throw std::invalid_argument(std::string(name) + ": " + std::to_string(value) + " is above the supported limit " +
-                                std::to_string(limit));
+    throw std::invalid_argument(std::string(name) + ": " + std::to_string(value) +
+                                " is above the supported limit " + std::to_string(limit));
   }
 }
 
@@ -31,7 +32,8 @@ void check_size(std::int64_t value, const char* name, std::int64_t limit) {
 const std::vector<CellFacts>& all_cell_facts() {
   // Indexed by CellKind.
   static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
-                                            facts_of<RnnTanhTraits>("rnn_tanh"), facts_of<RnnReluTraits>("rnn_relu")};
+                                            facts_of<RnnTanhTraits>("rnn_tanh"),
+                                            facts_of<RnnReluTraits>("rnn_relu")};
   return facts;
 }
 
@@ -54,8 +56,8 @@ void StackConfig::validate() const {
   const double total = G * H * directions * ((C + H + 2) + (layers - 1) * (directions * H + H + 2));
   if (total > static_cast<double>(kMaxParameterElements)) {
     throw std::invalid_argument("hidden_size, input_size, num_layers: the layer would have about " +
-                                std::to_string(static_cast<long long>(total)) + " parameters, above the supported " +
-                                std::to_string(kMaxParameterElements));
+                                std::to_string(static_cast<long long>(total)) +
+                                " parameters, above the supported " + std::to_string(kMaxParameterElements));
   }
 }
 

@@ -30,8 +30,8 @@ constexpr double kConcurrentStepFlops = 64e6;
 // (elements); the vectors keep their capacity, so re-carving allocates nothing in steady state.
 template <class T>
 struct TrainingStore {
-  T* x = nullptr;                // x: [T,N,C] copy of the input
-  T* h0 = nullptr;               // h0, c0: [L*D,N,H] copies (when given)
+  T* x = nullptr;   // x: [T,N,C] copy of the input
+  T* h0 = nullptr;  // h0, c0: [L*D,N,H] copies (when given)
   T* c0 = nullptr;
   std::vector<T*> outputs;       // outputs[l]: [T,N,D*H] layer outputs (h_t of both directions)
   std::vector<T*> gates, saved;  // per slot: the cell's workspace (cells/cell_traits.h)
@@ -91,9 +91,9 @@ template <class T>
 struct StackPlan<T>::Impl {
   StackConfig cfg;
   std::vector<SlotWeights<T>> weights;
-  const KernelTable* table = nullptr;      // the kernels the packs and their offsets were made for
-  std::int64_t fuse_max = -1;              // and the fusion rule (it changes the packs' layout)
-  std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
+  const KernelTable* table = nullptr;            // the kernels the packs and their offsets were made for
+  std::int64_t fuse_max = -1;                    // and the fusion rule (it changes the packs' layout)
+  std::vector<std::int64_t> pack_offsets;        // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
   Arena packs, scratch, store;
   TrainingStore<T> store_layout;  // the pending forward's pieces of `store`
@@ -141,7 +141,8 @@ struct StackPlan<T>::Impl {
     std::size_t i = 0;
     for (const SlotWeights<T>& w : weights) {
       const T* in_order[4] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh};
-      for (std::int64_t j = 0; j < cfg.parameters_per_slot(); ++j, ++i) fn(i, in_order[j], parameter_elements[i]);
+      for (std::int64_t j = 0; j < cfg.parameters_per_slot(); ++j, ++i)
+        fn(i, in_order[j], parameter_elements[i]);
     }
   }
 };
@@ -209,7 +210,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   ExclusiveUse guard(impl_->busy);
   Impl& m = *impl_;
   const StackConfig& cfg = m.cfg;
-  if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots()) throw std::logic_error("forward: no weights set");
+  if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots())
+    throw std::logic_error("forward: no weights set");
   check_call_size(a.steps, a.batch);
   m.pending = false;  // a new forward replaces the pending one, even if it fails
   const TypedKernels<T>& kernels = m.kernels();
@@ -267,7 +269,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     if (h0) h0 = std::copy(h0, h0 + LDNH, store->h0) - LDNH;
     if (c0) c0 = std::copy(c0, c0 + LDNH, store->c0) - LDNH;
     x = store->x;
-    m.for_each_parameter([&](std::size_t i, const T* p, std::int64_t n) { std::copy(p, p + n, store->snapshot[i]); });
+    m.for_each_parameter(
+        [&](std::size_t i, const T* p, std::int64_t n) { std::copy(p, p + n, store->snapshot[i]); });
   }
 
   const T* layer_input = x;
@@ -296,7 +299,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       // Each direction writes its own columns of y, its own slots of h_n / c_n and of the store.
       parallel_region(2, [&](const ThreadContext& ctx) { run_direction(ctx.id, workspaces[ctx.id], 1); });
     } else {
-      for (int d = 0; d < cfg.directions; ++d) run_direction(d, workspaces[0], m.slot_threads[l * cfg.directions + d]);
+      for (int d = 0; d < cfg.directions; ++d)
+        run_direction(d, workspaces[0], m.slot_threads[l * cfg.directions + d]);
     }
     layer_input = out;
   }

@@ -42,18 +42,18 @@ struct StackForward {
   T* y = nullptr;                     // y: [T,N,D*H] out
   T* h_n = nullptr;                   // h_n: [L*D,N,H] out
   T* c_n = nullptr;                   // c_n: [L*D,N,H] out; cells with a cell state
-  bool training = false;              // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
-  bool keep_packs = false;            // keep the packed weights for the next calls
+  bool training = false;    // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
+  bool keep_packs = false;  // keep the packed weights for the next calls
 };
 
 template <class T>
 struct StackBackward {
-  const T* dy = nullptr;    // dy: [T,N,D*H] or null (zeros)
-  const T* dh_n = nullptr;  // dh_n: [L*D,N,H] or null
-  const T* dc_n = nullptr;  // dc_n: [L*D,N,H] or null; cells with a cell state
-  T* dx = nullptr;          // dx: [T,N,C] out
-  T* dh0 = nullptr;         // dh0: [L*D,N,H] out
-  T* dc0 = nullptr;         // dc0: [L*D,N,H] out; cells with a cell state
+  const T* dy = nullptr;            // dy: [T,N,D*H] or null (zeros)
+  const T* dh_n = nullptr;          // dh_n: [L*D,N,H] or null
+  const T* dc_n = nullptr;          // dc_n: [L*D,N,H] or null; cells with a cell state
+  T* dx = nullptr;                  // dx: [T,N,C] out
+  T* dh0 = nullptr;                 // dh0: [L*D,N,H] out
+  T* dc0 = nullptr;                 // dc0: [L*D,N,H] out; cells with a cell state
   std::vector<SlotGrads<T>> grads;  // per slot, written or (accumulate) added to
   bool accumulate = false;
 };

@@ -87,7 +87,8 @@ double fma_peak_gflops(int num_threads, std::int64_t iterations) {
   volatile float sink = 0;
   fma_loop(iterations / 10 + 1, 1.0f);  // warm up (clocks, the loop in the cache)
   const auto start = std::chrono::steady_clock::now();
-  parallel_region(num_threads, [&](const ThreadContext& ctx) { sink = sink + fma_loop(iterations, 1.0f + ctx.id); });
+  parallel_region(num_threads,
+                  [&](const ThreadContext& ctx) { sink = sink + fma_loop(iterations, 1.0f + ctx.id); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double flops = double(num_threads) * double(iterations) * 12.0 * kLanes * kFlopsPerLane;
   return flops / seconds * 1e-9;

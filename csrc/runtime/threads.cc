@@ -105,7 +105,7 @@ constexpr auto kConfirm = std::chrono::milliseconds(50);
 std::atomic<std::int64_t> contended_until{0};  // Clock ticks
 std::atomic<std::int64_t> contention_events{0};
 std::atomic<std::int64_t> last_long_wait{0};  // Clock ticks
-std::atomic<std::int64_t> backoff{0};          // Clock ticks of the current window length
+std::atomic<std::int64_t> backoff{0};         // Clock ticks of the current window length
 thread_local Clock::time_point last_barrier_exit{};
 
 inline void cpu_relax() {
@@ -126,7 +126,8 @@ void sleep_while_equal(std::atomic<std::uint32_t>& word, std::uint32_t value) {
 
 void wake_all(std::atomic<std::uint32_t>& word) {
 #ifdef __linux__
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr,
+          0);
 #else
   (void)word;
 #endif
@@ -149,7 +150,8 @@ void StepBarrier::wait() {
       // seq_cst pairs with the last arriver's: either it sees a sleeper and wakes it, or this thread
       // sees the new generation and does not sleep.
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      while (generation_.load(std::memory_order_seq_cst) == generation) sleep_while_equal(generation_, generation);
+      while (generation_.load(std::memory_order_seq_cst) == generation)
+        sleep_while_equal(generation_, generation);
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       break;
     }
@@ -221,7 +223,9 @@ void set_concurrent_directions(bool on) { concurrent_directions_flag().store(on,
 
 std::int64_t fuse_input_max_features() { return fuse_max().load(std::memory_order_relaxed); }
 
-void set_fuse_input_max_features(std::int64_t n) { fuse_max().store(n < 0 ? 0 : n, std::memory_order_relaxed); }
+void set_fuse_input_max_features(std::int64_t n) {
+  fuse_max().store(n < 0 ? 0 : n, std::memory_order_relaxed);
+}
 
 std::int64_t input_chunk_elements() { return chunk_elements().load(std::memory_order_relaxed); }
 

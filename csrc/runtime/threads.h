@@ -60,8 +60,8 @@ struct ThreadContext {
 // partner the OS has descheduled instead of spinning against it. A wait that outlasts the waiter's own
 // work many times over means a partner was descheduled (another busy process): it marks the machine as
 // contended, and threads_for() then runs the next calls on one thread for a while (20 ms, doubling up to
-// 1.28 s while contention persists; results do not depend on the thread count). Measured on `energy` LSTM training with one busy process on the 2 cores: OpenMP's
-// own barrier made 2 threads 2.8x slower than 1.
+// 1.28 s while contention persists; results do not depend on the thread count). Measured on `energy` LSTM
+// training with one busy process on the 2 cores: OpenMP's own barrier made 2 threads 2.8x slower than 1.
 class StepBarrier {
  public:
   explicit StepBarrier(int count) : count_(count) {}
