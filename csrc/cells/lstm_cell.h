@@ -15,42 +15,54 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 struct LstmCell : LstmTraits {
   template <class T>
   static void forward(const ForwardTile<T>& s) {
-    const std::int64_t H = s.hidden, GH = 4 * H, gs = s.gate_stride, U = s.units;
-    T pre[4][kMaxTileUnits];
-    T tanh_c[kMaxTileUnits];
+    const std::int64_t H = s.hidden, GH = 4 * H, gs = s.gate_stride, U = s.units, RU = s.rows * U;
+    // Whole-tile passes: gate g of row r, unit u at [g][r*U + u]. One activation loop per gate over the
+    // tile rather than per row (8 rows of 32 units: fewer, longer vector loops; measured on mnist-row).
+    T pre[4][kMaxTileRows * kMaxTileUnits];
+    T c_t[kMaxTileRows * kMaxTileUnits];
+    T tanh_c[kMaxTileRows * kMaxTileUnits];
+    const T* bx = s.b_ih + s.j0;
+    const T* bh = s.b_hh + s.j0;
     for (std::int64_t r = 0; r < s.rows; ++r) {
-      const std::int64_t n = s.n0 + r;
       const T* gh = s.gh + r * s.gh_ld;
-      const T* bx = s.b_ih + s.j0;
-      const T* bh = s.b_hh + s.j0;
       if (s.gx) {
-        const T* gx = s.gx + n * GH + s.j0;
+        const T* gx = s.gx + (s.n0 + r) * GH + s.j0;
         for (int g = 0; g < 4; ++g) {
           for (std::int64_t u = 0; u < U; ++u)
-            pre[g][u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
+            pre[g][r * U + u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
         }
       } else {  // input fused into gh
         for (int g = 0; g < 4; ++g) {
-          for (std::int64_t u = 0; u < U; ++u) pre[g][u] = gh[g * gs + u] + (bx[g * H + u] + bh[g * H + u]);
+          for (std::int64_t u = 0; u < U; ++u)
+            pre[g][r * U + u] = gh[g * gs + u] + (bx[g * H + u] + bh[g * H + u]);
         }
       }
-      sigmoid_inplace(pre[0], U);
-      sigmoid_inplace(pre[1], U);
-      tanh_inplace(pre[2], U);
-      sigmoid_inplace(pre[3], U);
-      T* c = s.cell_state + n * H + s.j0;
-      for (std::int64_t u = 0; u < U; ++u) c[u] = pre[1][u] * c[u] + pre[0][u] * pre[2][u];
-      tanh_copy(c, tanh_c, U);
+    }
+    sigmoid_inplace(pre[0], RU);
+    sigmoid_inplace(pre[1], RU);
+    tanh_inplace(pre[2], RU);
+    sigmoid_inplace(pre[3], RU);
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+      T* c = s.cell_state + (s.n0 + r) * H + s.j0;
+      for (std::int64_t u = 0; u < U; ++u) {
+        const std::int64_t e = r * U + u;
+        c[u] = pre[1][e] * c[u] + pre[0][e] * pre[2][e];
+        c_t[e] = c[u];
+      }
+    }
+    tanh_copy(c_t, tanh_c, RU);
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+      const std::int64_t n = s.n0 + r;
       T* h = s.h + n * s.h_ld + s.j0;
-      for (std::int64_t u = 0; u < U; ++u) h[u] = pre[3][u] * tanh_c[u];
+      for (std::int64_t u = 0; u < U; ++u) h[u] = pre[3][r * U + u] * tanh_c[r * U + u];
       if (s.saved) {
         T* saved = s.saved + n * H + s.j0;
-        for (std::int64_t u = 0; u < U; ++u) saved[u] = c[u];
+        for (std::int64_t u = 0; u < U; ++u) saved[u] = c_t[r * U + u];
       }
-      if (s.gates) {  // may alias gx: every read of this row's gx is done
+      if (s.gates) {  // may alias gx: every read of the tile's gx is done
         T* gates = s.gates + n * GH + s.j0;
         for (int g = 0; g < 4; ++g) {
-          for (std::int64_t u = 0; u < U; ++u) gates[g * H + u] = pre[g][u];
+          for (std::int64_t u = 0; u < U; ++u) gates[g * H + u] = pre[g][r * U + u];
         }
       }
     }
