@@ -1,6 +1,8 @@
 """Thread-count control: set_num_threads takes effect at once, and threadpoolctl (when installed) can see
 and limit the OpenMP pool the kernels use."""
 
+import threading
+
 import pytest
 
 import fusedrnn as fr
@@ -19,6 +21,17 @@ def test_set_num_threads_takes_effect_immediately():
     assert fr.get_num_threads() == 1
     fr.set_num_threads(3)
     assert fr.get_num_threads() == 3
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_set_num_threads_is_process_wide():
+    seen = []
+    for n in (1, 3):
+        fr.set_num_threads(n)
+        thread = threading.Thread(target=lambda: seen.append(fr.get_num_threads()))
+        thread.start()
+        thread.join()
+    assert seen == [1, 3]
 
 
 @pytest.mark.usefixtures("restore_threads")

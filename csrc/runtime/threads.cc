@@ -54,10 +54,12 @@ int get_num_threads() {
   if (forked_after_thread_team()) return 1;
   const int ours = thread_count().load(std::memory_order_relaxed);
 #ifdef _OPENMP
-  // Also honour the calling thread's OpenMP limit, which is what threadpoolctl (and omp_set_num_threads)
-  // lower; set_num_threads sets both.
+  // Also honour the calling thread's OpenMP limit where something lowered it below the process default
+  // (threadpoolctl, omp_set_num_threads): that limit is per thread, ours is process-wide, so a count set
+  // on one Python thread holds on every other one (it used to stop at each thread's default).
+  static const int process_default = initial_thread_count();
   const int omp = omp_get_max_threads();
-  return omp < ours ? omp : ours;
+  return omp < process_default && omp < ours ? omp : ours;
 #else
   return ours;
 #endif
