@@ -39,8 +39,9 @@ if _core._isa_warning:
 def set_num_threads(n):
     """Threads used by every kernel from the next call on, in every Python thread (1 <= n <= 1024; a
     lower OpenMP limit set in one thread, e.g. by threadpoolctl, still applies there). Default:
-    OMP_NUM_THREADS, else all cores. Results are bitwise identical for any thread count. In a process forked after the
-    kernels have run on several threads, they run on one (OpenMP's threads do not survive fork)."""
+    OMP_NUM_THREADS, else all cores. Results are bitwise identical for any thread count. In a process
+    forked after the kernels have run on several threads, they run on one (OpenMP's threads do not
+    survive fork)."""
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
     if not 1 <= n <= _core._max_threads:
