@@ -27,15 +27,7 @@ class Arena {
     }
     return reinterpret_cast<T*>(data_.get());
   }
-  template <class T>
-  T* data() const {
-    return reinterpret_cast<T*>(data_.get());
-  }
   std::size_t bytes() const { return capacity_; }
-  void release() {
-    data_.reset();
-    capacity_ = 0;
-  }
 
  private:
   struct Free {

@@ -120,14 +120,12 @@ struct StackPlan<T>::Impl {
       fuse_max = fuse_input_max_features();
       packs_valid = false;
       pack_offsets.clear();
-      std::int64_t offset = 0;
-      constexpr std::int64_t per_line = static_cast<std::int64_t>(Arena::kAlignment / sizeof(T));
+      Pieces<T> layout(nullptr);
       for (std::int64_t k = 0; k < cfg.slots(); ++k) {
-        pack_offsets.push_back(offset);
-        const std::int64_t n = active.typed<T>().packed_weights_elements(slot_config(k, 0, 0));
-        offset += (n + per_line - 1) / per_line * per_line;
+        pack_offsets.push_back(layout.used());
+        layout.take(active.typed<T>().packed_weights_elements(slot_config(k, 0, 0)));
       }
-      pack_offsets.push_back(offset);
+      pack_offsets.push_back(layout.used());
     }
     return active.typed<T>();
   }
@@ -160,11 +158,6 @@ StackPlan<T>::StackPlan(const StackConfig& config) : impl_(std::make_unique<Impl
 
 template <class T>
 StackPlan<T>::~StackPlan() = default;
-
-template <class T>
-const StackConfig& StackPlan<T>::config() const {
-  return impl_->cfg;
-}
 
 template <class T>
 void StackPlan<T>::set_weights(const std::vector<SlotWeights<T>>& weights) {

@@ -66,7 +66,6 @@ class StackPlan {
   StackPlan(const StackPlan&) = delete;
   StackPlan& operator=(const StackPlan&) = delete;
 
-  const StackConfig& config() const;
   // One entry per slot. Drops the packs and any pending training forward.
   void set_weights(const std::vector<SlotWeights<T>>& weights);
   // The weights have changed (or may change): pack them again at the next forward.

@@ -25,9 +25,9 @@ def kernel_dtype(dtype, name="dtype"):
     return resolved
 
 
-def real_array(value, name, dtype, copy=False):
+def real_array(value, name, dtype):
     """``value`` as a C-contiguous array of ``dtype``; refuses complex, bool, object and text data."""
-    if not copy and type(value) is np.ndarray and value.dtype == dtype:
+    if type(value) is np.ndarray and value.dtype == dtype:
         flags = value.flags
         if flags.c_contiguous and flags.aligned:  # the common case, at a tenth of np.require's cost
             return value
@@ -37,8 +37,6 @@ def real_array(value, name, dtype, copy=False):
         raise TypeError(f"{name}: expected a real-valued array, could not convert it: {err}") from err
     if array.dtype.kind not in "fiu":
         raise TypeError(f"{name}: expected a real-valued (float or integer) array, got dtype {array.dtype}")
-    if copy:
-        return np.array(array, dtype=dtype, order="C", copy=True)
     # C order and alignment are what the kernels read; np.require copies only when one is missing
     # (and, unlike ascontiguousarray, keeps a 0-d array 0-d so error messages show its real shape).
     return np.require(array, dtype=dtype, requirements=["C", "A"])
