@@ -1,6 +1,8 @@
 """Thread-count control: set_num_threads takes effect at once, and threadpoolctl (when installed) can see
 and limit the OpenMP pool the kernels use."""
 
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -45,3 +47,36 @@ def test_threadpoolctl_limits_the_kernels():
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
         assert fr.get_num_threads() == 1
     assert fr.get_num_threads() == 2
+
+
+_UNDER_ADDRESS_SPACE_LIMIT = """
+import resource, sys
+import numpy as np
+import fusedrnn as fr
+fr._core._set_min_flops_per_thread(1)  # two threads even on this tiny shape
+fr.set_num_threads(2)
+lstm = fr.LSTM(8, 16).eval()
+x = np.ones((5, 3, 8), np.float32)
+size = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmSize")) * 1024
+limit = size + int(sys.argv[1]) * 2**20
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    lstm(x)
+    print("result")
+except MemoryError as err:
+    print("MemoryError:", err)
+"""
+
+
+@pytest.mark.parametrize("margin_mib", [1, 2, 4, 8, 16, 64])
+def test_threads_that_cannot_start_raise_memory_error(margin_mib):
+    # OpenMP ends the process when it cannot create a team thread; the check before the region raises
+    # MemoryError instead (an address-space limit just above the process's size stops thread stacks).
+    if not fr.cpu_info()["openmp"] or not sys.platform.startswith("linux"):
+        pytest.skip("needs OpenMP threads and /proc")
+    child = subprocess.run([sys.executable, "-c", _UNDER_ADDRESS_SPACE_LIMIT, str(margin_mib)],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.startswith(("result", "MemoryError:")), child.stdout + child.stderr
+    if child.stdout.startswith("MemoryError:"):
+        assert "threads" in child.stdout or "workspace" in child.stdout, child.stdout

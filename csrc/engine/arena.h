@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <string>
+
+#include "runtime/out_of_memory.h"
 
 namespace fusedrnn {
 
@@ -22,7 +25,12 @@ class Arena {
     if (bytes > capacity_) {
       data_.reset();
       capacity_ = 0;
-      data_.reset(static_cast<unsigned char*>(::operator new[](bytes, std::align_val_t{kAlignment})));
+      try {
+        data_.reset(static_cast<unsigned char*>(::operator new[](bytes, std::align_val_t{kAlignment})));
+      } catch (const std::bad_alloc&) {
+        throw OutOfMemory("could not allocate " + std::to_string(bytes >> 20) + " MiB (" +
+                          std::to_string(bytes) + " bytes) of workspace for this call's sizes");
+      }
       capacity_ = bytes;
     }
     return reinterpret_cast<T*>(data_.get());

@@ -108,7 +108,12 @@ struct StackPlan<T>::Impl {
   // calls, e.g. when the machine becomes contended, never within one).
   void choose_threads(std::int64_t T_, std::int64_t N) {
     slot_threads.resize(static_cast<std::size_t>(cfg.slots()));
-    for (std::int64_t k = 0; k < cfg.slots(); ++k) slot_threads[k] = threads_for(slot_config(k, T_, N));
+    int most = 1;
+    for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+      slot_threads[k] = threads_for(slot_config(k, T_, N));
+      most = std::max(most, slot_threads[k]);
+    }
+    ensure_thread_team(most);  // a MemoryError now, rather than libgomp ending the process in a region
   }
 
   // Pack layouts differ between ISAs (tests switch the active one) and with the fusion rule (a tuning

@@ -77,6 +77,7 @@ float fma_loop(std::int64_t iterations, float seed) {
 
 double fma_peak_gflops(int num_threads, std::int64_t iterations) {
   volatile float sink = 0;
+  ensure_thread_team(num_threads);
   fma_loop(iterations / 10 + 1, 1.0f);  // warm up (clocks, the loop in the cache)
   const auto start = std::chrono::steady_clock::now();
   parallel_region(num_threads,

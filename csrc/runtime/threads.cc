@@ -1,9 +1,15 @@
 #include "runtime/threads.h"
 
+#include "runtime/out_of_memory.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <climits>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #ifdef __linux__
@@ -71,6 +77,58 @@ void set_num_threads(int n) {
 #ifdef _OPENMP
   // Keeps omp_get_max_threads() (what threadpoolctl reads and limits) in step with ours.
   omp_set_num_threads(n);
+#endif
+}
+
+namespace {
+
+// The stack size OpenMP gives its threads: OMP_STACKSIZE / GOMP_STACKSIZE ("512K", "16M", a bare
+// number in KiB), else 0 for the default attributes (the ones OpenMP uses then too).
+std::size_t openmp_stack_bytes() {
+  for (const char* name : {"OMP_STACKSIZE", "GOMP_STACKSIZE"}) {
+    const char* text = std::getenv(name);
+    if (text == nullptr || *text == '\0') continue;
+    char* end = nullptr;
+    const unsigned long long value = std::strtoull(text, &end, 10);
+    while (end && std::isspace(static_cast<unsigned char>(*end))) ++end;
+    const char unit = end && *end ? static_cast<char>(std::toupper(static_cast<unsigned char>(*end))) : 'K';
+    const int shift = unit == 'B' ? 0 : unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
+    if (shift >= 0 && value > 0) return static_cast<std::size_t>(value) << shift;
+  }
+  return 0;
+}
+
+std::mutex team_probe_mutex;
+std::atomic<int> team_known_to_start{1};
+
+}  // namespace
+
+void ensure_thread_team(int n) {
+#if defined(_OPENMP) && (defined(__unix__) || defined(__APPLE__))
+  if (n <= team_known_to_start.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(team_probe_mutex);
+  if (n <= team_known_to_start.load(std::memory_order_acquire)) return;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  if (const std::size_t stack = openmp_stack_bytes()) pthread_attr_setstacksize(&attr, stack);
+  std::vector<pthread_t> started;
+  int error = 0;
+  for (int i = 1; i < n && error == 0; ++i) {
+    pthread_t thread;
+    error = pthread_create(&thread, &attr, [](void*) -> void* { return nullptr; }, nullptr);
+    if (error == 0) started.push_back(thread);
+  }
+  // Joined, so their stacks are free (glibc caches them for the next threads: OpenMP's team).
+  for (pthread_t thread : started) pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+  if (error != 0) {
+    throw OutOfMemory("could not start " + std::to_string(n) + " threads (only " +
+                           std::to_string(started.size() + 1) + " could run: out of memory or a thread/" +
+                           "address-space limit); fusedrnn.set_num_threads(1) runs on one thread");
+  }
+  team_known_to_start.store(n, std::memory_order_release);
+#else
+  (void)n;
 #endif
 }
 

@@ -24,6 +24,12 @@ constexpr int kMaxThreads = 1024;
 // team has started runs every kernel on its own thread (get_num_threads() is 1 there).
 void note_thread_team_started();
 bool forked_after_thread_team();
+// Makes sure a team of n threads can start before a parallel region asks for one. GNU OpenMP ends the
+// process ("libgomp: Thread creation failed") when it cannot create a thread (address-space limit,
+// thread limit, memory exhausted); this starts and joins n-1 threads with the stack size OpenMP will
+// use, once per team size beyond the largest that started (OpenMP keeps a started team's threads), and
+// throws OutOfMemory (a MemoryError in Python) when one cannot start. Call it outside any region.
+void ensure_thread_team(int n);
 // True when the module was compiled with OpenMP.
 bool openmp_enabled();
 
