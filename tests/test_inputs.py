@@ -343,6 +343,25 @@ def test_lstm_backward_refuses_a_non_cache(functional_call, not_a_cache, type_na
         F.lstm_backward(not_a_cache, np.ones_like(y))
 
 
+@pytest.mark.parametrize(
+    "field, forged",
+    [("plan", None), ("params", {}), ("sizes", (1, 2, 3)), ("batch_first", "yes"), ("unbatched", None),
+     ("y_shape", (1,)), ("cell", 3)],  # fmt: skip
+)
+def test_lstm_backward_refuses_a_forged_cache(functional_call, field, forged):
+    _, y, cache = functional_call
+    with pytest.raises((TypeError, ValueError), match=r"cache: (field '\w+' differs|its plan was not made)"):
+        F.lstm_backward(cache._replace(**{field: forged}), np.ones_like(y))
+
+
+def test_backward_refuses_a_cache_with_another_calls_plan(rng):
+    params = fr.LSTM(C, H, seed=0).state_dict()
+    y, _, first = F.lstm(make_x(rng), params, training=True)
+    _, _, second = F.lstm(make_x(rng), params, training=True)
+    with pytest.raises(ValueError, match=r"cache: field 'params' differs"):
+        F.lstm_backward(first._replace(plan=second.plan), np.ones_like(y))
+
+
 def test_lstm_eval_returns_no_cache(rng):
     params = fr.LSTM(C, H, seed=0).state_dict()
     y, _, cache = F.lstm(make_x(rng), params, training=False)

@@ -17,6 +17,7 @@ this module's argument handling (`_run_forward`, `_run_backward`).
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -92,6 +93,30 @@ class RecurrentCache(NamedTuple):
     batch_first: bool
     unbatched: bool
     y_shape: tuple
+
+
+# The fields each plan's cache was issued with (plan aside), so that a backward refuses a cache whose
+# fields were replaced (`_replace`, a hand-built RecurrentCache) with a clear error instead of running on
+# layouts that do not match the plan's pending forward.
+_ISSUED_CACHES = weakref.WeakKeyDictionary()
+
+
+def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape):
+    cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape)
+    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape)
+    return cache
+
+
+def _check_issued(cache, caller):
+    plan = cache.plan
+    issued = _ISSUED_CACHES.get(plan) if isinstance(plan, _core.Plan) else None
+    if issued is None:
+        raise TypeError(f"cache: its plan was not made by {caller}(..., training=True)")
+    fields = ("cell", "params", "sizes", "batch_first", "unbatched", "y_shape")
+    for name, value, expected in zip(fields, cache[:1] + cache[2:], issued, strict=True):
+        same = value is expected if name == "params" else type(value) is type(expected) and value == expected
+        if not same:
+            raise ValueError(f"cache: field '{name}' differs from what {caller}(..., training=True) returned")
 
 
 class _Sizes(NamedTuple):
@@ -249,7 +274,7 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
                                                    keep_packs=False, out=out)  # fmt: skip
     cache = None
     if training:
-        cache = RecurrentCache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape)
+        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape)
     return y, h_n, c_n, cache
 
 
@@ -259,6 +284,7 @@ def _backward(cell, cache, dy, dh_n, dc_n, grads, caller):
         raise TypeError(
             f"cache: expected the cache returned by {caller}(..., training=True), got {type(cache).__name__}"
         )
+    _check_issued(cache, caller)
     if cache.cell != cell.name:
         raise ValueError(f"cache: comes from a {cache.cell} forward, not from {caller}")
     if not cache.plan.pending:
@@ -415,7 +441,7 @@ rnn.__doc__ = (
 
 
 def rnn_backward(cache, dy, dh_n=None, *, grads=None):
-    if not isinstance(cache, RecurrentCache) or not cache.cell.startswith("rnn_"):
+    if not isinstance(cache, RecurrentCache) or cache.cell not in ("rnn_tanh", "rnn_relu"):
         cell = _RNN["tanh"]  # lets _backward raise its message about the wrong cache
     else:
         cell = _RNN[cache.cell.removeprefix("rnn_")]
