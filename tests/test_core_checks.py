@@ -13,7 +13,7 @@ C, H = 3, 5
 
 
 def rnn_plan(dtype="float32"):
-    plan = fr._core.Plan("rnn_tanh", C, H, 1, False, True, dtype)
+    plan = fr._core.Plan("rnn", C, H, 1, False, True, dtype)
     plan.set_parameters([np.ones(shape, dtype) for _, shape in plan.parameter_shapes()])
     return plan
 
@@ -28,7 +28,7 @@ def test_cell_facts_come_from_the_traits():
     assert fr._core.cells["lstm"] == dict(name="lstm", gates=4, has_cell_state=True, saves_gates=True,
                                           saves_per_unit=True, input_fusable=True)  # fmt: skip
     assert fr._core.cells["gru"]["gates"] == 3 and not fr._core.cells["gru"]["has_cell_state"]
-    assert not fr._core.cells["rnn_relu"]["saves_gates"]
+    assert not fr._core.cells["rnn"]["saves_gates"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_cell_facts_come_from_the_traits():
         (dict(x=np.ones((2, 1, C), F32)[:, :, ::-1]), ValueError, "x: expected a C-contiguous"),
         (dict(x=[[[1.0]]]), TypeError, "x"),
         (dict(h0=np.zeros((2, 1, H), F32)), ValueError, "h0: expected shape"),
-        (dict(c0=np.zeros((1, 1, H), F32)), ValueError, "c0: a rnn_tanh has no cell state"),
+        (dict(c0=np.zeros((1, 1, H), F32)), ValueError, "c0: a rnn has no cell state"),
         (dict(out=np.zeros((2, 1, H), F32)[:, :, ::-1]), ValueError, "out: expected a C-contiguous"),
         (dict(out=np.zeros((2, 1, H), F32)[..., :0]), ValueError, "out: expected shape"),
     ],
@@ -58,7 +58,7 @@ def test_out_must_not_overlap_the_inputs():
     with pytest.raises(ValueError, match="out: must not share memory with h0"):
         rnn_plan().forward(x, out[:1], None, False, False, out)
     shared = np.ones((2, 1, H), F32)
-    plan = fr._core.Plan("rnn_tanh", H, H, 1, False, True, "float32")
+    plan = fr._core.Plan("rnn", H, H, 1, False, True, "float32")
     plan.set_parameters([np.ones(shape, F32) for _, shape in plan.parameter_shapes()])
     with pytest.raises(ValueError, match="out: must not share memory with x"):
         plan.forward(shared, None, None, False, False, shared)

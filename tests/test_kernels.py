@@ -1,9 +1,10 @@
 """The fused kernels (LSTM, GRU, RNN tanh/relu) against the NumPy reference: forward outputs, final
-states and every gradient, float32 and float64, over layouts, stacking, directions, bias and states."""
+states and every gradient, float32 and float64, over layouts, stacking, directions, bias, states and
+activations."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from reference_helpers import io_shapes
 
@@ -16,14 +17,18 @@ pytestmark = pytest.mark.usefixtures("isa")
 
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
 CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+ACTIVATIONS = list(reference.ACTIVATIONS)
 
 
-def make_layer(cell, C, H, num_layers=1, **options):
-    if cell == "lstm":
-        return fr.LSTM(C, H, num_layers, **options)
-    if cell == "gru":
-        return fr.GRU(C, H, num_layers, **options)
-    return fr.RNN(C, H, num_layers, nonlinearity=cell.removeprefix("rnn_"), **options)
+def make_layer(cell, C, H, num_layers=1, activations=None, **options):
+    """activations: None (the cell's defaults), or (activation, recurrent_activation); an RNN takes the
+    first as its nonlinearity."""
+    if cell in ("lstm", "gru"):
+        if activations is not None:
+            options.update(activation=activations[0], recurrent_activation=activations[1])
+        return (fr.LSTM if cell == "lstm" else fr.GRU)(C, H, num_layers, **options)
+    nonlinearity = cell.removeprefix("rnn_") if activations is None else activations[0]
+    return fr.RNN(C, H, num_layers, nonlinearity=nonlinearity, **options)
 
 
 def num_states(layer):
@@ -42,8 +47,8 @@ def run_layer(layer, x, states, dy, dstates):
 
 
 def make_case(rng, T, N, C, H, num_layers=1, bidirectional=False, bias=True, batch_first=False,
-              unbatched=False, with_hx=True, dtype=np.float64, cell="lstm"):  # fmt: skip
-    layer = make_layer(cell, C, H, num_layers, bias=bias, batch_first=batch_first,
+              unbatched=False, with_hx=True, dtype=np.float64, cell="lstm", activations=None):  # fmt: skip
+    layer = make_layer(cell, C, H, num_layers, activations, bias=bias, batch_first=batch_first,
                        bidirectional=bidirectional, dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
     x_shape, state_shape, y_shape = io_shapes(T, N, C, H, num_layers, bidirectional, batch_first, unbatched)
     k = num_states(layer)
@@ -64,6 +69,8 @@ def reference_result(layer, x, hx, dy, dhx):
 
     hx, dhx, x, dy = as64(hx), as64(dhx), x.astype(np.float64), dy.astype(np.float64)
     opts = dict(num_layers=layer.num_layers, bidirectional=layer.bidirectional, batch_first=layer.batch_first)
+    if not isinstance(layer, fr.RNN):
+        opts.update(activation=layer.activation, recurrent_activation=layer.recurrent_activation)
     if isinstance(layer, fr.LSTM):
         y, states, cache = reference.lstm(x, params, hx, **opts)
         dx, dstates, grads = reference.lstm_backward(cache, dy, dhx)
@@ -77,9 +84,25 @@ def reference_result(layer, x, hx, dy, dhx):
     return y, (h_n,), dx, (dh0,), grads
 
 
+# Unbounded activations (relu, linear) let values and rounding errors grow along the sequence (gates
+# above 1, a linear candidate); float32 results then carry a few times more relative error.
+UNBOUNDED = ("relu", "linear")
+
+
+def explosive(cell, activations):
+    """Whether a gated cell's gates are unbounded (relu or linear recurrent activation): products of
+    gates and states (GRU's z * h and r * (W_hn h), LSTM's f * c) make the recurrence polynomial in h,
+    which grows doubly exponentially (1e22 within 5 steps, past float64 within 3 layers of 4 steps).
+    Compared at fixed small shapes in float64 only (test_activations); the sweep leaves them out."""
+    return cell in ("lstm", "gru") and activations is not None and activations[1] in UNBOUNDED
+
+
 def assert_matches_reference(layer, x, hx, dy, dhx):
     dtype = layer.dtype.type
-    tol = TOLERANCE[dtype]
+    tol = dict(TOLERANCE[dtype])
+    activations = (layer.activation, getattr(layer, "recurrent_activation", "sigmoid"))
+    if dtype == np.float32 and any(a in UNBOUNDED for a in activations):
+        tol = {key: 10 * value for key, value in tol.items()}
     y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
     ry, rstates, rdx, rdstates, rgrads = reference_result(layer, x, hx, dy, dhx)
     pairs = [("y", y, ry), ("dx", dx, rdx)]
@@ -148,17 +171,33 @@ def test_without_output_or_state_gradients(rng, cell, dtype):
         np.testing.assert_array_equal(grads_none[name], value)
 
 
+# Every (activation, recurrent_activation) pair of Keras's names; an RNN has only the first.
+ACTIVATION_CASES = [(cell, a, r) for cell in ("lstm", "gru") for a in ACTIVATIONS for r in ACTIVATIONS]
+ACTIVATION_CASES += [("rnn", a, "sigmoid") for a in ACTIVATIONS]
+
+
+@pytest.mark.parametrize("cell, activation, recurrent_activation", ACTIVATION_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activations(rng, cell, dtype, activation, recurrent_activation):
+    if dtype == np.float32 and explosive(cell, (activation, recurrent_activation)):
+        pytest.skip("grows doubly exponentially: float64 only (see explosive)")
+    assert_matches_reference(*make_case(rng, 5, 3, 4, 21, num_layers=2, bidirectional=True, dtype=dtype,
+                                        cell=cell, activations=(activation, recurrent_activation)))  # fmt: skip
+
+
 @given(
     cell=st.sampled_from(CELLS), T=st.integers(1, 6), N=st.integers(1, 9), C=st.integers(1, 9),
     H=st.integers(1, 40), num_layers=st.integers(1, 3), bidirectional=st.booleans(), bias=st.booleans(),
     batch_first=st.booleans(), unbatched=st.booleans(), with_hx=st.booleans(),
     dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1),
+    activations=st.none() | st.tuples(st.sampled_from(ACTIVATIONS), st.sampled_from(ACTIVATIONS)),
 )  # fmt: skip
 def test_hypothesis_sweep(cell, T, N, C, H, num_layers, bidirectional, bias, batch_first, unbatched, with_hx,
-                          dtype, seed):  # fmt: skip
+                          dtype, seed, activations):  # fmt: skip
+    assume(not explosive(cell, activations))
     rng = np.random.default_rng(seed)
     assert_matches_reference(*make_case(rng, T, N, C, H, num_layers, bidirectional, bias, batch_first,
-                                        unbatched, with_hx, dtype, cell))  # fmt: skip
+                                        unbatched, with_hx, dtype, cell, activations))  # fmt: skip
 
 
 FUNCTIONAL = {

@@ -29,9 +29,13 @@ py::dict facts_dict(const CellFacts& f) {
 }
 
 StackConfig make_config(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
-                        std::int64_t num_layers, bool bidirectional, bool bias) {
+                        std::int64_t num_layers, bool bidirectional, bool bias,
+                        const std::string& activation = "tanh",
+                        const std::string& recurrent_activation = "sigmoid") {
   StackConfig cfg;
   cfg.kind = cell_facts(cell).kind;
+  cfg.activation = activation_named(activation, "activation");
+  cfg.recurrent_activation = activation_named(recurrent_activation, "recurrent_activation");
   cfg.input_size = input_size;
   cfg.hidden = hidden_size;
   cfg.layers = num_layers;
@@ -70,8 +74,10 @@ void refuse_overlap(const py::array& out, const py::array& other, const char* ot
 class PlanBinding {
  public:
   PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
-              std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype)
-      : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias)),
+              std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype,
+              const std::string& activation, const std::string& recurrent_activation)
+      : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias, activation,
+                         recurrent_activation)),
         specs_(cfg_.parameters()) {
     if (dtype == "float32") {
       plan_ = std::make_unique<StackPlan<float>>(cfg_);
@@ -108,6 +114,10 @@ class PlanBinding {
     return std::visit([](auto& plan) { return plan->retained_bytes(); }, plan_);
   }
   std::string cell() const { return cfg_.facts().name; }
+  std::string activation() const { return kActivationNames[static_cast<int>(cfg_.activation)]; }
+  std::string recurrent_activation() const {
+    return kActivationNames[static_cast<int>(cfg_.recurrent_activation)];
+  }
   py::list parameter_shapes() const { return shapes_list(cfg_); }
 
  private:
@@ -236,6 +246,9 @@ void register_plans(py::module_& m) {
   py::dict cells;
   for (const CellFacts& f : all_cell_facts()) cells[f.name] = facts_dict(f);
   m.attr("cells") = cells;
+  py::list activations;
+  for (const char* name : kActivationNames) activations.append(name);
+  m.attr("activations") = py::tuple(activations);
   m.def(
       "parameter_shapes",
       [](const std::string& cell, std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
@@ -250,9 +263,10 @@ void register_plans(py::module_& m) {
       "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
       "workspace; forward/backward run every layer and direction under one GIL release.")
       .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool,
-                    const std::string&>(),
+                    const std::string&, const std::string&, const std::string&>(),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
-           py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"))
+           py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"), py::arg("activation") = "tanh",
+           py::arg("recurrent_activation") = "sigmoid")
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
@@ -267,6 +281,8 @@ void register_plans(py::module_& m) {
       .def_property_readonly("pending", &PlanBinding::pending)
       .def_property_readonly("retained_bytes", &PlanBinding::retained_bytes)
       .def_property_readonly("cell", &PlanBinding::cell)
+      .def_property_readonly("activation", &PlanBinding::activation)
+      .def_property_readonly("recurrent_activation", &PlanBinding::recurrent_activation)
       .def("parameter_shapes", &PlanBinding::parameter_shapes);
 }
 

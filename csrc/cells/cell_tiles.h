@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "cells/activation.h"
 #include "dispatch/isa_namespace.h"
 #include "gemm/microkernel.h"
 
@@ -24,6 +25,8 @@ struct TileExtent {
   std::int64_t n0 = 0, rows = 0;   // batch rows of the tile
   std::int64_t j0 = 0, units = 0;  // hidden units of the tile
   std::int64_t hidden = 0;         // H
+  Activation activation = Activation::tanh;  // LayerConfig::activation, recurrent_activation
+  Activation recurrent_activation = Activation::sigmoid;
 };
 
 template <class T>

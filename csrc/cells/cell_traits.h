@@ -4,8 +4,8 @@
 
 namespace fusedrnn {
 
-enum class CellKind : int { lstm = 0, gru = 1, rnn_tanh = 2, rnn_relu = 3 };
-constexpr int kCellKinds = 4;
+enum class CellKind : int { lstm = 0, gru = 1, rnn = 2 };
+constexpr int kCellKinds = 3;
 
 //   kGates                  G
 //   kHasCellState           a second running state besides h (LSTM's c)
@@ -37,9 +37,8 @@ struct GruTraits {
   static constexpr bool kInputFusable = false;
 };
 
-template <CellKind Kind>
 struct RnnTraits {
-  static constexpr CellKind kKind = Kind;
+  static constexpr CellKind kKind = CellKind::rnn;
   static constexpr int kGates = 1;
   static constexpr bool kHasCellState = false;
   static constexpr bool kSavesGates = false;  // the derivative needs only h_t, which is y
@@ -48,7 +47,5 @@ struct RnnTraits {
   static constexpr bool kDirectStateGrad = false;
   static constexpr bool kInputFusable = true;
 };
-using RnnTanhTraits = RnnTraits<CellKind::rnn_tanh>;
-using RnnReluTraits = RnnTraits<CellKind::rnn_relu>;
 
 }  // namespace fusedrnn

@@ -1,6 +1,7 @@
-// GRU pointwise step, PyTorch / Keras reset_after form (gate order r, z, n):
-//   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr),  z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-//   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}
+// GRU pointwise step, reset-after form (PyTorch's, and Keras's reset_after=True), PyTorch's gate order
+// r, z, n; rec / act are the recurrent activation and activation (default sigmoid / tanh):
+//   r = rec(W_ir x + b_ir + W_hr h + b_hr),  z = rec(W_iz x + b_iz + W_hz h + b_hz)
+//   n = act(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}
 // and its derivative, for one tile (see cell_tiles.h), in vectorisable array passes per row.
 //
 // Because r multiplies W_hn h + b_hn, the gradient reaching W_hh differs from the one reaching W_ih in
@@ -9,7 +10,7 @@
 
 #include "cells/cell_tiles.h"
 #include "cells/cell_traits.h"
-#include "simd/vec_math.h"
+#include "simd/activation_passes.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
@@ -31,10 +32,10 @@ struct GruCell : GruTraits {
           rz[g][u] = gx[g * H + u] + bx[g * H + u] + gh[g * gs + u] + bh[g * H + u];
       }
       for (std::int64_t u = 0; u < U; ++u) hn[u] = gh[2 * gs + u] + bh[2 * H + u];  // W_hn h + b_hn
-      sigmoid_inplace(rz[0], U);
-      sigmoid_inplace(rz[1], U);
+      activate_inplace(s.recurrent_activation, rz[0], U);
+      activate_inplace(s.recurrent_activation, rz[1], U);
       for (std::int64_t u = 0; u < U; ++u) cand[u] = gx[2 * H + u] + bx[2 * H + u] + rz[0][u] * hn[u];
-      tanh_inplace(cand, U);
+      activate_inplace(s.activation, cand, U);
       const T* h_prev = s.h_prev + n * s.h_prev_ld + s.j0;
       T* h = s.h + n * s.h_ld + s.j0;
       for (std::int64_t u = 0; u < U; ++u) h[u] = (T(1) - rz[1][u]) * cand[u] + rz[1][u] * h_prev[u];
@@ -56,14 +57,18 @@ struct GruCell : GruTraits {
   template <class T>
   static void backward(const BackwardTile<T>& s) {
     const std::int64_t H = s.hidden, GH = 3 * H, U = s.units;
+    T d[3][kMaxTileUnits];  // the activations' derivatives for r, z, n, from their outputs
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       const T* gates = s.gates + n * GH + s.j0;
       T* dgx = s.dgates_x + n * GH + s.j0;
       T* dgh = s.dgates_h + n * GH + s.j0;
-      backward_row(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, s.saved + n * H + s.j0,
-                   s.h_prev + n * s.h_prev_ld + s.j0, dgx, dgx + H, dgx + 2 * H, dgh, dgh + H, dgh + 2 * H,
-                   s.dh_direct + n * H + s.j0);
+      derivative_from_output(s.recurrent_activation, gates, d[0], U);
+      derivative_from_output(s.recurrent_activation, gates + H, d[1], U);
+      derivative_from_output(s.activation, gates + 2 * H, d[2], U);
+      backward_row(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, d[0], d[1], d[2],
+                   s.saved + n * H + s.j0, s.h_prev + n * s.h_prev_ld + s.j0, dgx, dgx + H, dgx + 2 * H, dgh,
+                   dgh + H, dgh + 2 * H, s.dh_direct + n * H + s.j0);
     }
   }
 
@@ -72,14 +77,15 @@ struct GruCell : GruTraits {
   // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients).
   template <class T>
   static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict rg,
-                           const T* __restrict z, const T* __restrict cand, const T* __restrict hn,
+                           const T* __restrict z, const T* __restrict cand, const T* __restrict dr,
+                           const T* __restrict dz, const T* __restrict dcand, const T* __restrict hn,
                            const T* __restrict h_prev, T* __restrict dx_r, T* __restrict dx_z,
                            T* __restrict dx_n, T* __restrict dh_r, T* __restrict dh_z, T* __restrict dh_n,
                            T* __restrict direct) {
     for (std::int64_t u = 0; u < U; ++u) {
-      const T d_cand_pre = dh[u] * (T(1) - z[u]) * (T(1) - cand[u] * cand[u]);
-      const T d_r_pre = d_cand_pre * hn[u] * rg[u] * (T(1) - rg[u]);
-      const T d_z_pre = dh[u] * (h_prev[u] - cand[u]) * z[u] * (T(1) - z[u]);
+      const T d_cand_pre = dh[u] * (T(1) - z[u]) * dcand[u];
+      const T d_r_pre = d_cand_pre * hn[u] * dr[u];
+      const T d_z_pre = dh[u] * (h_prev[u] - cand[u]) * dz[u];
       dx_r[u] = d_r_pre;
       dx_z[u] = d_z_pre;
       dx_n[u] = d_cand_pre;

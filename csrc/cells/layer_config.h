@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "cells/activation.h"
+
 namespace fusedrnn {
 
 struct LayerConfig {
@@ -24,6 +26,10 @@ struct LayerConfig {
   // Forward: x_t W_ih^T inside each step's product ([h_{t-1} | x_t] x [W_hh; W_ih], K = H + C) instead of
   // one GEMM over chunks of steps (cells with kInputFusable; the engine chooses, engine/stack_config.cc).
   bool fuse_input = false;
+  // The cell's activations (Keras names): LSTM candidate and cell output / GRU candidate / RNN
+  // nonlinearity, and the LSTM / GRU gates. The defaults are PyTorch's cells.
+  Activation activation = Activation::tanh;
+  Activation recurrent_activation = Activation::sigmoid;
 
   // Time index of the s-th processed step.
   std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }

@@ -1,5 +1,7 @@
-// LSTM pointwise step (PyTorch gate order i, f, g, o):
-//   i, f, o = sigmoid(.), g = tanh(.), c_t = f*c_{t-1} + i*g, h_t = o*tanh(c_t)
+// LSTM pointwise step (PyTorch gate order i, f, g, o), with act / rec the layer's activation and
+// recurrent activation (default tanh / sigmoid, PyTorch's cell; Keras's `activation`,
+// `recurrent_activation`):
+//   i, f, o = rec(.), g = act(.), c_t = f*c_{t-1} + i*g, h_t = o*act(c_t)
 // and its derivative, for one tile (see cell_tiles.h). Everything else (GEMMs, time loop, threads)
 // is shared with the other cells. Each row of the tile is done in short array passes over its units
 // (pre-activations, then sigmoid / tanh over whole arrays, then the state update) so every pass
@@ -8,7 +10,7 @@
 
 #include "cells/cell_tiles.h"
 #include "cells/cell_traits.h"
-#include "simd/vec_math.h"
+#include "simd/activation_passes.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
@@ -20,7 +22,7 @@ struct LstmCell : LstmTraits {
     // tile rather than per row (8 rows of 32 units: fewer, longer vector loops; measured on mnist-row).
     T pre[4][kMaxTileRows * kMaxTileUnits];
     T c_t[kMaxTileRows * kMaxTileUnits];
-    T tanh_c[kMaxTileRows * kMaxTileUnits];
+    T act_c[kMaxTileRows * kMaxTileUnits];
     const T* bx = s.b_ih + s.j0;
     const T* bh = s.b_hh + s.j0;
     for (std::int64_t r = 0; r < s.rows; ++r) {
@@ -38,10 +40,10 @@ struct LstmCell : LstmTraits {
         }
       }
     }
-    sigmoid_inplace(pre[0], RU);
-    sigmoid_inplace(pre[1], RU);
-    tanh_inplace(pre[2], RU);
-    sigmoid_inplace(pre[3], RU);
+    activate_inplace(s.recurrent_activation, pre[0], RU);
+    activate_inplace(s.recurrent_activation, pre[1], RU);
+    activate_inplace(s.activation, pre[2], RU);
+    activate_inplace(s.recurrent_activation, pre[3], RU);
     for (std::int64_t r = 0; r < s.rows; ++r) {
       T* c = s.cell_state + (s.n0 + r) * H + s.j0;
       for (std::int64_t u = 0; u < U; ++u) {
@@ -50,11 +52,11 @@ struct LstmCell : LstmTraits {
         c_t[e] = c[u];
       }
     }
-    tanh_copy(c_t, tanh_c, RU);
+    activate_copy(s.activation, c_t, act_c, RU);
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       T* h = s.h + n * s.h_ld + s.j0;
-      for (std::int64_t u = 0; u < U; ++u) h[u] = pre[3][r * U + u] * tanh_c[r * U + u];
+      for (std::int64_t u = 0; u < U; ++u) h[u] = pre[3][r * U + u] * act_c[r * U + u];
       if (s.saved) {
         T* saved = s.saved + n * H + s.j0;
         for (std::int64_t u = 0; u < U; ++u) saved[u] = c_t[r * U + u];
@@ -70,15 +72,31 @@ struct LstmCell : LstmTraits {
 
   template <class T>
   static void backward(const BackwardTile<T>& s) {
-    const std::int64_t H = s.hidden, GH = 4 * H;
-    T tanh_c[kMaxTileUnits];
+    const std::int64_t H = s.hidden, GH = 4 * H, U = s.units;
+    const bool standard = s.activation == Activation::tanh && s.recurrent_activation == Activation::sigmoid;
+    T act_c[kMaxTileUnits];
+    // The activations' derivatives (from their outputs) for i, f, g, o and act(c): only for
+    // non-standard activations; tanh / sigmoid have theirs written into backward_row.
+    T d[5][kMaxTileUnits];
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       const T* gates = s.gates + n * GH + s.j0;
       T* dg = s.dgates_x + n * GH + s.j0;
-      tanh_copy(s.saved + n * H + s.j0, tanh_c, s.units);
-      backward_row(s.units, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, gates + 3 * H, tanh_c,
-                   s.cell_prev + n * H + s.j0, s.dcell + n * H + s.j0, dg, dg + H, dg + 2 * H, dg + 3 * H);
+      activate_copy(s.activation, s.saved + n * H + s.j0, act_c, U);
+      const T* dh = s.dh + r * s.dh_ld;
+      const T* c_prev = s.cell_prev + n * H + s.j0;
+      T* dc = s.dcell + n * H + s.j0;
+      if (standard) {
+        backward_row(U, dh, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c, c_prev, dc, dg, dg + H,
+                     dg + 2 * H, dg + 3 * H);
+      } else {
+        for (int g = 0; g < 4; ++g) {
+          derivative_from_output(g == 2 ? s.activation : s.recurrent_activation, gates + g * H, d[g], U);
+        }
+        derivative_from_output(s.activation, act_c, d[4], U);
+        backward_row_general(U, dh, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c, c_prev, d[0], d[1],
+                             d[2], d[3], d[4], dc, dg, dg + H, dg + 2 * H, dg + 3 * H);
+      }
     }
   }
 
@@ -89,15 +107,35 @@ struct LstmCell : LstmTraits {
   template <class T>
   static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i,
                            const T* __restrict f, const T* __restrict g, const T* __restrict o,
-                           const T* __restrict tanh_c, const T* __restrict c_prev, T* __restrict dc,
+                           const T* __restrict act_c, const T* __restrict c_prev, T* __restrict dc,
                            T* __restrict d_i, T* __restrict d_f, T* __restrict d_g, T* __restrict d_o) {
     for (std::int64_t u = 0; u < U; ++u) {
-      const T dct = dc[u] + dh[u] * o[u] * (T(1) - tanh_c[u] * tanh_c[u]);
+      const T dct = dc[u] + dh[u] * o[u] * (T(1) - act_c[u] * act_c[u]);
       d_i[u] = dct * g[u] * i[u] * (T(1) - i[u]);
       d_f[u] = dct * c_prev[u] * f[u] * (T(1) - f[u]);
       d_g[u] = dct * i[u] * (T(1) - g[u] * g[u]);
-      d_o[u] = dh[u] * tanh_c[u] * o[u] * (T(1) - o[u]);
+      d_o[u] = dh[u] * act_c[u] * o[u] * (T(1) - o[u]);
       dc[u] = dct * f[u];  // dL/dc_{t-1}
+    }
+  }
+
+  // The same with the activations' derivatives given as arrays (di = rec'(.) of i, ..., dc_act =
+  // act'(c_t)).
+  template <class T>
+  static void backward_row_general(std::int64_t U, const T* __restrict dh, const T* __restrict i,
+                                   const T* __restrict f, const T* __restrict g, const T* __restrict o,
+                                   const T* __restrict act_c, const T* __restrict c_prev,
+                                   const T* __restrict di, const T* __restrict df, const T* __restrict dgd,
+                                   const T* __restrict dod, const T* __restrict dc_act, T* __restrict dc,
+                                   T* __restrict d_i, T* __restrict d_f, T* __restrict d_g,
+                                   T* __restrict d_o) {
+    for (std::int64_t u = 0; u < U; ++u) {
+      const T dct = dc[u] + dh[u] * o[u] * dc_act[u];
+      d_i[u] = dct * g[u] * di[u];
+      d_f[u] = dct * c_prev[u] * df[u];
+      d_g[u] = dct * i[u] * dgd[u];
+      d_o[u] = dh[u] * act_c[u] * dod[u];
+      dc[u] = dct * f[u];
     }
   }
 };

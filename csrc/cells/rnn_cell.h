@@ -1,38 +1,16 @@
-// Vanilla RNN pointwise step: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu,
+// Vanilla RNN pointwise step: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act the layer's
+// activation (PyTorch's nonlinearity tanh / relu, or any of cells/activation.h),
 // and its derivative, for one tile (see cell_tiles.h). The derivative needs only h_t (the output), so
 // training keeps no workspace beyond y.
 #pragma once
 
 #include "cells/cell_tiles.h"
 #include "cells/cell_traits.h"
-#include "simd/vec_math.h"
+#include "simd/activation_passes.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-struct TanhActivation {
-  template <class T>
-  static void apply_inplace(T* v, std::int64_t n) {
-    tanh_inplace(v, n);
-  }
-  template <class T>
-  static T derivative_from_output(T y) {
-    return T(1) - y * y;
-  }
-};
-
-struct ReluActivation {
-  template <class T>
-  static void apply_inplace(T* v, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) v[i] = v[i] < T(0) ? T(0) : v[i];  // NaN < 0 is false: NaN stays
-  }
-  template <class T>
-  static T derivative_from_output(T y) {
-    return y > T(0) ? T(1) : T(0);
-  }
-};
-
-template <class Traits, class Activation>
-struct RnnCell : Traits {
+struct RnnCell : RnnTraits {
   template <class T>
   static void forward(const ForwardTile<T>& s) {
     const std::int64_t U = s.units;
@@ -48,7 +26,7 @@ struct RnnCell : Traits {
       } else {  // input fused into gh
         for (std::int64_t u = 0; u < U; ++u) h[u] = gh[u] + (bx[u] + bh[u]);
       }
-      Activation::apply_inplace(h, U);
+      activate_inplace(s.activation, h, U);
     }
   }
 
@@ -59,12 +37,11 @@ struct RnnCell : Traits {
       const T* dh = s.dh + r * s.dh_ld;
       const T* h = s.h + n * s.h_ld + s.j0;
       T* dg = s.dgates_x + n * s.hidden + s.j0;
-      for (std::int64_t u = 0; u < s.units; ++u) dg[u] = dh[u] * Activation::derivative_from_output(h[u]);
+      derivative_from_output(s.activation, h, dg, s.units);
+      for (std::int64_t u = 0; u < s.units; ++u) dg[u] *= dh[u];
     }
   }
 };
 
-using RnnTanhCell = RnnCell<RnnTanhTraits, TanhActivation>;
-using RnnReluCell = RnnCell<RnnReluTraits, ReluActivation>;
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -201,6 +201,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       T* dg_write = dg_packed + (s & 1) * row_panels * GH * mr;
       BackwardTile<T> st;
       st.hidden = H;
+      st.activation = cfg.activation;
+      st.recurrent_activation = cfg.recurrent_activation;
       st.dh = tile;
       st.dh_ld = nr;
       st.gates = Cell::kSavesGates ? io.gates + t * N * GH : nullptr;

@@ -249,6 +249,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       T* h_write = ws.h_packed + ((s + 1) & 1) * row_panels * K * mr;
       ForwardTile<T> st;
       st.hidden = H;
+      st.activation = cfg.activation;
+      st.recurrent_activation = cfg.recurrent_activation;
       st.gh = tile;
       st.gh_ld = tile_ld;
       st.gate_stride = nr;

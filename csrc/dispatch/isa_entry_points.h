@@ -21,8 +21,7 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
   std::int64_t cell##_backward_workspace(const LayerConfig& cfg, int threads);
 FUSEDRNN_DECLARE_CELL(lstm)
 FUSEDRNN_DECLARE_CELL(gru)
-FUSEDRNN_DECLARE_CELL(rnn_tanh)
-FUSEDRNN_DECLARE_CELL(rnn_relu)
+FUSEDRNN_DECLARE_CELL(rnn)
 #undef FUSEDRNN_DECLARE_CELL
 
 // The packed forward weights of a layer-direction (any cell: the layout depends on cfg.gates only).

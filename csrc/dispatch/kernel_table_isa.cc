@@ -20,8 +20,7 @@ TypedKernels<T> typed_kernels() {
   k.backward_workspace[static_cast<int>(CellKind::cell)] = &cell##_backward_workspace<T>;
   FUSEDRNN_ENTER_CELL(lstm)
   FUSEDRNN_ENTER_CELL(gru)
-  FUSEDRNN_ENTER_CELL(rnn_tanh)
-  FUSEDRNN_ENTER_CELL(rnn_relu)
+  FUSEDRNN_ENTER_CELL(rnn)
 #undef FUSEDRNN_ENTER_CELL
   k.packed_weights_elements = &packed_weights_elements<T>;
   k.pack_weights = &pack_weights<T>;

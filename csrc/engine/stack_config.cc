@@ -32,8 +32,7 @@ void check_size(std::int64_t value, const char* name, std::int64_t limit) {
 const std::vector<CellFacts>& all_cell_facts() {
   // Indexed by CellKind.
   static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
-                                            facts_of<RnnTanhTraits>("rnn_tanh"),
-                                            facts_of<RnnReluTraits>("rnn_relu")};
+                                            facts_of<RnnTraits>("rnn")};
   return facts;
 }
 
@@ -43,7 +42,16 @@ const CellFacts& cell_facts(const std::string& name) {
   for (const CellFacts& f : all_cell_facts()) {
     if (name == f.name) return f;
   }
-  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn_tanh' or 'rnn_relu', got '" + name + "'");
+  throw std::invalid_argument("cell: expected 'lstm', 'gru' or 'rnn', got '" + name + "'");
+}
+
+Activation activation_named(const std::string& name, const char* argument) {
+  for (int a = 0; a < kActivations; ++a) {
+    if (name == kActivationNames[a]) return static_cast<Activation>(a);
+  }
+  std::string expected;
+  for (int a = 0; a < kActivations; ++a) expected += std::string(a ? ", '" : "'") + kActivationNames[a] + "'";
+  throw std::invalid_argument(std::string(argument) + ": expected one of " + expected + ", got '" + name + "'");
 }
 
 void StackConfig::validate() const {
@@ -72,6 +80,8 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.x_ld = cfg.input_size;
   cfg.y_ld = directions * hidden;
   cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features();
+  cfg.activation = activation;
+  cfg.recurrent_activation = recurrent_activation;
   return cfg;
 }
 

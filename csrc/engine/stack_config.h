@@ -15,7 +15,7 @@ namespace fusedrnn {
 
 // What callers outside the kernels need to know of a cell, read off its traits (cells/cell_traits.h).
 struct CellFacts {
-  const char* name;  // "lstm", "gru", "rnn_tanh", "rnn_relu"
+  const char* name;  // "lstm", "gru", "rnn"
   CellKind kind;
   int gates;            // G
   bool has_cell_state;  // a second state c besides h
@@ -27,6 +27,8 @@ const std::vector<CellFacts>& all_cell_facts();
 const CellFacts& cell_facts(CellKind kind);
 // The facts of the cell called `name`, or std::invalid_argument.
 const CellFacts& cell_facts(const std::string& name);
+// The activation called `name` (cells/activation.h), or std::invalid_argument naming `argument`.
+Activation activation_named(const std::string& name, const char* argument);
 
 struct ParameterSpec {
   std::string name;                 // PyTorch's state_dict name, e.g. "weight_hh_l1_reverse"
@@ -47,6 +49,8 @@ struct StackConfig {
   std::int64_t layers = 0;      // L
   std::int64_t directions = 1;  // D (2: bidirectional)
   bool bias = true;
+  Activation activation = Activation::tanh;  // see LayerConfig
+  Activation recurrent_activation = Activation::sigmoid;
 
   // Throws std::invalid_argument naming the offending argument.
   void validate() const;

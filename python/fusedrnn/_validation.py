@@ -61,3 +61,16 @@ def flag(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
     return bool(value)
+
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
+
+
+def activation(value, name):
+    """An activation name the kernels know (Keras's names; None means "linear", as in Keras)."""
+    if value is None:
+        return "linear"
+    if not isinstance(value, str) or value not in ACTIVATIONS:
+        expected = ", ".join(repr(a) for a in ACTIVATIONS)
+        raise ValueError(f"{name}: expected one of {expected} or None (linear), got {value!r}")
+    return value

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._validation import check_shape, flag, kernel_dtype, positive_int, real_array
+from ._validation import activation, check_shape, flag, kernel_dtype, positive_int, real_array
 
 __all__ = [
     "RecurrentCache",
@@ -51,9 +51,8 @@ class _Cell(NamedTuple):
 _CELLS = {name: _Cell(**facts) for name, facts in _core.cells.items()}
 _LSTM = _CELLS["lstm"]
 _GRU = _CELLS["gru"]
-_RNN = {"tanh": _CELLS["rnn_tanh"], "relu": _CELLS["rnn_relu"]}
-# Names users give a cell in param_shapes (the RNN's parameters do not depend on its nonlinearity).
-_CELL_NAMES = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh", **{name: name for name in _CELLS}}
+_RNN = _CELLS["rnn"]
+_CELL_NAMES = {name: name for name in _CELLS}
 
 
 def _suffix(layer, direction):
@@ -125,6 +124,12 @@ class _Sizes(NamedTuple):
     num_layers: int
     directions: int
     dtype: np.dtype
+
+
+def _new_plan(cell, sizes, bias, activations):
+    """The prepared plan of a stack; activations is (activation, recurrent_activation)."""
+    return _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, sizes.num_layers, sizes.directions == 2,
+                      bias, sizes.dtype.name, *activations)  # fmt: skip
 
 
 def _checked_params(cell, params, num_layers, bidirectional, dtype):
@@ -260,15 +265,15 @@ def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, 
     return dx, dh0, dc0, grads
 
 
-def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out):
+def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out,
+             activations):  # fmt: skip
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     bidirectional = flag(bidirectional, "bidirectional")
     batch_first = flag(batch_first, "batch_first")
     training = flag(training, "training")
     params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
-    plan = _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, num_layers, bidirectional,
-                      "bias_ih_l0" in params, sizes.dtype.name)  # fmt: skip
+    plan = _new_plan(cell, sizes, "bias_ih_l0" in params, activations)
     plan.set_parameters(list(params.values()))
     y, h_n, c_n, unbatched, y_shape = _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training,
                                                    keep_packs=False, out=out)  # fmt: skip
@@ -327,6 +332,10 @@ def _check_grad_buffers(grads, params):
             )
 
 
+def _activations(activation_, recurrent_activation):
+    return activation(activation_, "activation"), activation(recurrent_activation, "recurrent_activation")
+
+
 _FORWARD_DOC = """
     x: [T,N,C], [N,T,C] if batch_first, or unbatched [T,C]; any real dtype, converted to ``dtype``
     (default: the dtype of params['weight_ih_l0']).
@@ -337,6 +346,11 @@ _FORWARD_DOC = """
     out: None, or a C-contiguous array of y's shape and dtype to write y into (not with batch_first).
 """
 
+_ACTIVATION_DOC = """
+    activation, recurrent_activation: Keras's names and meaning, one of "tanh", "sigmoid", "relu",
+    "hard_sigmoid" (Keras 3: relu6(v + 3) / 6), "linear" (or None); defaults tanh / sigmoid, PyTorch's.
+"""
+
 _BACKWARD_DOC = """
     dy: gradient of the loss w.r.t. y, shaped like y, or None (zero).
     grads: None to return fresh parameter gradients, or a dict keyed like params whose arrays
@@ -345,18 +359,21 @@ _BACKWARD_DOC = """
 
 
 def lstm(x, params, hx=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-         dtype=None, out=None):  # fmt: skip
+         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid"):  # fmt: skip
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
+    activations = _activations(activation, recurrent_activation)
     y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
-                                  training, dtype, out)  # fmt: skip
+                                  training, dtype, out, activations)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
 lstm.__doc__ = (
-    """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM`` (no dropout, no projection).
+    """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM`` (no dropout, no projection), or
+    as Keras's ``LSTM`` with its activations: i, f, o = rec(.), g = act(.), h = o * act(c).
 
     hx: None (zeros) or (h0, c0), each [L*D,N,H] ([L*D,H] unbatched); either may be None."""
     + _FORWARD_DOC
+    + _ACTIVATION_DOC
     + """
     Returns ``y, (h_n, c_n), cache``: y [T,N,D*H] (or [N,T,D*H], [T,D*H]), h_n and c_n [L*D,N,H].
     """
@@ -382,17 +399,21 @@ lstm_backward.__doc__ = (
 
 
 def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-        dtype=None, out=None):  # fmt: skip
+        dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid"):  # fmt: skip
+    activations = _activations(activation, recurrent_activation)
     y, h_n, _, cache = _forward(_GRU, x, params, h0, None, num_layers, bidirectional, batch_first,
-                                training, dtype, out)  # fmt: skip
+                                training, dtype, out, activations)  # fmt: skip
     return y, h_n, cache
 
 
 gru.__doc__ = (
-    """Stacked GRU forward over whole sequences, as ``torch.nn.GRU`` (reset-after form, gates r,z,n).
+    """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``: the reset-after form (Keras's
+    ``reset_after=True``) in PyTorch's gate order r, z, n (Keras orders its kernels z, r, h):
+    r, z = rec(.), n = act(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 - z) * n + z * h_prev.
 
     h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
     + _FORWARD_DOC
+    + _ACTIVATION_DOC
     + """
     Returns ``y, h_n, cache``: y [T,N,D*H] (or [N,T,D*H], [T,D*H]), h_n [L*D,N,H].
     """
@@ -416,23 +437,19 @@ gru_backward.__doc__ = (
 )
 
 
-def _rnn_cell(nonlinearity):
-    if nonlinearity not in _RNN:
-        raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-    return _RNN[nonlinearity]
-
-
 def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
         training=False, dtype=None, out=None):  # fmt: skip
-    y, h_n, _, cache = _forward(_rnn_cell(nonlinearity), x, params, h0, None, num_layers, bidirectional,
-                                batch_first, training, dtype, out)  # fmt: skip
+    activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
+    y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
+                                dtype, out, activations)  # fmt: skip
     return y, h_n, cache
 
 
 rnn.__doc__ = (
     """Stacked Elman RNN forward, as ``torch.nn.RNN``: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
-    nonlinearity: "tanh" or "relu". h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
+    nonlinearity: PyTorch's "tanh" or "relu", or any activation Keras's SimpleRNN takes ("sigmoid",
+    "hard_sigmoid", "linear" or None). h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
     + _FORWARD_DOC
     + """
     Returns ``y, h_n, cache``.
@@ -441,11 +458,7 @@ rnn.__doc__ = (
 
 
 def rnn_backward(cache, dy, dh_n=None, *, grads=None):
-    if not isinstance(cache, RecurrentCache) or cache.cell not in ("rnn_tanh", "rnn_relu"):
-        cell = _RNN["tanh"]  # lets _backward raise its message about the wrong cache
-    else:
-        cell = _RNN[cache.cell.removeprefix("rnn_")]
-    dx, dh0, _, grads = _backward(cell, cache, dy, dh_n, None, grads, "rnn")
+    dx, dh0, _, grads = _backward(_RNN, cache, dy, dh_n, None, grads, "rnn")
     return dx, dh0, grads
 
 

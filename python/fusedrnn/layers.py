@@ -6,11 +6,13 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 
 from __future__ import annotations
 
+import difflib
 import threading
 
 import numpy as np
 
 from . import _core, functional
+from ._validation import activation as _activation
 from ._validation import flag, kernel_dtype, positive_int, real_array
 
 __all__ = ["GRU", "LSTM", "RNN"]
@@ -31,7 +33,22 @@ class _RecurrentLayer:
     _cell = ""  # the _core.Plan cell name, set by each subclass
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
+                 bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
+                 recurrent_activation="sigmoid", **unknown):  # fmt: skip
+        with _errors_name(type(self)):
+            _refuse_unknown(unknown, self._ARGUMENTS)
+            self.activation = _activation(activation, "activation")
+            self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+
+    # Every constructor argument (the subclasses' included), for the unknown-argument message.
+    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "dtype",
+                  "seed", "activation", "recurrent_activation")  # fmt: skip
+
+    def _plan_activations(self):
+        return self.activation, self.recurrent_activation
+
+    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed):
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -60,7 +77,7 @@ class _RecurrentLayer:
 
     def _new_plan(self):
         return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-                          self.bias, self.dtype.name)  # fmt: skip
+                          self.bias, self.dtype.name, *self._plan_activations())  # fmt: skip
 
     def _attach(self, plan):
         """Derived state: the plan reading the parameters, the call facts, no pending forward."""
@@ -86,6 +103,10 @@ class _RecurrentLayer:
         return {key: self.__dict__[key] for key in keep + self._extra_state}
 
     def __setstate__(self, state):
+        state = dict(state)
+        state.pop("_cell", None)  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
+        for key, default in self._state_defaults:
+            state.setdefault(key, default)
         self.__dict__.update(state)
         def own_copies(arrays):
             return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
@@ -94,7 +115,8 @@ class _RecurrentLayer:
         self.grads = own_copies(state["grads"])
         self._attach(self._new_plan())
 
-    _extra_state = ()
+    _extra_state = ("activation", "recurrent_activation")
+    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"))  # pickles of 0.1.0
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -108,6 +130,7 @@ class _RecurrentLayer:
     # used to run a different stack than the parameters described).
     _CONFIGURATION = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
+        "activation", "recurrent_activation",
     )  # fmt: skip
 
     def __setattr__(self, name, value):
@@ -231,22 +254,50 @@ class _RecurrentLayer:
         self._pending = None
         return dx, dh0, dc0
 
+    _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
+                      ("activation", "tanh"), ("recurrent_activation", "sigmoid"))  # fmt: skip
+
     def __repr__(self):
         extra = "".join(
             f", {key}={getattr(self, key)!r}"
-            for key, default in (
-                ("num_layers", 1),
-                ("bias", True),
-                ("batch_first", False),
-                ("bidirectional", False),
-            )  # fmt: skip
+            for key, default in self._REPR_DEFAULTS
             if getattr(self, key) != default
         )
-        sizes = f"{self.input_size}, {self.hidden_size}{self._extra_repr()}"
+        sizes = f"{self.input_size}, {self.hidden_size}"
         return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name})"
 
-    def _extra_repr(self):
-        return ""
+
+_UNSET = object()
+
+
+class _errors_name:
+    """Prefixes the TypeError / ValueError raised inside a constructor with the public class's name:
+    ``fusedrnn.LSTM: hidden_size: expected an int >= 1, got 0``."""
+
+    def __init__(self, cls):
+        self.prefix = f"fusedrnn.{cls.__name__}: "
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, traceback):
+        if kind in (TypeError, ValueError) and not str(err).startswith(self.prefix):
+            raise kind(self.prefix + str(err)).with_traceback(traceback) from None
+        return False
+
+
+# PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
+_NOT_YET = ("dropout", "recurrent_dropout", "proj_size", "reset_after")
+
+
+def _refuse_unknown(unknown, known):
+    """TypeError for keyword arguments the constructor does not have, with the closest known name."""
+    for name in unknown:
+        if name in _NOT_YET:
+            raise TypeError(f"{name!r} is not supported yet")
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else f"; known arguments: {', '.join(known)}"
+        raise TypeError(f"unknown argument {name!r}{hint}")
 
 
 _FORWARD_DOC = """
@@ -263,7 +314,9 @@ _BACKWARD_DOC = """
 
 
 class LSTM(_RecurrentLayer):
-    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
+    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature, and
+    Keras's ``activation`` (candidate and cell output, default tanh) and ``recurrent_activation`` (gates,
+    default sigmoid), e.g. the lectures' ``LSTM(50, activation='relu')``: ``LSTM(1, 50, activation="relu")``.
 
     >>> lstm = LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True, seed=0)
     >>> y, (h_n, c_n) = lstm(x)                    # x: [N, T, 8]; hx=(h0, c0) optional
@@ -296,8 +349,10 @@ class LSTM(_RecurrentLayer):
 
 
 class GRU(_RecurrentLayer):
-    """Multi-layer GRU (PyTorch/Keras reset-after form, gates r, z, n) with ``torch.nn.GRU``'s
-    parameters and call signature: ``y, h_n = gru(x, h0)``, ``dx, dh0 = gru.backward(dy, dh_n)``."""
+    """Multi-layer GRU with ``torch.nn.GRU``'s parameters and call signature: ``y, h_n = gru(x, h0)``,
+    ``dx, dh0 = gru.backward(dy, dh_n)``. The reset-after form (Keras's ``reset_after=True``, its
+    default) in PyTorch's gate order r, z, n; Keras stores its kernels in the order z, r, h, so Keras
+    weights need their gate blocks reordered. ``activation`` / ``recurrent_activation`` as in Keras."""
 
     _cell = "gru"
 
@@ -319,23 +374,40 @@ class GRU(_RecurrentLayer):
 
 
 class RNN(_RecurrentLayer):
-    """Multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) with act = tanh or
-    relu, with ``torch.nn.RNN``'s parameters and call signature."""
+    """Multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), with ``torch.nn.RNN``'s
+    parameters and call signature. act: PyTorch's ``nonlinearity`` ("tanh" or "relu"), or any activation
+    Keras's ``SimpleRNN`` takes, given as ``nonlinearity=`` or Keras's name ``activation=``."""
 
-    _extra_state = ("nonlinearity", "_cell")
+    _cell = "rnn"
+    _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + ("nonlinearity",)
+    _extra_state = ("nonlinearity",)
+    _state_defaults = ()
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:4] + (("nonlinearity", "tanh"),)
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, bidirectional=False, dtype=np.float32, seed=None):  # fmt: skip
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        self._cell = "rnn_" + nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+                 batch_first=False, bidirectional=False, dtype=np.float32, seed=None, *, activation=_UNSET,
+                 **unknown):  # fmt: skip
+        with _errors_name(type(self)):
+            _refuse_unknown(unknown, self._ARGUMENTS)
+            self.nonlinearity = _activation(nonlinearity, "nonlinearity")
+            if activation is not _UNSET:
+                keras_name = _activation(activation, "activation")
+                if nonlinearity != "tanh" and keras_name != self.nonlinearity:
+                    raise ValueError(
+                        f"activation: {activation!r} contradicts nonlinearity={nonlinearity!r} (one name "
+                        "for the same choice: give one of them)"
+                    )
+                self.nonlinearity = keras_name
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
 
-    def _extra_repr(self):
-        return "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+    @property
+    def activation(self):
+        """Keras's name for `nonlinearity`."""
+        return self.nonlinearity
+
+    def _plan_activations(self):
+        return self.nonlinearity, "sigmoid"  # an RNN has no gates
 
     forward = GRU.forward
     __call__ = forward
     backward = GRU.backward
-

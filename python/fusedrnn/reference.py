@@ -14,12 +14,17 @@ biases ``[4H]`` come in four blocks of ``H``::
     c_t     = f * c_{t-1} + i * g
     h_t     = o * tanh(c_t)
 
+With Keras's ``activation`` (act, default tanh) and ``recurrent_activation`` (rec, default sigmoid),
+i, f, o = rec(z_i), rec(z_f), rec(z_o), g = act(z_g) and h_t = o * act(c_t); GRU and RNN likewise (see
+their functions). The activations are those of `ACTIVATIONS`.
+
 Everything is computed in the dtype of the arrays given (float32 or float64).
 """
 
 import numpy as np
 
 __all__ = [
+    "ACTIVATIONS",
     "gru",
     "gru_backward",
     "gru_layer_backward",
@@ -41,12 +46,24 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+ACTIVATIONS = {
+    # name: (act(v), act'(v) written with y = act(v))
+    "tanh": (np.tanh, lambda y: 1 - y**2),
+    "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
+    "relu": (lambda v: np.maximum(v, 0), lambda y: (y > 0).astype(y.dtype)),
+    # Keras 3's hard_sigmoid: relu6(v + 3) / 6, slope 1/6 on (-3, 3).
+    "hard_sigmoid": (lambda v: np.clip(v + 3, 0, 6) / 6, lambda y: ((y > 0) & (y < 1)).astype(y.dtype) / 6),
+    "linear": (lambda v: v, np.ones_like),
+}
+
+
 def _time_order(T, reverse):
     """The time indices in the order the recurrence visits them."""
     return list(range(T - 1, -1, -1)) if reverse else list(range(T))
 
 
-def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
+                       recurrent_activation="sigmoid"):  # fmt: skip
     """One layer, one direction.
 
     x: [T,N,C]; h0, c0: [N,H]; w_ih: [4H,C]; w_hh: [4H,H]; b_ih, b_hh: [4H] or None (no bias).
@@ -62,6 +79,8 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     gates = np.empty((T, N, 4 * H), dtype)  # activated i, f, g, o at each step
     cs = np.empty((T, N, H), dtype)  # c_t at each step
 
+    act, _ = ACTIVATIONS[activation]
+    rec, _ = ACTIVATIONS[recurrent_activation]
     h, c = h0, c0
     for t in _time_order(T, reverse):
         z = x[t] @ w_ih.T + h @ w_hh.T
@@ -69,12 +88,12 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
             z = z + b_ih
         if b_hh is not None:
             z = z + b_hh
-        i = _sigmoid(z[:, 0 * H : 1 * H])
-        f = _sigmoid(z[:, 1 * H : 2 * H])
-        g = np.tanh(z[:, 2 * H : 3 * H])
-        o = _sigmoid(z[:, 3 * H : 4 * H])
+        i = rec(z[:, 0 * H : 1 * H])
+        f = rec(z[:, 1 * H : 2 * H])
+        g = act(z[:, 2 * H : 3 * H])
+        o = rec(z[:, 3 * H : 4 * H])
         c = f * c + i * g
-        h = o * np.tanh(c)
+        h = o * act(c)
         gates[t] = np.concatenate([i, f, g, o], axis=1)
         cs[t] = c
         y[t] = h
@@ -83,6 +102,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
         "x": x, "h0": h0, "c0": c0, "w_ih": w_ih, "w_hh": w_hh,
         "has_bias_ih": b_ih is not None, "has_bias_hh": b_hh is not None,
         "reverse": reverse, "gates": gates, "c": cs, "y": y,
+        "activation": activation, "recurrent_activation": recurrent_activation,
     }  # fmt: skip
     return y, h, c, cache
 
@@ -108,6 +128,8 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     dh = np.zeros((N, H), dtype) if dh_n is None else dh_n
     dc = np.zeros((N, H), dtype) if dc_n is None else dc_n
 
+    act, act_grad = ACTIVATIONS[cache["activation"]]
+    _, rec_grad = ACTIVATIONS[cache["recurrent_activation"]]
     order = _time_order(T, cache["reverse"])
     for k in reversed(range(T)):
         t = order[k]
@@ -116,14 +138,14 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         i, f, g, o = (gates[t][:, j * H : (j + 1) * H] for j in range(4))
 
         dh = dh + dy[t]  # h_t feeds both the output y_t and the next step
-        tanh_c = np.tanh(cs[t])
-        do = dh * tanh_c
-        dc = dc + dh * o * (1 - tanh_c**2)
+        act_c = act(cs[t])
+        do = dh * act_c
+        dc = dc + dh * o * act_grad(act_c)
         di = dc * g
         df = dc * c_prev
         dg = dc * i
         # Back through the activations to the pre-activations z = [z_i, z_f, z_g, z_o].
-        dz = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg * (1 - g**2), do * o * (1 - o)], axis=1)
+        dz = np.concatenate([di * rec_grad(i), df * rec_grad(f), dg * act_grad(g), do * rec_grad(o)], axis=1)
 
         dx[t] = dz @ w_ih
         dw_ih += dz.T @ x[t]
@@ -141,11 +163,13 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     return dx, dh, dc, grads
 
 
-def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
-    """One GRU layer, one direction, PyTorch's reset-after form with gate order r, z, n::
+def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
+                      recurrent_activation="sigmoid"):  # fmt: skip
+    """One GRU layer, one direction, PyTorch's reset-after form with gate order r, z, n, rec / act the
+    recurrent activation and activation (default sigmoid / tanh)::
 
-        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)      z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
-        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   h_t = (1 - z) * n + z * h_{t-1}
+        r = rec(W_ir x + b_ir + W_hr h + b_hr)          z = rec(W_iz x + b_iz + W_hz h + b_hz)
+        n = act(W_in x + b_in + r * (W_hn h + b_hn))    h_t = (1 - z) * n + z * h_{t-1}
 
     x: [T,N,C]; h0: [N,H]; w_ih: [3H,C]; w_hh: [3H,H]; b_ih, b_hh: [3H] or None.
     Returns ``y [T,N,H], h_n [N,H], cache``.
@@ -160,13 +184,15 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     b_ih_ = zero if b_ih is None else b_ih
     b_hh_ = zero if b_hh is None else b_hh
 
+    act, _ = ACTIVATIONS[activation]
+    rec, _ = ACTIVATIONS[recurrent_activation]
     h = h0
     for t in _time_order(T, reverse):
         gx = x[t] @ w_ih.T + b_ih_
         gh = h @ w_hh.T + b_hh_
-        r = _sigmoid(gx[:, :H] + gh[:, :H])
-        z = _sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-        n = np.tanh(gx[:, 2 * H :] + r * gh[:, 2 * H :])
+        r = rec(gx[:, :H] + gh[:, :H])
+        z = rec(gx[:, H : 2 * H] + gh[:, H : 2 * H])
+        n = act(gx[:, 2 * H :] + r * gh[:, 2 * H :])
         h = (1 - z) * n + z * h
         gates[t] = np.concatenate([r, z, n], axis=1)
         hn[t] = gh[:, 2 * H :]
@@ -175,6 +201,7 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     cache = {
         "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
         "has_bias_hh": b_hh is not None, "reverse": reverse, "gates": gates, "hn": hn, "y": y,
+        "activation": activation, "recurrent_activation": recurrent_activation,
     }  # fmt: skip
     return y, h, cache
 
@@ -195,6 +222,8 @@ def gru_layer_backward(cache, dy, dh_n=None):
     db_ih, db_hh = np.zeros(3 * H, dtype), np.zeros(3 * H, dtype)
     dh = np.zeros((N, H), dtype) if dh_n is None else dh_n
 
+    _, act_grad = ACTIVATIONS[cache["activation"]]
+    _, rec_grad = ACTIVATIONS[cache["recurrent_activation"]]
     order = _time_order(T, cache["reverse"])
     for k in reversed(range(T)):
         t = order[k]
@@ -203,10 +232,10 @@ def gru_layer_backward(cache, dy, dh_n=None):
         dh = dh + dy[t]
         dn = dh * (1 - z)
         dz = dh * (h_prev - n)
-        dn_pre = dn * (1 - n**2)
+        dn_pre = dn * act_grad(n)
         dr = dn_pre * hn[t]
-        dgx = np.concatenate([dr * r * (1 - r), dz * z * (1 - z), dn_pre], axis=1)  # d(W_ih x + b_ih)
-        dgh = np.concatenate([dr * r * (1 - r), dz * z * (1 - z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
+        dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)  # d(W_ih x + b_ih)
+        dgh = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
         dx[t] = dgx @ w_ih
         dw_ih += dgx.T @ x[t]
         dw_hh += dgh.T @ h_prev
@@ -222,20 +251,13 @@ def gru_layer_backward(cache, dy, dh_n=None):
     return dx, dh, grads
 
 
-_ACTIVATIONS = {
-    # name: (act(v), act'(v) written with y = act(v))
-    "tanh": (np.tanh, lambda y: 1 - y**2),
-    "relu": (lambda v: np.maximum(v, 0), lambda y: (y > 0).astype(y.dtype)),
-}
-
-
 def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
     """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
     x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None.
     Returns ``y [T,N,H], h_n [N,H], cache``.
     """
-    act, _ = _ACTIVATIONS[nonlinearity]
+    act, _ = ACTIVATIONS[nonlinearity]
     T, N, _ = x.shape
     H = h0.shape[1]
     y = np.empty((T, N, H), np.result_type(x, h0, w_ih, w_hh))
@@ -257,7 +279,7 @@ def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", revers
 
 def rnn_layer_backward(cache, dy, dh_n=None):
     """BPTT through one RNN layer and direction. Returns ``dx, dh0, grads``."""
-    _, act_grad = _ACTIVATIONS[cache["nonlinearity"]]
+    _, act_grad = ACTIVATIONS[cache["nonlinearity"]]
     x, y, w_ih, w_hh = cache["x"], cache["y"], cache["w_ih"], cache["w_hh"]
     T, N, _ = x.shape
     H = w_hh.shape[1]
@@ -381,9 +403,13 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
     return dx, dstates0, grads
 
 
-def _lstm_layer(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
-    y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse)
-    return y, (h, c), cache
+def _lstm_layer(**activations):
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
+        y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
+                                            **activations)  # fmt: skip
+        return y, (h, c), cache
+
+    return run
 
 
 def _lstm_layer_backward(cache, dy, dstates):
@@ -392,8 +418,9 @@ def _lstm_layer_backward(cache, dy, dstates):
     return dx, (dh0, dc0), grads
 
 
-def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False):
-    """The stacked module, exactly like torch.nn.LSTM (no dropout, no proj_size).
+def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
+         recurrent_activation="sigmoid"):  # fmt: skip
+    """The stacked module, exactly like torch.nn.LSTM (no dropout, no proj_size), with Keras's activations.
 
     x: [T,N,C], or [N,T,C] if batch_first, or unbatched [T,C].
     params: torch.nn.LSTM state_dict names ("weight_ih_l0", "bias_hh_l1_reverse", ...); biases absent
@@ -403,9 +430,8 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     Returns ``y, (h_n, c_n), cache`` with y [T,N,D*H] (or [N,T,D*H], or [T,D*H]) and h_n, c_n
     shaped like h0, c0.
     """
-    y, (h_n, c_n), cache = _stack_forward(
-        _lstm_layer, 2, x, params, hx, num_layers, bidirectional, batch_first
-    )
+    layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
+    y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first)
     return y, (h_n, c_n), cache
 
 
@@ -436,10 +462,12 @@ def _single_state_backward(layer_backward):
     return run
 
 
-def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False):
-    """The stacked module, exactly like torch.nn.GRU. h0: None or [L*D,N,H] ([L*D,H] unbatched).
-    Returns ``y, h_n, cache``."""
-    layer = _single_state_layer(gru_layer_forward)
+def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
+        recurrent_activation="sigmoid"):  # fmt: skip
+    """The stacked module, exactly like torch.nn.GRU, with Keras's activations. h0: None or [L*D,N,H]
+    ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
+    layer = _single_state_layer(gru_layer_forward, activation=activation,
+                                recurrent_activation=recurrent_activation)  # fmt: skip
     states = None if h0 is None else (h0,)
     y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first)
     return y, h_n, cache
@@ -453,7 +481,8 @@ def gru_backward(cache, dy, dh_n=None):
 
 
 def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False):
-    """The stacked module, exactly like torch.nn.RNN. Returns ``y, h_n, cache``."""
+    """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`. Returns
+    ``y, h_n, cache``."""
     layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
     y, (h_n,), cache = _stack_forward(layer, 1, x, params, None if h0 is None else (h0,), num_layers,
                                       bidirectional, batch_first)  # fmt: skip
