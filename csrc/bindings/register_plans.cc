@@ -71,6 +71,26 @@ void refuse_overlap(const py::array& out, const py::array& other, const char* ot
   }
 }
 
+// lengths: None, or a C-contiguous int64 array [N] (the plan checks the values against T).
+const std::int64_t* lengths_input(const py::object& obj, std::int64_t N) {
+  if (obj.is_none()) return nullptr;
+  if (!py::isinstance<py::array>(obj)) {
+    throw py::type_error("lengths: expected None or a numpy.ndarray of int64, got " +
+                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+  }
+  auto arr = py::reinterpret_borrow<py::array>(obj);
+  if (!has_dtype<std::int64_t>(arr)) {
+    throw py::type_error("lengths: expected dtype int64, got " + std::string(py::str(arr.dtype())));
+  }
+  if (arr.ndim() != 1 || arr.shape(0) != N) {
+    Shape got(arr.shape(), arr.shape() + arr.ndim());
+    throw py::value_error("lengths: expected shape " + shape_text({N}) + " (one length per sequence), got " +
+                          shape_text(got));
+  }
+  if (!(arr.flags() & py::array::c_style)) throw py::value_error("lengths: expected a C-contiguous array");
+  return static_cast<const std::int64_t*>(arr.data());
+}
+
 class PlanBinding {
  public:
   PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
@@ -92,9 +112,9 @@ class PlanBinding {
     std::visit([&](auto& plan) { set_parameters_typed(*plan, params); }, plan_);
   }
   py::tuple forward(const py::object& x, const py::object& h0, const py::object& c0, bool training,
-                    bool keep_packs, const py::object& out) {
-    return std::visit([&](auto& plan) { return forward_typed(*plan, x, h0, c0, training, keep_packs, out); },
-                      plan_);
+                    bool keep_packs, const py::object& out, const py::object& lengths) {
+    return std::visit(
+        [&](auto& plan) { return forward_typed(*plan, x, h0, c0, training, keep_packs, out, lengths); }, plan_);
   }
   py::tuple backward(const py::object& dy, const py::object& dh_n, const py::object& dc_n,
                      const py::object& grads, bool accumulate) {
@@ -140,7 +160,7 @@ class PlanBinding {
 
   template <class T>
   py::tuple forward_typed(StackPlan<T>& plan, const py::object& x, const py::object& h0, const py::object& c0,
-                          bool training, bool keep_packs, const py::object& out) {
+                          bool training, bool keep_packs, const py::object& out, const py::object& lengths) {
     if (params_.empty()) throw py::value_error("forward: set_parameters first");
     const Shape xs = dims3(x, "x");
     const std::int64_t T_ = xs[0], N = xs[1], H = cfg_.hidden, LD = cfg_.slots(), DH = cfg_.directions * H;
@@ -176,6 +196,7 @@ class PlanBinding {
     }
     args.training = training;
     args.keep_packs = keep_packs;
+    args.lengths = lengths_input(lengths, N);
     {
       py::gil_scoped_release release;
       plan.forward(args);
@@ -270,8 +291,8 @@ void register_plans(py::module_& m) {
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
-           py::arg("keep_packs"), py::arg("out"),
-           "x [T,N,C], h0/c0 [L*D,N,H] or None -> (y [T,N,D*H], h_n, c_n or None).")
+           py::arg("keep_packs"), py::arg("out"), py::arg("lengths") = py::none(),
+           "x [T,N,C], h0/c0 [L*D,N,H] or None, lengths int64 [N] or None -> (y [T,N,D*H], h_n, c_n or None).")
       .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
            py::arg("grads"), py::arg("accumulate"),
            "Gradients of the pending training forward -> (dx [T,N,C], dh0, dc0 or None, grads).")

@@ -7,6 +7,7 @@
 
 #include "dispatch/kernel_table.h"
 #include "engine/arena.h"
+#include "engine/sequence_segments.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -101,11 +102,20 @@ struct StackPlan<T>::Impl {
   bool pending = false;
   std::int64_t steps = 0, batch = 0;
   bool has_h0 = false, has_c0 = false;
+  bool by_length = false;       // the pending forward had lengths: its segments are `sequences`
+  SequenceSegments sequences;   // the last call's lengths, sorted into segments
+  std::vector<Segment> whole;   // the one segment of a call without lengths
   std::atomic<bool> busy{false};
   std::vector<int> slot_threads;  // this call's thread count per slot: sizes and kernels must agree
 
   // Threads per slot for a call over T_ x N, chosen once per call (the choice can change between
   // calls, e.g. when the machine becomes contended, never within one).
+  // The segments a call runs (sequence_segments.h): by length, or the whole [T, N] as one.
+  const std::vector<Segment>& call_segments(bool with_lengths, std::int64_t T_, std::int64_t N) {
+    whole.assign(1, Segment{0, T_, N, 0});
+    return with_lengths ? sequences.segments : whole;
+  }
+
   void choose_threads(std::int64_t T_, std::int64_t N) {
     slot_threads.resize(static_cast<std::size_t>(cfg.slots()));
     int most = 1;
@@ -215,8 +225,13 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   const TypedKernels<T>& kernels = m.kernels();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
-  const std::int64_t T_ = a.steps, N = a.batch, H = cfg.hidden, DH = cfg.directions * H, L = cfg.layers;
-  const std::int64_t TN = T_ * N;
+  const std::int64_t T_ = a.steps, N = a.batch, C = cfg.input_size, H = cfg.hidden, DH = cfg.directions * H;
+  const std::int64_t L = cfg.layers, GH = cfg.gates() * H, NH = N * H;
+  const bool by_length = a.lengths != nullptr && N > 0;
+  if (by_length) m.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
+  const SequenceSegments& seq = m.sequences;
+  const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
+  const std::int64_t rows = by_length ? seq.rows : T_ * N;  // rows of the (packed) [., C] / [., D*H] tensors
 
   // Memory first (growing may throw), then the packs, then the layers.
   m.choose_threads(T_, N);
@@ -229,19 +244,28 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   for (int t : m.slot_threads) concurrent = concurrent && t == 2;
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
-    const LayerConfig lc = m.slot_config(k, T_, N);
     const int threads = concurrent ? 1 : m.slot_threads[k];
-    kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads));
+    for (const Segment& g : segments) {
+      const LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads));
+    }
   }
-  const std::int64_t between = !a.training && L > 1 ? TN * DH : 0;  // inference: layer outputs below the top
+  const std::int64_t between = !a.training && L > 1 ? rows * DH : 0;  // inference: outputs below the top
+  const std::int64_t state_sets = by_length ? cfg.directions : 0;     // running states per direction
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
   scratch_layout.take(concurrent ? kernel_ws : 0);
   scratch_layout.take(between);
   scratch_layout.take(between);
+  scratch_layout.take(by_length && !a.training ? rows * C : 0);
+  scratch_layout.take(by_length && !a.training ? rows * DH : 0);
+  scratch_layout.take(state_sets * 4 * NH);
   Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
   T* const workspaces[2] = {scratch.take(kernel_ws), scratch.take(concurrent ? kernel_ws : 0)};
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
+  T* const x_packed = scratch.take(by_length && !a.training ? rows * C : 0);
+  T* const y_packed = scratch.take(by_length && !a.training ? rows * DH : 0);
+  T* const states = scratch.take(state_sets * 4 * NH);
   T* packs = m.packs.template reserve<T>(m.pack_offsets.back());
   if (!m.packs_valid) {
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
@@ -262,54 +286,95 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     store = &m.store_layout;
     store->carve(cfg, m.parameter_elements, T_, N, nullptr);
     store->carve(cfg, m.parameter_elements, T_, N, m.store.template reserve<T>(store->elements));
-    const std::int64_t LDNH = cfg.slots() * N * H;
-    std::copy(a.x, a.x + TN * cfg.input_size, store->x);
-    if (h0) h0 = std::copy(h0, h0 + LDNH, store->h0) - LDNH;
-    if (c0) c0 = std::copy(c0, c0 + LDNH, store->c0) - LDNH;
+    if (by_length) {
+      pack_padded(seq, a.x, C, C, store->x);
+    } else {
+      std::copy(a.x, a.x + T_ * N * C, store->x);
+    }
+    if (h0) h0 = std::copy(h0, h0 + cfg.slots() * NH, store->h0) - cfg.slots() * NH;
+    if (c0) c0 = std::copy(c0, c0 + cfg.slots() * NH, store->c0) - cfg.slots() * NH;
     x = store->x;
     m.for_each_parameter(
         [&](std::size_t i, const T* p, std::int64_t n) { std::copy(p, p + n, store->snapshot[i]); });
+  } else if (by_length) {
+    pack_padded(seq, a.x, C, C, x_packed);
+    x = x_packed;
   }
 
-  const T* layer_input = x;
-  for (std::int64_t l = 0; l < L; ++l) {
-    T* out = a.training ? store->outputs[l] : (l == L - 1 ? a.y : between_buffers[l % 2]);
-    auto run_direction = [&](int d, T* workspace, int threads) {
-      const std::int64_t k = l * cfg.directions + d;
-      const LayerConfig lc = cfg.layer(l, d, T_, N);
+  // One layer-direction: its segments in the direction's order, each one kernel call. With lengths the
+  // states run in `state` ([4][N,H]: h, c, and the kernel's h_n / c_n of the last segment), in sorted order.
+  auto run_direction = [&](std::int64_t l, int d, const T* layer_input, T* out, T* workspace, int threads,
+                           T* state) {
+    const std::int64_t k = l * cfg.directions + d, C_l = cfg.layer_input(l);
+    const T* slot_h0 = h0 ? h0 + k * NH : nullptr;
+    const T* slot_c0 = c0 ? c0 + k * NH : nullptr;
+    T* slot_h_n = a.h_n + k * NH;
+    T* slot_c_n = f.has_cell_state ? a.c_n + k * NH : nullptr;
+    T* const hs = state;
+    T* const cs = state + NH;
+    T* const h_out = state + 2 * NH;
+    T* const c_out = state + 3 * NH;
+    if (by_length) {
+      states_to_sorted(seq, slot_h0, H, hs);
+      if (f.has_cell_state) states_to_sorted(seq, slot_c0, H, cs);
+    }
+    const std::size_t S = segments.size();
+    for (std::size_t j = 0; j < S; ++j) {
+      const Segment& g = segments[d == 0 ? j : S - 1 - j];  // the reverse direction: last to first
+      const LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
       ForwardTensors<T> io;
-      io.x = layer_input;
-      io.h0 = h0 ? h0 + k * N * H : nullptr;
-      io.c0 = c0 ? c0 + k * N * H : nullptr;
+      io.x = layer_input + g.row0 * C_l;
+      io.h0 = by_length ? hs : slot_h0;
+      io.c0 = f.has_cell_state ? (by_length ? cs : slot_c0) : nullptr;
       io.b_ih = m.weights[k].b_ih;
       io.b_hh = m.weights[k].b_hh;
-      io.y = out + d * H;
-      io.h_n = a.h_n + k * N * H;
-      io.c_n = f.has_cell_state ? a.c_n + k * N * H : nullptr;
+      io.y = out + g.row0 * DH + d * H;
+      io.h_n = by_length ? h_out : slot_h_n;
+      io.c_n = f.has_cell_state ? (by_length ? c_out : slot_c_n) : nullptr;
       io.training = a.training;
-      io.gates = a.training && f.saves_gates ? store->gates[k] : nullptr;
-      io.saved = a.training && f.saves_per_unit ? store->saved[k] : nullptr;
+      io.gates = a.training && f.saves_gates ? store->gates[k] + g.row0 * GH : nullptr;
+      io.saved = a.training && f.saves_per_unit ? store->saved[k] + g.row0 * H : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
       io.workspace = workspace;
       kernels.forward[kind](lc, io, threads);
-    };
+      if (by_length) {  // the segment's rows carry on (or, having ended, keep their final state)
+        std::copy(h_out, h_out + g.batch * H, hs);
+        if (f.has_cell_state) std::copy(c_out, c_out + g.batch * H, cs);
+      }
+    }
+    if (by_length) {
+      states_from_sorted(seq, hs, H, slot_h_n);
+      if (f.has_cell_state) states_from_sorted(seq, cs, H, slot_c_n);
+    }
+  };
+
+  const T* layer_input = x;
+  for (std::int64_t l = 0; l < L; ++l) {
+    T* out = a.training ? store->outputs[l] : (l < L - 1 ? between_buffers[l % 2] : (by_length ? y_packed : a.y));
     if (concurrent) {
       // Each direction writes its own columns of y, its own slots of h_n / c_n and of the store.
-      parallel_region(2, [&](const ThreadContext& ctx) { run_direction(ctx.id, workspaces[ctx.id], 1); });
+      parallel_region(2, [&](const ThreadContext& ctx) {
+        run_direction(l, ctx.id, layer_input, out, workspaces[ctx.id], 1, states + ctx.id * 4 * NH);
+      });
     } else {
       for (int d = 0; d < cfg.directions; ++d)
-        run_direction(d, workspaces[0], m.slot_threads[l * cfg.directions + d]);
+        run_direction(l, d, layer_input, out, workspaces[0], m.slot_threads[l * cfg.directions + d], states);
     }
     layer_input = out;
   }
+  if (by_length) {
+    unpack_to_padded(seq, layer_input, DH, a.y, DH);
+  } else if (a.training) {
+    std::copy(layer_input, layer_input + T_ * N * DH, a.y);
+  }
   m.packs_valid = a.keep_packs;
   if (a.training) {
-    std::copy(store->outputs[L - 1], store->outputs[L - 1] + TN * DH, a.y);
     m.pending = true;
     m.steps = T_;
     m.batch = N;
     m.has_h0 = a.h0 != nullptr;
     m.has_c0 = c0 != nullptr;
+    m.by_length = by_length;
   }
 }
 
@@ -325,8 +390,13 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   const TypedKernels<T>& kernels = m.kernels();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
-  const std::int64_t T_ = m.steps, N = m.batch, H = cfg.hidden, DH = cfg.directions * H, L = cfg.layers;
+  const std::int64_t T_ = m.steps, N = m.batch, C = cfg.input_size, H = cfg.hidden, DH = cfg.directions * H;
+  const std::int64_t L = cfg.layers, NH = N * H;
   const TrainingStore<T>& store = m.store_layout;
+  const bool by_length = m.by_length;
+  const SequenceSegments& seq = m.sequences;
+  const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
+  const std::int64_t rows = by_length ? seq.rows : T_ * N;
 
   // The gradients belong to the weights the forward used: refuse if any changed in place since.
   std::int64_t changed = -1;
@@ -345,52 +415,114 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   m.choose_threads(T_, N);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
-    const LayerConfig lc = m.slot_config(k, T_, N);
-    kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
+    for (const Segment& g : segments) {
+      const LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
+    }
   }
-  const std::int64_t between = L > 1 ? T_ * N * DH : 0;  // gradients reaching the outputs of lower layers
+  const std::int64_t between = L > 1 ? rows * DH : 0;  // gradients reaching the outputs of lower layers
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
   scratch_layout.take(between);
   scratch_layout.take(between);
+  scratch_layout.take(by_length && a.dy ? rows * DH : 0);
+  scratch_layout.take(by_length ? rows * C : 0);
+  scratch_layout.take(by_length ? 8 * NH : 0);
   Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
   T* workspace = scratch.take(kernel_ws);
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
+  T* const dy_packed = scratch.take(by_length && a.dy ? rows * DH : 0);
+  T* const dx_packed = scratch.take(by_length ? rows * C : 0);
+  // With lengths, per slot in sorted order: the running dh, dc, the kernel's dh0 / dc0 of the last
+  // segment, the initial h, c, and the h, c before the segment's first processed step.
+  T* const states = scratch.take(by_length ? 8 * NH : 0);
+  T *dhs = states, *dcs = states + NH, *dh_out = states + 2 * NH, *dc_out = states + 3 * NH;
+  T *h_init = states + 4 * NH, *c_init = states + 5 * NH, *h_before = states + 6 * NH, *c_before = states + 7 * NH;
 
   const T* dy = a.dy;
+  if (by_length && a.dy) {
+    pack_padded(seq, a.dy, DH, DH, dy_packed);
+    dy = dy_packed;
+  }
+  const std::int64_t S = static_cast<std::int64_t>(segments.size());
   for (std::int64_t l = L - 1; l >= 0; --l) {
-    T* dx = l == 0 ? a.dx : between_buffers[l % 2];
+    T* dx = l > 0 ? between_buffers[l % 2] : (by_length ? dx_packed : a.dx);
     const T* layer_input = l == 0 ? store.x : store.outputs[l - 1];
+    const std::int64_t C_l = cfg.layer_input(l);
     for (int d = 0; d < cfg.directions; ++d) {
       const std::int64_t k = l * cfg.directions + d;
-      const LayerConfig lc = cfg.layer(l, d, T_, N);
-      BackwardTensors<T> io;
-      io.x = layer_input;
-      io.h0 = m.has_h0 ? store.h0 + k * N * H : nullptr;
-      io.c0 = m.has_c0 ? store.c0 + k * N * H : nullptr;
-      io.w_ih = m.weights[k].w_ih;
-      io.w_hh = m.weights[k].w_hh;
-      io.y = store.outputs[l] + d * H;
-      io.gates = f.saves_gates ? store.gates[k] : nullptr;
-      io.saved = f.saves_per_unit ? store.saved[k] : nullptr;
-      io.dy = dy ? dy + d * H : nullptr;
-      io.dh_n = a.dh_n ? a.dh_n + k * N * H : nullptr;
-      io.dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * N * H : nullptr;
-      io.dx = dx;
-      io.dh0 = a.dh0 + k * N * H;
-      io.dc0 = f.has_cell_state ? a.dc0 + k * N * H : nullptr;
-      io.dw_ih = a.grads[k].dw_ih;
-      io.dw_hh = a.grads[k].dw_hh;
-      io.db_ih = a.grads[k].db_ih;
-      io.db_hh = a.grads[k].db_hh;
-      // Both directions read the same layer input: the second adds its input gradient.
-      io.accumulate_dx = d == 1;
-      io.accumulate_param_grads = a.accumulate;
-      io.workspace = workspace;
-      kernels.backward[kind](lc, io, m.slot_threads[k]);
+      const T* slot_h0 = m.has_h0 ? store.h0 + k * NH : nullptr;
+      const T* slot_c0 = m.has_c0 ? store.c0 + k * NH : nullptr;
+      const T* slot_dh_n = a.dh_n ? a.dh_n + k * NH : nullptr;
+      const T* slot_dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * NH : nullptr;
+      if (by_length) {
+        states_to_sorted(seq, slot_dh_n, H, dhs);
+        states_to_sorted(seq, slot_h0, H, h_init);
+        if (f.has_cell_state) {
+          states_to_sorted(seq, slot_dc_n, H, dcs);
+          states_to_sorted(seq, slot_c0, H, c_init);
+        }
+      }
+      for (std::int64_t j = 0; j < S; ++j) {
+        // The opposite of the forward's order: the forward direction's segments last to first.
+        const std::int64_t i = d == 0 ? S - 1 - j : j;
+        const Segment& g = segments[i];
+        const LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+        BackwardTensors<T> io;
+        io.x = layer_input + g.row0 * C_l;
+        if (by_length) {
+          // h and c before the segment's first processed step: the forward's outputs at the adjacent
+          // time for the rows the adjacent segment ran, the initial states for the rows starting here.
+          const Segment* adjacent = d == 0 ? (i > 0 ? &segments[i - 1] : nullptr)
+                                           : (i + 1 < S ? &segments[i + 1] : nullptr);
+          const std::int64_t from = adjacent ? std::min(g.batch, adjacent->batch) : 0;
+          const std::int64_t adjacent_row =
+              adjacent ? adjacent->row0 + (d == 0 ? (adjacent->steps - 1) * adjacent->batch : 0) : 0;
+          for (std::int64_t r = 0; r < g.batch; ++r) {
+            const T* h_src = r < from ? store.outputs[l] + (adjacent_row + r) * DH + d * H : h_init + r * H;
+            std::copy(h_src, h_src + H, h_before + r * H);
+            if (f.has_cell_state) {
+              const T* c_src = r < from ? store.saved[k] + (adjacent_row + r) * H : c_init + r * H;
+              std::copy(c_src, c_src + H, c_before + r * H);
+            }
+          }
+        }
+        io.h0 = by_length ? h_before : slot_h0;
+        io.c0 = f.has_cell_state ? (by_length ? c_before : slot_c0) : nullptr;
+        io.w_ih = m.weights[k].w_ih;
+        io.w_hh = m.weights[k].w_hh;
+        io.y = store.outputs[l] + g.row0 * DH + d * H;
+        io.gates = f.saves_gates ? store.gates[k] + g.row0 * cfg.gates() * H : nullptr;
+        io.saved = f.saves_per_unit ? store.saved[k] + g.row0 * H : nullptr;
+        io.dy = dy ? dy + g.row0 * DH + d * H : nullptr;
+        io.dh_n = by_length ? dhs : slot_dh_n;
+        io.dc_n = f.has_cell_state ? (by_length ? dcs : slot_dc_n) : nullptr;
+        io.dx = dx + g.row0 * C_l;
+        io.dh0 = by_length ? dh_out : a.dh0 + k * NH;
+        io.dc0 = f.has_cell_state ? (by_length ? dc_out : a.dc0 + k * NH) : nullptr;
+        io.dw_ih = a.grads[k].dw_ih;
+        io.dw_hh = a.grads[k].dw_hh;
+        io.db_ih = a.grads[k].db_ih;
+        io.db_hh = a.grads[k].db_hh;
+        // Both directions read the same layer input: the second adds its input gradient. Segments
+        // after the first add their parameter gradients.
+        io.accumulate_dx = d == 1;
+        io.accumulate_param_grads = a.accumulate || j > 0;
+        io.workspace = workspace;
+        kernels.backward[kind](lc, io, m.slot_threads[k]);
+        if (by_length) {
+          std::copy(dh_out, dh_out + g.batch * H, dhs);
+          if (f.has_cell_state) std::copy(dc_out, dc_out + g.batch * H, dcs);
+        }
+      }
+      if (by_length) {
+        states_from_sorted(seq, dhs, H, a.dh0 + k * NH);
+        if (f.has_cell_state) states_from_sorted(seq, dcs, H, a.dc0 + k * NH);
+      }
     }
     dy = dx;  // the gradient reaching the layer below through its output
   }
+  if (by_length) unpack_to_padded(seq, dx_packed, C, a.dx, C);
 }
 
 template class StackPlan<float>;

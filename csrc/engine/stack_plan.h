@@ -44,6 +44,10 @@ struct StackForward {
   T* c_n = nullptr;                   // c_n: [L*D,N,H] out; cells with a cell state
   bool training = false;    // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
   bool keep_packs = false;  // keep the packed weights for the next calls
+  // lengths: [N] each sequence's length in [1, T], or null (all T). With lengths, y is zero past each
+  // sequence's end, h_n / c_n are each sequence's state at its own last step, the reverse direction
+  // starts at each sequence's end, and the backward ignores the padding (engine/sequence_segments.h).
+  const std::int64_t* lengths = nullptr;
 };
 
 template <class T>

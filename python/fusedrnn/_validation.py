@@ -74,3 +74,20 @@ def activation(value, name):
         expected = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{name}: expected one of {expected} or None (linear), got {value!r}")
     return value
+
+
+def lengths_array(value, batch, steps, unbatched):
+    """Per-sequence lengths as a C-contiguous int64 array [N] with 1 <= length <= T, or None."""
+    if value is None:
+        return None
+    array = np.asarray(value)
+    if unbatched and array.ndim == 0:
+        array = array.reshape(1)
+    if array.dtype.kind not in "iu" or array.dtype == np.bool_:
+        raise TypeError(f"lengths: expected integers, got dtype {array.dtype}")
+    if array.shape != (batch,):
+        expected = "(1,) or a scalar (unbatched input)" if unbatched else f"({batch},) = [N]"
+        raise ValueError(f"lengths: expected shape {expected}, got {array.shape}")
+    if batch and (array.min() < 1 or array.max() > steps):
+        raise ValueError(f"lengths: every length must be in [1, T] = [1, {steps}], got {array.min()}..{array.max()}")
+    return np.ascontiguousarray(array, dtype=np.int64)

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
-from ._validation import activation, check_shape, flag, kernel_dtype, positive_int, real_array
+from ._validation import activation, check_shape, flag, kernel_dtype, lengths_array, positive_int, real_array
 
 __all__ = [
     "RecurrentCache",
@@ -227,17 +227,18 @@ def _output_buffer(out, unbatched, batch_first, shape, dtype):
     return out[:, None, :] if unbatched else out
 
 
-def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs, out=None):
+def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs, out=None, lengths=None):
     """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, and the
     layout facts (unbatched, y_shape) a backward needs."""
     x, unbatched = _time_major(x, sizes, batch_first)
     T, N, _ = x.shape
+    lengths = lengths_array(lengths, N, T, unbatched)
     h0 = _state(h0, "h0", sizes, N, unbatched)
     c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
     DH = sizes.directions * sizes.hidden_size
     y_shape = (T, DH) if unbatched else ((N, T, DH) if batch_first else (T, N, DH))
     out = _output_buffer(out, unbatched, batch_first, y_shape, sizes.dtype)
-    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out)
+    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out, lengths)
     y = _external_layout(y, unbatched, batch_first)
     if unbatched:
         h_n = h_n[:, 0]
@@ -266,7 +267,7 @@ def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, 
 
 
 def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out,
-             activations):  # fmt: skip
+             activations, lengths):  # fmt: skip
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     bidirectional = flag(bidirectional, "bidirectional")
@@ -276,7 +277,7 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     plan = _new_plan(cell, sizes, "bias_ih_l0" in params, activations)
     plan.set_parameters(list(params.values()))
     y, h_n, c_n, unbatched, y_shape = _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training,
-                                                   keep_packs=False, out=out)  # fmt: skip
+                                                   keep_packs=False, out=out, lengths=lengths)  # fmt: skip
     cache = None
     if training:
         cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape)
@@ -344,6 +345,10 @@ _FORWARD_DOC = """
     of x, the initial states and the weights' values); when False no workspace is kept and the cache
     is None.
     out: None, or a C-contiguous array of y's shape and dtype to write y into (not with batch_first).
+    lengths: None, or each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x):
+    torch's pack_padded_sequence(..., enforce_sorted=False) semantics. y is 0 past each end, the final
+    states are each sequence's at its own last step, the reverse direction starts at each sequence's end,
+    and the backward ignores the padding (dy there is not read, dx there is 0).
 """
 
 _ACTIVATION_DOC = """
@@ -359,11 +364,11 @@ _BACKWARD_DOC = """
 
 
 def lstm(x, params, hx=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid"):  # fmt: skip
+         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None):  # fmt: skip
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
     y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
-                                  training, dtype, out, activations)  # fmt: skip
+                                  training, dtype, out, activations, lengths)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
@@ -399,10 +404,10 @@ lstm_backward.__doc__ = (
 
 
 def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-        dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid"):  # fmt: skip
+        dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None):  # fmt: skip
     activations = _activations(activation, recurrent_activation)
     y, h_n, _, cache = _forward(_GRU, x, params, h0, None, num_layers, bidirectional, batch_first,
-                                training, dtype, out, activations)  # fmt: skip
+                                training, dtype, out, activations, lengths)  # fmt: skip
     return y, h_n, cache
 
 
@@ -438,10 +443,10 @@ gru_backward.__doc__ = (
 
 
 def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        training=False, dtype=None, out=None):  # fmt: skip
+        training=False, dtype=None, out=None, lengths=None):  # fmt: skip
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
     y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
-                                dtype, out, activations)  # fmt: skip
+                                dtype, out, activations, lengths)  # fmt: skip
     return y, h_n, cache
 
 

@@ -223,10 +223,10 @@ class _RecurrentLayer:
 
     # -- computation --------------------------------------------------------------------------------
 
-    def _forward(self, x, h0, c0, out):
+    def _forward(self, x, h0, c0, out, lengths):
         y, h_n, c_n, unbatched, y_shape = functional._run_forward(
             self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
-            keep_packs=not self.training, out=out,
+            keep_packs=not self.training, out=out, lengths=lengths,
         )  # fmt: skip
         self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
         self._last_forward_was_eval = not self.training
@@ -303,7 +303,8 @@ def _refuse_unknown(unknown, known):
 _FORWARD_DOC = """
         x: [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]), any real dtype (converted).
         out: None, or a C-contiguous array of y's shape and the layer's dtype to write y into (not with
-        batch_first). In training mode the workspace for `backward` is kept (with copies of x, the
+        batch_first). lengths: None, or each sequence's length (ints [N], 1..T): torch's
+        pack_padded_sequence semantics (see `fusedrnn.functional.lstm`); backward uses the same. In training mode the workspace for `backward` is kept (with copies of x, the
         initial states and the parameters' values); in eval mode only the packed weights are kept.
 """
 _BACKWARD_DOC = """
@@ -325,9 +326,9 @@ class LSTM(_RecurrentLayer):
 
     _cell = "lstm"
 
-    def forward(self, x, hx=None, *, out=None):
+    def forward(self, x, hx=None, *, out=None, lengths=None):
         h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
-        y, h_n, c_n = self._forward(x, h0, c0, out)
+        y, h_n, c_n = self._forward(x, h0, c0, out, lengths)
         return y, (h_n, c_n)
 
     __call__ = forward
@@ -356,8 +357,8 @@ class GRU(_RecurrentLayer):
 
     _cell = "gru"
 
-    def forward(self, x, h0=None, *, out=None):
-        y, h_n, _ = self._forward(x, h0, None, out)
+    def forward(self, x, h0=None, *, out=None, lengths=None):
+        y, h_n, _ = self._forward(x, h0, None, out, lengths)
         return y, h_n
 
     __call__ = forward

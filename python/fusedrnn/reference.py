@@ -403,6 +403,48 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
     return dx, dstates0, grads
 
 
+def _forward_by_length(run, x, states, lengths, batch_first):
+    """Per-sequence lengths the obvious way: each sequence n alone, over its first lengths[n] steps, with
+    run(x_n [len,1,C], states_n or None) -> (y_n, finals_n, cache_n) the stack without lengths. y is zero
+    past each sequence's end. Returns ``y, finals, cache``."""
+    if batch_first:
+        x = x.transpose(1, 0, 2)
+    T, N, _ = x.shape
+    outputs, finals, caches = [], [], []
+    for n in range(N):
+        states_n = None if states is None else tuple(s[:, n : n + 1] for s in states)
+        y_n, finals_n, cache_n = run(x[: lengths[n], n : n + 1], states_n)
+        outputs.append(np.concatenate([y_n, np.zeros((T - lengths[n],) + y_n.shape[1:], y_n.dtype)]))
+        finals.append(finals_n)
+        caches.append(cache_n)
+    y = np.concatenate(outputs, axis=1)
+    finals = tuple(np.concatenate([f[i] for f in finals], axis=1) for i in range(len(finals[0])))
+    if batch_first:
+        y = y.transpose(1, 0, 2)
+    cache = {"by_length": caches, "lengths": list(lengths), "batch_first": batch_first, "x_shape": x.shape}
+    return y, finals, cache
+
+
+def _backward_by_length(run_backward, cache, dy, dstates):
+    """The backward of `_forward_by_length`: each sequence's own BPTT (dy past its end is not read), the
+    parameter gradients summed over sequences. Returns ``dx, dstates0, grads``."""
+    if cache["batch_first"]:
+        dy = dy.transpose(1, 0, 2)
+    dx = np.zeros(cache["x_shape"], dy.dtype)
+    dstates0, grads = [], {}
+    for n, (cache_n, length) in enumerate(zip(cache["by_length"], cache["lengths"], strict=True)):
+        dstates_n = None if dstates is None else tuple(s[:, n : n + 1] for s in dstates)
+        dx_n, dstates0_n, grads_n = run_backward(cache_n, dy[:length, n : n + 1], dstates_n)
+        dx[:length, n : n + 1] = dx_n
+        dstates0.append(dstates0_n)
+        for name, g in grads_n.items():
+            grads[name] = grads[name] + g if name in grads else g
+    dstates0 = tuple(np.concatenate([d[i] for d in dstates0], axis=1) for i in range(len(dstates0[0])))
+    if cache["batch_first"]:
+        dx = dx.transpose(1, 0, 2)
+    return dx, dstates0, grads
+
+
 def _lstm_layer(**activations):
     def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
         y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
@@ -419,8 +461,9 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-         recurrent_activation="sigmoid"):  # fmt: skip
-    """The stacked module, exactly like torch.nn.LSTM (no dropout, no proj_size), with Keras's activations.
+         recurrent_activation="sigmoid", lengths=None):  # fmt: skip
+    """The stacked module, exactly like torch.nn.LSTM (no dropout, no proj_size), with Keras's activations
+    and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone).
 
     x: [T,N,C], or [N,T,C] if batch_first, or unbatched [T,C].
     params: torch.nn.LSTM state_dict names ("weight_ih_l0", "bias_hh_l1_reverse", ...); biases absent
@@ -431,6 +474,12 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     shaped like h0, c0.
     """
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
+    if lengths is not None:
+        def run(x_n, hx_n):
+            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False)
+
+        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first)
+        return y, (h_n, c_n), cache
     y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first)
     return y, (h_n, c_n), cache
 
@@ -442,6 +491,12 @@ def lstm_backward(cache, dy, dhx=None):
     Returns ``dx, (dh0, dc0), grads`` with dx shaped like x, dh0 and dc0 like h_n, and grads keyed
     like params.
     """
+    if "by_length" in cache:
+        def run_backward(cache_n, dy_n, dhx_n):
+            return _stack_backward(_lstm_layer_backward, 2, cache_n, dy_n, dhx_n)
+
+        dx, (dh0, dc0), grads = _backward_by_length(run_backward, cache, dy, dhx)
+        return dx, (dh0, dc0), grads
     dx, (dh0, dc0), grads = _stack_backward(_lstm_layer_backward, 2, cache, dy, dhx)
     return dx, (dh0, dc0), grads
 
@@ -463,34 +518,51 @@ def _single_state_backward(layer_backward):
 
 
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-        recurrent_activation="sigmoid"):  # fmt: skip
-    """The stacked module, exactly like torch.nn.GRU, with Keras's activations. h0: None or [L*D,N,H]
-    ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
+        recurrent_activation="sigmoid", lengths=None):  # fmt: skip
+    """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
+    (as `lstm`). h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
                                 recurrent_activation=recurrent_activation)  # fmt: skip
+    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths)
+
+
+def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths):
     states = None if h0 is None else (h0,)
+    if lengths is not None:
+        def run(x_n, states_n):
+            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False)
+
+        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first)
+        return y, h_n, cache
     y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first)
     return y, h_n, cache
 
 
-def gru_backward(cache, dy, dh_n=None):
-    """BPTT through a `gru` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
-    dx, (dh0,), grads = _stack_backward(_single_state_backward(gru_layer_backward), 1, cache, dy,
-                                        None if dh_n is None else (dh_n,))  # fmt: skip
+def _single_state_stack_backward(layer_backward, cache, dy, dh_n):
+    dstates = None if dh_n is None else (dh_n,)
+    if "by_length" in cache:
+        def run_backward(cache_n, dy_n, dstates_n):
+            return _stack_backward(_single_state_backward(layer_backward), 1, cache_n, dy_n, dstates_n)
+
+        dx, (dh0,), grads = _backward_by_length(run_backward, cache, dy, dstates)
+        return dx, dh0, grads
+    dx, (dh0,), grads = _stack_backward(_single_state_backward(layer_backward), 1, cache, dy, dstates)
     return dx, dh0, grads
 
 
-def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False):
+def gru_backward(cache, dy, dh_n=None):
+    """BPTT through a `gru` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
+    return _single_state_stack_backward(gru_layer_backward, cache, dy, dh_n)
+
+
+def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
+        lengths=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`. Returns
     ``y, h_n, cache``."""
     layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
-    y, (h_n,), cache = _stack_forward(layer, 1, x, params, None if h0 is None else (h0,), num_layers,
-                                      bidirectional, batch_first)  # fmt: skip
-    return y, h_n, cache
+    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths)
 
 
 def rnn_backward(cache, dy, dh_n=None):
     """BPTT through an `rnn` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
-    dx, (dh0,), grads = _stack_backward(_single_state_backward(rnn_layer_backward), 1, cache, dy,
-                                        None if dh_n is None else (dh_n,))  # fmt: skip
-    return dx, dh0, grads
+    return _single_state_stack_backward(rnn_layer_backward, cache, dy, dh_n)
