@@ -194,3 +194,25 @@ def test_matches_torch_packed_sequences(cell, batch_first):
         np.testing.assert_allclose(a, b.grad.numpy(), **tol)
     for name, p in module.named_parameters():
         np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), err_msg=name, **tol)
+
+
+def test_pad_sequences_feeds_lengths():
+    rng = np.random.default_rng(1)
+    seqs = [rng.standard_normal((t, 3)) for t in (4, 1, 6)]
+    padded, lengths = fr.pad_sequences(seqs)
+    assert padded.shape == (6, 3, 3) and padded.dtype == np.float32
+    np.testing.assert_array_equal(lengths, [4, 1, 6])
+    np.testing.assert_array_equal(padded[4:, 0], 0)
+    lstm = fr.LSTM(3, 5, dtype=np.float32, seed=0).eval()
+    y, (h_n, _) = lstm(padded, lengths=lengths)
+    for n, s in enumerate(seqs):  # each sequence alone gives the same result
+        y_n, (h_n_alone, _) = lstm(s.astype(np.float32)[:, None])
+        np.testing.assert_allclose(y[: len(s), n], y_n[:, 0], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(h_n[:, n], h_n_alone[:, 0], rtol=1e-6, atol=1e-7)
+    first, _ = fr.pad_sequences([[1, 2], [3]], batch_first=True, padding_value=-1, dtype=np.float64)
+    np.testing.assert_array_equal(first, [[[1], [2]], [[3], [-1]]])
+    for bad, error, match in [([], TypeError, "non-empty list"), ([np.zeros((0, 2))], ValueError, "T_n >= 1"),
+                              ([np.zeros((2, 2)), np.zeros((2, 3))], ValueError, "has 3 features"),
+                              (["ab"], TypeError, "real-valued")]:  # fmt: skip
+        with pytest.raises(error, match=match):
+            fr.pad_sequences(bad)

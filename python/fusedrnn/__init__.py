@@ -16,6 +16,7 @@ import warnings
 
 from . import _core, functional, reference
 from .layers import GRU, LSTM, RNN
+from .sequences import pad_sequences
 
 __all__ = [
     "GRU",
@@ -25,6 +26,7 @@ __all__ = [
     "cpu_info",
     "functional",
     "get_num_threads",
+    "pad_sequences",
     "reference",
     "set_num_threads",
 ]
