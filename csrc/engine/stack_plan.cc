@@ -35,12 +35,14 @@ struct TrainingStore {
   T* h0 = nullptr;  // h0, c0: [L*D,N,H] copies (when given)
   T* c0 = nullptr;
   std::vector<T*> outputs;       // outputs[l]: [T,N,D*H] layer outputs (h_t of both directions)
+  std::vector<T*> masks;         // masks[l], l < L-1: [T,N,D*H] dropout factors on outputs[l] (dropout)
+  std::vector<T*> dropped;       // dropped[l] = outputs[l] * masks[l]: the input of layer l+1 (dropout)
   std::vector<T*> gates, saved;  // per slot: the cell's workspace (cells/cell_traits.h)
   std::vector<T*> snapshot;      // per parameter: its values at the forward, to detect in-place edits
   std::int64_t elements = 0;
 
   void carve(const StackConfig& cfg, const std::vector<std::int64_t>& parameter_elements, std::int64_t steps,
-             std::int64_t batch, T* base) {
+             std::int64_t batch, bool dropout, T* base) {
     const CellFacts& f = cfg.facts();
     const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gates * H, LDNH = cfg.slots() * batch * H;
     Pieces<T> pieces(base);
@@ -48,10 +50,16 @@ struct TrainingStore {
     h0 = pieces.take(LDNH);
     c0 = pieces.take(f.has_cell_state ? LDNH : 0);
     outputs.clear();
+    masks.clear();
+    dropped.clear();
     gates.clear();
     saved.clear();
     snapshot.clear();
     for (std::int64_t l = 0; l < cfg.layers; ++l) outputs.push_back(pieces.take(TN * cfg.directions * H));
+    for (std::int64_t l = 0; dropout && l + 1 < cfg.layers; ++l) {
+      masks.push_back(pieces.take(TN * cfg.directions * H));
+      dropped.push_back(pieces.take(TN * cfg.directions * H));
+    }
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
       gates.push_back(pieces.take(f.saves_gates ? TN * GH : 0));
       saved.push_back(pieces.take(f.saves_per_unit ? TN * H : 0));
@@ -103,6 +111,7 @@ struct StackPlan<T>::Impl {
   std::int64_t steps = 0, batch = 0;
   bool has_h0 = false, has_c0 = false;
   bool by_length = false;       // the pending forward had lengths: its segments are `sequences`
+  bool dropout = false;         // the pending forward dropped out the outputs between layers
   SequenceSegments sequences;   // the last call's lengths, sorted into segments
   std::vector<Segment> whole;   // the one segment of a call without lengths
   std::atomic<bool> busy{false};
@@ -229,6 +238,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   const std::int64_t L = cfg.layers, GH = cfg.gates() * H, NH = N * H;
   const bool by_length = a.lengths != nullptr && N > 0;
   if (by_length) m.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
+  const bool dropout = a.dropout_masks != nullptr && L > 1;
+  if (a.dropout_masks && !a.training) throw std::invalid_argument("dropout_masks: training mode only");
   const SequenceSegments& seq = m.sequences;
   const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
   const std::int64_t rows = by_length ? seq.rows : T_ * N;  // rows of the (packed) [., C] / [., D*H] tensors
@@ -284,8 +295,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   TrainingStore<T>* store = nullptr;
   if (a.training) {
     store = &m.store_layout;
-    store->carve(cfg, m.parameter_elements, T_, N, nullptr);
-    store->carve(cfg, m.parameter_elements, T_, N, m.store.template reserve<T>(store->elements));
+    store->carve(cfg, m.parameter_elements, T_, N, dropout, nullptr);
+    store->carve(cfg, m.parameter_elements, T_, N, dropout, m.store.template reserve<T>(store->elements));
     if (by_length) {
       pack_padded(seq, a.x, C, C, store->x);
     } else {
@@ -294,6 +305,14 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     if (h0) h0 = std::copy(h0, h0 + cfg.slots() * NH, store->h0) - cfg.slots() * NH;
     if (c0) c0 = std::copy(c0, c0 + cfg.slots() * NH, store->c0) - cfg.slots() * NH;
     x = store->x;
+    for (std::int64_t l = 0; dropout && l + 1 < L; ++l) {
+      const T* mask = a.dropout_masks + l * T_ * N * DH;
+      if (by_length) {
+        pack_padded(seq, mask, DH, DH, store->masks[l]);
+      } else {
+        std::copy(mask, mask + T_ * N * DH, store->masks[l]);
+      }
+    }
     m.for_each_parameter(
         [&](std::size_t i, const T* p, std::int64_t n) { std::copy(p, p + n, store->snapshot[i]); });
   } else if (by_length) {
@@ -361,6 +380,12 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
         run_direction(l, d, layer_input, out, workspaces[0], m.slot_threads[l * cfg.directions + d], states);
     }
     layer_input = out;
+    if (dropout && l + 1 < L) {  // the next layer reads the dropped-out copy; out stays for this backward
+      const T* mask = store->masks[l];
+      T* dropped = store->dropped[l];
+      for (std::int64_t e = 0; e < rows * DH; ++e) dropped[e] = out[e] * mask[e];
+      layer_input = dropped;
+    }
   }
   if (by_length) {
     unpack_to_padded(seq, layer_input, DH, a.y, DH);
@@ -375,6 +400,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     m.has_h0 = a.h0 != nullptr;
     m.has_c0 = c0 != nullptr;
     m.by_length = by_length;
+    m.dropout = dropout;
   }
 }
 
@@ -447,7 +473,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   const std::int64_t S = static_cast<std::int64_t>(segments.size());
   for (std::int64_t l = L - 1; l >= 0; --l) {
     T* dx = l > 0 ? between_buffers[l % 2] : (by_length ? dx_packed : a.dx);
-    const T* layer_input = l == 0 ? store.x : store.outputs[l - 1];
+    const T* layer_input = l == 0 ? store.x : (m.dropout ? store.dropped[l - 1] : store.outputs[l - 1]);
     const std::int64_t C_l = cfg.layer_input(l);
     for (int d = 0; d < cfg.directions; ++d) {
       const std::int64_t k = l * cfg.directions + d;
@@ -519,6 +545,10 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
         states_from_sorted(seq, dhs, H, a.dh0 + k * NH);
         if (f.has_cell_state) states_from_sorted(seq, dcs, H, a.dc0 + k * NH);
       }
+    }
+    if (m.dropout && l > 0) {  // through the dropout between layer l-1's output and this layer's input
+      const T* mask = store.masks[l - 1];
+      for (std::int64_t e = 0; e < rows * DH; ++e) dx[e] *= mask[e];
     }
     dy = dx;  // the gradient reaching the layer below through its output
   }

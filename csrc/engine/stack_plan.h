@@ -48,6 +48,9 @@ struct StackForward {
   // sequence's end, h_n / c_n are each sequence's state at its own last step, the reverse direction
   // starts at each sequence's end, and the backward ignores the padding (engine/sequence_segments.h).
   const std::int64_t* lengths = nullptr;
+  // dropout_masks: [L-1][T,N,D*H] or null (training only): the factor (0, or 1/(1-p) for PyTorch's
+  // inverted dropout) each layer's output is multiplied by before it feeds the next layer.
+  const T* dropout_masks = nullptr;
 };
 
 template <class T>

@@ -91,3 +91,22 @@ def lengths_array(value, batch, steps, unbatched):
     if batch and (array.min() < 1 or array.max() > steps):
         raise ValueError(f"lengths: every length must be in [1, T] = [1, {steps}], got {array.min()}..{array.max()}")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def probability(value, name):
+    """A float in [0, 1] (a dropout probability)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a float in [0, 1], got {type(value).__name__}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name}: expected a probability in [0, 1], got {value}")
+    return float(value)
+
+
+def dropout_masks(rng, p, num_layers, steps, batch, width, dtype):
+    """PyTorch's inverted dropout between stacked layers: [L-1, T, N, width] factors, each 0 with
+    probability p and 1/(1-p) otherwise (all 0 when p = 1), or None when there is nothing to drop."""
+    if p == 0.0 or num_layers < 2:
+        return None
+    keep = rng.random((num_layers - 1, steps, batch, width)) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return (keep * scale).astype(dtype)

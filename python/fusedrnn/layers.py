@@ -7,13 +7,14 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 from __future__ import annotations
 
 import difflib
+import warnings
 import threading
 
 import numpy as np
 
 from . import _core, functional
 from ._validation import activation as _activation
-from ._validation import flag, kernel_dtype, positive_int, real_array
+from ._validation import flag, kernel_dtype, positive_int, probability, real_array
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -32,26 +33,36 @@ class _RecurrentLayer:
 
     _cell = ""  # the _core.Plan cell name, set by each subclass
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
                  recurrent_activation="sigmoid", **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
+                            seed)  # fmt: skip
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
-    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "dtype",
-                  "seed", "activation", "recurrent_activation")  # fmt: skip
+    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+                  "dtype", "seed", "activation", "recurrent_activation")  # fmt: skip
 
     def _plan_activations(self):
         return self.activation, self.recurrent_activation
 
-    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed):
+    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
+                   seed):  # fmt: skip
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
+        self.dropout = probability(dropout, "dropout")
+        if self.dropout > 0 and self.num_layers == 1:
+            warnings.warn(
+                f"dropout={self.dropout} does nothing with num_layers=1: dropout acts between stacked "
+                "layers (on every layer's output but the last), as in PyTorch",
+                UserWarning,
+                stacklevel=4,
+            )
         self.bias = flag(bias, "bias")
         self.batch_first = flag(batch_first, "batch_first")
         self.bidirectional = flag(bidirectional, "bidirectional")
@@ -73,6 +84,8 @@ class _RecurrentLayer:
         for name, shape in plan.parameter_shapes():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
+        self._rng = rng  # after the initial weights: the dropout masks
+        self.dropout_masks = None
         self._attach(plan)
 
     def _new_plan(self):
@@ -98,8 +111,8 @@ class _RecurrentLayer:
     # -- pickling (the plan is rebuilt, not pickled) ------------------------------------------------
 
     def __getstate__(self):
-        keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "dtype",
-                "training", "_params", "grads")  # fmt: skip
+        keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+                "dtype", "training", "_params", "grads", "_rng")  # fmt: skip
         return {key: self.__dict__[key] for key in keep + self._extra_state}
 
     def __setstate__(self, state):
@@ -107,7 +120,10 @@ class _RecurrentLayer:
         state.pop("_cell", None)  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
         for key, default in self._state_defaults:
             state.setdefault(key, default)
+        state.setdefault("_rng", np.random.default_rng())
         self.__dict__.update(state)
+        self.dropout_masks = None
+
         def own_copies(arrays):
             return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
 
@@ -116,7 +132,8 @@ class _RecurrentLayer:
         self._attach(self._new_plan())
 
     _extra_state = ("activation", "recurrent_activation")
-    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"))  # pickles of 0.1.0
+    # Pickles of 0.1.0 had none of these.
+    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0))
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -130,7 +147,7 @@ class _RecurrentLayer:
     # used to run a different stack than the parameters described).
     _CONFIGURATION = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
-        "activation", "recurrent_activation",
+        "activation", "recurrent_activation", "dropout",
     )  # fmt: skip
 
     def __setattr__(self, name, value):
@@ -224,10 +241,12 @@ class _RecurrentLayer:
     # -- computation --------------------------------------------------------------------------------
 
     def _forward(self, x, h0, c0, out, lengths):
-        y, h_n, c_n, unbatched, y_shape = functional._run_forward(
+        y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
             self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
-            keep_packs=not self.training, out=out, lengths=lengths,
+            keep_packs=not self.training, out=out, lengths=lengths, dropout=self.dropout, rng=self._rng,
         )  # fmt: skip
+        # The masks of the last training forward ([L-1, T, N, D*H], time-major factors), or None.
+        self.dropout_masks = masks
         self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
         self._last_forward_was_eval = not self.training
         return y, h_n, c_n
@@ -254,8 +273,9 @@ class _RecurrentLayer:
         self._pending = None
         return dx, dh0, dc0
 
-    _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("bidirectional", False),
-                      ("activation", "tanh"), ("recurrent_activation", "sigmoid"))  # fmt: skip
+    _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                      ("bidirectional", False), ("activation", "tanh"),
+                      ("recurrent_activation", "sigmoid"))  # fmt: skip
 
     def __repr__(self):
         extra = "".join(
@@ -287,7 +307,7 @@ class _errors_name:
 
 
 # PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET = ("dropout", "recurrent_dropout", "proj_size", "reset_after")
+_NOT_YET = ("recurrent_dropout", "proj_size", "reset_after")
 
 
 def _refuse_unknown(unknown, known):
@@ -383,11 +403,11 @@ class RNN(_RecurrentLayer):
     _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + ("nonlinearity",)
     _extra_state = ("nonlinearity",)
     _state_defaults = ()
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:4] + (("nonlinearity", "tanh"),)
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (("nonlinearity", "tanh"),)
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, bidirectional=False, dtype=np.float32, seed=None, *, activation=_UNSET,
-                 **unknown):  # fmt: skip
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
+                 activation=_UNSET, **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
@@ -399,7 +419,8 @@ class RNN(_RecurrentLayer):
                         "for the same choice: give one of them)"
                     )
                 self.nonlinearity = keras_name
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype, seed)
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
+                            seed)  # fmt: skip
 
     @property
     def activation(self):

@@ -310,7 +310,8 @@ def _suffix(layer, direction):
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
-def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bidirectional, batch_first):
+def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bidirectional, batch_first,
+                   dropout_masks=None):  # fmt: skip
     """A stacked, optionally bidirectional recurrent module, exactly like torch.nn.LSTM/GRU/RNN.
 
     layer_forward(x, states_k, w_ih, w_hh, b_ih, b_hh, reverse) -> (y, final_states_k, cache) runs
@@ -347,8 +348,10 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
             outputs.append(y)
             finals.append(final)
             caches.append(cache)
-        # The next layer sees [forward, reverse] outputs side by side.
+        # The next layer sees [forward, reverse] outputs side by side (times its dropout mask).
         layer_input = np.concatenate(outputs, axis=2)
+        if dropout_masks is not None and layer < num_layers - 1:
+            layer_input = layer_input * dropout_masks[layer]
 
     y = layer_input
     finals = tuple(np.stack([f[i] for f in finals]) for i in range(num_states))
@@ -358,7 +361,7 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
         y = y.transpose(1, 0, 2)
     cache = {
         "layers": caches, "num_layers": num_layers, "D": D, "H": H,
-        "batch_first": batch_first, "unbatched": unbatched,
+        "batch_first": batch_first, "unbatched": unbatched, "dropout_masks": dropout_masks,
     }  # fmt: skip
     return y, finals, cache
 
@@ -392,6 +395,8 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
             d_input = d_input + dx
             for name, v in g.items():
                 grads[name + _suffix(layer, d)] = v
+        if cache["dropout_masks"] is not None and layer > 0:
+            d_input = d_input * cache["dropout_masks"][layer - 1]
         dy = d_input
 
     dx = dy
@@ -403,9 +408,10 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
     return dx, dstates0, grads
 
 
-def _forward_by_length(run, x, states, lengths, batch_first):
+def _forward_by_length(run, x, states, lengths, batch_first, dropout_masks=None):
     """Per-sequence lengths the obvious way: each sequence n alone, over its first lengths[n] steps, with
-    run(x_n [len,1,C], states_n or None) -> (y_n, finals_n, cache_n) the stack without lengths. y is zero
+    run(x_n [len,1,C], states_n or None, masks_n) -> (y_n, finals_n, cache_n) the stack without lengths
+    (masks_n: the sequence's part of dropout_masks [L-1, T, N, .], or None). y is zero
     past each sequence's end. Returns ``y, finals, cache``."""
     if batch_first:
         x = x.transpose(1, 0, 2)
@@ -413,7 +419,8 @@ def _forward_by_length(run, x, states, lengths, batch_first):
     outputs, finals, caches = [], [], []
     for n in range(N):
         states_n = None if states is None else tuple(s[:, n : n + 1] for s in states)
-        y_n, finals_n, cache_n = run(x[: lengths[n], n : n + 1], states_n)
+        masks_n = None if dropout_masks is None else dropout_masks[:, : lengths[n], n : n + 1]
+        y_n, finals_n, cache_n = run(x[: lengths[n], n : n + 1], states_n, masks_n)
         outputs.append(np.concatenate([y_n, np.zeros((T - lengths[n],) + y_n.shape[1:], y_n.dtype)]))
         finals.append(finals_n)
         caches.append(cache_n)
@@ -461,9 +468,11 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-         recurrent_activation="sigmoid", lengths=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.LSTM (no dropout, no proj_size), with Keras's activations
-    and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone).
+         recurrent_activation="sigmoid", lengths=None, dropout_masks=None):  # fmt: skip
+    """The stacked module, exactly like torch.nn.LSTM (no proj_size), with Keras's activations and, with
+    ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone). dropout_masks:
+    None, or [L-1, T, N, D*H] time-major factors multiplying each layer's output but the last (torch's
+    dropout between layers, with the masks given).
 
     x: [T,N,C], or [N,T,C] if batch_first, or unbatched [T,C].
     params: torch.nn.LSTM state_dict names ("weight_ih_l0", "bias_hh_l1_reverse", ...); biases absent
@@ -475,12 +484,13 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     """
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
     if lengths is not None:
-        def run(x_n, hx_n):
-            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False)
+        def run(x_n, hx_n, masks_n):
+            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n)
 
-        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first)
+        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first, dropout_masks)
         return y, (h_n, c_n), cache
-    y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first)
+    y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first,
+                                          dropout_masks)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
@@ -518,23 +528,26 @@ def _single_state_backward(layer_backward):
 
 
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-        recurrent_activation="sigmoid", lengths=None):  # fmt: skip
+        recurrent_activation="sigmoid", lengths=None, dropout_masks=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
-    (as `lstm`). h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
+    and ``dropout_masks`` (as `lstm`). h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns
+    ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
                                 recurrent_activation=recurrent_activation)  # fmt: skip
-    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths)
+    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
+                               dropout_masks)  # fmt: skip
 
 
-def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths):
+def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks):
     states = None if h0 is None else (h0,)
     if lengths is not None:
-        def run(x_n, states_n):
-            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False)
+        def run(x_n, states_n, masks_n):
+            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False, masks_n)
 
-        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first)
+        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first, dropout_masks)
         return y, h_n, cache
-    y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first)
+    y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first,
+                                      dropout_masks)  # fmt: skip
     return y, h_n, cache
 
 
@@ -556,11 +569,12 @@ def gru_backward(cache, dy, dh_n=None):
 
 
 def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        lengths=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`. Returns
-    ``y, h_n, cache``."""
+        lengths=None, dropout_masks=None):  # fmt: skip
+    """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`; lengths and
+    dropout_masks as in `lstm`. Returns ``y, h_n, cache``."""
     layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
-    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths)
+    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
+                               dropout_masks)  # fmt: skip
 
 
 def rnn_backward(cache, dy, dh_n=None):
