@@ -100,3 +100,16 @@ def test_lecture_relu_lstm_weights_give_keras_prediction():
     x = np.array([[[50.0], [51.0], [52.0]]], np.float32)
     _, (h_n, _) = f.eval()(x)
     np.testing.assert_allclose(h_n[0], as_numpy(k(x)), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("units, features", [(50, 1), (7, 3)])
+def test_parameter_counts_both_ways(cell, units, features):
+    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[cell](units)
+    keras_layer.build((None, 3, features))
+    layer = {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}[cell](features, units)
+    assert layer.parameter_count("keras") == keras_layer.count_params()
+    torch_count = sum(v.size for v in layer.state_dict().values())
+    assert layer.parameter_count() == torch_count
+    text = layer.summary(print_fn=None)
+    assert f"{torch_count:,}" in text and f"{keras_layer.count_params():,}" in text

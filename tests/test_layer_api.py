@@ -520,3 +520,15 @@ def test_torch_tensors_load_directly():
     lstm.load_state_dict(reference.state_dict())
     for name, value in reference.state_dict().items():
         np.testing.assert_array_equal(getattr(lstm, name), value.numpy(), err_msg=name)
+
+
+def test_summary_and_parameter_counts():
+    lstm = fr.LSTM(1, 50)
+    assert lstm.parameter_count() == 10600  # the lectures' LSTM(50): PyTorch counts two biases
+    assert lstm.parameter_count("keras") == 10400  # Keras one
+    printed = []
+    text = lstm.summary(print_fn=printed.append)
+    assert printed == [text] and "10,600" in text and "10,400" in text and "weight_hh_l0" in text
+    assert fr.LSTM(1, 50, bias=False).parameter_count("keras") == 10200
+    with pytest.raises(ValueError, match="convention: expected 'torch' or 'keras'"):
+        lstm.parameter_count("tf")

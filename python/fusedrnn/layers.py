@@ -186,6 +186,35 @@ class _RecurrentLayer:
     def parameters(self):
         return list(self._params.values())
 
+    def parameter_count(self, convention="torch"):
+        """Number of parameters: as PyTorch and fusedrnn count them ("torch": two biases, b_ih and
+        b_hh), or as Keras counts the same layer ("keras": one bias per gate for LSTM and SimpleRNN, two
+        for GRU's reset_after form), e.g. the lectures' LSTM(50) on 1 feature: 10,600 vs 10,400."""
+        if convention not in ("torch", "keras"):
+            raise ValueError(f"convention: expected 'torch' or 'keras', got {convention!r}")
+        total = sum(value.size for value in self._params.values())
+        if convention == "keras" and self.bias and self._cell != "gru":
+            total -= sum(value.size for name, value in self._params.items() if name.startswith("bias_hh"))
+        return total
+
+    def summary(self, print_fn=print):
+        """A Keras-style table of the parameters (name, shape, count) with both totals; printed with
+        print_fn (None: not printed) and returned."""
+        rows = [(name, str(value.shape), f"{value.size:,}") for name, value in self._params.items()]
+        width = max(len(r[0]) for r in rows + [("parameter", "", "")])
+        shape_width = max(len(r[1]) for r in rows + [("", "shape", "")])
+        count_width = max(len(r[2]) for r in rows + [("", "", "count")])
+        lines = [repr(self), f"  {'parameter':<{width}}  {'shape':<{shape_width}}  {'count':>{count_width}}"]
+        lines += [f"  {n:<{width}}  {sh:<{shape_width}}  {c:>{count_width}}" for n, sh, c in rows]
+        torch_total, keras_total = self.parameter_count("torch"), self.parameter_count("keras")
+        lines.append(f"  total: {torch_total:,} parameters (PyTorch's count: biases b_ih and b_hh)")
+        if keras_total != torch_total:
+            lines.append(f"  as Keras counts this layer (one bias): {keras_total:,}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
     def state_dict(self):
         """Copies of the parameters keyed by torch.nn.LSTM's names."""
         return {name: value.copy() for name, value in self._params.items()}
