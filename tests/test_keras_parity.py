@@ -31,11 +31,14 @@ def _gru_blocks_to_torch(matrix, H):
 def fusedrnn_state_dict(keras_layer, cell):
     weights = keras_layer.get_weights()
     kernel, recurrent = weights[0], weights[1]
-    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    if cell == "gru":
+    G = {"lstm": 4, "gru": 3, "gru_reset_before": 3, "rnn": 1}[cell]
+    if cell in ("gru", "gru_reset_before"):
         w_ih, w_hh = _gru_blocks_to_torch(kernel, H), _gru_blocks_to_torch(recurrent, H)
-        bias = weights[2]  # reset_after: [2, 3H], input and recurrent biases
-        b_ih, b_hh = _gru_blocks_to_torch(bias[0], H), _gru_blocks_to_torch(bias[1], H)
+        bias = weights[2]  # reset_after: [2, 3H], input and recurrent biases; reset-before: one [3H]
+        if cell == "gru":
+            b_ih, b_hh = _gru_blocks_to_torch(bias[0], H), _gru_blocks_to_torch(bias[1], H)
+        else:
+            b_ih, b_hh = _gru_blocks_to_torch(bias, H), np.zeros(3 * H, np.float32)
     else:
         w_ih, w_hh = kernel.T, recurrent.T
         b_ih, b_hh = weights[2], np.zeros(G * H, np.float32)  # Keras LSTM gates i, f, c, o = PyTorch's
@@ -47,10 +50,12 @@ def keras_and_fusedrnn(cell, activation, recurrent_activation):
         k = keras.layers.LSTM(H, activation=activation, recurrent_activation=recurrent_activation,
                               return_sequences=True, return_state=True)  # fmt: skip
         f = fr.LSTM(C, H, batch_first=True, activation=activation, recurrent_activation=recurrent_activation)
-    elif cell == "gru":
+    elif cell in ("gru", "gru_reset_before"):
+        reset_after = cell == "gru"
         k = keras.layers.GRU(H, activation=activation, recurrent_activation=recurrent_activation,
-                             return_sequences=True, return_state=True)  # fmt: skip
-        f = fr.GRU(C, H, batch_first=True, activation=activation, recurrent_activation=recurrent_activation)
+                             return_sequences=True, return_state=True, reset_after=reset_after)  # fmt: skip
+        f = fr.GRU(C, H, batch_first=True, activation=activation, recurrent_activation=recurrent_activation,
+                   reset_after=reset_after)  # fmt: skip
     else:
         k = keras.layers.SimpleRNN(H, activation=activation, return_sequences=True, return_state=True)
         f = fr.RNN(C, H, batch_first=True, activation=activation)
@@ -69,6 +74,8 @@ def as_numpy(t):
 
 CASES = [("lstm", a, "sigmoid") for a in NAMES] + [("lstm", "tanh", r) for r in NAMES if r != "sigmoid"]
 CASES += [("gru", a, "sigmoid") for a in NAMES] + [("gru", "tanh", r) for r in NAMES if r != "sigmoid"]
+CASES += [("gru_reset_before", a, "sigmoid") for a in NAMES]
+CASES += [("gru_reset_before", "tanh", r) for r in NAMES if r != "sigmoid"]
 CASES += [("rnn", a, None) for a in NAMES]
 
 

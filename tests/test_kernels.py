@@ -16,16 +16,19 @@ from fusedrnn import reference
 pytestmark = pytest.mark.usefixtures("isa")
 
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
-CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu"]
+CELLS = ["lstm", "gru", "rnn_tanh", "rnn_relu", "gru_reset_before"]
+GATED = ("lstm", "gru", "gru_reset_before")
 ACTIVATIONS = list(reference.ACTIVATIONS)
 
 
 def make_layer(cell, C, H, num_layers=1, activations=None, **options):
     """activations: None (the cell's defaults), or (activation, recurrent_activation); an RNN takes the
     first as its nonlinearity."""
-    if cell in ("lstm", "gru"):
+    if cell in GATED:
         if activations is not None:
             options.update(activation=activations[0], recurrent_activation=activations[1])
+        if cell == "gru_reset_before":
+            options.update(reset_after=False)
         return (fr.LSTM if cell == "lstm" else fr.GRU)(C, H, num_layers, **options)
     nonlinearity = cell.removeprefix("rnn_") if activations is None else activations[0]
     return fr.RNN(C, H, num_layers, nonlinearity=nonlinearity, **options)
@@ -76,7 +79,8 @@ def reference_result(layer, x, hx, dy, dhx):
         dx, dstates, grads = reference.lstm_backward(cache, dy, dhx)
         return y, states, dx, dstates, grads
     if isinstance(layer, fr.GRU):
-        y, h_n, cache = reference.gru(x, params, None if hx is None else hx[0], **opts)
+        y, h_n, cache = reference.gru(x, params, None if hx is None else hx[0], reset_after=layer.reset_after,
+                                      **opts)  # fmt: skip
         dx, dh0, grads = reference.gru_backward(cache, dy, dhx[0])
     else:
         y, h_n, cache = reference.rnn(x, params, None if hx is None else hx[0], layer.nonlinearity, **opts)
@@ -94,7 +98,7 @@ def explosive(cell, activations):
     gates and states (GRU's z * h and r * (W_hn h), LSTM's f * c) make the recurrence polynomial in h,
     which grows doubly exponentially (1e22 within 5 steps, past float64 within 3 layers of 4 steps).
     Compared at fixed small shapes in float64 only (test_activations); the sweep leaves them out."""
-    return cell in ("lstm", "gru") and activations is not None and activations[1] in UNBOUNDED
+    return cell in GATED and activations is not None and activations[1] in UNBOUNDED
 
 
 def assert_matches_reference(layer, x, hx, dy, dhx):
@@ -172,7 +176,7 @@ def test_without_output_or_state_gradients(rng, cell, dtype):
 
 
 # Every (activation, recurrent_activation) pair of Keras's names; an RNN has only the first.
-ACTIVATION_CASES = [(cell, a, r) for cell in ("lstm", "gru") for a in ACTIVATIONS for r in ACTIVATIONS]
+ACTIVATION_CASES = [(cell, a, r) for cell in GATED for a in ACTIVATIONS for r in ACTIVATIONS]
 ACTIVATION_CASES += [("rnn", a, "sigmoid") for a in ACTIVATIONS]
 
 
@@ -203,6 +207,7 @@ def test_hypothesis_sweep(cell, T, N, C, H, num_layers, bidirectional, bias, bat
 FUNCTIONAL = {
     "lstm": (F.lstm, F.lstm_backward, {}),
     "gru": (F.gru, F.gru_backward, {}),
+    "gru_reset_before": (F.gru, F.gru_backward, {"reset_after": False}),
     "rnn_tanh": (F.rnn, F.rnn_backward, {"nonlinearity": "tanh"}),
     "rnn_relu": (F.rnn, F.rnn_backward, {"nonlinearity": "relu"}),
 }
@@ -265,7 +270,7 @@ def test_large_shape_float32_against_float64_reference(rng, cell):
 TORCH_MODULES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN", "rnn_relu": "RNN"}
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", [c for c in CELLS if c in TORCH_MODULES])  # torch has no reset-before GRU
 def test_torch_parity_float32(cell):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -304,7 +309,7 @@ def test_input_projection_in_chunks(rng, cell, dtype):
     saved = fr._core._input_chunk_elements()
     try:
         for steps_per_chunk in (1, 3):
-            fr._core._set_input_chunk_elements(steps_per_chunk * 5 * {"lstm": 4, "gru": 3}.get(cell, 1) * 600)
+            fr._core._set_input_chunk_elements(steps_per_chunk * 5 * {"lstm": 4, "gru": 3, "gru_reset_before": 3}.get(cell, 1) * 600)
             assert_matches_reference(
                 *make_case(rng, 7, 5, 700, 600, num_layers=1, bidirectional=True, dtype=dtype, cell=cell)
             )

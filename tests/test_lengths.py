@@ -13,10 +13,12 @@ from fusedrnn import reference
 pytestmark = pytest.mark.usefixtures("isa")
 
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
-CELLS = ["lstm", "gru", "rnn"]
+CELLS = ["lstm", "gru", "rnn", "gru_reset_before"]
 
 
 def make_layer(cell, C, H, **options):
+    if cell == "gru_reset_before":
+        return fr.GRU(C, H, reset_after=False, **options)
     return {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}[cell](C, H, **options)
 
 
@@ -44,7 +46,11 @@ def run_reference(layer, cell, x, hx, lengths, dy, dhx):
         y, states, cache = reference.lstm(x, params, hx, **opts)
         dx, dstates, grads = reference.lstm_backward(cache, dy, dhx)
         return y, list(states), dx, list(dstates), grads
-    forward, backward = (reference.gru, reference.gru_backward) if cell == "gru" else (reference.rnn, reference.rnn_backward)
+    if cell == "rnn":
+        forward, backward = reference.rnn, reference.rnn_backward
+    else:
+        forward, backward = reference.gru, reference.gru_backward
+        opts["reset_after"] = cell == "gru"
     y, h_n, cache = forward(x, params, None if hx is None else hx[0], **opts)
     dx, dh0, grads = backward(cache, dy, dhx[0])
     return y, [h_n], dx, [dh0], grads
@@ -118,7 +124,7 @@ def test_full_lengths_equal_no_lengths_bitwise(rng, cell):
         np.testing.assert_array_equal(layer.grads[name], g)
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_eval_mode_and_functional(rng, cell):
     layer, x, hx, lengths, _, _ = make_case(rng, cell, 6, 5, 3, 8, 2, True, False, True, np.float64)
     layer.eval()
@@ -152,7 +158,7 @@ def test_bad_lengths_are_refused():
 TORCH = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
-@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])  # torch has no reset-before GRU
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_matches_torch_packed_sequences(cell, batch_first):
     torch = pytest.importorskip("torch")

@@ -1,5 +1,5 @@
 """The NumPy reference with Keras's activations (every activation / recurrent_activation pair of LSTM
-and GRU, every RNN nonlinearity) against central finite differences in float64, and the activations
+and of both GRU forms, every RNN nonlinearity) against central finite differences in float64, and the activations
 themselves against their definitions."""
 
 import numpy as np
@@ -18,9 +18,9 @@ def run(cell, x, params, hx, activations):
         y, states, cache = ref.lstm(x, params, hx, **options, activation=activations[0],
                                     recurrent_activation=activations[1])  # fmt: skip
         return y, states, cache
-    if cell == "gru":
+    if cell in ("gru", "gru_reset_before"):
         y, h_n, cache = ref.gru(x, params, hx[0], **options, activation=activations[0],
-                                recurrent_activation=activations[1])  # fmt: skip
+                                recurrent_activation=activations[1], reset_after=cell == "gru")  # fmt: skip
     else:
         y, h_n, cache = ref.rnn(x, params, hx[0], nonlinearity=activations[0], **options)
     return y, (h_n,), cache
@@ -30,18 +30,19 @@ def backward(cell, cache, dy, dstates):
     if cell == "lstm":
         dx, dstates0, grads = ref.lstm_backward(cache, dy, dstates)
         return dx, dstates0, grads
-    dx, dh0, grads = (ref.gru_backward if cell == "gru" else ref.rnn_backward)(cache, dy, dstates[0])
+    dx, dh0, grads = (ref.rnn_backward if cell == "rnn" else ref.gru_backward)(cache, dy, dstates[0])
     return dx, (dh0,), grads
 
 
 CASES = [("lstm", a, r) for a in NAMES for r in NAMES] + [("gru", a, r) for a in NAMES for r in NAMES]
 CASES += [("rnn", a, "sigmoid") for a in NAMES]
+CASES += [("gru_reset_before", a, r) for a in NAMES for r in NAMES]
 
 
 @pytest.mark.parametrize("cell, activation, recurrent_activation", CASES)
 def test_gradients_match_finite_differences(cell, activation, recurrent_activation):
     rng = np.random.default_rng(12)
-    params = random_params(rng, cell, C, H, num_layers=1, bidirectional=True)
+    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=1, bidirectional=True)
     if cell != "rnn" and recurrent_activation in ("relu", "linear"):
         # Unbounded gates make the recurrence polynomial in h (z * h, f * c): at the usual scale it
         # reaches 1e58 in these 2 x 3 steps. Small weights keep every value near 1.

@@ -6,6 +6,7 @@
 // A cell type derives from its traits (cell_traits.h) and provides
 //   static void forward(const ForwardTile<T>&);
 //   static void backward(const BackwardTile<T>&);
+// and, with kTwoPhaseStep, forward_reset / backward_update for the first phase of each step.
 // Compiled per ISA (dispatch/isa_namespace.h).
 #pragma once
 
@@ -63,6 +64,7 @@ struct BackwardTile : TileExtent {
   T* dgates_x = nullptr;   // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out
   T* dgates_h = nullptr;   // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
   T* dh_direct = nullptr;  // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
+  T* dh_stash = nullptr;   // dh_stash: [N,H] dL/dh_t kept between the two phases (kTwoPhaseStep)
 };
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -4,8 +4,8 @@
 
 namespace fusedrnn {
 
-enum class CellKind : int { lstm = 0, gru = 1, rnn = 2 };
-constexpr int kCellKinds = 3;
+enum class CellKind : int { lstm = 0, gru = 1, rnn = 2, gru_reset_before = 3 };
+constexpr int kCellKinds = 4;
 
 //   kGates                  G
 //   kHasCellState           a second running state besides h (LSTM's c)
@@ -15,6 +15,8 @@ constexpr int kCellKinds = 3;
 //   kDirectStateGrad        dh_{t-1} has a pointwise term besides dG W_hh (GRU's z*dh)
 //   kInputFusable           every gate's pre-activation is W_ih x + W_hh h (+ biases), so the forward may
 //                           compute both in one product [h | x] x [W_hh; W_ih] (not GRU's n gate)
+//   kTwoPhaseStep           each step needs a second recurrent product after a first pointwise part
+//                           (the reset-before GRU's W_hn (r * h)): two barriers per step
 struct LstmTraits {
   static constexpr CellKind kKind = CellKind::lstm;
   static constexpr int kGates = 4;
@@ -24,6 +26,7 @@ struct LstmTraits {
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr bool kDirectStateGrad = false;
   static constexpr bool kInputFusable = true;
+  static constexpr bool kTwoPhaseStep = false;
 };
 
 struct GruTraits {
@@ -35,6 +38,7 @@ struct GruTraits {
   static constexpr bool kSeparateRecurrentGrad = true;
   static constexpr bool kDirectStateGrad = true;
   static constexpr bool kInputFusable = false;
+  static constexpr bool kTwoPhaseStep = false;
 };
 
 struct RnnTraits {
@@ -46,6 +50,14 @@ struct RnnTraits {
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr bool kDirectStateGrad = false;
   static constexpr bool kInputFusable = true;
+  static constexpr bool kTwoPhaseStep = false;
+};
+
+// The GRU with the reset gate before the recurrent product (gru_reset_before_cell.h): the per-unit
+// workspace is r * h_{t-1}.
+struct GruResetBeforeTraits : GruTraits {
+  static constexpr CellKind kKind = CellKind::gru_reset_before;
+  static constexpr bool kTwoPhaseStep = true;
 };
 
 }  // namespace fusedrnn

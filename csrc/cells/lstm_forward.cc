@@ -5,18 +5,7 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-template <class T>
-void lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
-  time_loop_forward<LstmCell, T>(cfg, io, num_threads);
-}
-template <class T>
-std::int64_t lstm_forward_workspace(const LayerConfig& cfg, bool training, int threads) {
-  return forward_workspace_elements<LstmCell, T>(cfg, training, threads);
-}
-template void lstm_forward<float>(const LayerConfig&, const ForwardTensors<float>&, int);
-template std::int64_t lstm_forward_workspace<float>(const LayerConfig&, bool, int);
-template void lstm_forward<double>(const LayerConfig&, const ForwardTensors<double>&, int);
-template std::int64_t lstm_forward_workspace<double>(const LayerConfig&, bool, int);
+FUSEDRNN_DEFINE_FORWARD(lstm, LstmCell)
 
 // Packing does not depend on the cell (only on cfg.gates); it lives here once.
 template <class T>

@@ -77,6 +77,8 @@ struct BackwardWorkspace {
   T* dgates_x = nullptr;        // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps
   T* dgates_h = nullptr;        // dgates_h: [T,N,G*H] dL/d(W_hh h + b_hh) (cells that separate them)
   T* dh_direct = nullptr;       // dh_direct: [N,H] (kDirectStateGrad)
+  T* dh_stash = nullptr;        // dh_stash: [N,H] (kTwoPhaseStep)
+  T* dn_packed = nullptr;       // the second product's A operand, [row_panels][H][MR] (kTwoPhaseStep)
   T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
   T* dg_packed = nullptr;       // two A operands of the step, [row_panels][G*H][MR] each
   T* zeros = nullptr;           // zeros: [N*H] h0 / c0 when none is given
@@ -96,6 +98,8 @@ struct BackwardWorkspace {
     dgates_x = carve.take(T_ * N * GH);
     dgates_h = carve.take(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
     dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
+    dh_stash = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
+    dn_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
     w_packed = carve.take(unit_blocks * GH * step_kernel.nr);
     dg_packed = carve.take(2 * row_panels * GH * step_kernel.mr);
     zeros = carve.take(N * H);
@@ -142,6 +146,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   for (int half = 0; half < 2; ++half) {
     fill(ws.dg_packed + (half * row_panels + row_panels - 1) * GH * mr, GH * mr, T(0));
   }
+  if (Cell::kTwoPhaseStep) fill(ws.dn_packed + (row_panels - 1) * H * mr, H * mr, T(0));
   if (!io.c0 || !io.h0) fill(ws.zeros, N * H, T(0));
   const T* c0 = io.c0 ? io.c0 : ws.zeros;
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
@@ -217,28 +222,62 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       st.dgates_h = dgh_all + t * N * GH;
       st.dh_direct = Cell::kDirectStateGrad ? dh_direct : nullptr;
       const T* dy = io.dy ? io.dy + t * N * cfg.y_ld : nullptr;
-      for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+      // dL/dh_t of the tile: from the step after it (or dh_n), plus dy_t.
+      auto tile_state_gradient = [&](std::int64_t p, std::int64_t b) {
+        state_gradient(dg_read, p, b, s == T_ - 1);
+        if (dy) {
+          for (std::int64_t r = 0; r < st.rows; ++r) {
+            const T* dyr = dy + (st.n0 + r) * cfg.y_ld + st.j0;
+            for (std::int64_t u = 0; u < st.units; ++u) tile[r * nr + u] += dyr[u];
+          }
+        }
+      };
+      // After the cell has written the tile's dG: bias sums, and dGh packed for the next step's product.
+      auto finish_tile = [&]() {
+        if (bias) {
+          add_bias_rows(st.dgates_x, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_x);
+          if (Cell::kSeparateRecurrentGrad) {
+            add_bias_rows(st.dgates_h, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_h);
+          }
+        }
+        for (int g = 0; g < G; ++g) {
+          pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
+        }
+      };
+      auto set_tile = [&](std::int64_t p, std::int64_t b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);
-        for (std::int64_t p = 0; p < row_panels; ++p) {
-          st.n0 = p * mr;
-          st.rows = std::min<std::int64_t>(mr, N - st.n0);
-          state_gradient(dg_read, p, b, s == T_ - 1);
-          if (dy) {
-            for (std::int64_t r = 0; r < st.rows; ++r) {
-              const T* dyr = dy + (st.n0 + r) * cfg.y_ld + st.j0;
-              for (std::int64_t u = 0; u < st.units; ++u) tile[r * nr + u] += dyr[u];
-            }
+        st.n0 = p * mr;
+        st.rows = std::min<std::int64_t>(mr, N - st.n0);
+      };
+      if constexpr (Cell::kTwoPhaseStep) {
+        // Phase 1: dn_pre (and dz_pre) of every tile, dn_pre packed as the A operand of the second
+        // product dL/d(r*h) = dn_pre W_hn, which reads every thread's units.
+        st.dh_stash = ws.dh_stash;
+        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            set_tile(p, b);
+            tile_state_gradient(p, b);
+            Cell::backward_update(st);
+            pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr, ws.dn_packed);
           }
-          Cell::backward(st);
-          if (bias) {
-            add_bias_rows(st.dgates_x, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_x);
-            if (Cell::kSeparateRecurrentGrad) {
-              add_bias_rows(st.dgates_h, GH, H, G, st.n0, st.rows, st.j0, st.units, ws.bias_sums_h);
-            }
+        }
+        barrier(ctx);
+        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            set_tile(p, b);
+            step_kernel.fn(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, tile, nr, false);
+            Cell::backward(st);
+            finish_tile();
           }
-          for (int g = 0; g < G; ++g) {
-            pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
+        }
+      } else {
+        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            set_tile(p, b);
+            tile_state_gradient(p, b);
+            Cell::backward(st);
+            finish_tile();
           }
         }
       }
@@ -271,6 +310,17 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
     gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
               MatrixView<T>::row_major(h0, H), io.dw_hh, H, true, gemm_scratch);
+    if constexpr (Cell::kTwoPhaseStep) {
+      // The n gate's recurrent product is W_hn (r * h): dW_hn = dn_pre^T (r * h_{t-1}) over all steps
+      // (dn_pre is the n columns of dGx; the main product above left those rows of dW_hh untouched
+      // but for + 0), and db_hn = db_in. The barrier: that product's tiles belong to other threads.
+      barrier(ctx);
+      gemm_part(ctx, kernel, {H, H, T_ * N}, MatrixView<T>::transposed(dgx_all + 2 * H, GH),
+                MatrixView<T>::row_major(io.saved, H), io.dw_hh + 2 * H * H, H, true, gemm_scratch);
+      if (bias) {
+        for (std::int64_t j = u_begin; j < u_end; ++j) ws.bias_sums_h[2 * H + j] = ws.bias_sums_x[2 * H + j];
+      }
+    }
     // Bias gradients (b_ih and b_hh enter the same sum unless the cell separates them).
     const T* sums_h = Cell::kSeparateRecurrentGrad ? ws.bias_sums_h : ws.bias_sums_x;
     store_bias_grad(ws.bias_sums_x, H, G, u_begin, u_end, io.db_ih, acc);

@@ -138,6 +138,8 @@ template <class Cell, class T>
 struct ForwardWorkspace {
   T* gx = nullptr;         // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
   T* h_packed = nullptr;   // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
+  T* reset_packed = nullptr;  // kTwoPhaseStep: the second product's A operand, [row_panels][H][MR]
+  T* reset_h = nullptr;       // kTwoPhaseStep, inference: [N,H] the first phase's r * h_{t-1}
   T* zeros = nullptr;      // zeros: [N*H] h0 when none is given
   T* zero_bias = nullptr;  // zero_bias: [G*H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
@@ -155,6 +157,8 @@ struct ForwardWorkspace {
     const std::int64_t K = H + (cfg.fuse_input ? cfg.input_size : 0);
     gx = carve.take((training && Cell::kSavesGates) || cfg.fuse_input ? 0 : chunk_steps * N * GH);
     h_packed = carve.take(2 * row_panels * K * step_kernel.mr);
+    reset_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
+    reset_h = carve.take(Cell::kTwoPhaseStep && !training ? N * H : 0);
     zeros = carve.take(N * H);
     zero_bias = carve.take(GH);
     scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * Cell::kGates * kernel.nr;
@@ -197,6 +201,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   for (int half = 0; half < 2; ++half) {
     fill(ws.h_packed + (half * row_panels + row_panels - 1) * K * mr, K * mr, T(0));
   }
+  if (Cell::kTwoPhaseStep) fill(ws.reset_packed + (row_panels - 1) * H * mr, H * mr, T(0));
   if (!io.h0) fill(ws.zeros, N * H, T(0));
   if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
@@ -264,13 +269,38 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
       st.gates = keep_gates ? io.gates + t * N * GH : nullptr;
+      if constexpr (Cell::kTwoPhaseStep) {
+        // Phase 1 (gates 0, 1 from h_{t-1}) writes its gates over gx (both modes) and r * h_{t-1}, then
+        // packs that as the A operand of phase 2 (gate 2), which every thread's units read.
+        st.gates = const_cast<T*>(gx_at(t));
+        if (!io.training) st.saved = ws.reset_h;
+        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+          st.j0 = b * nr;
+          st.units = std::min<std::int64_t>(nr, H - st.j0);
+          const T* w_block = packed.w_hh + b * G * K * nr;
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            for (int g = 0; g < 2; ++g) {
+              step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
+            }
+            st.n0 = p * mr;
+            st.rows = std::min<std::int64_t>(mr, N - st.n0);
+            Cell::forward_reset(st);
+            pack_tile_to_panel(st.saved, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.reset_packed);
+          }
+        }
+        barrier(ctx);
+      }
       for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
         st.j0 = b * nr;
         st.units = std::min<std::int64_t>(nr, H - st.j0);
         const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
-          for (int g = 0; g < G; ++g) {
-            step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
+          if constexpr (Cell::kTwoPhaseStep) {
+            step_kernel.fn(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, tile + 2 * nr, tile_ld, false);
+          } else {
+            for (int g = 0; g < G; ++g) {
+              step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
+            }
           }
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);

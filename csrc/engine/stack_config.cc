@@ -32,7 +32,8 @@ void check_size(std::int64_t value, const char* name, std::int64_t limit) {
 const std::vector<CellFacts>& all_cell_facts() {
   // Indexed by CellKind.
   static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
-                                            facts_of<RnnTraits>("rnn")};
+                                            facts_of<RnnTraits>("rnn"),
+                                            facts_of<GruResetBeforeTraits>("gru_reset_before")};
   return facts;
 }
 
@@ -42,7 +43,7 @@ const CellFacts& cell_facts(const std::string& name) {
   for (const CellFacts& f : all_cell_facts()) {
     if (name == f.name) return f;
   }
-  throw std::invalid_argument("cell: expected 'lstm', 'gru' or 'rnn', got '" + name + "'");
+  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn' or 'gru_reset_before', got '" + name + "'");
 }
 
 Activation activation_named(const std::string& name, const char* argument) {

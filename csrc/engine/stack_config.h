@@ -15,7 +15,7 @@ namespace fusedrnn {
 
 // What callers outside the kernels need to know of a cell, read off its traits (cells/cell_traits.h).
 struct CellFacts {
-  const char* name;  // "lstm", "gru", "rnn"
+  const char* name;  // "lstm", "gru", "rnn", "gru_reset_before"
   CellKind kind;
   int gates;            // G
   bool has_cell_state;  // a second state c besides h

@@ -61,6 +61,7 @@ class _Cell(NamedTuple):
 _CELLS = {name: _Cell(**facts) for name, facts in _core.cells.items()}
 _LSTM = _CELLS["lstm"]
 _GRU = _CELLS["gru"]
+_GRU_RESET_BEFORE = _CELLS["gru_reset_before"]
 _RNN = _CELLS["rnn"]
 _CELL_NAMES = {name: name for name in _CELLS}
 
@@ -82,10 +83,10 @@ def param_names(num_layers=1, bidirectional=False, bias=True):
 
 
 def param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
-    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru" or "rnn"); a ValueError names the
-    argument past the size limits."""
+    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
+    ValueError names the argument past the size limits."""
     if cell not in _CELL_NAMES:
-        raise ValueError(f"cell: expected 'lstm', 'gru' or 'rnn', got {cell!r}")
+        raise ValueError(f"cell: expected one of {', '.join(map(repr, _CELL_NAMES))}, got {cell!r}")
     return dict(_core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers,
                                        bidirectional, bias))  # fmt: skip
 
@@ -435,9 +436,10 @@ lstm_backward.__doc__ = (
 
 def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None, dropout=0.0,
-        generator=None):  # fmt: skip
+        generator=None, reset_after=True):  # fmt: skip
     activations = _activations(activation, recurrent_activation)
-    y, h_n, _, cache = _forward(_GRU, x, params, h0, None, num_layers, bidirectional, batch_first,
+    cell = _GRU if flag(reset_after, "reset_after") else _GRU_RESET_BEFORE
+    y, h_n, _, cache = _forward(cell, x, params, h0, None, num_layers, bidirectional, batch_first,
                                 training, dtype, out, activations, lengths, dropout, generator)  # fmt: skip
     return y, h_n, cache
 
@@ -445,7 +447,8 @@ def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=Fa
 gru.__doc__ = (
     """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``: the reset-after form (Keras's
     ``reset_after=True``) in PyTorch's gate order r, z, n (Keras orders its kernels z, r, h):
-    r, z = rec(.), n = act(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 - z) * n + z * h_prev.
+    r, z = rec(.), n = act(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 - z) * n + z * h_prev;
+    reset_after=False: the reset-before form, n = act(W_in x + b_in + W_hn (r * h) + b_hn).
 
     h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
     + _FORWARD_DOC
@@ -457,7 +460,8 @@ gru.__doc__ = (
 
 
 def gru_backward(cache, dy, dh_n=None, *, grads=None):
-    dx, dh0, _, grads = _backward(_GRU, cache, dy, dh_n, None, grads, "gru")
+    cell = _GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _GRU
+    dx, dh0, _, grads = _backward(cell, cache, dy, dh_n, None, grads, "gru")
     return dx, dh0, grads
 
 

@@ -117,7 +117,8 @@ class _RecurrentLayer:
 
     def __setstate__(self, state):
         state = dict(state)
-        state.pop("_cell", None)  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
+        if state.get("_cell", "").startswith("rnn_"):
+            del state["_cell"]  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
         for key, default in self._state_defaults:
             state.setdefault(key, default)
         state.setdefault("_rng", np.random.default_rng())
@@ -147,7 +148,7 @@ class _RecurrentLayer:
     # used to run a different stack than the parameters described).
     _CONFIGURATION = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
-        "activation", "recurrent_activation", "dropout",
+        "activation", "recurrent_activation", "dropout", "reset_after",
     )  # fmt: skip
 
     def __setattr__(self, name, value):
@@ -336,7 +337,7 @@ class _errors_name:
 
 
 # PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET = ("recurrent_dropout", "proj_size", "reset_after")
+_NOT_YET = ("recurrent_dropout", "proj_size")
 
 
 def _refuse_unknown(unknown, known):
@@ -400,11 +401,26 @@ class LSTM(_RecurrentLayer):
 
 class GRU(_RecurrentLayer):
     """Multi-layer GRU with ``torch.nn.GRU``'s parameters and call signature: ``y, h_n = gru(x, h0)``,
-    ``dx, dh0 = gru.backward(dy, dh_n)``. The reset-after form (Keras's ``reset_after=True``, its
-    default) in PyTorch's gate order r, z, n; Keras stores its kernels in the order z, r, h, so Keras
-    weights need their gate blocks reordered. ``activation`` / ``recurrent_activation`` as in Keras."""
+    ``dx, dh0 = gru.backward(dy, dh_n)``, in PyTorch's gate order r, z, n (Keras stores its kernels in
+    the order z, r, h, so Keras weights need their gate blocks reordered). ``activation`` /
+    ``recurrent_activation`` as in Keras.
+
+    reset_after=True (default; PyTorch's form, Keras's default): n = act(W_in x + b_in + r * (W_hn h +
+    b_hn)). reset_after=False (the original paper's form, Keras 2's default): the reset gate before the
+    recurrent product, n = act(W_in x + b_in + W_hn (r * h) + b_hn); Keras's single bias then loads as
+    bias_ih with zeros for bias_hh (b_hn adds to b_in either way in this form)."""
 
     _cell = "gru"
+    _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("reset_after",)
+    _extra_state = _RecurrentLayer._extra_state + ("reset_after", "_cell")
+    _state_defaults = _RecurrentLayer._state_defaults + (("reset_after", True),)
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("reset_after", True),)
+
+    def __init__(self, *args, reset_after=True, **kwargs):
+        with _errors_name(type(self)):
+            self.reset_after = flag(reset_after, "reset_after")
+        self._cell = "gru" if self.reset_after else "gru_reset_before"
+        super().__init__(*args, **kwargs)
 
     def forward(self, x, h0=None, *, out=None, lengths=None):
         y, h_n, _ = self._forward(x, h0, None, out, lengths)

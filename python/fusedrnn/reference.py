@@ -164,12 +164,15 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
 
 
 def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                      recurrent_activation="sigmoid"):  # fmt: skip
-    """One GRU layer, one direction, PyTorch's reset-after form with gate order r, z, n, rec / act the
-    recurrent activation and activation (default sigmoid / tanh)::
+                      recurrent_activation="sigmoid", reset_after=True):  # fmt: skip
+    """One GRU layer, one direction, gate order r, z, n, rec / act the recurrent activation and
+    activation (default sigmoid / tanh); PyTorch's reset-after form (Keras's reset_after=True)::
 
         r = rec(W_ir x + b_ir + W_hr h + b_hr)          z = rec(W_iz x + b_iz + W_hz h + b_hz)
         n = act(W_in x + b_in + r * (W_hn h + b_hn))    h_t = (1 - z) * n + z * h_{t-1}
+
+    or, with reset_after=False (the original paper's form, Keras's reset_after=False), the reset gate
+    applied before the recurrent product: n = act(W_in x + b_in + W_hn (r * h) + b_hn).
 
     x: [T,N,C]; h0: [N,H]; w_ih: [3H,C]; w_hh: [3H,H]; b_ih, b_hh: [3H] or None.
     Returns ``y [T,N,H], h_n [N,H], cache``.
@@ -179,7 +182,8 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
     dtype = np.result_type(x, h0, w_ih, w_hh)
     y = np.empty((T, N, H), dtype)
     gates = np.empty((T, N, 3 * H), dtype)  # activated r, z, n at each step
-    hn = np.empty((T, N, H), dtype)  # W_hn h_{t-1} + b_hn, which r multiplies
+    # reset-after: W_hn h_{t-1} + b_hn, which r multiplies; reset-before: r * h_{t-1}, which W_hn multiplies
+    hn = np.empty((T, N, H), dtype)
     zero = np.zeros(3 * H, dtype)
     b_ih_ = zero if b_ih is None else b_ih
     b_hh_ = zero if b_hh is None else b_hh
@@ -192,16 +196,20 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
         gh = h @ w_hh.T + b_hh_
         r = rec(gx[:, :H] + gh[:, :H])
         z = rec(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-        n = act(gx[:, 2 * H :] + r * gh[:, 2 * H :])
+        if reset_after:
+            n = act(gx[:, 2 * H :] + r * gh[:, 2 * H :])
+            hn[t] = gh[:, 2 * H :]
+        else:
+            hn[t] = r * h
+            n = act(gx[:, 2 * H :] + hn[t] @ w_hh[2 * H :].T + b_hh_[2 * H :])
         h = (1 - z) * n + z * h
         gates[t] = np.concatenate([r, z, n], axis=1)
-        hn[t] = gh[:, 2 * H :]
         y[t] = h
 
     cache = {
         "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
         "has_bias_hh": b_hh is not None, "reverse": reverse, "gates": gates, "hn": hn, "y": y,
-        "activation": activation, "recurrent_activation": recurrent_activation,
+        "activation": activation, "recurrent_activation": recurrent_activation, "reset_after": reset_after,
     }  # fmt: skip
     return y, h, cache
 
@@ -233,15 +241,24 @@ def gru_layer_backward(cache, dy, dh_n=None):
         dn = dh * (1 - z)
         dz = dh * (h_prev - n)
         dn_pre = dn * act_grad(n)
-        dr = dn_pre * hn[t]
-        dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)  # d(W_ih x + b_ih)
-        dgh = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
+        if cache.get("reset_after", True):
+            dr = dn_pre * hn[t]
+            dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)  # d(W_ih x + b_ih)
+            dgh = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
+            dw_hh += dgh.T @ h_prev
+            dh = dgh @ w_hh + dh * z  # through W_hh, and directly through z * h_{t-1}
+        else:
+            d_rh = dn_pre @ w_hh[2 * H :]  # through W_hn (r * h_{t-1})
+            dr = d_rh * h_prev
+            dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)
+            dgh = dgx  # every recurrent pre-activation gets the same gradient as its input one
+            dw_hh[: 2 * H] += dgh[:, : 2 * H].T @ h_prev
+            dw_hh[2 * H :] += dn_pre.T @ hn[t]
+            dh = dgh[:, : 2 * H] @ w_hh[: 2 * H] + d_rh * r + dh * z
         dx[t] = dgx @ w_ih
         dw_ih += dgx.T @ x[t]
-        dw_hh += dgh.T @ h_prev
         db_ih += dgx.sum(axis=0)
         db_hh += dgh.sum(axis=0)
-        dh = dgh @ w_hh + dh * z  # through W_hh, and directly through z * h_{t-1}
 
     grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
     if cache["has_bias_ih"]:
@@ -528,12 +545,12 @@ def _single_state_backward(layer_backward):
 
 
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-        recurrent_activation="sigmoid", lengths=None, dropout_masks=None):  # fmt: skip
+        recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True):  # fmt: skip
     """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
-    and ``dropout_masks`` (as `lstm`). h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns
-    ``y, h_n, cache``."""
+    and ``dropout_masks`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
+    h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
-                                recurrent_activation=recurrent_activation)  # fmt: skip
+                                recurrent_activation=recurrent_activation, reset_after=reset_after)  # fmt: skip
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
                                dropout_masks)  # fmt: skip
 
