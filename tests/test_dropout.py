@@ -112,3 +112,74 @@ def test_full_dropout_and_bad_values():
         warnings.simplefilter("always")
         fr.LSTM(2, 3, dropout=0.2)
     assert any("num_layers=1" in str(w.message) for w in caught)
+
+
+# -- recurrent dropout (Keras's recurrent_dropout; variational, one mask per sequence and layer) --------
+
+CELL_LAYERS = {
+    "lstm": (lambda **o: fr.LSTM(**o), reference.lstm, reference.lstm_backward, {}),
+    "gru": (lambda **o: fr.GRU(**o), reference.gru, reference.gru_backward, {}),
+    "gru_reset_before": (lambda **o: fr.GRU(reset_after=False, **o), reference.gru, reference.gru_backward,
+                         {"reset_after": False}),  # fmt: skip
+    "rnn": (lambda **o: fr.RNN(**o), reference.rnn, reference.rnn_backward, {}),
+}
+
+
+@pytest.mark.parametrize("cell", list(CELL_LAYERS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("with_lengths", [False, True])
+@pytest.mark.usefixtures("isa")
+def test_recurrent_dropout_gradients_given_the_masks_match_the_reference(rng, cell, dtype, with_lengths):
+    T, N, C, H = 6, 4, 3, 7
+    make, ref_forward, ref_backward, extra = CELL_LAYERS[cell]
+    layer = make(input_size=C, hidden_size=H, num_layers=2, bidirectional=True, dropout=0.3,
+                 recurrent_dropout=0.4, dtype=dtype, seed=4)  # fmt: skip
+    x = rng.standard_normal((T, N, C)).astype(dtype)
+    dy = rng.standard_normal((T, N, 2 * H)).astype(dtype)
+    lengths = np.array([6, 2, 5, 1]) if with_lengths else None
+    y, _, dx = forward_backward(layer, cell, x, dy, lengths)
+    rec = layer.recurrent_dropout_masks
+    assert rec.shape == (4, N, H) and rec.dtype == dtype
+    params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
+    ry, _, cache = ref_forward(x.astype(np.float64), params, None, num_layers=2, bidirectional=True,
+                               lengths=lengths, dropout_masks=layer.dropout_masks.astype(np.float64),
+                               recurrent_masks=rec.astype(np.float64), **extra)  # fmt: skip
+    rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
+    tol = TOLERANCE[dtype]
+    np.testing.assert_allclose(y, ry, **tol)
+    np.testing.assert_allclose(dx, rdx, **tol)
+    for name, want in rgrads.items():
+        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
+                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+
+
+def test_recurrent_mask_statistics_eval_and_zero():
+    p = 0.25
+    layer = fr.GRU(3, 64, num_layers=2, bidirectional=True, recurrent_dropout=p, seed=5)
+    x = np.ones((4, 50, 3), np.float32)
+    layer(x)
+    masks = layer.recurrent_dropout_masks
+    assert masks.shape == (4, 50, 64)
+    np.testing.assert_allclose(np.unique(masks), [0, 1 / (1 - p)], rtol=1e-7)
+    assert abs(np.mean(masks == 0) - p) < 5 * np.sqrt(p * (1 - p) / masks.size)
+    # eval mode and p = 0 are the plain kernel
+    plain = fr.GRU(3, 64, num_layers=2, bidirectional=True, seed=5)
+    np.testing.assert_array_equal(layer.eval()(x)[0], plain.eval()(x)[0])
+    assert layer.recurrent_dropout_masks is None
+    zero = fr.GRU(3, 64, num_layers=2, bidirectional=True, recurrent_dropout=0.0, seed=5)
+    plain.train()
+    np.testing.assert_array_equal(zero(x)[0], plain(x)[0])
+    assert zero.recurrent_dropout_masks is None
+    assert "recurrent_dropout=0.25" in repr(layer)
+    with pytest.raises(ValueError, match="recurrent_dropout: expected a probability"):
+        fr.LSTM(2, 3, recurrent_dropout=2)
+
+
+def test_functional_recurrent_dropout():
+    layer = fr.LSTM(3, 5, seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 3))
+    y, _, cache = F.lstm(x, layer.state_dict(), training=True, recurrent_dropout=0.5, generator=1)
+    assert cache.recurrent_masks.shape == (1, 2, 5)
+    ref, _, _ = reference.lstm(x, {k: v.astype(np.float64) for k, v in layer.state_dict().items()},
+                               recurrent_masks=cache.recurrent_masks.astype(np.float64))  # fmt: skip
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)

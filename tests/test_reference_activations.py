@@ -77,3 +77,39 @@ def test_activation_definitions():
     np.testing.assert_allclose(act["sigmoid"][1:-2], 1 / (1 + np.exp(-v[1:-2])), rtol=1e-15)
     for name in ref.ACTIVATIONS:
         assert np.isnan(act[name][-1]), name
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_reset_before", "rnn"])
+def test_recurrent_masks_gradients_match_finite_differences(cell):
+    # Variational recurrent dropout: a fixed [L*D, N, H] mask on h_{t-1} in every recurrent product.
+    rng = np.random.default_rng(13)
+    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=2, bidirectional=True)
+    x = rng.standard_normal((T, N, C))
+    hx = tuple(rng.standard_normal((4, N, H)) for _ in range(2 if cell == "lstm" else 1))
+    masks = (rng.random((4, N, H)) >= 0.4) / 0.6
+    kwargs = dict(num_layers=2, bidirectional=True, recurrent_masks=masks)
+    forward = {"lstm": ref.lstm, "gru": ref.gru, "gru_reset_before": ref.gru, "rnn": ref.rnn}[cell]
+    if cell.startswith("gru"):
+        kwargs["reset_after"] = cell == "gru"
+    state = hx if cell == "lstm" else hx[0]
+
+    def outputs():
+        y, states, cache = forward(x, params, state, **kwargs)
+        return y, (states if cell == "lstm" else (states,)), cache
+
+    y, states, cache = outputs()
+    r_y = rng.standard_normal(y.shape)
+    r_states = tuple(rng.standard_normal(s.shape) for s in states)
+
+    def loss():
+        y, states, _ = outputs()
+        return np.sum(y * r_y) + sum(np.sum(s * r) for s, r in zip(states, r_states, strict=True))
+
+    backward = {"lstm": ref.lstm_backward, "gru": ref.gru_backward, "gru_reset_before": ref.gru_backward,
+                "rnn": ref.rnn_backward}[cell]  # fmt: skip
+    dx, dstates0, grads = backward(cache, r_y, r_states if cell == "lstm" else r_states[0])
+    dstates0 = dstates0 if cell == "lstm" else (dstates0,)
+    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s) for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]
+    checks += [(k, grads[k], params[k]) for k in params]
+    for name, analytic, arr in checks:
+        np.testing.assert_allclose(analytic, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)

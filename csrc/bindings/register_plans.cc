@@ -113,10 +113,11 @@ class PlanBinding {
   }
   py::tuple forward(const py::object& x, const py::object& h0, const py::object& c0, bool training,
                     bool keep_packs, const py::object& out, const py::object& lengths,
-                    const py::object& dropout_masks) {
+                    const py::object& dropout_masks, const py::object& recurrent_masks) {
     return std::visit(
         [&](auto& plan) {
-          return forward_typed(*plan, x, h0, c0, training, keep_packs, out, lengths, dropout_masks);
+          return forward_typed(*plan, x, h0, c0, training, keep_packs, out, lengths, dropout_masks,
+                               recurrent_masks);
         },
         plan_);
   }
@@ -165,7 +166,7 @@ class PlanBinding {
   template <class T>
   py::tuple forward_typed(StackPlan<T>& plan, const py::object& x, const py::object& h0, const py::object& c0,
                           bool training, bool keep_packs, const py::object& out, const py::object& lengths,
-                          const py::object& dropout_masks) {
+                          const py::object& dropout_masks, const py::object& recurrent_masks) {
     if (params_.empty()) throw py::value_error("forward: set_parameters first");
     const Shape xs = dims3(x, "x");
     const std::int64_t T_ = xs[0], N = xs[1], H = cfg_.hidden, LD = cfg_.slots(), DH = cfg_.directions * H;
@@ -206,6 +207,10 @@ class PlanBinding {
       if (!training) throw py::value_error("dropout_masks: training mode only");
       if (cfg_.layers < 2) throw py::value_error("dropout_masks: a single layer has no output between layers");
       args.dropout_masks = input<T>(dropout_masks, "dropout_masks", {cfg_.layers - 1, T_, N, DH});
+    }
+    if (!recurrent_masks.is_none()) {
+      if (!training) throw py::value_error("recurrent_masks: training mode only");
+      args.recurrent_masks = input<T>(recurrent_masks, "recurrent_masks", {LD, N, H});
     }
     {
       py::gil_scoped_release release;
@@ -302,7 +307,7 @@ void register_plans(py::module_& m) {
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
            py::arg("keep_packs"), py::arg("out"), py::arg("lengths") = py::none(),
-           py::arg("dropout_masks") = py::none(),
+           py::arg("dropout_masks") = py::none(), py::arg("recurrent_masks") = py::none(),
            "x [T,N,C], h0/c0 [L*D,N,H] or None, lengths int64 [N] or None -> (y [T,N,D*H], h_n, c_n or None).")
       .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
            py::arg("grads"), py::arg("accumulate"),

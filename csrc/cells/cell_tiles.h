@@ -47,6 +47,7 @@ struct ForwardTile : TileExtent {
   T* h = nullptr;           // h: [N, h_ld] h_t out
   std::int64_t h_ld = 0;
   T* gates = nullptr;  // gates: [N, G*H] activated gates out (training, kSavesGates) or null; may alias gx
+  const T* recurrent_mask = nullptr;  // [N,H] recurrent-dropout factors on h_{t-1}, or null
 };
 
 template <class T>
@@ -65,6 +66,7 @@ struct BackwardTile : TileExtent {
   T* dgates_h = nullptr;   // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
   T* dh_direct = nullptr;  // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
   T* dh_stash = nullptr;   // dh_stash: [N,H] dL/dh_t kept between the two phases (kTwoPhaseStep)
+  const T* recurrent_mask = nullptr;  // [N,H] the forward's recurrent-dropout factors, or null
 };
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -45,6 +45,10 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
         gates[u] = rz[0][u];
         gates[H + u] = rz[1][u];
       }
+      if (s.recurrent_mask) {  // the product sees h_{t-1} times the recurrent-dropout mask
+        const T* m = s.recurrent_mask + n * H + s.j0;
+        for (std::int64_t u = 0; u < U; ++u) reset_h[u] *= m[u];
+      }
     }
   }
 
@@ -120,6 +124,16 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
       T* dgh = s.dgates_h + n * GH + s.j0;
       T* direct = s.dh_direct + n * H + s.j0;
       derivative_from_output(s.recurrent_activation, rg, d_rec, U);
+      if (s.recurrent_mask) {  // r * (h_{t-1} * m): both factors' gradients carry m
+        const T* m = s.recurrent_mask + n * H + s.j0;
+        for (std::int64_t u = 0; u < U; ++u) {
+          const T dr_pre = d_reset_h[u] * h_prev[u] * m[u] * d_rec[u];
+          dgx[u] = dr_pre;
+          dgh[u] = dr_pre;
+          direct[u] = d_reset_h[u] * rg[u] * m[u] + dh[u] * z[u];
+        }
+        continue;
+      }
       for (std::int64_t u = 0; u < U; ++u) {
         const T dr_pre = d_reset_h[u] * h_prev[u] * d_rec[u];
         dgx[u] = dr_pre;

@@ -30,6 +30,9 @@ struct LayerConfig {
   // nonlinearity, and the LSTM / GRU gates. The defaults are PyTorch's cells.
   Activation activation = Activation::tanh;
   Activation recurrent_activation = Activation::sigmoid;
+  // The call has a recurrent-dropout mask (ForwardTensors / BackwardTensors::recurrent_mask); the
+  // backward's workspace then holds the masked states.
+  bool recurrent_dropout = false;
 
   // Time index of the s-th processed step.
   std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }
@@ -60,6 +63,8 @@ struct ForwardTensors {
   bool training = false;    // keep what backward needs (below); inference keeps nothing
   T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
+  const T* recurrent_mask = nullptr;  // [N,H] factors on h_{t-1} in the recurrent products, or null
+                                      // (recurrent dropout: the same at every step)
   const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
   T* workspace = nullptr;             // the forward's scratch, sized by the kernel table's forward_workspace
 };
@@ -86,6 +91,7 @@ struct BackwardTensors {
   T* dw_hh = nullptr;                   // dw_hh: [G*H, H]
   T* db_ih = nullptr;                   // db_ih: [G*H] or null (layer without bias)
   T* db_hh = nullptr;                   // db_hh: [G*H] or null
+  const T* recurrent_mask = nullptr;    // recurrent_mask: [N,H] the forward's, or null
   bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
   T* workspace = nullptr;               // the backward's scratch, sized by the table's backward_workspace

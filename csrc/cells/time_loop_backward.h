@@ -79,6 +79,7 @@ struct BackwardWorkspace {
   T* dh_direct = nullptr;       // dh_direct: [N,H] (kDirectStateGrad)
   T* dh_stash = nullptr;        // dh_stash: [N,H] (kTwoPhaseStep)
   T* dn_packed = nullptr;       // the second product's A operand, [row_panels][H][MR] (kTwoPhaseStep)
+  T* masked_h = nullptr;        // [T+1, N, H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
   T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
   T* dg_packed = nullptr;       // two A operands of the step, [row_panels][G*H][MR] each
   T* zeros = nullptr;           // zeros: [N*H] h0 / c0 when none is given
@@ -100,6 +101,7 @@ struct BackwardWorkspace {
     dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
     dh_stash = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
     dn_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
+    masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * H : 0);
     w_packed = carve.take(unit_blocks * GH * step_kernel.nr);
     dg_packed = carve.take(2 * row_panels * GH * step_kernel.mr);
     zeros = carve.take(N * H);
@@ -190,6 +192,12 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         return;
       }
       step_kernel.fn(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, tile, nr, false);
+      if (io.recurrent_mask) {  // the products saw h_{t-1} * mask: so does their gradient
+        for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
+          const T* m = io.recurrent_mask + (n0 + r) * H + j0;
+          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) tile[r * nr + u] *= m[u];
+        }
+      }
       if (Cell::kDirectStateGrad) {
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
           for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {
@@ -221,6 +229,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       st.dgates_x = dgx_all + t * N * GH;
       st.dgates_h = dgh_all + t * N * GH;
       st.dh_direct = Cell::kDirectStateGrad ? dh_direct : nullptr;
+      st.recurrent_mask = io.recurrent_mask;
       const T* dy = io.dy ? io.dy + t * N * cfg.y_ld : nullptr;
       // dL/dh_t of the tile: from the step after it (or dh_n), plus dy_t.
       auto tile_state_gradient = [&](std::int64_t p, std::int64_t b) {
@@ -296,6 +305,24 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       }
     }
 
+    // The weight gradient of the recurrent products pairs dG with what they saw: h_{t-1} * mask.
+    const T* h_rows = io.y;  // h_t at time t, row stride h_ld
+    std::int64_t h_ld = cfg.y_ld;
+    const T* h_first = h0;  // h_{-1}, row stride H
+    if (io.recurrent_mask) {
+      const Range rows = split_range((T_ + 1) * N, ctx);
+      for (std::int64_t q = rows.begin; q < rows.end; ++q) {
+        const T* src = q < N ? h0 + q * H : io.y + (q - N) * cfg.y_ld;
+        const T* m = io.recurrent_mask + (q % N) * H;
+        T* dst = ws.masked_h + q * H;
+        for (std::int64_t j = 0; j < H; ++j) dst[j] = src[j] * m[j];
+      }
+      barrier(ctx);
+      h_rows = ws.masked_h + N * H;
+      h_ld = H;
+      h_first = ws.masked_h;
+    }
+
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
     gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
               MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
@@ -305,11 +332,11 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // both directions), and with h0 for s = 0.
     const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
     gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-              MatrixView<T>::row_major(io.y + h_t0 * N * cfg.y_ld, cfg.y_ld), io.dw_hh, H, acc, gemm_scratch);
+              MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, H, acc, gemm_scratch);
     // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
     // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
     gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-              MatrixView<T>::row_major(h0, H), io.dw_hh, H, true, gemm_scratch);
+              MatrixView<T>::row_major(h_first, H), io.dw_hh, H, true, gemm_scratch);
     if constexpr (Cell::kTwoPhaseStep) {
       // The n gate's recurrent product is W_hn (r * h): dW_hn = dn_pre^T (r * h_{t-1}) over all steps
       // (dn_pre is the n columns of dGx; the main product above left those rows of dW_hh untouched

@@ -65,15 +65,22 @@ void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::i
 }
 
 // Writes rows x units of src (row stride ld) into the packed A operand of the next step:
-// packed[(p*K + col)*MR + i] for batch row p*MR + i and column col.
+// packed[(p*K + col)*MR + i] for batch row p*MR + i and column col; times mask[n*mask_ld + col] when a
+// mask is given (recurrent dropout).
 template <class T>
 void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
-                         std::int64_t cols, std::int64_t K, int mr, T* packed) {
+                         std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
+                         std::int64_t mask_ld = 0) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t n = n0 + r, p = n / mr, i = n % mr;
     const T* s = src + n * ld;
     T* d = packed + p * K * mr + i;
-    for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c];
+    if (mask) {
+      const T* m = mask + n * mask_ld;
+      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c] * m[c];
+    } else {
+      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c];
+    }
   }
 }
 
@@ -82,13 +89,20 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
 // rows are read contiguously, then written out in order. (Row by row straight into the panel strides the
 // shared buffer by MR; column by column reads the source at a stride of whole rows, 4 KB for G*H = 1024,
 // which aliases in L1. Each was, measured with perf, a quarter to a third of the step loop's own time.)
+// With a mask (recurrent dropout), element (n, col) is multiplied by mask[n*mask_ld + col].
 template <class T>
 void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
-                        std::int64_t cols, std::int64_t K, int mr, T* packed) {
+                        std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
+                        std::int64_t mask_ld = 0) {
   T local[kMaxTileRows * kMaxTileUnits];
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* s = src + (n0 + r) * ld + col0;
-    for (std::int64_t c = 0; c < cols; ++c) local[r * kMaxTileUnits + c] = s[c];
+    if (mask) {
+      const T* m = mask + (n0 + r) * mask_ld + col0;
+      for (std::int64_t c = 0; c < cols; ++c) local[r * kMaxTileUnits + c] = s[c] * m[c];
+    } else {
+      for (std::int64_t c = 0; c < cols; ++c) local[r * kMaxTileUnits + c] = s[c];
+    }
   }
   T* d = packed + (n0 / mr) * K * mr + col0 * mr;
   for (std::int64_t c = 0; c < cols; ++c) {
@@ -217,7 +231,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
-    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, K, mr, ws.h_packed);
+    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, K, mr, ws.h_packed, io.recurrent_mask, H);
     // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
     // of step s+1 during step s).
     const Range x_rows = split_range(N, ctx);
@@ -269,6 +283,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
       st.gates = keep_gates ? io.gates + t * N * GH : nullptr;
+      st.recurrent_mask = io.recurrent_mask;
       if constexpr (Cell::kTwoPhaseStep) {
         // Phase 1 (gates 0, 1 from h_{t-1}) writes its gates over gx (both modes) and r * h_{t-1}, then
         // packs that as the A operand of phase 2 (gate 2), which every thread's units read.
@@ -305,7 +320,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);
           Cell::forward(st);
-          pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write);
+          pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write, io.recurrent_mask, H);
         }
       }
       if (fused && s + 1 < T_) {

@@ -37,18 +37,20 @@ struct TrainingStore {
   std::vector<T*> outputs;       // outputs[l]: [T,N,D*H] layer outputs (h_t of both directions)
   std::vector<T*> masks;         // masks[l], l < L-1: [T,N,D*H] dropout factors on outputs[l] (dropout)
   std::vector<T*> dropped;       // dropped[l] = outputs[l] * masks[l]: the input of layer l+1 (dropout)
+  T* recurrent_masks = nullptr;  // [L*D,N,H] recurrent-dropout factors, in sorted order with lengths
   std::vector<T*> gates, saved;  // per slot: the cell's workspace (cells/cell_traits.h)
   std::vector<T*> snapshot;      // per parameter: its values at the forward, to detect in-place edits
   std::int64_t elements = 0;
 
   void carve(const StackConfig& cfg, const std::vector<std::int64_t>& parameter_elements, std::int64_t steps,
-             std::int64_t batch, bool dropout, T* base) {
+             std::int64_t batch, bool dropout, bool recurrent_dropout, T* base) {
     const CellFacts& f = cfg.facts();
     const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gates * H, LDNH = cfg.slots() * batch * H;
     Pieces<T> pieces(base);
     x = pieces.take(TN * cfg.input_size);
     h0 = pieces.take(LDNH);
     c0 = pieces.take(f.has_cell_state ? LDNH : 0);
+    recurrent_masks = pieces.take(recurrent_dropout ? LDNH : 0);
     outputs.clear();
     masks.clear();
     dropped.clear();
@@ -112,6 +114,7 @@ struct StackPlan<T>::Impl {
   bool has_h0 = false, has_c0 = false;
   bool by_length = false;       // the pending forward had lengths: its segments are `sequences`
   bool dropout = false;         // the pending forward dropped out the outputs between layers
+  bool recurrent_dropout = false;  // and had recurrent masks (in the store)
   SequenceSegments sequences;   // the last call's lengths, sorted into segments
   std::vector<Segment> whole;   // the one segment of a call without lengths
   std::atomic<bool> busy{false};
@@ -240,6 +243,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   if (by_length) m.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
   const bool dropout = a.dropout_masks != nullptr && L > 1;
   if (a.dropout_masks && !a.training) throw std::invalid_argument("dropout_masks: training mode only");
+  const bool recurrent_dropout = a.recurrent_masks != nullptr;
+  if (recurrent_dropout && !a.training) throw std::invalid_argument("recurrent_masks: training mode only");
   const SequenceSegments& seq = m.sequences;
   const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
   const std::int64_t rows = by_length ? seq.rows : T_ * N;  // rows of the (packed) [., C] / [., D*H] tensors
@@ -257,7 +262,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     const int threads = concurrent ? 1 : m.slot_threads[k];
     for (const Segment& g : segments) {
-      const LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      lc.recurrent_dropout = recurrent_dropout;
       kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads));
     }
   }
@@ -295,8 +301,17 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   TrainingStore<T>* store = nullptr;
   if (a.training) {
     store = &m.store_layout;
-    store->carve(cfg, m.parameter_elements, T_, N, dropout, nullptr);
-    store->carve(cfg, m.parameter_elements, T_, N, dropout, m.store.template reserve<T>(store->elements));
+    store->carve(cfg, m.parameter_elements, T_, N, dropout, recurrent_dropout, nullptr);
+    store->carve(cfg, m.parameter_elements, T_, N, dropout, recurrent_dropout,
+                 m.store.template reserve<T>(store->elements));
+    for (std::int64_t k = 0; recurrent_dropout && k < cfg.slots(); ++k) {
+      const T* mask = a.recurrent_masks + k * NH;
+      if (by_length) {
+        states_to_sorted(seq, mask, H, store->recurrent_masks + k * NH);
+      } else {
+        std::copy(mask, mask + NH, store->recurrent_masks + k * NH);
+      }
+    }
     if (by_length) {
       pack_padded(seq, a.x, C, C, store->x);
     } else {
@@ -340,8 +355,10 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     const std::size_t S = segments.size();
     for (std::size_t j = 0; j < S; ++j) {
       const Segment& g = segments[d == 0 ? j : S - 1 - j];  // the reverse direction: last to first
-      const LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+      LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+      lc.recurrent_dropout = recurrent_dropout;
       ForwardTensors<T> io;
+      io.recurrent_mask = recurrent_dropout ? store->recurrent_masks + k * NH : nullptr;
       io.x = layer_input + g.row0 * C_l;
       io.h0 = by_length ? hs : slot_h0;
       io.c0 = f.has_cell_state ? (by_length ? cs : slot_c0) : nullptr;
@@ -401,6 +418,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     m.has_c0 = c0 != nullptr;
     m.by_length = by_length;
     m.dropout = dropout;
+    m.recurrent_dropout = recurrent_dropout;
   }
 }
 
@@ -442,7 +460,8 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     for (const Segment& g : segments) {
-      const LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      LayerConfig lc = m.slot_config(k, g.steps, g.batch);
+      lc.recurrent_dropout = m.recurrent_dropout;
       kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
     }
   }
@@ -493,8 +512,10 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
         // The opposite of the forward's order: the forward direction's segments last to first.
         const std::int64_t i = d == 0 ? S - 1 - j : j;
         const Segment& g = segments[i];
-        const LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+        LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+        lc.recurrent_dropout = m.recurrent_dropout;
         BackwardTensors<T> io;
+        io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NH : nullptr;
         io.x = layer_input + g.row0 * C_l;
         if (by_length) {
           // h and c before the segment's first processed step: the forward's outputs at the adjacent

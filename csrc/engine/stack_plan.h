@@ -51,6 +51,9 @@ struct StackForward {
   // dropout_masks: [L-1][T,N,D*H] or null (training only): the factor (0, or 1/(1-p) for PyTorch's
   // inverted dropout) each layer's output is multiplied by before it feeds the next layer.
   const T* dropout_masks = nullptr;
+  // recurrent_masks: [L*D,N,H] or null (training only): factors on h_{t-1} wherever it enters a
+  // recurrent product (variational recurrent dropout: one mask per layer-direction and sequence).
+  const T* recurrent_masks = nullptr;
 };
 
 template <class T>

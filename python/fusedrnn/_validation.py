@@ -110,3 +110,14 @@ def dropout_masks(rng, p, num_layers, steps, batch, width, dtype):
     keep = rng.random((num_layers - 1, steps, batch, width)) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return (keep * scale).astype(dtype)
+
+
+def recurrent_dropout_masks(rng, p, slots, batch, hidden, dtype):
+    """Variational recurrent dropout: [L*D, N, H] factors on h_{t-1} in the recurrent products, each 0
+    with probability p and 1/(1-p) otherwise, one per layer-direction and sequence for every step; None
+    when p = 0."""
+    if p == 0.0:
+        return None
+    keep = rng.random((slots, batch, hidden)) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return (keep * scale).astype(dtype)

@@ -33,6 +33,7 @@ from ._validation import (
     positive_int,
     probability,
     real_array,
+    recurrent_dropout_masks,
 )
 
 __all__ = [
@@ -104,6 +105,7 @@ class RecurrentCache(NamedTuple):
     unbatched: bool
     y_shape: tuple
     dropout_masks: object  # [L-1, T, N, D*H] time-major factors of the dropout between layers, or None
+    recurrent_masks: object  # [L*D, N, H] factors of the recurrent dropout on h_{t-1}, or None
 
 
 # The fields each plan's cache was issued with (plan aside), so that a backward refuses a cache whose
@@ -112,9 +114,10 @@ class RecurrentCache(NamedTuple):
 _ISSUED_CACHES = weakref.WeakKeyDictionary()
 
 
-def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks):
-    cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks)
-    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks)
+def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks):
+    cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
+                           recurrent_masks)  # fmt: skip
+    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks)
     return cache
 
 
@@ -123,9 +126,10 @@ def _check_issued(cache, caller):
     issued = _ISSUED_CACHES.get(plan) if isinstance(plan, _core.Plan) else None
     if issued is None:
         raise TypeError(f"cache: its plan was not made by {caller}(..., training=True)")
-    fields = ("cell", "params", "sizes", "batch_first", "unbatched", "y_shape", "dropout_masks")
+    fields = ("cell", "params", "sizes", "batch_first", "unbatched", "y_shape", "dropout_masks",
+              "recurrent_masks")  # fmt: skip
     for name, value, expected in zip(fields, cache[:1] + cache[2:], issued, strict=True):
-        by_identity = name in ("params", "dropout_masks")
+        by_identity = name in ("params", "dropout_masks", "recurrent_masks")
         same = value is expected if by_identity else type(value) is type(expected) and value == expected
         if not same:
             raise ValueError(f"cache: field '{name}' differs from what {caller}(..., training=True) returned")
@@ -241,27 +245,30 @@ def _output_buffer(out, unbatched, batch_first, shape, dtype):
 
 
 def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs, out=None, lengths=None,
-                 dropout=0.0, rng=None):  # fmt: skip
+                 dropout=0.0, rng=None, recurrent_dropout=0.0):  # fmt: skip
     """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, the layout
-    facts (unbatched, y_shape) a backward needs and the dropout masks used (time-major, or None)."""
+    facts (unbatched, y_shape) a backward needs and the masks used: (dropout masks [L-1, T, N, D*H]
+    time-major, recurrent masks [L*D, N, H]), each or None."""
     x, unbatched = _time_major(x, sizes, batch_first)
     T, N, _ = x.shape
     lengths = lengths_array(lengths, N, T, unbatched)
-    masks = None
+    masks = recurrent = None
     if training:
         DH = sizes.directions * sizes.hidden_size
         masks = dropout_masks(rng, dropout, sizes.num_layers, T, N, DH, sizes.dtype)
+        slots = sizes.num_layers * sizes.directions
+        recurrent = recurrent_dropout_masks(rng, recurrent_dropout, slots, N, sizes.hidden_size, sizes.dtype)
     h0 = _state(h0, "h0", sizes, N, unbatched)
     c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
     DH = sizes.directions * sizes.hidden_size
     y_shape = (T, DH) if unbatched else ((N, T, DH) if batch_first else (T, N, DH))
     out = _output_buffer(out, unbatched, batch_first, y_shape, sizes.dtype)
-    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out, lengths, masks)
+    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out, lengths, masks, recurrent)
     y = _external_layout(y, unbatched, batch_first)
     if unbatched:
         h_n = h_n[:, 0]
         c_n = None if c_n is None else c_n[:, 0]
-    return y, h_n, c_n, unbatched, y_shape, masks
+    return y, h_n, c_n, unbatched, y_shape, (masks, recurrent)
 
 
 def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, dc_n, grads, accumulate):
@@ -285,12 +292,13 @@ def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, 
 
 
 def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out,
-             activations, lengths, dropout, generator):  # fmt: skip
+             activations, lengths, dropout, generator, recurrent_dropout=0.0):  # fmt: skip
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     dropout = probability(dropout, "dropout")
+    recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
     rng = None
-    if training and dropout > 0:
+    if training and (dropout > 0 or recurrent_dropout > 0):
         try:
             rng = np.random.default_rng(generator)
         except (TypeError, ValueError) as err:
@@ -301,13 +309,13 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
     plan = _new_plan(cell, sizes, "bias_ih_l0" in params, activations)
     plan.set_parameters(list(params.values()))
-    y, h_n, c_n, unbatched, y_shape, masks = _run_forward(
+    y, h_n, c_n, unbatched, y_shape, (masks, recurrent) = _run_forward(
         plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs=False, out=out, lengths=lengths,
-        dropout=dropout, rng=rng,
+        dropout=dropout, rng=rng, recurrent_dropout=recurrent_dropout,
     )  # fmt: skip
     cache = None
     if training:
-        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks)
+        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks, recurrent)
     return y, h_n, c_n, cache
 
 
@@ -375,6 +383,9 @@ _FORWARD_DOC = """
     dropout, generator: PyTorch's dropout between stacked layers (training only): each layer's output
     but the last is multiplied by 0 (probability dropout) or 1/(1-dropout) before it feeds the next
     layer; the masks come from np.random.default_rng(generator) and are kept in cache.dropout_masks.
+    recurrent_dropout: variational recurrent dropout (Keras's name; Gal & Ghahramani): h_{t-1} is
+    multiplied by one [N, H] mask per layer-direction (0, or 1/(1-p)) wherever it enters a recurrent
+    product, the same mask at every step (training only; cache.recurrent_masks).
     lengths: None, or each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x):
     torch's pack_padded_sequence(..., enforce_sorted=False) semantics. y is 0 past each end, the final
     states are each sequence's at its own last step, the reverse direction starts at each sequence's end,
@@ -395,11 +406,12 @@ _BACKWARD_DOC = """
 
 def lstm(x, params, hx=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
          dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None, dropout=0.0,
-         generator=None):  # fmt: skip
+         generator=None, recurrent_dropout=0.0):  # fmt: skip
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
     y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
-                                  training, dtype, out, activations, lengths, dropout, generator)  # fmt: skip
+                                  training, dtype, out, activations, lengths, dropout, generator,
+                                  recurrent_dropout)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
@@ -436,11 +448,12 @@ lstm_backward.__doc__ = (
 
 def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None, dropout=0.0,
-        generator=None, reset_after=True):  # fmt: skip
+        generator=None, reset_after=True, recurrent_dropout=0.0):  # fmt: skip
     activations = _activations(activation, recurrent_activation)
     cell = _GRU if flag(reset_after, "reset_after") else _GRU_RESET_BEFORE
     y, h_n, _, cache = _forward(cell, x, params, h0, None, num_layers, bidirectional, batch_first,
-                                training, dtype, out, activations, lengths, dropout, generator)  # fmt: skip
+                                training, dtype, out, activations, lengths, dropout, generator,
+                                  recurrent_dropout)  # fmt: skip
     return y, h_n, cache
 
 
@@ -478,10 +491,11 @@ gru_backward.__doc__ = (
 
 
 def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        training=False, dtype=None, out=None, lengths=None, dropout=0.0, generator=None):  # fmt: skip
+        training=False, dtype=None, out=None, lengths=None, dropout=0.0, generator=None,
+        recurrent_dropout=0.0):  # fmt: skip
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
     y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
-                                dtype, out, activations, lengths, dropout, generator)  # fmt: skip
+                                dtype, out, activations, lengths, dropout, generator, recurrent_dropout)  # fmt: skip
     return y, h_n, cache
 
 

@@ -35,17 +35,18 @@ class _RecurrentLayer:
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", **unknown):  # fmt: skip
+                 recurrent_activation="sigmoid", recurrent_dropout=0.0, **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
+            self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
             self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
                             seed)  # fmt: skip
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
     _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-                  "dtype", "seed", "activation", "recurrent_activation")  # fmt: skip
+                  "dtype", "seed", "activation", "recurrent_activation", "recurrent_dropout")  # fmt: skip
 
     def _plan_activations(self):
         return self.activation, self.recurrent_activation
@@ -85,7 +86,7 @@ class _RecurrentLayer:
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
         self._rng = rng  # after the initial weights: the dropout masks
-        self.dropout_masks = None
+        self.dropout_masks = self.recurrent_dropout_masks = None
         self._attach(plan)
 
     def _new_plan(self):
@@ -123,7 +124,7 @@ class _RecurrentLayer:
             state.setdefault(key, default)
         state.setdefault("_rng", np.random.default_rng())
         self.__dict__.update(state)
-        self.dropout_masks = None
+        self.dropout_masks = self.recurrent_dropout_masks = None
 
         def own_copies(arrays):
             return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
@@ -132,9 +133,10 @@ class _RecurrentLayer:
         self.grads = own_copies(state["grads"])
         self._attach(self._new_plan())
 
-    _extra_state = ("activation", "recurrent_activation")
+    _extra_state = ("activation", "recurrent_activation", "recurrent_dropout")
     # Pickles of 0.1.0 had none of these.
-    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0))
+    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
+                       ("recurrent_dropout", 0.0))  # fmt: skip
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -148,7 +150,7 @@ class _RecurrentLayer:
     # used to run a different stack than the parameters described).
     _CONFIGURATION = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
-        "activation", "recurrent_activation", "dropout", "reset_after",
+        "activation", "recurrent_activation", "dropout", "reset_after", "recurrent_dropout",
     )  # fmt: skip
 
     def __setattr__(self, name, value):
@@ -274,9 +276,11 @@ class _RecurrentLayer:
         y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
             self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
             keep_packs=not self.training, out=out, lengths=lengths, dropout=self.dropout, rng=self._rng,
+            recurrent_dropout=self.recurrent_dropout,
         )  # fmt: skip
-        # The masks of the last training forward ([L-1, T, N, D*H], time-major factors), or None.
-        self.dropout_masks = masks
+        # The masks of the last training forward, or None: dropout between layers [L-1, T, N, D*H]
+        # (time-major factors) and recurrent dropout [L*D, N, H].
+        self.dropout_masks, self.recurrent_dropout_masks = masks
         self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
         self._last_forward_was_eval = not self.training
         return y, h_n, c_n
@@ -305,7 +309,7 @@ class _RecurrentLayer:
 
     _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
                       ("bidirectional", False), ("activation", "tanh"),
-                      ("recurrent_activation", "sigmoid"))  # fmt: skip
+                      ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0))  # fmt: skip
 
     def __repr__(self):
         extra = "".join(
@@ -337,7 +341,7 @@ class _errors_name:
 
 
 # PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET = ("recurrent_dropout", "proj_size")
+_NOT_YET = ("proj_size",)
 
 
 def _refuse_unknown(unknown, known):
@@ -446,15 +450,16 @@ class RNN(_RecurrentLayer):
 
     _cell = "rnn"
     _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + ("nonlinearity",)
-    _extra_state = ("nonlinearity",)
-    _state_defaults = ()
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (("nonlinearity", "tanh"),)
+    _extra_state = ("nonlinearity", "recurrent_dropout")
+    _state_defaults = (("dropout", 0.0), ("recurrent_dropout", 0.0))
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (("nonlinearity", "tanh"), ("recurrent_dropout", 0.0))
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
-                 activation=_UNSET, **unknown):  # fmt: skip
+                 activation=_UNSET, recurrent_dropout=0.0, **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
+            self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
             if activation is not _UNSET:
                 keras_name = _activation(activation, "activation")

@@ -57,13 +57,18 @@ ACTIVATIONS = {
 }
 
 
+def _masked(h, mask):
+    """h as the recurrent product sees it: times the recurrent-dropout mask [N, H], when there is one."""
+    return h if mask is None else h * mask
+
+
 def _time_order(T, reverse):
     """The time indices in the order the recurrence visits them."""
     return list(range(T - 1, -1, -1)) if reverse else list(range(T))
 
 
 def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                       recurrent_activation="sigmoid"):  # fmt: skip
+                       recurrent_activation="sigmoid", recurrent_mask=None):  # fmt: skip
     """One layer, one direction.
 
     x: [T,N,C]; h0, c0: [N,H]; w_ih: [4H,C]; w_hh: [4H,H]; b_ih, b_hh: [4H] or None (no bias).
@@ -83,7 +88,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
     rec, _ = ACTIVATIONS[recurrent_activation]
     h, c = h0, c0
     for t in _time_order(T, reverse):
-        z = x[t] @ w_ih.T + h @ w_hh.T
+        z = x[t] @ w_ih.T + _masked(h, recurrent_mask) @ w_hh.T
         if b_ih is not None:
             z = z + b_ih
         if b_hh is not None:
@@ -102,7 +107,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         "x": x, "h0": h0, "c0": c0, "w_ih": w_ih, "w_hh": w_hh,
         "has_bias_ih": b_ih is not None, "has_bias_hh": b_hh is not None,
         "reverse": reverse, "gates": gates, "c": cs, "y": y,
-        "activation": activation, "recurrent_activation": recurrent_activation,
+        "activation": activation, "recurrent_activation": recurrent_activation, "recurrent_mask": recurrent_mask,
     }  # fmt: skip
     return y, h, c, cache
 
@@ -149,9 +154,10 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
 
         dx[t] = dz @ w_ih
         dw_ih += dz.T @ x[t]
-        dw_hh += dz.T @ h_prev
+        mask = cache.get("recurrent_mask")
+        dw_hh += dz.T @ _masked(h_prev, mask)
         db += dz.sum(axis=0)
-        dh = dz @ w_hh
+        dh = _masked(dz @ w_hh, mask)
         dc = dc * f
 
     grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
@@ -164,7 +170,7 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
 
 
 def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                      recurrent_activation="sigmoid", reset_after=True):  # fmt: skip
+                      recurrent_activation="sigmoid", reset_after=True, recurrent_mask=None):  # fmt: skip
     """One GRU layer, one direction, gate order r, z, n, rec / act the recurrent activation and
     activation (default sigmoid / tanh); PyTorch's reset-after form (Keras's reset_after=True)::
 
@@ -193,14 +199,15 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
     h = h0
     for t in _time_order(T, reverse):
         gx = x[t] @ w_ih.T + b_ih_
-        gh = h @ w_hh.T + b_hh_
+        h_masked = _masked(h, recurrent_mask)  # what the recurrent products see (recurrent dropout)
+        gh = h_masked @ w_hh.T + b_hh_
         r = rec(gx[:, :H] + gh[:, :H])
         z = rec(gx[:, H : 2 * H] + gh[:, H : 2 * H])
         if reset_after:
             n = act(gx[:, 2 * H :] + r * gh[:, 2 * H :])
             hn[t] = gh[:, 2 * H :]
         else:
-            hn[t] = r * h
+            hn[t] = r * h_masked
             n = act(gx[:, 2 * H :] + hn[t] @ w_hh[2 * H :].T + b_hh_[2 * H :])
         h = (1 - z) * n + z * h
         gates[t] = np.concatenate([r, z, n], axis=1)
@@ -210,6 +217,7 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
         "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
         "has_bias_hh": b_hh is not None, "reverse": reverse, "gates": gates, "hn": hn, "y": y,
         "activation": activation, "recurrent_activation": recurrent_activation, "reset_after": reset_after,
+        "recurrent_mask": recurrent_mask,
     }  # fmt: skip
     return y, h, cache
 
@@ -241,20 +249,21 @@ def gru_layer_backward(cache, dy, dh_n=None):
         dn = dh * (1 - z)
         dz = dh * (h_prev - n)
         dn_pre = dn * act_grad(n)
+        mask = cache.get("recurrent_mask")
         if cache.get("reset_after", True):
             dr = dn_pre * hn[t]
             dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)  # d(W_ih x + b_ih)
             dgh = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
-            dw_hh += dgh.T @ h_prev
-            dh = dgh @ w_hh + dh * z  # through W_hh, and directly through z * h_{t-1}
+            dw_hh += dgh.T @ _masked(h_prev, mask)
+            dh = _masked(dgh @ w_hh, mask) + dh * z  # through W_hh, and directly through z * h_{t-1}
         else:
             d_rh = dn_pre @ w_hh[2 * H :]  # through W_hn (r * h_{t-1})
-            dr = d_rh * h_prev
+            dr = d_rh * _masked(h_prev, mask)
             dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)
             dgh = dgx  # every recurrent pre-activation gets the same gradient as its input one
-            dw_hh[: 2 * H] += dgh[:, : 2 * H].T @ h_prev
+            dw_hh[: 2 * H] += dgh[:, : 2 * H].T @ _masked(h_prev, mask)
             dw_hh[2 * H :] += dn_pre.T @ hn[t]
-            dh = dgh[:, : 2 * H] @ w_hh[: 2 * H] + d_rh * r + dh * z
+            dh = _masked(dgh[:, : 2 * H] @ w_hh[: 2 * H] + d_rh * r, mask) + dh * z
         dx[t] = dgx @ w_ih
         dw_ih += dgx.T @ x[t]
         db_ih += dgx.sum(axis=0)
@@ -268,7 +277,7 @@ def gru_layer_backward(cache, dy, dh_n=None):
     return dx, dh, grads
 
 
-def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, recurrent_mask=None):
     """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
     x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None.
@@ -280,7 +289,7 @@ def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", revers
     y = np.empty((T, N, H), np.result_type(x, h0, w_ih, w_hh))
     h = h0
     for t in _time_order(T, reverse):
-        z = x[t] @ w_ih.T + h @ w_hh.T
+        z = x[t] @ w_ih.T + _masked(h, recurrent_mask) @ w_hh.T
         if b_ih is not None:
             z = z + b_ih
         if b_hh is not None:
@@ -290,6 +299,7 @@ def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", revers
     cache = {
         "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
         "has_bias_hh": b_hh is not None, "reverse": reverse, "y": y, "nonlinearity": nonlinearity,
+        "recurrent_mask": recurrent_mask,
     }  # fmt: skip
     return y, h, cache
 
@@ -311,9 +321,9 @@ def rnn_layer_backward(cache, dy, dh_n=None):
         dz = (dh + dy[t]) * act_grad(y[t])
         dx[t] = dz @ w_ih
         dw_ih += dz.T @ x[t]
-        dw_hh += dz.T @ h_prev
+        dw_hh += dz.T @ _masked(h_prev, cache.get("recurrent_mask"))
         db += dz.sum(axis=0)
-        dh = dz @ w_hh
+        dh = _masked(dz @ w_hh, cache.get("recurrent_mask"))
     grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
     if cache["has_bias_ih"]:
         grads["bias_ih"] = db.copy()
@@ -328,10 +338,11 @@ def _suffix(layer, direction):
 
 
 def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bidirectional, batch_first,
-                   dropout_masks=None):  # fmt: skip
+                   dropout_masks=None, recurrent_masks=None):  # fmt: skip
     """A stacked, optionally bidirectional recurrent module, exactly like torch.nn.LSTM/GRU/RNN.
 
-    layer_forward(x, states_k, w_ih, w_hh, b_ih, b_hh, reverse) -> (y, final_states_k, cache) runs
+    layer_forward(x, states_k, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask) -> (y, final_states_k,
+    cache) runs
     one layer-direction; states is None or a tuple of num_states arrays [L*D,N,H] ([L*D,H] unbatched).
     Returns ``y, final_states (tuple), cache``.
     """
@@ -360,7 +371,7 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
                 layer_input, tuple(state[k] for state in states),
                 params["weight_ih" + s], params["weight_hh" + s],
                 params.get("bias_ih" + s), params.get("bias_hh" + s),
-                d == 1,
+                d == 1, None if recurrent_masks is None else recurrent_masks[k],
             )  # fmt: skip
             outputs.append(y)
             finals.append(final)
@@ -425,10 +436,11 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
     return dx, dstates0, grads
 
 
-def _forward_by_length(run, x, states, lengths, batch_first, dropout_masks=None):
+def _forward_by_length(run, x, states, lengths, batch_first, dropout_masks=None, recurrent_masks=None):
     """Per-sequence lengths the obvious way: each sequence n alone, over its first lengths[n] steps, with
-    run(x_n [len,1,C], states_n or None, masks_n) -> (y_n, finals_n, cache_n) the stack without lengths
-    (masks_n: the sequence's part of dropout_masks [L-1, T, N, .], or None). y is zero
+    run(x_n [len,1,C], states_n or None, masks_n, recurrent_masks_n) -> (y_n, finals_n, cache_n) the
+    stack without lengths (the masks: the sequence's parts of dropout_masks [L-1, T, N, .] and
+    recurrent_masks [L*D, N, H], or None). y is zero
     past each sequence's end. Returns ``y, finals, cache``."""
     if batch_first:
         x = x.transpose(1, 0, 2)
@@ -437,7 +449,8 @@ def _forward_by_length(run, x, states, lengths, batch_first, dropout_masks=None)
     for n in range(N):
         states_n = None if states is None else tuple(s[:, n : n + 1] for s in states)
         masks_n = None if dropout_masks is None else dropout_masks[:, : lengths[n], n : n + 1]
-        y_n, finals_n, cache_n = run(x[: lengths[n], n : n + 1], states_n, masks_n)
+        rec_n = None if recurrent_masks is None else recurrent_masks[:, n : n + 1]
+        y_n, finals_n, cache_n = run(x[: lengths[n], n : n + 1], states_n, masks_n, rec_n)
         outputs.append(np.concatenate([y_n, np.zeros((T - lengths[n],) + y_n.shape[1:], y_n.dtype)]))
         finals.append(finals_n)
         caches.append(cache_n)
@@ -470,9 +483,9 @@ def _backward_by_length(run_backward, cache, dy, dstates):
 
 
 def _lstm_layer(**activations):
-    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask):
         y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
-                                            **activations)  # fmt: skip
+                                            recurrent_mask=recurrent_mask, **activations)  # fmt: skip
         return y, (h, c), cache
 
     return run
@@ -485,11 +498,13 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-         recurrent_activation="sigmoid", lengths=None, dropout_masks=None):  # fmt: skip
+         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.LSTM (no proj_size), with Keras's activations and, with
     ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone). dropout_masks:
     None, or [L-1, T, N, D*H] time-major factors multiplying each layer's output but the last (torch's
-    dropout between layers, with the masks given).
+    dropout between layers, with the masks given). recurrent_masks: None, or [L*D, N, H] factors on
+    h_{t-1} wherever it enters a recurrent product (variational recurrent dropout, one mask per
+    layer-direction and sequence, the same at every step).
 
     x: [T,N,C], or [N,T,C] if batch_first, or unbatched [T,C].
     params: torch.nn.LSTM state_dict names ("weight_ih_l0", "bias_hh_l1_reverse", ...); biases absent
@@ -501,13 +516,14 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     """
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
     if lengths is not None:
-        def run(x_n, hx_n, masks_n):
-            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n)
+        def run(x_n, hx_n, masks_n, rec_n):
+            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n, rec_n)
 
-        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first, dropout_masks)
+        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first, dropout_masks,
+                                                  recurrent_masks)  # fmt: skip
         return y, (h_n, c_n), cache
     y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first,
-                                          dropout_masks)  # fmt: skip
+                                          dropout_masks, recurrent_masks)  # fmt: skip
     return y, (h_n, c_n), cache
 
 
@@ -529,8 +545,9 @@ def lstm_backward(cache, dy, dhx=None):
 
 
 def _single_state_layer(layer_forward, **options):
-    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse):
-        y, h, cache = layer_forward(x, states[0], w_ih, w_hh, b_ih, b_hh, reverse=reverse, **options)
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask):
+        y, h, cache = layer_forward(x, states[0], w_ih, w_hh, b_ih, b_hh, reverse=reverse,
+                                    recurrent_mask=recurrent_mask, **options)  # fmt: skip
         return y, (h,), cache
 
     return run
@@ -545,26 +562,30 @@ def _single_state_backward(layer_backward):
 
 
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-        recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True):  # fmt: skip
+        recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True,
+        recurrent_masks=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
     and ``dropout_masks`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
     h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
                                 recurrent_activation=recurrent_activation, reset_after=reset_after)  # fmt: skip
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
-                               dropout_masks)  # fmt: skip
+                               dropout_masks, recurrent_masks)  # fmt: skip
 
 
-def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks):
+def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks,
+                        recurrent_masks):  # fmt: skip
     states = None if h0 is None else (h0,)
     if lengths is not None:
-        def run(x_n, states_n, masks_n):
-            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False, masks_n)
+        def run(x_n, states_n, masks_n, rec_n):
+            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False, masks_n,
+                                  rec_n)  # fmt: skip
 
-        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first, dropout_masks)
+        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first, dropout_masks,
+                                              recurrent_masks)  # fmt: skip
         return y, h_n, cache
     y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first,
-                                      dropout_masks)  # fmt: skip
+                                      dropout_masks, recurrent_masks)  # fmt: skip
     return y, h_n, cache
 
 
@@ -586,12 +607,12 @@ def gru_backward(cache, dy, dh_n=None):
 
 
 def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        lengths=None, dropout_masks=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`; lengths and
-    dropout_masks as in `lstm`. Returns ``y, h_n, cache``."""
+        lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
+    """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`; lengths,
+    dropout_masks and recurrent_masks as in `lstm`. Returns ``y, h_n, cache``."""
     layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
-                               dropout_masks)  # fmt: skip
+                               dropout_masks, recurrent_masks)  # fmt: skip
 
 
 def rnn_backward(cache, dy, dh_n=None):
