@@ -31,8 +31,9 @@ py::dict facts_dict(const CellFacts& f) {
 StackConfig make_config(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
                         std::int64_t num_layers, bool bidirectional, bool bias,
                         const std::string& activation = "tanh",
-                        const std::string& recurrent_activation = "sigmoid") {
+                        const std::string& recurrent_activation = "sigmoid", std::int64_t proj_size = 0) {
   StackConfig cfg;
+  cfg.proj_size = proj_size;
   cfg.kind = cell_facts(cell).kind;
   cfg.activation = activation_named(activation, "activation");
   cfg.recurrent_activation = activation_named(recurrent_activation, "recurrent_activation");
@@ -52,14 +53,18 @@ py::list shapes_list(const StackConfig& cfg) {
   return out;
 }
 
-// Per-parameter pointers in PyTorch's order (w_ih, w_hh, then b_ih, b_hh with bias, per layer-direction)
-// grouped into one Slot (SlotWeights or SlotGrads: the same four members in that order) per slot.
+// Per-parameter pointers in PyTorch's order (w_ih, w_hh, then b_ih, b_hh with bias, then w_hr with a
+// projection, per layer-direction) grouped into one Slot (SlotWeights or SlotGrads) per slot.
 template <class Slot, class Pointer>
 std::vector<Slot> by_slot(const StackConfig& cfg, const std::vector<Pointer>& p) {
+  // PyTorch's order per slot: w_ih, w_hh, (b_ih, b_hh,) (w_hr,); Slot's members are in the order
+  // w_ih, w_hh, b_ih, b_hh, w_hr.
   std::vector<Slot> slots;
   const std::size_t n = static_cast<std::size_t>(cfg.parameters_per_slot());
+  const bool proj = cfg.proj_size > 0;
   for (std::size_t i = 0; i + n <= p.size(); i += n) {
-    slots.push_back(Slot{p[i], p[i + 1], cfg.bias ? p[i + 2] : nullptr, cfg.bias ? p[i + 3] : nullptr});
+    slots.push_back(Slot{p[i], p[i + 1], cfg.bias ? p[i + 2] : nullptr, cfg.bias ? p[i + 3] : nullptr,
+                         proj ? p[i + n - 1] : nullptr});
   }
   return slots;
 }
@@ -95,9 +100,9 @@ class PlanBinding {
  public:
   PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
               std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype,
-              const std::string& activation, const std::string& recurrent_activation)
+              const std::string& activation, const std::string& recurrent_activation, std::int64_t proj_size)
       : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias, activation,
-                         recurrent_activation)),
+                         recurrent_activation, proj_size)),
         specs_(cfg_.parameters()) {
     if (dtype == "float32") {
       plan_ = std::make_unique<StackPlan<float>>(cfg_);
@@ -169,13 +174,14 @@ class PlanBinding {
                           const py::object& dropout_masks, const py::object& recurrent_masks) {
     if (params_.empty()) throw py::value_error("forward: set_parameters first");
     const Shape xs = dims3(x, "x");
-    const std::int64_t T_ = xs[0], N = xs[1], H = cfg_.hidden, LD = cfg_.slots(), DH = cfg_.directions * H;
+    const std::int64_t T_ = xs[0], N = xs[1], H = cfg_.hidden, LD = cfg_.slots(), S = cfg_.state_width(),
+                       DS = cfg_.directions * S;
     const bool cell_state = cfg_.facts().has_cell_state;
     StackForward<T> args;
     args.steps = T_;
     args.batch = N;
     args.x = input<T>(x, "x", {T_, N, cfg_.input_size});
-    args.h0 = optional_input<T>(h0, "h0", {LD, N, H});
+    args.h0 = optional_input<T>(h0, "h0", {LD, N, S});
     if (cell_state) {
       args.c0 = optional_input<T>(c0, "c0", {LD, N, H});
     } else if (!c0.is_none()) {
@@ -183,16 +189,16 @@ class PlanBinding {
     }
     py::array y;
     if (out.is_none()) {
-      y = py::array_t<T>({T_, N, DH});
+      y = py::array_t<T>({T_, N, DS});
     } else {
-      args.y = output<T>(out, "out", {T_, N, DH});
+      args.y = output<T>(out, "out", {T_, N, DS});
       y = py::reinterpret_borrow<py::array>(out);
       refuse_overlap(y, py::reinterpret_borrow<py::array>(x), "x");
       if (!h0.is_none()) refuse_overlap(y, py::reinterpret_borrow<py::array>(h0), "h0");
       if (!c0.is_none()) refuse_overlap(y, py::reinterpret_borrow<py::array>(c0), "c0");
     }
     args.y = static_cast<T*>(y.mutable_data());
-    py::array_t<T> h_n({LD, N, H});
+    py::array_t<T> h_n({LD, N, S});
     args.h_n = h_n.mutable_data();
     py::object c_n = py::none();
     if (cell_state) {
@@ -206,11 +212,11 @@ class PlanBinding {
     if (!dropout_masks.is_none()) {
       if (!training) throw py::value_error("dropout_masks: training mode only");
       if (cfg_.layers < 2) throw py::value_error("dropout_masks: a single layer has no output between layers");
-      args.dropout_masks = input<T>(dropout_masks, "dropout_masks", {cfg_.layers - 1, T_, N, DH});
+      args.dropout_masks = input<T>(dropout_masks, "dropout_masks", {cfg_.layers - 1, T_, N, DS});
     }
     if (!recurrent_masks.is_none()) {
       if (!training) throw py::value_error("recurrent_masks: training mode only");
-      args.recurrent_masks = input<T>(recurrent_masks, "recurrent_masks", {LD, N, H});
+      args.recurrent_masks = input<T>(recurrent_masks, "recurrent_masks", {LD, N, S});
     }
     {
       py::gil_scoped_release release;
@@ -224,11 +230,11 @@ class PlanBinding {
                            const py::object& dc_n, const py::object& grads, bool accumulate) {
     if (!plan.pending()) throw py::value_error("backward: no training-mode forward to differentiate");
     const std::int64_t T_ = plan.pending_steps(), N = plan.pending_batch(), H = cfg_.hidden,
-                       LD = cfg_.slots(), DH = cfg_.directions * H;
+                       LD = cfg_.slots(), S = cfg_.state_width(), DS = cfg_.directions * S;
     const bool cell_state = cfg_.facts().has_cell_state;
     StackBackward<T> args;
-    args.dy = optional_input<T>(dy, "dy", {T_, N, DH});
-    args.dh_n = optional_input<T>(dh_n, "dh_n", {LD, N, H});
+    args.dy = optional_input<T>(dy, "dy", {T_, N, DS});
+    args.dh_n = optional_input<T>(dh_n, "dh_n", {LD, N, S});
     if (cell_state) {
       args.dc_n = optional_input<T>(dc_n, "dc_n", {LD, N, H});
     } else if (!dc_n.is_none()) {
@@ -254,7 +260,7 @@ class PlanBinding {
     args.grads = by_slot<SlotGrads<T>>(cfg_, pointers);
     args.accumulate = accumulate;
     py::array_t<T> dx({T_, N, cfg_.input_size});
-    py::array_t<T> dh0({LD, N, H});
+    py::array_t<T> dh0({LD, N, S});
     args.dx = dx.mutable_data();
     args.dh0 = dh0.mutable_data();
     py::object dc0 = py::none();
@@ -288,21 +294,22 @@ void register_plans(py::module_& m) {
   m.def(
       "parameter_shapes",
       [](const std::string& cell, std::int64_t input_size, std::int64_t hidden_size, std::int64_t num_layers,
-         bool bidirectional, bool bias) {
-        return shapes_list(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias));
+         bool bidirectional, bool bias, std::int64_t proj_size) {
+        return shapes_list(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias, "tanh",
+                                       "sigmoid", proj_size));
       },
       py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
-      py::arg("bidirectional"), py::arg("bias"),
+      py::arg("bidirectional"), py::arg("bias"), py::arg("proj_size") = 0,
       "[(name, shape)] of a layer stack's parameters in PyTorch's order (ValueError past the size limits).");
   py::class_<PlanBinding>(
       m, "Plan",
       "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
       "workspace; forward/backward run every layer and direction under one GIL release.")
       .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool,
-                    const std::string&, const std::string&, const std::string&>(),
+                    const std::string&, const std::string&, const std::string&, std::int64_t>(),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"), py::arg("activation") = "tanh",
-           py::arg("recurrent_activation") = "sigmoid")
+           py::arg("recurrent_activation") = "sigmoid", py::arg("proj_size") = 0)
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),

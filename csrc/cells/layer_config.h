@@ -33,7 +33,11 @@ struct LayerConfig {
   // The call has a recurrent-dropout mask (ForwardTensors / BackwardTensors::recurrent_mask); the
   // backward's workspace then holds the masked states.
   bool recurrent_dropout = false;
+  // LSTM projection (PyTorch's proj_size): h_t = W_hr (o * act(c_t)) is P-wide, 0 = none.
+  std::int64_t proj_size = 0;
 
+  // The width of h (of h0, h_n and y's columns): P with a projection, else H.
+  std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }
   // Time index of the s-th processed step.
   std::int64_t time_at(std::int64_t s) const { return reverse ? steps - 1 - s : s; }
 
@@ -45,7 +49,7 @@ struct LayerConfig {
     if (hidden < 1) fail("hidden size must be >= 1");
     if (gates < 1) fail("gate count must be >= 1");
     if (x_ld < input_size) fail("x row stride smaller than input size");
-    if (y_ld < hidden) fail("y row stride smaller than hidden size");
+    if (y_ld < state_width()) fail("y row stride smaller than the state width");
   }
 };
 
@@ -63,8 +67,9 @@ struct ForwardTensors {
   bool training = false;    // keep what backward needs (below); inference keeps nothing
   T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
-  const T* recurrent_mask = nullptr;  // [N,H] factors on h_{t-1} in the recurrent products, or null
+  const T* recurrent_mask = nullptr;  // [N,S] factors on h_{t-1} in the recurrent products, or null
                                       // (recurrent dropout: the same at every step)
+  T* cell_output = nullptr;  // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
   const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
   T* workspace = nullptr;             // the forward's scratch, sized by the kernel table's forward_workspace
 };
@@ -77,7 +82,9 @@ struct BackwardTensors {
   const T* h0 = nullptr;                // h0: [N,H] or null (zeros)
   const T* c0 = nullptr;                // c0: [N,H] or null (zeros)
   const T* w_ih = nullptr;              // w_ih: [G*H, C]
-  const T* w_hh = nullptr;              // w_hh: [G*H, H]
+  const T* w_hh = nullptr;              // w_hh: [G*H, S] (S: H, or P with a projection)
+  const T* w_hr = nullptr;              // w_hr: [P, H] the projection, or null
+  const T* cell_output = nullptr;       // cell_output: [T,N,H] the forward's o * act(c_t) (projection)
   const T* y = nullptr;                 // y: [T,N,y_ld] forward output (h_t)
   const T* gates = nullptr;             // gates: [T,N,G*H] forward workspace (cells that save gates)
   const T* saved = nullptr;             // saved: [T,N,H] forward workspace (cells that save one)
@@ -88,7 +95,8 @@ struct BackwardTensors {
   T* dh0 = nullptr;                     // dh0: [N,H] out
   T* dc0 = nullptr;                     // dc0: [N,H] out; cells with a cell state only
   T* dw_ih = nullptr;                   // dw_ih: [G*H, C] out (or accumulated, see accumulate_param_grads)
-  T* dw_hh = nullptr;                   // dw_hh: [G*H, H]
+  T* dw_hh = nullptr;                   // dw_hh: [G*H, S]
+  T* dw_hr = nullptr;                   // dw_hr: [P, H] (projection)
   T* db_ih = nullptr;                   // db_ih: [G*H] or null (layer without bias)
   T* db_hh = nullptr;                   // db_hh: [G*H] or null
   const T* recurrent_mask = nullptr;    // recurrent_mask: [N,H] the forward's, or null

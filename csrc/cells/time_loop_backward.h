@@ -22,16 +22,17 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Packs w_hh [G*H, H] as the B operand of the backward step (dGh_t [N, G*H] x w_hh): panel b holds
-// the NR columns (units) b*NR.. of w_hh for every k < G*H: dst[(b*G*H + k)*NR + u] (zero past H).
+// Packs w [rows, units] as the B operand of a backward product (dG [N, rows] x w): panel b holds the NR
+// columns (units) b*NR.. of w for every k < rows: dst[(b*rows + k)*NR + u] (zero past units). For the
+// step, w_hh [G*H, S]; with a projection also W_hr [P, H] (dL/dm = dL/dh W_hr).
 template <class T>
-void pack_recurrent_backward(const T* w_hh, std::int64_t H, int G, int nr, std::int64_t block, T* dst) {
-  const std::int64_t GH = G * H;
-  T* panel = dst + block * GH * nr;
-  for (std::int64_t k = 0; k < GH; ++k) {
+void pack_recurrent_backward(const T* w, std::int64_t units, std::int64_t rows, int nr, std::int64_t block,
+                             T* dst) {
+  T* panel = dst + block * rows * nr;
+  for (std::int64_t k = 0; k < rows; ++k) {
     for (int u = 0; u < nr; ++u) {
       const std::int64_t j = block * nr + u;
-      panel[k * nr + u] = j < H ? w_hh[k * H + j] : T(0);
+      panel[k * nr + u] = j < units ? w[k * units + j] : T(0);
     }
   }
 }
@@ -79,8 +80,11 @@ struct BackwardWorkspace {
   T* dh_direct = nullptr;       // dh_direct: [N,H] (kDirectStateGrad)
   T* dh_stash = nullptr;        // dh_stash: [N,H] (kTwoPhaseStep)
   T* dn_packed = nullptr;       // the second product's A operand, [row_panels][H][MR] (kTwoPhaseStep)
-  T* masked_h = nullptr;        // [T+1, N, H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
-  T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][G*H][NR]
+  T* masked_h = nullptr;        // [T+1, N, S] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
+  T* dh_all = nullptr;          // projection: [T,N,P] dL/dh_t of every step (for dW_hr)
+  T* dh_packed = nullptr;       // projection: the second product's A operand, [row_panels][P][MR]
+  T* w_hr_packed = nullptr;     // projection: W_hr packed as its B operand, [unit_blocks][P][NR]
+  T* w_packed = nullptr;        // W_hh packed as the step's B operand, [state_blocks][G*H][NR]
   T* dg_packed = nullptr;       // two A operands of the step, [row_panels][G*H][MR] each
   T* zeros = nullptr;           // zeros: [N*H] h0 / c0 when none is given
   T* bias_sums_x = nullptr;     // [G*H]
@@ -93,18 +97,23 @@ struct BackwardWorkspace {
     const Microkernel<T>& kernel = microkernel<T>();
     const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
     const std::int64_t T_ = cfg.steps, N = cfg.batch, H = cfg.hidden, GH = Cell::kGates * H;
+    const std::int64_t S = cfg.state_width(), P = cfg.proj_size;
     const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
     const std::int64_t unit_blocks = (H + step_kernel.nr - 1) / step_kernel.nr;
+    const std::int64_t state_blocks = (S + step_kernel.nr - 1) / step_kernel.nr;
     WorkspaceCarver<T> carve(base);
     dgates_x = carve.take(T_ * N * GH);
     dgates_h = carve.take(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
     dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
     dh_stash = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
     dn_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
-    masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * H : 0);
-    w_packed = carve.take(unit_blocks * GH * step_kernel.nr);
+    masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * S : 0);
+    dh_all = carve.take(T_ * N * P);
+    dh_packed = carve.take(row_panels * P * step_kernel.mr);
+    w_hr_packed = carve.take(unit_blocks * P * step_kernel.nr);
+    w_packed = carve.take(state_blocks * GH * step_kernel.nr);
     dg_packed = carve.take(2 * row_panels * GH * step_kernel.mr);
-    zeros = carve.take(N * H);
+    zeros = carve.take(N * std::max(H, S));
     bias_sums_x = carve.take(GH);
     bias_sums_h = carve.take(Cell::kSeparateRecurrentGrad ? GH : 0);
     scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{step_kernel.mr} * step_kernel.nr;
@@ -126,20 +135,23 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;
+  // S: the width of h (H, or P with a projection h_t = W_hr m_t, m_t = o * act(c_t)).
+  const std::int64_t S = cfg.state_width(), P = cfg.proj_size;
+  const bool projected = P > 0;
 
   if (T_ == 0 || N == 0) {  // no step: gradients flow straight through the state, parameters get none
-    for (std::int64_t e = 0; e < N * H; ++e) {
-      io.dh0[e] = io.dh_n ? io.dh_n[e] : T(0);
-      if (Cell::kHasCellState) io.dc0[e] = io.dc_n ? io.dc_n[e] : T(0);
-    }
+    for (std::int64_t e = 0; e < N * S; ++e) io.dh0[e] = io.dh_n ? io.dh_n[e] : T(0);
+    for (std::int64_t e = 0; Cell::kHasCellState && e < N * H; ++e) io.dc0[e] = io.dc_n ? io.dc_n[e] : T(0);
     clear_unless_accumulating(io.dw_ih, GH * C, acc);
-    clear_unless_accumulating(io.dw_hh, GH * H, acc);
+    clear_unless_accumulating(io.dw_hh, GH * S, acc);
+    clear_unless_accumulating(io.dw_hr, P * H, acc);
     clear_unless_accumulating(io.db_ih, GH, acc);
     clear_unless_accumulating(io.db_hh, GH, acc);
     return;
   }
 
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
+  const std::int64_t state_blocks = (S + nr - 1) / nr;
   const BackwardWorkspace<Cell, T> ws(cfg, num_threads, io.workspace);
   T* dgx_all = ws.dgates_x;
   T* dgh_all = Cell::kSeparateRecurrentGrad ? ws.dgates_h : dgx_all;
@@ -149,7 +161,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     fill(ws.dg_packed + (half * row_panels + row_panels - 1) * GH * mr, GH * mr, T(0));
   }
   if (Cell::kTwoPhaseStep) fill(ws.dn_packed + (row_panels - 1) * H * mr, H * mr, T(0));
-  if (!io.c0 || !io.h0) fill(ws.zeros, N * H, T(0));
+  if (projected) fill(ws.dh_packed + (row_panels - 1) * P * mr, P * mr, T(0));
+  if (!io.c0 || !io.h0) fill(ws.zeros, N * std::max(H, S), T(0));
   const T* c0 = io.c0 ? io.c0 : ws.zeros;
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
   const bool bias = io.db_ih || io.db_hh;
@@ -167,8 +180,10 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
 
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
-    for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-      pack_recurrent_backward(io.w_hh, H, G, nr, b, w_packed);
+    const Range h_blocks = split_range(state_blocks, ctx);  // blocks of h's units (= blocks unprojected)
+    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) pack_recurrent_backward(io.w_hh, S, GH, nr, b, w_packed);
+    for (std::int64_t b = blocks.begin; projected && b < blocks.end; ++b) {
+      pack_recurrent_backward(io.w_hr, H, P, nr, b, ws.w_hr_packed);
     }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
@@ -186,7 +201,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         for (std::int64_t r = 0; r < mr; ++r) {
           for (int u = 0; u < nr; ++u) {
             const std::int64_t n = n0 + r, j = j0 + u;
-            tile[r * nr + u] = io.dh_n && n < N && j < H ? io.dh_n[n * H + j] : T(0);
+            tile[r * nr + u] = io.dh_n && n < N && j < S ? io.dh_n[n * S + j] : T(0);
           }
         }
         return;
@@ -194,8 +209,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       step_kernel.fn(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, tile, nr, false);
       if (io.recurrent_mask) {  // the products saw h_{t-1} * mask: so does their gradient
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
-          const T* m = io.recurrent_mask + (n0 + r) * H + j0;
-          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) tile[r * nr + u] *= m[u];
+          const T* m = io.recurrent_mask + (n0 + r) * S + j0;
+          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - j0); ++u) tile[r * nr + u] *= m[u];
         }
       }
       if (Cell::kDirectStateGrad) {
@@ -224,7 +239,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       st.h = io.y + t * N * cfg.y_ld;
       st.h_ld = cfg.y_ld;
       st.h_prev = s == 0 ? h0 : io.y + t_prev * N * cfg.y_ld;
-      st.h_prev_ld = s == 0 ? H : cfg.y_ld;
+      st.h_prev_ld = s == 0 ? S : cfg.y_ld;
       st.dcell = Cell::kHasCellState ? io.dc0 : nullptr;
       st.dgates_x = dgx_all + t * N * GH;
       st.dgates_h = dgh_all + t * N * GH;
@@ -253,9 +268,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
         }
       };
-      auto set_tile = [&](std::int64_t p, std::int64_t b) {
+      auto set_tile = [&](std::int64_t p, std::int64_t b, std::int64_t width) {
         st.j0 = b * nr;
-        st.units = std::min<std::int64_t>(nr, H - st.j0);
+        st.units = std::min<std::int64_t>(nr, width - st.j0);
         st.n0 = p * mr;
         st.rows = std::min<std::int64_t>(mr, N - st.n0);
       };
@@ -265,7 +280,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         st.dh_stash = ws.dh_stash;
         for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b);
+            set_tile(p, b, H);
             tile_state_gradient(p, b);
             Cell::backward_update(st);
             pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr, ws.dn_packed);
@@ -274,8 +289,31 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         barrier(ctx);
         for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b);
+            set_tile(p, b, H);
             step_kernel.fn(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, tile, nr, false);
+            Cell::backward(st);
+            finish_tile();
+          }
+        }
+      } else if (projected) {
+        // Phase 1: dL/dh_t for this thread's units of h, kept for dW_hr and packed as the A operand of
+        // dL/dm_t = dL/dh_t W_hr, which reads every thread's units. Phase 2: the cell's derivative.
+        T* dh_t = ws.dh_all + t * N * P;
+        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            set_tile(p, b, P);
+            tile_state_gradient(p, b);
+            for (std::int64_t r = 0; r < st.rows; ++r) {
+              for (std::int64_t u = 0; u < st.units; ++u) dh_t[(st.n0 + r) * P + st.j0 + u] = tile[r * nr + u];
+            }
+            pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed);
+          }
+        }
+        barrier(ctx);
+        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            set_tile(p, b, H);
+            step_kernel.fn(P, ws.dh_packed + p * P * mr, ws.w_hr_packed + b * P * nr, tile, nr, false);
             Cell::backward(st);
             finish_tile();
           }
@@ -283,7 +321,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       } else {
         for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b);
+            set_tile(p, b, H);
             tile_state_gradient(p, b);
             Cell::backward(st);
             finish_tile();
@@ -294,12 +332,12 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
 
     // dh0: the state gradient past the first processed step (packed dGh written at s = 0).
-    for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
       for (std::int64_t p = 0; p < row_panels; ++p) {
         state_gradient(dg_packed, p, b, false);
         for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - p * mr); ++r) {
-          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - b * nr); ++u) {
-            io.dh0[(p * mr + r) * H + b * nr + u] = tile[r * nr + u];
+          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - b * nr); ++u) {
+            io.dh0[(p * mr + r) * S + b * nr + u] = tile[r * nr + u];
           }
         }
       }
@@ -308,18 +346,18 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // The weight gradient of the recurrent products pairs dG with what they saw: h_{t-1} * mask.
     const T* h_rows = io.y;  // h_t at time t, row stride h_ld
     std::int64_t h_ld = cfg.y_ld;
-    const T* h_first = h0;  // h_{-1}, row stride H
+    const T* h_first = h0;  // h_{-1}, row stride S
     if (io.recurrent_mask) {
       const Range rows = split_range((T_ + 1) * N, ctx);
       for (std::int64_t q = rows.begin; q < rows.end; ++q) {
-        const T* src = q < N ? h0 + q * H : io.y + (q - N) * cfg.y_ld;
-        const T* m = io.recurrent_mask + (q % N) * H;
-        T* dst = ws.masked_h + q * H;
-        for (std::int64_t j = 0; j < H; ++j) dst[j] = src[j] * m[j];
+        const T* src = q < N ? h0 + q * S : io.y + (q - N) * cfg.y_ld;
+        const T* m = io.recurrent_mask + (q % N) * S;
+        T* dst = ws.masked_h + q * S;
+        for (std::int64_t j = 0; j < S; ++j) dst[j] = src[j] * m[j];
       }
       barrier(ctx);
-      h_rows = ws.masked_h + N * H;
-      h_ld = H;
+      h_rows = ws.masked_h + N * S;
+      h_ld = S;
       h_first = ws.masked_h;
     }
 
@@ -331,12 +369,16 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
     // both directions), and with h0 for s = 0.
     const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
-    gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-              MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, H, acc, gemm_scratch);
+    gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
+              MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, S, acc, gemm_scratch);
     // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
     // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
-    gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-              MatrixView<T>::row_major(h_first, H), io.dw_hh, H, true, gemm_scratch);
+    gemm_part(ctx, kernel, {GH, S, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
+              MatrixView<T>::row_major(h_first, S), io.dw_hh, S, true, gemm_scratch);
+    if (projected) {  // h_t = W_hr m_t: dW_hr = sum over steps of dL/dh_t^T m_t
+      gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P),
+                MatrixView<T>::row_major(io.cell_output, H), io.dw_hr, H, acc, gemm_scratch);
+    }
     if constexpr (Cell::kTwoPhaseStep) {
       // The n gate's recurrent product is W_hn (r * h): dW_hn = dn_pre^T (r * h_{t-1}) over all steps
       // (dn_pre is the n columns of dGx; the main product above left those rows of dW_hh untouched

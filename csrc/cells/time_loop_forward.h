@@ -25,15 +25,16 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Packs w_hh [G*H, H] (and, when w_ih is given, w_ih [G*H, C] below it: K = H + C) as the B operand of
-// the forward step: panel (b, g) holds, for k < K, the NR weights of units b*NR+u (zero past H), w_hh's
-// column k for k < H and w_ih's column k - H after: dst[((b*G + g)*K + k)*NR + u].
+// Packs w_hh [G*H, S] (and, when w_ih is given, w_ih [G*H, C] below it: K = S + C) as the B operand of
+// the forward step, S the width of h (H, or P with a projection): panel (b, g) holds, for k < K, the NR
+// weights of units b*NR+u (zero past H), w_hh's column k for k < S and w_ih's column k - S after:
+// dst[((b*G + g)*K + k)*NR + u]. With G = 1 it also packs the projection W_hr [P, H] (units P, S = H).
 template <class T>
-void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::int64_t C, int G, int nr,
-                            std::int64_t block, T* dst) {
+void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::int64_t S, std::int64_t C, int G,
+                            int nr, std::int64_t block, T* dst) {
   // Unit by unit, so each weight row is read contiguously (the panel, K x NR, stays in L1 for the
-  // strided writes); k-outer order read with stride H and was a quarter of a keras-seed call.
-  const std::int64_t K = H + (w_ih ? C : 0);
+  // strided writes); k-outer order read with stride S and was a quarter of a keras-seed call.
+  const std::int64_t K = S + (w_ih ? C : 0);
   for (int g = 0; g < G; ++g) {
     T* panel = dst + (block * G + g) * K * nr;
     for (int u = 0; u < nr; ++u) {
@@ -42,24 +43,24 @@ void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::i
         for (std::int64_t k = 0; k < K; ++k) panel[k * nr + u] = T(0);
         continue;
       }
-      const T* row = w_hh + (g * H + j) * H;
-      for (std::int64_t k = 0; k < H; ++k) panel[k * nr + u] = row[k];
+      const T* row = w_hh + (g * H + j) * S;
+      for (std::int64_t k = 0; k < S; ++k) panel[k * nr + u] = row[k];
       if (w_ih) {
         const T* in_row = w_ih + (g * H + j) * C;
-        for (std::int64_t c = 0; c < C; ++c) panel[(H + c) * nr + u] = in_row[c];
+        for (std::int64_t c = 0; c < C; ++c) panel[(S + c) * nr + u] = in_row[c];
       }
     }
   }
 }
 
-// Writes batch rows [n_begin, n_end) of x_t (row stride ld, C columns) into columns H.. of the packed A
-// operand [row_panels][K][MR] of a fused step.
+// Writes batch rows [n_begin, n_end) of x_t (row stride ld, C columns) into columns S.. of the packed A
+// operand [row_panels][K][MR] of a fused step (S the width of h).
 template <class T>
 void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::int64_t n_end, std::int64_t C,
-                     std::int64_t H, std::int64_t K, int mr, T* packed) {
+                     std::int64_t S, std::int64_t K, int mr, T* packed) {
   for (std::int64_t n = n_begin; n < n_end; ++n) {
     const T* s = x_t + n * ld;
-    T* d = packed + (n / mr) * K * mr + H * mr + n % mr;
+    T* d = packed + (n / mr) * K * mr + S * mr + n % mr;
     for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
   }
 }
@@ -111,21 +112,25 @@ void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int
 }
 
 // The packed weights of one layer-direction, as the forward reads them: W_ih^T as the B operand of the
-// input projection (gemm/gemm_driver.h's pre-packed layout) and W_hh as the step's B panels
-// (pack_recurrent_forward). A plan packs them once and keeps them while the weights cannot change.
+// input projection (gemm/gemm_driver.h's pre-packed layout), W_hh as the step's B panels
+// (pack_recurrent_forward) and, with a projection, W_hr as the B panels of the step's second product.
+// A plan packs them once and keeps them while the weights cannot change.
 template <class T>
 struct PackedWeights {
   T* w_ih = nullptr;
   T* w_hh = nullptr;
+  T* w_hr = nullptr;
   std::int64_t elements = 0;  // of the whole layout
 
   PackedWeights(const LayerConfig& cfg, T* base) {
     const Microkernel<T>& kernel = microkernel<T>();  // the step kernels share its NR
     const std::int64_t GH = cfg.gates * cfg.hidden, unit_blocks = (cfg.hidden + kernel.nr - 1) / kernel.nr;
-    const std::int64_t K = cfg.hidden + (cfg.fuse_input ? cfg.input_size : 0);
+    const std::int64_t K = cfg.state_width() + (cfg.fuse_input ? cfg.input_size : 0);
+    const std::int64_t P = cfg.proj_size, proj_blocks = (P + kernel.nr - 1) / kernel.nr;
     WorkspaceCarver<T> carve(base);
     w_ih = carve.take(cfg.fuse_input ? 0 : packed_b_elements(kernel, GH, cfg.input_size));
     w_hh = carve.take(unit_blocks * cfg.gates * K * kernel.nr);
+    w_hr = carve.take(proj_blocks * cfg.hidden * kernel.nr);
     elements = carve.used();
   }
 };
@@ -133,13 +138,20 @@ struct PackedWeights {
 // This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow).
 template <class T>
 void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T* w_ih, const T* w_hh,
-                       const PackedWeights<T>& packed) {
+                       const T* w_hr, const PackedWeights<T>& packed) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr;
+  const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr, S = cfg.state_width();
   const Range blocks = split_range(unit_blocks, ctx);
   for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-    pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, cfg.input_size, cfg.gates, kernel.nr, b,
+    pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, S, cfg.input_size, cfg.gates, kernel.nr, b,
                            packed.w_hh);
+  }
+  if (cfg.proj_size > 0) {
+    const Range proj_blocks = split_range((cfg.proj_size + kernel.nr - 1) / kernel.nr, ctx);
+    for (std::int64_t b = proj_blocks.begin; b < proj_blocks.end; ++b) {
+      pack_recurrent_forward(w_hr, static_cast<const T*>(nullptr), cfg.proj_size, H, 0, 1, kernel.nr, b,
+                             packed.w_hr);
+    }
   }
   if (!cfg.fuse_input) {
     pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size, MatrixView<T>::transposed(w_ih, cfg.input_size),
@@ -154,6 +166,8 @@ struct ForwardWorkspace {
   T* h_packed = nullptr;   // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
   T* reset_packed = nullptr;  // kTwoPhaseStep: the second product's A operand, [row_panels][H][MR]
   T* reset_h = nullptr;       // kTwoPhaseStep, inference: [N,H] the first phase's r * h_{t-1}
+  T* cell_packed = nullptr;   // projection: the second product's A operand o * act(c_t), [row_panels][H][MR]
+  T* cell_out = nullptr;      // projection, inference: [N,H] o * act(c_t) of the step
   T* zeros = nullptr;      // zeros: [N*H] h0 when none is given
   T* zero_bias = nullptr;  // zero_bias: [G*H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
@@ -168,12 +182,15 @@ struct ForwardWorkspace {
     const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
     chunk_steps = std::max<std::int64_t>(1, std::min(cfg.steps, input_chunk_elements() / (N * GH)));
     WorkspaceCarver<T> carve(base);
-    const std::int64_t K = H + (cfg.fuse_input ? cfg.input_size : 0);
+    const std::int64_t S = cfg.state_width(), K = S + (cfg.fuse_input ? cfg.input_size : 0);
+    const bool projected = cfg.proj_size > 0;
     gx = carve.take((training && Cell::kSavesGates) || cfg.fuse_input ? 0 : chunk_steps * N * GH);
     h_packed = carve.take(2 * row_panels * K * step_kernel.mr);
     reset_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
     reset_h = carve.take(Cell::kTwoPhaseStep && !training ? N * H : 0);
-    zeros = carve.take(N * H);
+    cell_packed = carve.take(projected ? row_panels * H * step_kernel.mr : 0);
+    cell_out = carve.take(projected && !training ? N * H : 0);
+    zeros = carve.take(N * S);
     zero_bias = carve.take(GH);
     scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * Cell::kGates * kernel.nr;
     thread_scratch = carve.take(scratch_per_thread * threads);
@@ -196,18 +213,20 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;
 
+  // S: the width of h (and y's columns, h0, h_n): H, or P with a projection (h_t = W_hr (o * act(c_t))).
+  const std::int64_t S = cfg.state_width(), P = cfg.proj_size;
+  const bool projected = P > 0;
   if (N == 0) return;
   if (T_ == 0) {  // no step: the final state is the initial state
-    for (std::int64_t e = 0; e < N * H; ++e) {
-      io.h_n[e] = io.h0 ? io.h0[e] : T(0);
-      if (Cell::kHasCellState) io.c_n[e] = io.c0 ? io.c0[e] : T(0);
-    }
+    for (std::int64_t e = 0; e < N * S; ++e) io.h_n[e] = io.h0 ? io.h0[e] : T(0);
+    for (std::int64_t e = 0; Cell::kHasCellState && e < N * H; ++e) io.c_n[e] = io.c0 ? io.c0[e] : T(0);
     return;
   }
 
   const bool fused = cfg.fuse_input && Cell::kInputFusable;
-  const std::int64_t K = H + (fused ? C : 0);  // the step's inner dimension
+  const std::int64_t K = S + (fused ? C : 0);  // the step's inner dimension
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
+  const std::int64_t state_blocks = (S + nr - 1) / nr;  // blocks of h's units (unit_blocks without projection)
   const ForwardWorkspace<Cell, T> ws(cfg, io.training, num_threads, io.workspace);
   const std::int64_t chunk_steps = ws.chunk_steps;
   const PackedWeights<T> packed(cfg, const_cast<T*>(io.packed_weights));
@@ -216,7 +235,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     fill(ws.h_packed + (half * row_panels + row_panels - 1) * K * mr, K * mr, T(0));
   }
   if (Cell::kTwoPhaseStep) fill(ws.reset_packed + (row_panels - 1) * H * mr, H * mr, T(0));
-  if (!io.h0) fill(ws.zeros, N * H, T(0));
+  if (projected) fill(ws.cell_packed + (row_panels - 1) * H * mr, H * mr, T(0));
+  if (!io.h0) fill(ws.zeros, N * S, T(0));
   if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
   // The cells add b_ih and b_hh to the tile (zeros without bias) rather than the GEMM starting from a
@@ -231,12 +251,15 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
-    pack_rows_to_panels(h0, H, 0, N, u_begin, u_end - u_begin, K, mr, ws.h_packed, io.recurrent_mask, H);
+    // And its blocks of h's units (the same as `blocks` without a projection).
+    const Range h_blocks = split_range(state_blocks, ctx);
+    const std::int64_t s_begin = h_blocks.begin * nr, s_end = std::min(S, h_blocks.end * nr);
+    pack_rows_to_panels(h0, S, 0, N, s_begin, s_end - s_begin, K, mr, ws.h_packed, io.recurrent_mask, S);
     // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
     // of step s+1 during step s).
     const Range x_rows = split_range(N, ctx);
     if (fused) {
-      pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, H, K, mr,
+      pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K, mr,
                       ws.h_packed);
       barrier(ctx);  // step 0 reads every thread's columns of h0 and rows of x
     }
@@ -277,11 +300,16 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       st.b_ih = io.b_ih ? io.b_ih : ws.zero_bias;
       st.b_hh = io.b_hh ? io.b_hh : ws.zero_bias;
       st.h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
-      st.h_prev_ld = s == 0 ? H : cfg.y_ld;
+      st.h_prev_ld = s == 0 ? S : cfg.y_ld;
       st.cell_state = Cell::kHasCellState ? io.c_n : nullptr;
       st.saved = io.training && Cell::kSavesPerUnit ? io.saved + t * N * H : nullptr;
-      st.h = io.y + t * N * cfg.y_ld;
+      T* const y_t = io.y + t * N * cfg.y_ld;
+      st.h = y_t;
       st.h_ld = cfg.y_ld;
+      if (projected) {  // the cell writes o * act(c_t); the second product below makes h_t of it
+        st.h = io.training ? io.cell_output + t * N * H : ws.cell_out;
+        st.h_ld = H;
+      }
       st.gates = keep_gates ? io.gates + t * N * GH : nullptr;
       st.recurrent_mask = io.recurrent_mask;
       if constexpr (Cell::kTwoPhaseStep) {
@@ -320,11 +348,32 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);
           Cell::forward(st);
-          pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write, io.recurrent_mask, H);
+          if (projected) {
+            pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed);
+          } else {
+            pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write, io.recurrent_mask,
+                               S);
+          }
+        }
+      }
+      if (projected) {
+        // h_t = (o * act(c_t)) W_hr^T: every thread's cell outputs, this thread's units of h.
+        barrier(ctx);
+        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
+          const std::int64_t j0 = b * nr, units = std::min<std::int64_t>(nr, P - j0);
+          for (std::int64_t p = 0; p < row_panels; ++p) {
+            const std::int64_t n0 = p * mr, rows = std::min<std::int64_t>(mr, N - n0);
+            step_kernel.fn(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, tile, nr, false);
+            for (std::int64_t r = 0; r < rows; ++r) {
+              T* h = y_t + (n0 + r) * cfg.y_ld + j0;
+              for (std::int64_t u = 0; u < units; ++u) h[u] = tile[r * nr + u];
+            }
+            pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S);
+          }
         }
       }
       if (fused && s + 1 < T_) {
-        pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, H, K,
+        pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
                         mr, h_write);
       }
       barrier(ctx);
@@ -332,7 +381,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
 
     const T* h_last = io.y + cfg.time_at(T_ - 1) * N * cfg.y_ld;
     for (std::int64_t n = 0; n < N; ++n) {
-      for (std::int64_t j = u_begin; j < u_end; ++j) io.h_n[n * H + j] = h_last[n * cfg.y_ld + j];
+      for (std::int64_t j = s_begin; j < s_end; ++j) io.h_n[n * S + j] = h_last[n * cfg.y_ld + j];
     }
   });
 }

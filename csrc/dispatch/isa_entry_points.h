@@ -59,7 +59,8 @@ FUSEDRNN_DECLARE_CELL(gru_reset_before)
 template <class T>
 std::int64_t packed_weights_elements(const LayerConfig& cfg);
 template <class T>
-void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, T* packed, int num_threads);
+void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T* w_hr, T* packed,
+                  int num_threads);
 
 // float32 GF/s of `iterations` rounds of independent FMAs on every thread (gemm/fma_peak.cc).
 double fma_peak_gflops(int num_threads, std::int64_t iterations);

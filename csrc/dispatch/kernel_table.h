@@ -28,7 +28,8 @@ struct TypedKernels {
   ForwardWorkspaceSize forward_workspace[kCellKinds];
   BackwardWorkspaceSize backward_workspace[kCellKinds];
   std::int64_t (*packed_weights_elements)(const LayerConfig& cfg);
-  void (*pack_weights)(const LayerConfig& cfg, const T* w_ih, const T* w_hh, T* packed, int num_threads);
+  void (*pack_weights)(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T* w_hr, T* packed,
+                       int num_threads);
   Microkernel<T> microkernel;
   void (*sigmoid)(T* values, std::int64_t n);  // in place; the cells' vectorised activations
   void (*tanh)(T* values, std::int64_t n);

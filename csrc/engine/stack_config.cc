@@ -60,6 +60,11 @@ void StackConfig::validate() const {
   check_size(hidden, "hidden_size", kMaxSize / 4);  // G*H and D*H stay below 2^31
   check_size(layers, "num_layers", kMaxLayers);
   if (directions != 1 && directions != 2) throw std::invalid_argument("directions: expected 1 or 2");
+  if (proj_size < 0 || (proj_size > 0 && proj_size >= hidden)) {
+    throw std::invalid_argument("proj_size: expected 0 <= proj_size < hidden_size = " + std::to_string(hidden) +
+                                ", got " + std::to_string(proj_size));
+  }
+  if (proj_size > 0 && kind != CellKind::lstm) throw std::invalid_argument("proj_size: LSTM only");
   // Each slot holds G*H*(C_l + H + 2) elements; C_l <= max(C, 2H).
   const double G = gates(), H = static_cast<double>(hidden), C = static_cast<double>(input_size);
   const double total = G * H * directions * ((C + H + 2) + (layers - 1) * (directions * H + H + 2));
@@ -79,7 +84,8 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.gates = gates();
   cfg.reverse = d == 1;
   cfg.x_ld = cfg.input_size;
-  cfg.y_ld = directions * hidden;
+  cfg.proj_size = proj_size;
+  cfg.y_ld = directions * state_width();
   cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features();
   cfg.activation = activation;
   cfg.recurrent_activation = recurrent_activation;
@@ -93,11 +99,12 @@ std::vector<ParameterSpec> StackConfig::parameters() const {
     for (int d = 0; d < directions; ++d) {
       const std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
       specs.push_back({"weight_ih" + suffix, {GH, layer_input(l)}});
-      specs.push_back({"weight_hh" + suffix, {GH, hidden}});
+      specs.push_back({"weight_hh" + suffix, {GH, state_width()}});
       if (bias) {
         specs.push_back({"bias_ih" + suffix, {GH}});
         specs.push_back({"bias_hh" + suffix, {GH}});
       }
+      if (proj_size > 0) specs.push_back({"weight_hr" + suffix, {proj_size, hidden}});
     }
   }
   return specs;

@@ -51,6 +51,7 @@ struct StackConfig {
   bool bias = true;
   Activation activation = Activation::tanh;  // see LayerConfig
   Activation recurrent_activation = Activation::sigmoid;
+  std::int64_t proj_size = 0;  // P (LSTM only): h_t = W_hr (o * act(c_t)), 0 = none
 
   // Throws std::invalid_argument naming the offending argument.
   void validate() const;
@@ -59,13 +60,16 @@ struct StackConfig {
   int gates() const { return facts().gates; }
   // Layer-directions ("slots"), k = l*D + d.
   std::int64_t slots() const { return layers * directions; }
-  // Input features of layer l (C, then D*H).
-  std::int64_t layer_input(std::int64_t l) const { return l == 0 ? input_size : directions * hidden; }
+  // The width of h, of each direction's output columns and of h0 / h_n: P with a projection, else H.
+  std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }
+  // Input features of layer l (C, then D*S).
+  std::int64_t layer_input(std::int64_t l) const { return l == 0 ? input_size : directions * state_width(); }
   // The kernel configuration of slot (l, d) over steps x batch.
   LayerConfig layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const;
-  // Parameter names and shapes in PyTorch's order: per layer, per direction, w_ih, w_hh (, b_ih, b_hh).
+  // Parameter names and shapes in PyTorch's order: per layer, per direction, w_ih, w_hh (, b_ih, b_hh)
+  // (, w_hr with a projection).
   std::vector<ParameterSpec> parameters() const;
-  std::int64_t parameters_per_slot() const { return bias ? 4 : 2; }
+  std::int64_t parameters_per_slot() const { return (bias ? 4 : 2) + (proj_size > 0 ? 1 : 0); }
 };
 
 }  // namespace fusedrnn

@@ -37,7 +37,8 @@ struct TrainingStore {
   std::vector<T*> outputs;       // outputs[l]: [T,N,D*H] layer outputs (h_t of both directions)
   std::vector<T*> masks;         // masks[l], l < L-1: [T,N,D*H] dropout factors on outputs[l] (dropout)
   std::vector<T*> dropped;       // dropped[l] = outputs[l] * masks[l]: the input of layer l+1 (dropout)
-  T* recurrent_masks = nullptr;  // [L*D,N,H] recurrent-dropout factors, in sorted order with lengths
+  T* recurrent_masks = nullptr;  // [L*D,N,S] recurrent-dropout factors, in sorted order with lengths
+  std::vector<T*> cell_output;   // per slot, projection: [T,N,H] o * act(c_t), which W_hr projects
   std::vector<T*> gates, saved;  // per slot: the cell's workspace (cells/cell_traits.h)
   std::vector<T*> snapshot;      // per parameter: its values at the forward, to detect in-place edits
   std::int64_t elements = 0;
@@ -46,25 +47,28 @@ struct TrainingStore {
              std::int64_t batch, bool dropout, bool recurrent_dropout, T* base) {
     const CellFacts& f = cfg.facts();
     const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gates * H, LDNH = cfg.slots() * batch * H;
+    const std::int64_t S = cfg.state_width(), LDNS = cfg.slots() * batch * S, DS = cfg.directions * S;
     Pieces<T> pieces(base);
     x = pieces.take(TN * cfg.input_size);
-    h0 = pieces.take(LDNH);
+    h0 = pieces.take(LDNS);
     c0 = pieces.take(f.has_cell_state ? LDNH : 0);
-    recurrent_masks = pieces.take(recurrent_dropout ? LDNH : 0);
+    recurrent_masks = pieces.take(recurrent_dropout ? LDNS : 0);
     outputs.clear();
+    cell_output.clear();
     masks.clear();
     dropped.clear();
     gates.clear();
     saved.clear();
     snapshot.clear();
-    for (std::int64_t l = 0; l < cfg.layers; ++l) outputs.push_back(pieces.take(TN * cfg.directions * H));
+    for (std::int64_t l = 0; l < cfg.layers; ++l) outputs.push_back(pieces.take(TN * DS));
     for (std::int64_t l = 0; dropout && l + 1 < cfg.layers; ++l) {
-      masks.push_back(pieces.take(TN * cfg.directions * H));
-      dropped.push_back(pieces.take(TN * cfg.directions * H));
+      masks.push_back(pieces.take(TN * DS));
+      dropped.push_back(pieces.take(TN * DS));
     }
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
       gates.push_back(pieces.take(f.saves_gates ? TN * GH : 0));
       saved.push_back(pieces.take(f.saves_per_unit ? TN * H : 0));
+      cell_output.push_back(pieces.take(cfg.proj_size > 0 ? TN * H : 0));
     }
     for (std::int64_t n : parameter_elements) snapshot.push_back(pieces.take(n));
     elements = pieces.used();
@@ -165,9 +169,13 @@ struct StackPlan<T>::Impl {
   void for_each_parameter(Fn&& fn) const {
     std::size_t i = 0;
     for (const SlotWeights<T>& w : weights) {
-      const T* in_order[4] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh};
-      for (std::int64_t j = 0; j < cfg.parameters_per_slot(); ++j, ++i)
+      // PyTorch's order: w_ih, w_hh, (b_ih, b_hh,) (w_hr)
+      const T* in_order[5] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr};
+      for (int j = 0; j < 5; ++j) {
+        if (in_order[j] == nullptr) continue;
         fn(i, in_order[j], parameter_elements[i]);
+        ++i;
+      }
     }
   }
 };
@@ -237,8 +245,10 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   const TypedKernels<T>& kernels = m.kernels();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
-  const std::int64_t T_ = a.steps, N = a.batch, C = cfg.input_size, H = cfg.hidden, DH = cfg.directions * H;
+  const std::int64_t T_ = a.steps, N = a.batch, C = cfg.input_size, H = cfg.hidden;
   const std::int64_t L = cfg.layers, GH = cfg.gates() * H, NH = N * H;
+  // S: the width of h (P with a projection); DS: y's row (both directions).
+  const std::int64_t S = cfg.state_width(), NS = N * S, DS = cfg.directions * S, NX = N * std::max(H, S);
   const bool by_length = a.lengths != nullptr && N > 0;
   if (by_length) m.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
   const bool dropout = a.dropout_masks != nullptr && L > 1;
@@ -267,7 +277,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       kernel_ws = std::max(kernel_ws, kernels.forward_workspace[kind](lc, a.training, threads));
     }
   }
-  const std::int64_t between = !a.training && L > 1 ? rows * DH : 0;  // inference: outputs below the top
+  const std::int64_t between = !a.training && L > 1 ? rows * DS : 0;  // inference: outputs below the top
   const std::int64_t state_sets = by_length ? cfg.directions : 0;     // running states per direction
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
@@ -275,14 +285,14 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   scratch_layout.take(between);
   scratch_layout.take(between);
   scratch_layout.take(by_length && !a.training ? rows * C : 0);
-  scratch_layout.take(by_length && !a.training ? rows * DH : 0);
-  scratch_layout.take(state_sets * 4 * NH);
+  scratch_layout.take(by_length && !a.training ? rows * DS : 0);
+  scratch_layout.take(state_sets * 4 * NX);
   Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
   T* const workspaces[2] = {scratch.take(kernel_ws), scratch.take(concurrent ? kernel_ws : 0)};
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
   T* const x_packed = scratch.take(by_length && !a.training ? rows * C : 0);
-  T* const y_packed = scratch.take(by_length && !a.training ? rows * DH : 0);
-  T* const states = scratch.take(state_sets * 4 * NH);
+  T* const y_packed = scratch.take(by_length && !a.training ? rows * DS : 0);
+  T* const states = scratch.take(state_sets * 4 * NX);
   T* packs = m.packs.template reserve<T>(m.pack_offsets.back());
   if (!m.packs_valid) {
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
@@ -291,7 +301,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       // several microseconds, and far more when an idle vCPU has to be woken).
       const std::int64_t elements = m.pack_offsets[k + 1] - m.pack_offsets[k];
       const int pack_threads = elements < kMinParallelPackElements ? 1 : m.slot_threads[k];
-      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, packs + m.pack_offsets[k], pack_threads);
+      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, m.weights[k].w_hr, packs + m.pack_offsets[k],
+                           pack_threads);
     }
   }
 
@@ -305,11 +316,11 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     store->carve(cfg, m.parameter_elements, T_, N, dropout, recurrent_dropout,
                  m.store.template reserve<T>(store->elements));
     for (std::int64_t k = 0; recurrent_dropout && k < cfg.slots(); ++k) {
-      const T* mask = a.recurrent_masks + k * NH;
+      const T* mask = a.recurrent_masks + k * NS;
       if (by_length) {
-        states_to_sorted(seq, mask, H, store->recurrent_masks + k * NH);
+        states_to_sorted(seq, mask, S, store->recurrent_masks + k * NS);
       } else {
-        std::copy(mask, mask + NH, store->recurrent_masks + k * NH);
+        std::copy(mask, mask + NS, store->recurrent_masks + k * NS);
       }
     }
     if (by_length) {
@@ -317,15 +328,15 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     } else {
       std::copy(a.x, a.x + T_ * N * C, store->x);
     }
-    if (h0) h0 = std::copy(h0, h0 + cfg.slots() * NH, store->h0) - cfg.slots() * NH;
+    if (h0) h0 = std::copy(h0, h0 + cfg.slots() * NS, store->h0) - cfg.slots() * NS;
     if (c0) c0 = std::copy(c0, c0 + cfg.slots() * NH, store->c0) - cfg.slots() * NH;
     x = store->x;
     for (std::int64_t l = 0; dropout && l + 1 < L; ++l) {
-      const T* mask = a.dropout_masks + l * T_ * N * DH;
+      const T* mask = a.dropout_masks + l * T_ * N * DS;
       if (by_length) {
-        pack_padded(seq, mask, DH, DH, store->masks[l]);
+        pack_padded(seq, mask, DS, DS, store->masks[l]);
       } else {
-        std::copy(mask, mask + T_ * N * DH, store->masks[l]);
+        std::copy(mask, mask + T_ * N * DS, store->masks[l]);
       }
     }
     m.for_each_parameter(
@@ -340,46 +351,48 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   auto run_direction = [&](std::int64_t l, int d, const T* layer_input, T* out, T* workspace, int threads,
                            T* state) {
     const std::int64_t k = l * cfg.directions + d, C_l = cfg.layer_input(l);
-    const T* slot_h0 = h0 ? h0 + k * NH : nullptr;
+    const T* slot_h0 = h0 ? h0 + k * NS : nullptr;
     const T* slot_c0 = c0 ? c0 + k * NH : nullptr;
-    T* slot_h_n = a.h_n + k * NH;
+    T* slot_h_n = a.h_n + k * NS;
     T* slot_c_n = f.has_cell_state ? a.c_n + k * NH : nullptr;
     T* const hs = state;
-    T* const cs = state + NH;
-    T* const h_out = state + 2 * NH;
-    T* const c_out = state + 3 * NH;
+    T* const cs = state + NX;
+    T* const h_out = state + 2 * NX;
+    T* const c_out = state + 3 * NX;
     if (by_length) {
-      states_to_sorted(seq, slot_h0, H, hs);
+      states_to_sorted(seq, slot_h0, S, hs);
       if (f.has_cell_state) states_to_sorted(seq, slot_c0, H, cs);
     }
-    const std::size_t S = segments.size();
-    for (std::size_t j = 0; j < S; ++j) {
-      const Segment& g = segments[d == 0 ? j : S - 1 - j];  // the reverse direction: last to first
+    const std::size_t segment_count = segments.size();
+    for (std::size_t j = 0; j < segment_count; ++j) {
+      // The reverse direction visits the segments last to first.
+      const Segment& g = segments[d == 0 ? j : segment_count - 1 - j];
       LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
       lc.recurrent_dropout = recurrent_dropout;
       ForwardTensors<T> io;
-      io.recurrent_mask = recurrent_dropout ? store->recurrent_masks + k * NH : nullptr;
+      io.recurrent_mask = recurrent_dropout ? store->recurrent_masks + k * NS : nullptr;
       io.x = layer_input + g.row0 * C_l;
       io.h0 = by_length ? hs : slot_h0;
       io.c0 = f.has_cell_state ? (by_length ? cs : slot_c0) : nullptr;
       io.b_ih = m.weights[k].b_ih;
       io.b_hh = m.weights[k].b_hh;
-      io.y = out + g.row0 * DH + d * H;
+      io.y = out + g.row0 * DS + d * S;
       io.h_n = by_length ? h_out : slot_h_n;
       io.c_n = f.has_cell_state ? (by_length ? c_out : slot_c_n) : nullptr;
       io.training = a.training;
       io.gates = a.training && f.saves_gates ? store->gates[k] + g.row0 * GH : nullptr;
       io.saved = a.training && f.saves_per_unit ? store->saved[k] + g.row0 * H : nullptr;
+      io.cell_output = a.training && cfg.proj_size > 0 ? store->cell_output[k] + g.row0 * H : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
       io.workspace = workspace;
       kernels.forward[kind](lc, io, threads);
       if (by_length) {  // the segment's rows carry on (or, having ended, keep their final state)
-        std::copy(h_out, h_out + g.batch * H, hs);
+        std::copy(h_out, h_out + g.batch * S, hs);
         if (f.has_cell_state) std::copy(c_out, c_out + g.batch * H, cs);
       }
     }
     if (by_length) {
-      states_from_sorted(seq, hs, H, slot_h_n);
+      states_from_sorted(seq, hs, S, slot_h_n);
       if (f.has_cell_state) states_from_sorted(seq, cs, H, slot_c_n);
     }
   };
@@ -390,7 +403,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     if (concurrent) {
       // Each direction writes its own columns of y, its own slots of h_n / c_n and of the store.
       parallel_region(2, [&](const ThreadContext& ctx) {
-        run_direction(l, ctx.id, layer_input, out, workspaces[ctx.id], 1, states + ctx.id * 4 * NH);
+        run_direction(l, ctx.id, layer_input, out, workspaces[ctx.id], 1, states + ctx.id * 4 * NX);
       });
     } else {
       for (int d = 0; d < cfg.directions; ++d)
@@ -400,14 +413,14 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     if (dropout && l + 1 < L) {  // the next layer reads the dropped-out copy; out stays for this backward
       const T* mask = store->masks[l];
       T* dropped = store->dropped[l];
-      for (std::int64_t e = 0; e < rows * DH; ++e) dropped[e] = out[e] * mask[e];
+      for (std::int64_t e = 0; e < rows * DS; ++e) dropped[e] = out[e] * mask[e];
       layer_input = dropped;
     }
   }
   if (by_length) {
-    unpack_to_padded(seq, layer_input, DH, a.y, DH);
+    unpack_to_padded(seq, layer_input, DS, a.y, DS);
   } else if (a.training) {
-    std::copy(layer_input, layer_input + T_ * N * DH, a.y);
+    std::copy(layer_input, layer_input + T_ * N * DS, a.y);
   }
   m.packs_valid = a.keep_packs;
   if (a.training) {
@@ -434,8 +447,9 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   const TypedKernels<T>& kernels = m.kernels();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
-  const std::int64_t T_ = m.steps, N = m.batch, C = cfg.input_size, H = cfg.hidden, DH = cfg.directions * H;
+  const std::int64_t T_ = m.steps, N = m.batch, C = cfg.input_size, H = cfg.hidden;
   const std::int64_t L = cfg.layers, NH = N * H;
+  const std::int64_t S = cfg.state_width(), NS = N * S, DS = cfg.directions * S, NX = N * std::max(H, S);
   const TrainingStore<T>& store = m.store_layout;
   const bool by_length = m.by_length;
   const SequenceSegments& seq = m.sequences;
@@ -465,69 +479,69 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
       kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
     }
   }
-  const std::int64_t between = L > 1 ? rows * DH : 0;  // gradients reaching the outputs of lower layers
+  const std::int64_t between = L > 1 ? rows * DS : 0;  // gradients reaching the outputs of lower layers
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
   scratch_layout.take(between);
   scratch_layout.take(between);
-  scratch_layout.take(by_length && a.dy ? rows * DH : 0);
+  scratch_layout.take(by_length && a.dy ? rows * DS : 0);
   scratch_layout.take(by_length ? rows * C : 0);
-  scratch_layout.take(by_length ? 8 * NH : 0);
+  scratch_layout.take(by_length ? 8 * NX : 0);
   Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
   T* workspace = scratch.take(kernel_ws);
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
-  T* const dy_packed = scratch.take(by_length && a.dy ? rows * DH : 0);
+  T* const dy_packed = scratch.take(by_length && a.dy ? rows * DS : 0);
   T* const dx_packed = scratch.take(by_length ? rows * C : 0);
   // With lengths, per slot in sorted order: the running dh, dc, the kernel's dh0 / dc0 of the last
   // segment, the initial h, c, and the h, c before the segment's first processed step.
-  T* const states = scratch.take(by_length ? 8 * NH : 0);
-  T *dhs = states, *dcs = states + NH, *dh_out = states + 2 * NH, *dc_out = states + 3 * NH;
-  T *h_init = states + 4 * NH, *c_init = states + 5 * NH, *h_before = states + 6 * NH, *c_before = states + 7 * NH;
+  T* const states = scratch.take(by_length ? 8 * NX : 0);
+  T *dhs = states, *dcs = states + NX, *dh_out = states + 2 * NX, *dc_out = states + 3 * NX;
+  T *h_init = states + 4 * NX, *c_init = states + 5 * NX, *h_before = states + 6 * NX, *c_before = states + 7 * NX;
 
   const T* dy = a.dy;
   if (by_length && a.dy) {
-    pack_padded(seq, a.dy, DH, DH, dy_packed);
+    pack_padded(seq, a.dy, DS, DS, dy_packed);
     dy = dy_packed;
   }
-  const std::int64_t S = static_cast<std::int64_t>(segments.size());
+  const std::int64_t segment_count = static_cast<std::int64_t>(segments.size());
   for (std::int64_t l = L - 1; l >= 0; --l) {
     T* dx = l > 0 ? between_buffers[l % 2] : (by_length ? dx_packed : a.dx);
     const T* layer_input = l == 0 ? store.x : (m.dropout ? store.dropped[l - 1] : store.outputs[l - 1]);
     const std::int64_t C_l = cfg.layer_input(l);
     for (int d = 0; d < cfg.directions; ++d) {
       const std::int64_t k = l * cfg.directions + d;
-      const T* slot_h0 = m.has_h0 ? store.h0 + k * NH : nullptr;
+      const T* slot_h0 = m.has_h0 ? store.h0 + k * NS : nullptr;
       const T* slot_c0 = m.has_c0 ? store.c0 + k * NH : nullptr;
-      const T* slot_dh_n = a.dh_n ? a.dh_n + k * NH : nullptr;
+      const T* slot_dh_n = a.dh_n ? a.dh_n + k * NS : nullptr;
       const T* slot_dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * NH : nullptr;
       if (by_length) {
-        states_to_sorted(seq, slot_dh_n, H, dhs);
-        states_to_sorted(seq, slot_h0, H, h_init);
+        states_to_sorted(seq, slot_dh_n, S, dhs);
+        states_to_sorted(seq, slot_h0, S, h_init);
         if (f.has_cell_state) {
           states_to_sorted(seq, slot_dc_n, H, dcs);
           states_to_sorted(seq, slot_c0, H, c_init);
         }
       }
-      for (std::int64_t j = 0; j < S; ++j) {
+      for (std::int64_t j = 0; j < segment_count; ++j) {
         // The opposite of the forward's order: the forward direction's segments last to first.
-        const std::int64_t i = d == 0 ? S - 1 - j : j;
+        const std::int64_t i = d == 0 ? segment_count - 1 - j : j;
         const Segment& g = segments[i];
         LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
         lc.recurrent_dropout = m.recurrent_dropout;
         BackwardTensors<T> io;
-        io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NH : nullptr;
+        io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NS : nullptr;
         io.x = layer_input + g.row0 * C_l;
         if (by_length) {
           // h and c before the segment's first processed step: the forward's outputs at the adjacent
           // time for the rows the adjacent segment ran, the initial states for the rows starting here.
           const Segment* adjacent = d == 0 ? (i > 0 ? &segments[i - 1] : nullptr)
-                                           : (i + 1 < S ? &segments[i + 1] : nullptr);
+                                           : (i + 1 < segment_count ? &segments[i + 1] : nullptr);
           const std::int64_t from = adjacent ? std::min(g.batch, adjacent->batch) : 0;
           const std::int64_t adjacent_row =
               adjacent ? adjacent->row0 + (d == 0 ? (adjacent->steps - 1) * adjacent->batch : 0) : 0;
           for (std::int64_t r = 0; r < g.batch; ++r) {
-            const T* h_src = r < from ? store.outputs[l] + (adjacent_row + r) * DH + d * H : h_init + r * H;
-            std::copy(h_src, h_src + H, h_before + r * H);
+            const T* h_src = r < from ? store.outputs[l] + (adjacent_row + r) * DS + d * S : h_init + r * S;
+            std::copy(h_src, h_src + S, h_before + r * S);
             if (f.has_cell_state) {
               const T* c_src = r < from ? store.saved[k] + (adjacent_row + r) * H : c_init + r * H;
               std::copy(c_src, c_src + H, c_before + r * H);
@@ -538,19 +552,22 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
         io.c0 = f.has_cell_state ? (by_length ? c_before : slot_c0) : nullptr;
         io.w_ih = m.weights[k].w_ih;
         io.w_hh = m.weights[k].w_hh;
-        io.y = store.outputs[l] + g.row0 * DH + d * H;
+        io.w_hr = m.weights[k].w_hr;
+        io.cell_output = cfg.proj_size > 0 ? store.cell_output[k] + g.row0 * H : nullptr;
+        io.y = store.outputs[l] + g.row0 * DS + d * S;
         io.gates = f.saves_gates ? store.gates[k] + g.row0 * cfg.gates() * H : nullptr;
         io.saved = f.saves_per_unit ? store.saved[k] + g.row0 * H : nullptr;
-        io.dy = dy ? dy + g.row0 * DH + d * H : nullptr;
+        io.dy = dy ? dy + g.row0 * DS + d * S : nullptr;
         io.dh_n = by_length ? dhs : slot_dh_n;
         io.dc_n = f.has_cell_state ? (by_length ? dcs : slot_dc_n) : nullptr;
         io.dx = dx + g.row0 * C_l;
-        io.dh0 = by_length ? dh_out : a.dh0 + k * NH;
+        io.dh0 = by_length ? dh_out : a.dh0 + k * NS;
         io.dc0 = f.has_cell_state ? (by_length ? dc_out : a.dc0 + k * NH) : nullptr;
         io.dw_ih = a.grads[k].dw_ih;
         io.dw_hh = a.grads[k].dw_hh;
         io.db_ih = a.grads[k].db_ih;
         io.db_hh = a.grads[k].db_hh;
+        io.dw_hr = a.grads[k].dw_hr;
         // Both directions read the same layer input: the second adds its input gradient. Segments
         // after the first add their parameter gradients.
         io.accumulate_dx = d == 1;
@@ -558,18 +575,18 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
         io.workspace = workspace;
         kernels.backward[kind](lc, io, m.slot_threads[k]);
         if (by_length) {
-          std::copy(dh_out, dh_out + g.batch * H, dhs);
+          std::copy(dh_out, dh_out + g.batch * S, dhs);
           if (f.has_cell_state) std::copy(dc_out, dc_out + g.batch * H, dcs);
         }
       }
       if (by_length) {
-        states_from_sorted(seq, dhs, H, a.dh0 + k * NH);
+        states_from_sorted(seq, dhs, S, a.dh0 + k * NS);
         if (f.has_cell_state) states_from_sorted(seq, dcs, H, a.dc0 + k * NH);
       }
     }
     if (m.dropout && l > 0) {  // through the dropout between layer l-1's output and this layer's input
       const T* mask = store.masks[l - 1];
-      for (std::int64_t e = 0; e < rows * DH; ++e) dx[e] *= mask[e];
+      for (std::int64_t e = 0; e < rows * DS; ++e) dx[e] *= mask[e];
     }
     dy = dx;  // the gradient reaching the layer below through its output
   }

@@ -20,9 +20,10 @@ namespace fusedrnn {
 template <class T>
 struct SlotWeights {
   const T* w_ih = nullptr;  // w_ih: [G*H, C_l]
-  const T* w_hh = nullptr;  // w_hh: [G*H, H]
+  const T* w_hh = nullptr;  // w_hh: [G*H, S] (S = P with a projection, else H)
   const T* b_ih = nullptr;  // b_ih: [G*H] or null (no bias)
   const T* b_hh = nullptr;  // b_hh: [G*H] or null
+  const T* w_hr = nullptr;  // w_hr: [P, H] or null (no projection)
 };
 
 template <class T>
@@ -31,16 +32,18 @@ struct SlotGrads {
   T* dw_hh = nullptr;
   T* db_ih = nullptr;
   T* db_hh = nullptr;
+  T* dw_hr = nullptr;
 };
 
 template <class T>
 struct StackForward {
   std::int64_t steps = 0, batch = 0;  // T, N
+  // S: the width of h, P with a projection (proj_size), else H.
   const T* x = nullptr;               // x: [T,N,C]
-  const T* h0 = nullptr;              // h0: [L*D,N,H] or null (zeros)
+  const T* h0 = nullptr;              // h0: [L*D,N,S] or null (zeros)
   const T* c0 = nullptr;              // c0: [L*D,N,H] or null (zeros); cells with a cell state
-  T* y = nullptr;                     // y: [T,N,D*H] out
-  T* h_n = nullptr;                   // h_n: [L*D,N,H] out
+  T* y = nullptr;                     // y: [T,N,D*S] out
+  T* h_n = nullptr;                   // h_n: [L*D,N,S] out
   T* c_n = nullptr;                   // c_n: [L*D,N,H] out; cells with a cell state
   bool training = false;    // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
   bool keep_packs = false;  // keep the packed weights for the next calls
@@ -48,21 +51,21 @@ struct StackForward {
   // sequence's end, h_n / c_n are each sequence's state at its own last step, the reverse direction
   // starts at each sequence's end, and the backward ignores the padding (engine/sequence_segments.h).
   const std::int64_t* lengths = nullptr;
-  // dropout_masks: [L-1][T,N,D*H] or null (training only): the factor (0, or 1/(1-p) for PyTorch's
+  // dropout_masks: [L-1][T,N,D*S] or null (training only): the factor (0, or 1/(1-p) for PyTorch's
   // inverted dropout) each layer's output is multiplied by before it feeds the next layer.
   const T* dropout_masks = nullptr;
-  // recurrent_masks: [L*D,N,H] or null (training only): factors on h_{t-1} wherever it enters a
+  // recurrent_masks: [L*D,N,S] or null (training only): factors on h_{t-1} wherever it enters a
   // recurrent product (variational recurrent dropout: one mask per layer-direction and sequence).
   const T* recurrent_masks = nullptr;
 };
 
 template <class T>
 struct StackBackward {
-  const T* dy = nullptr;            // dy: [T,N,D*H] or null (zeros)
-  const T* dh_n = nullptr;          // dh_n: [L*D,N,H] or null
+  const T* dy = nullptr;            // dy: [T,N,D*S] or null (zeros)
+  const T* dh_n = nullptr;          // dh_n: [L*D,N,S] or null
   const T* dc_n = nullptr;          // dc_n: [L*D,N,H] or null; cells with a cell state
   T* dx = nullptr;                  // dx: [T,N,C] out
-  T* dh0 = nullptr;                 // dh0: [L*D,N,H] out
+  T* dh0 = nullptr;                 // dh0: [L*D,N,S] out
   T* dc0 = nullptr;                 // dc0: [L*D,N,H] out; cells with a cell state
   std::vector<SlotGrads<T>> grads;  // per slot, written or (accumulate) added to
   bool accumulate = false;

@@ -30,7 +30,13 @@ def _min_flops_per_thread() -> int: ...
 def _activation(name: str, values: NDArray[np.floating]) -> None: ...
 def _fma_peak_gflops(threads: int, iterations: int = 20000000) -> float: ...
 def parameter_shapes(
-    cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool, bias: bool
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool,
+    bias: bool,
+    proj_size: int = 0,
 ) -> list[tuple[str, tuple[int, ...]]]: ...
 
 class Plan:
@@ -47,6 +53,7 @@ class Plan:
         dtype: str,
         activation: str = "tanh",
         recurrent_activation: str = "sigmoid",
+        proj_size: int = 0,
     ) -> None: ...
     def set_parameters(self, params: Sequence[NDArray[np.floating]]) -> None: ...
     def forward(
@@ -57,6 +64,9 @@ class Plan:
         training: bool,
         keep_packs: bool,
         out: NDArray[np.floating] | None,
+        lengths: NDArray[np.int64] | None = None,
+        dropout_masks: NDArray[np.floating] | None = None,
+        recurrent_masks: NDArray[np.floating] | None = None,
     ) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating] | None]: ...
     def backward(
         self,

@@ -141,12 +141,18 @@ class _Sizes(NamedTuple):
     num_layers: int
     directions: int
     dtype: np.dtype
+    proj_size: int = 0  # LSTM projection P (0: none)
+
+    @property
+    def state_size(self):
+        """The width of h: P with a projection, else H."""
+        return self.proj_size or self.hidden_size
 
 
 def _new_plan(cell, sizes, bias, activations):
     """The prepared plan of a stack; activations is (activation, recurrent_activation)."""
     return _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, sizes.num_layers, sizes.directions == 2,
-                      bias, sizes.dtype.name, *activations)  # fmt: skip
+                      bias, sizes.dtype.name, *activations, sizes.proj_size)  # fmt: skip
 
 
 def _checked_params(cell, params, num_layers, bidirectional, dtype):
@@ -165,12 +171,16 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
     dtype = kernel_dtype(dtype)
     G = cell.gates
     w_hh, w_ih = np.shape(params["weight_hh_l0"]), np.shape(params["weight_ih_l0"])
-    if len(w_hh) != 2 or w_hh[1] < 1 or w_hh[0] != G * w_hh[1]:
-        raise ValueError(f"params: weight_hh_l0 must have shape ({G}*H, H) with H >= 1, got {w_hh}")
+    # A projection (LSTM's proj_size): weight_hr_l0 [P, H] and weight_hh_l0 [4H, P].
+    proj = "weight_hr_l0" in params and cell.name == "lstm"
+    width = "P" if proj else "H"
+    if len(w_hh) != 2 or w_hh[1] < 1 or w_hh[0] < G or w_hh[0] % G or (not proj and w_hh[0] != G * w_hh[1]):
+        raise ValueError(f"params: weight_hh_l0 must have shape ({G}*H, {width}) with {width} >= 1, got {w_hh}")
     if len(w_ih) != 2 or w_ih[1] < 1:
         raise ValueError(f"params: weight_ih_l0 must have shape ({G}*H, C) with C >= 1, got {w_ih}")
     bias = "bias_ih_l0" in params
-    shapes = dict(_core.parameter_shapes(cell.name, w_ih[1], w_hh[1], num_layers, bidirectional, bias))
+    H, P = w_hh[0] // G, (w_hh[1] if proj else 0)
+    shapes = dict(_core.parameter_shapes(cell.name, w_ih[1], H, num_layers, bidirectional, bias, P))
     missing = [k for k in shapes if k not in params]
     unexpected = [k for k in params if k not in shapes]
     if missing or unexpected:
@@ -183,7 +193,7 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
         value = real_array(params[name], f"params['{name}']", dtype)
         check_shape(value, f"params['{name}']", shape, "")
         converted[name] = value
-    return converted, _Sizes(w_ih[1], w_hh[1], num_layers, 2 if bidirectional else 1, dtype)
+    return converted, _Sizes(w_ih[1], H, num_layers, 2 if bidirectional else 1, dtype, P)
 
 
 def _time_major(x, sizes, batch_first):
@@ -203,11 +213,13 @@ def _time_major(x, sizes, batch_first):
 
 
 def _state(value, name, sizes, batch, unbatched):
-    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None."""
+    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None (h0 / dh_n are P wide
+    with a projection)."""
     if value is None:
         return None
     value = real_array(value, name, sizes.dtype)
-    LD, H = sizes.num_layers * sizes.directions, sizes.hidden_size
+    LD = sizes.num_layers * sizes.directions
+    H = sizes.state_size if name in ("h0", "dh_n") else sizes.hidden_size
     if unbatched:
         check_shape(value, name, (LD, H), "= [num_layers * num_directions, H] (unbatched input)")
         return value[:, None, :]
@@ -254,13 +266,13 @@ def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs
     lengths = lengths_array(lengths, N, T, unbatched)
     masks = recurrent = None
     if training:
-        DH = sizes.directions * sizes.hidden_size
-        masks = dropout_masks(rng, dropout, sizes.num_layers, T, N, DH, sizes.dtype)
+        DS = sizes.directions * sizes.state_size
+        masks = dropout_masks(rng, dropout, sizes.num_layers, T, N, DS, sizes.dtype)
         slots = sizes.num_layers * sizes.directions
-        recurrent = recurrent_dropout_masks(rng, recurrent_dropout, slots, N, sizes.hidden_size, sizes.dtype)
+        recurrent = recurrent_dropout_masks(rng, recurrent_dropout, slots, N, sizes.state_size, sizes.dtype)
     h0 = _state(h0, "h0", sizes, N, unbatched)
     c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
-    DH = sizes.directions * sizes.hidden_size
+    DH = sizes.directions * sizes.state_size
     y_shape = (T, DH) if unbatched else ((N, T, DH) if batch_first else (T, N, DH))
     out = _output_buffer(out, unbatched, batch_first, y_shape, sizes.dtype)
     y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out, lengths, masks, recurrent)

@@ -7,6 +7,7 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 from __future__ import annotations
 
 import difflib
+import numbers
 import warnings
 import threading
 
@@ -91,7 +92,10 @@ class _RecurrentLayer:
 
     def _new_plan(self):
         return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-                          self.bias, self.dtype.name, *self._plan_activations())  # fmt: skip
+                          self.bias, self.dtype.name, *self._plan_activations(), self._proj_size())  # fmt: skip
+
+    def _proj_size(self):
+        return 0
 
     def _attach(self, plan):
         """Derived state: the plan reading the parameters, the call facts, no pending forward."""
@@ -100,7 +104,8 @@ class _RecurrentLayer:
         self._grad_list = list(self.grads.values())
         self._cell_facts = functional._CELLS[self._cell]
         D = 2 if self.bidirectional else 1
-        self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype)
+        self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype,
+                                        self._proj_size())  # fmt: skip
         self._pending = None  # (thread id, unbatched, y_shape) of the forward backward would differentiate
         self._last_forward_was_eval = False
         self._set_writable(self.training)
@@ -150,7 +155,7 @@ class _RecurrentLayer:
     # used to run a different stack than the parameters described).
     _CONFIGURATION = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
-        "activation", "recurrent_activation", "dropout", "reset_after", "recurrent_dropout",
+        "activation", "recurrent_activation", "dropout", "reset_after", "recurrent_dropout", "proj_size",
     )  # fmt: skip
 
     def __setattr__(self, name, value):
@@ -341,7 +346,7 @@ class _errors_name:
 
 
 # PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET = ("proj_size",)
+_NOT_YET = ()
 
 
 def _refuse_unknown(unknown, known):
@@ -379,6 +384,20 @@ class LSTM(_RecurrentLayer):
     """
 
     _cell = "lstm"
+    _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("proj_size",)
+    _extra_state = _RecurrentLayer._extra_state + ("proj_size",)
+    _state_defaults = _RecurrentLayer._state_defaults + (("proj_size", 0),)
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("proj_size", 0),)
+
+    def __init__(self, *args, proj_size=0, **kwargs):
+        with _errors_name(type(self)):
+            if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
+                raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
+        self.proj_size = int(proj_size)
+        super().__init__(*args, **kwargs)
+
+    def _proj_size(self):
+        return self.proj_size
 
     def forward(self, x, hx=None, *, out=None, lengths=None):
         h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))

@@ -68,21 +68,24 @@ def _time_order(T, reverse):
 
 
 def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                       recurrent_activation="sigmoid", recurrent_mask=None):  # fmt: skip
+                       recurrent_activation="sigmoid", recurrent_mask=None, w_hr=None):  # fmt: skip
     """One layer, one direction.
 
     x: [T,N,C]; h0, c0: [N,H]; w_ih: [4H,C]; w_hh: [4H,H]; b_ih, b_hh: [4H] or None (no bias).
     With ``reverse`` the recurrence runs from t = T-1 down to 0 (h0 feeds step T-1); y[t] is still
-    the output at time t.
+    the output at time t. With a projection w_hr [P,H] (PyTorch's proj_size): h_t = W_hr (o * act(c_t)),
+    so h0, h_t and y are P-wide and w_hh is [4H,P].
 
     Returns ``y [T,N,H], h_n [N,H], c_n [N,H], cache`` (cache is what `lstm_layer_backward` needs).
     """
     T, N, _ = x.shape
-    H = h0.shape[1]
+    H = c0.shape[1]
+    P = H if w_hr is None else w_hr.shape[0]
     dtype = np.result_type(x, h0, c0, w_ih, w_hh)
-    y = np.empty((T, N, H), dtype)
+    y = np.empty((T, N, P), dtype)
     gates = np.empty((T, N, 4 * H), dtype)  # activated i, f, g, o at each step
     cs = np.empty((T, N, H), dtype)  # c_t at each step
+    ms = np.empty((T, N, H), dtype)  # o * act(c_t), which W_hr projects
 
     act, _ = ACTIVATIONS[activation]
     rec, _ = ACTIVATIONS[recurrent_activation]
@@ -98,7 +101,8 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         g = act(z[:, 2 * H : 3 * H])
         o = rec(z[:, 3 * H : 4 * H])
         c = f * c + i * g
-        h = o * act(c)
+        ms[t] = o * act(c)
+        h = ms[t] if w_hr is None else ms[t] @ w_hr.T
         gates[t] = np.concatenate([i, f, g, o], axis=1)
         cs[t] = c
         y[t] = h
@@ -108,6 +112,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         "has_bias_ih": b_ih is not None, "has_bias_hh": b_hh is not None,
         "reverse": reverse, "gates": gates, "c": cs, "y": y,
         "activation": activation, "recurrent_activation": recurrent_activation, "recurrent_mask": recurrent_mask,
+        "w_hr": w_hr, "m": ms,
     }  # fmt: skip
     return y, h, c, cache
 
@@ -120,17 +125,18 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     when the forward had them, "bias_ih" and "bias_hh".
     """
     x, y, cs, gates = cache["x"], cache["y"], cache["c"], cache["gates"]
-    w_ih, w_hh = cache["w_ih"], cache["w_hh"]
+    w_ih, w_hh, w_hr = cache["w_ih"], cache["w_hh"], cache.get("w_hr")
     T, N, _ = x.shape
-    H = w_hh.shape[1]
+    H, P = cs.shape[2], y.shape[2]
     dtype = y.dtype
 
     dx = np.zeros(x.shape, dtype)
     dw_ih = np.zeros(w_ih.shape, dtype)
     dw_hh = np.zeros(w_hh.shape, dtype)
     db = np.zeros(4 * H, dtype)
+    dw_hr = None if w_hr is None else np.zeros(w_hr.shape, dtype)
     # dh, dc: gradient reaching h_t, c_t from the later steps (from dh_n, dc_n at the last one).
-    dh = np.zeros((N, H), dtype) if dh_n is None else dh_n
+    dh = np.zeros((N, P), dtype) if dh_n is None else dh_n
     dc = np.zeros((N, H), dtype) if dc_n is None else dc_n
 
     act, act_grad = ACTIVATIONS[cache["activation"]]
@@ -143,6 +149,9 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         i, f, g, o = (gates[t][:, j * H : (j + 1) * H] for j in range(4))
 
         dh = dh + dy[t]  # h_t feeds both the output y_t and the next step
+        if w_hr is not None:  # h_t = W_hr m_t
+            dw_hr += dh.T @ cache["m"][t]
+            dh = dh @ w_hr  # now dL/dm_t
         act_c = act(cs[t])
         do = dh * act_c
         dc = dc + dh * o * act_grad(act_c)
@@ -166,6 +175,8 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         grads["bias_ih"] = db.copy()
     if cache["has_bias_hh"]:
         grads["bias_hh"] = db.copy()
+    if w_hr is not None:
+        grads["weight_hr"] = dw_hr
     return dx, dh, dc, grads
 
 
@@ -356,9 +367,10 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
     elif batch_first:
         x = x.transpose(1, 0, 2)
     T, N, _ = x.shape
-    H = params["weight_hh_l0"].shape[1]
+    H = params["weight_hh_l0"].shape[1]  # the width of h (P with a projection)
     if states is None:
-        states = (np.zeros((num_layers * D, N, H), x.dtype),) * num_states
+        widths = (H, params["weight_hh_l0"].shape[0] // 4)[:num_states]  # h, and an LSTM's c: [4H, P]
+        states = tuple(np.zeros((num_layers * D, N, w), x.dtype) for w in widths)
 
     caches, finals = [], []
     layer_input = x
@@ -372,6 +384,7 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
                 params["weight_ih" + s], params["weight_hh" + s],
                 params.get("bias_ih" + s), params.get("bias_hh" + s),
                 d == 1, None if recurrent_masks is None else recurrent_masks[k],
+                **({"w_hr": params["weight_hr" + s]} if "weight_hr" + s in params else {}),
             )  # fmt: skip
             outputs.append(y)
             finals.append(final)
@@ -483,9 +496,9 @@ def _backward_by_length(run_backward, cache, dy, dstates):
 
 
 def _lstm_layer(**activations):
-    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask):
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask, w_hr=None):
         y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
-                                            recurrent_mask=recurrent_mask, **activations)  # fmt: skip
+                                            recurrent_mask=recurrent_mask, w_hr=w_hr, **activations)  # fmt: skip
         return y, (h, c), cache
 
     return run
@@ -499,7 +512,7 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
          recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.LSTM (no proj_size), with Keras's activations and, with
+    """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with Keras's activations and, with
     ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone). dropout_masks:
     None, or [L-1, T, N, D*H] time-major factors multiplying each layer's output but the last (torch's
     dropout between layers, with the masks given). recurrent_masks: None, or [L*D, N, H] factors on
