@@ -1,7 +1,8 @@
 """Cost of the kernel options against the plain kernel, side by side in one run (medians of alternating
-calls): per-sequence lengths (uniform in [T/2, T]) and the activations, forward and training, on the
-char-lstm shape (T=100, N=64, C=128, H=256) by default; torch's packed-vs-padded ratio beside it when
-torch is installed.
+calls): per-sequence lengths (uniform in [T/2, T]), activations, GRU reset-before, dropout and recurrent
+dropout, forward and training, on the char-lstm shape (T=100, N=64, C=128, H=256) by default; with torch
+installed, torch's packed-vs-padded ratio and the LSTM projection (proj_size = H/2) against torch on the
+char-lstm and medium shapes.
 
     python benchmarks/option_costs.py [--shape T,N,C,H] [--repeats 15]
 """
@@ -66,10 +67,15 @@ def main():
         print(f"  {mode:9s} plain {times['plain'] * 1e3:7.2f} ms   lengths {times['lengths'] * 1e3:7.2f} ms"
               f"   ratio {times['lengths'] / times['plain']:.2f} (target <= 0.80)")
 
-    print("\nLSTM / GRU / RNN activations vs the defaults (ratio of medians)")
-    for cls, options in ((fr.LSTM, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid")]),
-                         (fr.GRU, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid")]),
-                         (fr.RNN, [dict(nonlinearity="relu"), dict(nonlinearity="linear")])):
+    print("\nOptions vs the default layer of the same class (ratio of medians; forward = eval mode)")
+    option_sets = (
+        (fr.LSTM, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid"), dict(dropout=0.0),
+                   dict(recurrent_dropout=0.25)]),
+        (fr.GRU, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid"), dict(reset_after=False),
+                  dict(recurrent_dropout=0.25)]),
+        (fr.RNN, [dict(nonlinearity="relu"), dict(nonlinearity="linear"), dict(recurrent_dropout=0.25)]),
+    )  # fmt: skip
+    for cls, options in option_sets:
         for mode in ("forward", "training"):
             layers = {"default": cls(C, H, seed=0)} | {str(o): cls(C, H, seed=0, **o) for o in options}
             for layer in layers.values():
@@ -84,6 +90,18 @@ def main():
             times = paired({k: (lambda layer=v: call(layer)) for k, v in layers.items()}, args.repeats)
             ratios = "  ".join(f"{k} {times[k] / times['default']:.2f}" for k in layers if k != "default")
             print(f"  {cls.__name__:4s} {mode:9s} default {times['default'] * 1e3:7.2f} ms   {ratios}")
+
+    print("\nDropout between layers, 2-layer LSTM (ratio to the same layer without dropout)")
+    for mode in ("training",):
+        layers = {p: fr.LSTM(C, H, num_layers=2, dropout=p, seed=0) for p in (0.0, 0.3)}
+        dy = np.ones((T, N, H), np.float32)
+
+        def call(layer, dy=dy):
+            layer(x)
+            layer.backward(dy)
+
+        times = paired({p: (lambda layer=v: call(layer)) for p, v in layers.items()}, args.repeats)
+        print(f"  {mode:9s} p=0 {times[0.0] * 1e3:7.2f} ms   p=0.3 {times[0.3] / times[0.0]:.2f}")
 
     try:
         import torch
@@ -101,6 +119,38 @@ def main():
         }, args.repeats)
     print(f"\ntorch {torch.__version__} LSTM forward: padded {times['padded'] * 1e3:.2f} ms, packed "
           f"{times['packed'] * 1e3:.2f} ms, ratio {times['packed'] / times['padded']:.2f}")
+
+    import warnings
+
+    warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+    print("\nLSTM with proj_size = H/2 against torch (target: fusedrnn >= 1.5x faster)")
+    for label, (T2, N2, C2, H2) in (("char-lstm", (100, 64, 128, 256)), ("medium", (50, 64, 512, 512))):
+        P2 = H2 // 2
+        x2 = rng.standard_normal((T2, N2, C2)).astype(np.float32)
+        mine = fr.LSTM(C2, H2, proj_size=P2, seed=0)
+        theirs = torch.nn.LSTM(C2, H2, proj_size=P2)
+        mine.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+        xt2 = torch.tensor(x2, requires_grad=True)
+        dy2 = np.ones((T2, N2, P2), np.float32)
+        dyt2 = torch.tensor(dy2)
+
+        def torch_train():
+            y, _ = theirs(xt2)
+            y.backward(dyt2)
+
+        def mine_train():
+            mine(x2)
+            mine.backward(dy2)
+
+        mine.eval()
+        with torch.no_grad():
+            fwd = paired({"fusedrnn": lambda: mine(x2), "torch": lambda: theirs(xt2)}, args.repeats)
+        mine.train()
+        train = paired({"fusedrnn": mine_train, "torch": torch_train}, args.repeats)
+        print(f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms  torch {fwd['torch'] * 1e3:7.2f} ms"
+              f"  speedup {fwd['torch'] / fwd['fusedrnn']:.2f}x")
+        print(f"  {label:9s} training fusedrnn {train['fusedrnn'] * 1e3:7.2f} ms  torch {train['torch'] * 1e3:7.2f}"
+              f" ms  speedup {train['torch'] / train['fusedrnn']:.2f}x")
 
 
 if __name__ == "__main__":
