@@ -58,12 +58,13 @@ def main():
         lstm.train(mode == "training")
         dy = np.ones((T, N, H), np.float32)
 
-        def call(with_lengths, lstm=lstm, mode=mode, dy=dy):
+        def call_lengths(with_lengths, lstm=lstm, mode=mode, dy=dy):
             lstm(x, lengths=lengths if with_lengths else None)
             if mode == "training":
                 lstm.backward(dy)
 
-        times = paired({"plain": lambda: call(False), "lengths": lambda: call(True)}, args.repeats)
+        times = paired({"plain": lambda: call_lengths(False), "lengths": lambda: call_lengths(True)},
+                       args.repeats)  # fmt: skip
         print(f"  {mode:9s} plain {times['plain'] * 1e3:7.2f} ms   lengths {times['lengths'] * 1e3:7.2f} ms"
               f"   ratio {times['lengths'] / times['plain']:.2f} (target <= 0.80)")
 
@@ -82,12 +83,12 @@ def main():
                 layer.train(mode == "training")
             dy = np.ones((T, N, H), np.float32)
 
-            def call(layer, mode=mode, dy=dy):
+            def call_option(layer, mode=mode, dy=dy):
                 layer(x)
                 if mode == "training":
                     layer.backward(dy)
 
-            times = paired({k: (lambda layer=v: call(layer)) for k, v in layers.items()}, args.repeats)
+            times = paired({k: (lambda layer=v: call_option(layer)) for k, v in layers.items()}, args.repeats)
             ratios = "  ".join(f"{k} {times[k] / times['default']:.2f}" for k in layers if k != "default")
             print(f"  {cls.__name__:4s} {mode:9s} default {times['default'] * 1e3:7.2f} ms   {ratios}")
 
@@ -96,11 +97,11 @@ def main():
         layers = {p: fr.LSTM(C, H, num_layers=2, dropout=p, seed=0) for p in (0.0, 0.3)}
         dy = np.ones((T, N, H), np.float32)
 
-        def call(layer, dy=dy):
+        def call_dropout(layer, dy=dy):
             layer(x)
             layer.backward(dy)
 
-        times = paired({p: (lambda layer=v: call(layer)) for p, v in layers.items()}, args.repeats)
+        times = paired({p: (lambda layer=v: call_dropout(layer)) for p, v in layers.items()}, args.repeats)
         print(f"  {mode:9s} p=0 {times[0.0] * 1e3:7.2f} ms   p=0.3 {times[0.3] / times[0.0]:.2f}")
 
     try:
@@ -134,23 +135,26 @@ def main():
         dy2 = np.ones((T2, N2, P2), np.float32)
         dyt2 = torch.tensor(dy2)
 
-        def torch_train():
+        def torch_train(theirs=theirs, xt2=xt2, dyt2=dyt2):
             y, _ = theirs(xt2)
             y.backward(dyt2)
 
-        def mine_train():
+        def mine_train(mine=mine, x2=x2, dy2=dy2):
             mine(x2)
             mine.backward(dy2)
 
         mine.eval()
         with torch.no_grad():
-            fwd = paired({"fusedrnn": lambda: mine(x2), "torch": lambda: theirs(xt2)}, args.repeats)
+            fwd = paired({"fusedrnn": lambda mine=mine, x2=x2: mine(x2),
+                          "torch": lambda theirs=theirs, xt2=xt2: theirs(xt2)}, args.repeats)  # fmt: skip
         mine.train()
         train = paired({"fusedrnn": mine_train, "torch": torch_train}, args.repeats)
-        print(f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms  torch {fwd['torch'] * 1e3:7.2f} ms"
+        print(f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms"
+              f"  torch {fwd['torch'] * 1e3:7.2f} ms"
               f"  speedup {fwd['torch'] / fwd['fusedrnn']:.2f}x")
-        print(f"  {label:9s} training fusedrnn {train['fusedrnn'] * 1e3:7.2f} ms  torch {train['torch'] * 1e3:7.2f}"
-              f" ms  speedup {train['torch'] / train['fusedrnn']:.2f}x")
+        print(f"  {label:9s} training fusedrnn {train['fusedrnn'] * 1e3:7.2f} ms"
+              f"  torch {train['torch'] * 1e3:7.2f} ms"
+              f"  speedup {train['torch'] / train['fusedrnn']:.2f}x")
 
 
 if __name__ == "__main__":

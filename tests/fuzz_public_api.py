@@ -26,7 +26,8 @@ CLEAN = (TypeError, ValueError, RuntimeError, KeyError)
 NAMED = re.compile(r"^(x|hx|h0|c0|dy|dhx|dh_n|dc_n|out|lengths|backward|cache|grads(\[.*\])?|params(\[.*\])?|"
                    r"state_dict\[.*\]): ")
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hard_sigmoid", "linear"]
-BOUNDED = ["tanh", "sigmoid", "hard_sigmoid"]  # unbounded gates make gated cells explode (tests/test_kernels.py)
+# Unbounded gates make gated cells explode (tests/test_kernels.py).
+BOUNDED = ["tanh", "sigmoid", "hard_sigmoid"]
 LAYERS = {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}
 TOLERANCE = {np.float32: 2e-4, np.float64: 1e-9}
 counts = {"results": 0, "clean errors": 0}
@@ -82,7 +83,8 @@ def cases(draw):
             lengths = lengths[0]
     if wrong == "lengths":
         lengths = draw(st.sampled_from([[0] * (1 if unbatched else N), [T + 1] * (1 if unbatched else N),
-                                        [1.5] * (1 if unbatched else N), [1] * (N + 1), "1", [True]]))  # fmt: skip
+                                        [1.5] * (1 if unbatched else N), [1] * (N + 1), "1",
+                                        [True]]))  # fmt: skip
 
     def shaped(shape, corrupt_shape, corrupt_type):
         if corrupt_type:
@@ -123,7 +125,8 @@ def _reference(case, layer, x64, states64):
         options["lengths"] = np.asarray(lengths)
     if case["cell"] == "lstm":
         y = reference.lstm(x64, params, states64, activation=given.get("activation", "tanh"),
-                           recurrent_activation=given.get("recurrent_activation", "sigmoid"), **options)[0]  # fmt: skip
+                           recurrent_activation=given.get("recurrent_activation", "sigmoid"),
+                           **options)[0]  # fmt: skip
     elif case["cell"] == "gru":
         y = reference.gru(x64, params, states64, activation=given.get("activation", "tanh"),
                           recurrent_activation=given.get("recurrent_activation", "sigmoid"),
@@ -144,7 +147,8 @@ def _clean(err):
 def check(case):
     layer = LAYERS[case["cell"]](case["C"], case["H"], num_layers=case["L"], bias=case["bias"],
                                  batch_first=case["batch_first"], bidirectional=case["bidirectional"],
-                                 dtype=case["dtype"], seed=0, **case["options"]).train(case["training"])  # fmt: skip
+                                 dtype=case["dtype"], seed=0,
+                                 **case["options"]).train(case["training"])  # fmt: skip
     try:
         y, _ = layer(case["x"], case["states"], lengths=case["lengths"])
     except CLEAN as err:

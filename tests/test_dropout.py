@@ -35,7 +35,8 @@ def test_gradients_given_the_masks_match_the_reference(rng, cell, dtype, with_le
     assert masks.shape == (2, T, N, 2 * H) and masks.dtype == dtype
     params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
     ref_forward = {"lstm": reference.lstm, "gru": reference.gru, "rnn": reference.rnn}[cell]
-    ref_backward = {"lstm": reference.lstm_backward, "gru": reference.gru_backward, "rnn": reference.rnn_backward}[cell]
+    ref_backward = {"lstm": reference.lstm_backward, "gru": reference.gru_backward,
+                    "rnn": reference.rnn_backward}[cell]  # fmt: skip
     opts = dict(num_layers=3, bidirectional=True, lengths=lengths, dropout_masks=masks.astype(np.float64))
     ry, _, cache = ref_forward(x.astype(np.float64), params, None, **opts)
     rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
@@ -105,7 +106,8 @@ def test_full_dropout_and_bad_values():
     np.testing.assert_allclose(y, top(np.zeros((3, 1, 3), np.float32))[0], rtol=1e-6)
     for value, error, match in [(-0.1, ValueError, "dropout: expected a probability"),
                                 (1.5, ValueError, "dropout: expected a probability"),
-                                (True, TypeError, "dropout: expected a float"), ("0.2", TypeError, "dropout")]:  # fmt: skip
+                                (True, TypeError, "dropout: expected a float"),
+                                ("0.2", TypeError, "dropout")]:  # fmt: skip
         with pytest.raises(error, match=match):
             fr.LSTM(2, 3, num_layers=2, dropout=value)
     with warnings.catch_warnings(record=True) as caught:

@@ -112,7 +112,8 @@ def test_lecture_relu_lstm_weights_give_keras_prediction():
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("units, features", [(50, 1), (7, 3)])
 def test_parameter_counts_both_ways(cell, units, features):
-    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[cell](units)
+    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
+                   "rnn": keras.layers.SimpleRNN}[cell](units)  # fmt: skip
     keras_layer.build((None, 3, features))
     layer = {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}[cell](features, units)
     assert layer.parameter_count("keras") == keras_layer.count_params()

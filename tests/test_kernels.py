@@ -186,7 +186,8 @@ def test_activations(rng, cell, dtype, activation, recurrent_activation):
     if dtype == np.float32 and explosive(cell, (activation, recurrent_activation)):
         pytest.skip("grows doubly exponentially: float64 only (see explosive)")
     assert_matches_reference(*make_case(rng, 5, 3, 4, 21, num_layers=2, bidirectional=True, dtype=dtype,
-                                        cell=cell, activations=(activation, recurrent_activation)))  # fmt: skip
+                                        cell=cell,
+                                        activations=(activation, recurrent_activation)))  # fmt: skip
 
 
 @given(
@@ -309,7 +310,9 @@ def test_input_projection_in_chunks(rng, cell, dtype):
     saved = fr._core._input_chunk_elements()
     try:
         for steps_per_chunk in (1, 3):
-            fr._core._set_input_chunk_elements(steps_per_chunk * 5 * {"lstm": 4, "gru": 3, "gru_reset_before": 3}.get(cell, 1) * 600)
+            fr._core._set_input_chunk_elements(
+                steps_per_chunk * 5 * {"lstm": 4, "gru": 3, "gru_reset_before": 3}.get(cell, 1) * 600
+            )
             assert_matches_reference(
                 *make_case(rng, 7, 5, 700, 600, num_layers=1, bidirectional=True, dtype=dtype, cell=cell)
             )

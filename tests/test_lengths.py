@@ -38,7 +38,10 @@ def run_layer(layer, cell, x, hx, lengths, dy, dhx):
 
 def run_reference(layer, cell, x, hx, lengths, dy, dhx):
     params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
-    as64 = (lambda t: None if t is None else tuple(a.astype(np.float64) for a in t))
+
+    def as64(t):
+        return None if t is None else tuple(a.astype(np.float64) for a in t)
+
     hx, dhx, x, dy = as64(hx), as64(dhx), x.astype(np.float64), dy.astype(np.float64)
     opts = dict(num_layers=layer.num_layers, bidirectional=layer.bidirectional, batch_first=layer.batch_first,
                 lengths=lengths)  # fmt: skip
@@ -57,12 +60,13 @@ def run_reference(layer, cell, x, hx, lengths, dy, dhx):
 
 
 def make_case(rng, cell, T, N, C, H, num_layers, bidirectional, batch_first, with_hx, dtype, lengths=None):
-    layer = make_layer(cell, C, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-                       dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
+    layer = make_layer(cell, C, H, num_layers=num_layers, bidirectional=bidirectional,
+                       batch_first=batch_first, dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
     D = 2 if bidirectional else 1
     x = rng.standard_normal((N, T, C) if batch_first else (T, N, C)).astype(dtype)
     k = 2 if cell == "lstm" else 1
-    hx = tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k)) if with_hx else None
+    hx = (tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k))
+          if with_hx else None)  # fmt: skip
     dy = rng.standard_normal((N, T, D * H) if batch_first else (T, N, D * H)).astype(dtype)
     dhx = tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k))
     if lengths is None:
@@ -102,8 +106,9 @@ def test_matches_reference(rng, cell, dtype, num_layers, bidirectional, batch_fi
 
 @given(
     cell=st.sampled_from(CELLS), T=st.integers(1, 7), N=st.integers(1, 9), C=st.integers(1, 5),
-    H=st.integers(1, 20), num_layers=st.integers(1, 2), bidirectional=st.booleans(), batch_first=st.booleans(),
-    with_hx=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**32 - 1),
+    H=st.integers(1, 20), num_layers=st.integers(1, 2), bidirectional=st.booleans(),
+    batch_first=st.booleans(), with_hx=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
 )  # fmt: skip
 def test_hypothesis_sweep(cell, T, N, C, H, num_layers, bidirectional, batch_first, with_hx, dtype, seed):
     rng = np.random.default_rng(seed)
@@ -118,7 +123,8 @@ def test_full_lengths_equal_no_lengths_bitwise(rng, cell):
     grads = {k: v.copy() for k, v in layer.grads.items()}
     layer.zero_grad()
     full = run_layer(layer, cell, x, hx, [5, 5, 5, 5], dy, dhx)
-    for a, b in zip([plain[0], *plain[1], plain[2], *plain[3]], [full[0], *full[1], full[2], *full[3]], strict=True):
+    for a, b in zip([plain[0], *plain[1], plain[2], *plain[3]], [full[0], *full[1], full[2], *full[3]],
+                    strict=True):  # fmt: skip
         np.testing.assert_array_equal(a, b)
     for name, g in grads.items():
         np.testing.assert_array_equal(layer.grads[name], g)
@@ -183,7 +189,8 @@ def test_matches_torch_packed_sequences(cell, batch_first):
     out, final = module(packed, tuple(st_) if cell == "lstm" else st_[0])
     yt, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
     finals = list(final) if cell == "lstm" else [final]
-    loss = (yt * torch.tensor(dy)).sum() + sum((f * torch.tensor(d)).sum() for f, d in zip(finals, dstates, strict=True))
+    loss = (yt * torch.tensor(dy)).sum() + sum((f * torch.tensor(d)).sum()
+                                               for f, d in zip(finals, dstates, strict=True))  # fmt: skip
     loss.backward()
 
     hx = tuple(states) if cell == "lstm" else states[0]

@@ -28,8 +28,8 @@ ANY = BOUNDED + ["relu", "linear"]
     seed=st.integers(0, 2**32 - 1),
 )  # fmt: skip
 def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch_first, bias, activation,
-                              recurrent_activation, dropout, recurrent_dropout, with_lengths, with_states, dtype,
-                              seed):  # fmt: skip
+                              recurrent_activation, dropout, recurrent_dropout, with_lengths, with_states,
+                              dtype, seed):  # fmt: skip
     rng = np.random.default_rng(seed)
     options = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional,
                    dtype=dtype, seed=seed % 1000, recurrent_dropout=recurrent_dropout,
@@ -62,13 +62,18 @@ def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch
         opts["dropout_masks"] = layer.dropout_masks.astype(np.float64)
     if layer.recurrent_dropout_masks is not None:
         opts["recurrent_masks"] = layer.recurrent_dropout_masks.astype(np.float64)
-    as64 = (lambda a: None if a is None else a.astype(np.float64))
+
+    def as64(a):
+        return None if a is None else a.astype(np.float64)
+
     if lstm:
-        ry, rstates, cache = reference.lstm(x.astype(np.float64), params, None if h0 is None else (as64(h0), as64(c0)),
+        ry, rstates, cache = reference.lstm(x.astype(np.float64), params,
+                                            None if h0 is None else (as64(h0), as64(c0)),
                                             activation=activation, recurrent_activation=recurrent_activation,
                                             **opts)  # fmt: skip
         rdx, rdstates, rgrads = reference.lstm_backward(cache, as64(dy), (as64(dh), as64(dc)))
-        pairs = [(states[0], rstates[0]), (states[1], rstates[1]), (dstates[0], rdstates[0]), (dstates[1], rdstates[1])]
+        pairs = [(states[0], rstates[0]), (states[1], rstates[1]), (dstates[0], rdstates[0]),
+                 (dstates[1], rdstates[1])]  # fmt: skip
     elif cell.startswith("gru"):
         ry, rh, cache = reference.gru(x.astype(np.float64), params, as64(h0), activation=activation,
                                       recurrent_activation=recurrent_activation, reset_after=cell == "gru",
@@ -83,7 +88,8 @@ def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch
     # Unbounded activations (relu, linear candidates) let values grow over the steps: scale atol with them.
     for got, want in [(y, ry), (dx, rdx)] + pairs:
         assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=tol["rtol"], atol=tol["atol"] * max(1.0, np.abs(want).max()))
+        np.testing.assert_allclose(got, want, rtol=tol["rtol"],
+                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
     for name, want in rgrads.items():
         np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
                                    atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip

@@ -1,6 +1,6 @@
 """The NumPy reference with Keras's activations (every activation / recurrent_activation pair of LSTM
-and of both GRU forms, every RNN nonlinearity) against central finite differences in float64, and the activations
-themselves against their definitions."""
+and of both GRU forms, every RNN nonlinearity) against central finite differences in float64, and the
+activations themselves against their definitions."""
 
 import numpy as np
 import pytest
@@ -42,7 +42,8 @@ CASES += [("gru_reset_before", a, r) for a in NAMES for r in NAMES]
 @pytest.mark.parametrize("cell, activation, recurrent_activation", CASES)
 def test_gradients_match_finite_differences(cell, activation, recurrent_activation):
     rng = np.random.default_rng(12)
-    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=1, bidirectional=True)
+    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=1,
+                           bidirectional=True)  # fmt: skip
     if cell != "rnn" and recurrent_activation in ("relu", "linear"):
         # Unbounded gates make the recurrence polynomial in h (z * h, f * c): at the usual scale it
         # reaches 1e58 in these 2 x 3 steps. Small weights keep every value near 1.
@@ -59,12 +60,13 @@ def test_gradients_match_finite_differences(cell, activation, recurrent_activati
         return np.sum(y * r_y) + sum(np.sum(s * r) for s, r in zip(states, r_states, strict=True))
 
     dx, dstates0, grads = backward(cell, cache, r_y, r_states)
-    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s) for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]
+    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s)
+                                for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]  # fmt: skip
     checks += [(k, grads[k], params[k]) for k in params]
     for name, analytic, arr in checks:
         # relu / hard_sigmoid have kinks, where a central difference straddling one is off: with seed 12
-        # no pre-activation lies within the step of a kink (seed 11, with two layers, put one r gate of the hard_sigmoid /
-        # relu GRU there: 2 of 36 entries of weight_ih_l0 off by 14%).
+        # no pre-activation lies within the step of a kink (seed 11, with two layers, put one r gate of the
+        # hard_sigmoid / relu GRU there: 2 of 36 entries of weight_ih_l0 off by 14%).
         np.testing.assert_allclose(analytic, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)
 
 
@@ -83,7 +85,8 @@ def test_activation_definitions():
 def test_recurrent_masks_gradients_match_finite_differences(cell):
     # Variational recurrent dropout: a fixed [L*D, N, H] mask on h_{t-1} in every recurrent product.
     rng = np.random.default_rng(13)
-    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=2, bidirectional=True)
+    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=2,
+                           bidirectional=True)  # fmt: skip
     x = rng.standard_normal((T, N, C))
     hx = tuple(rng.standard_normal((4, N, H)) for _ in range(2 if cell == "lstm" else 1))
     masks = (rng.random((4, N, H)) >= 0.4) / 0.6
@@ -109,7 +112,8 @@ def test_recurrent_masks_gradients_match_finite_differences(cell):
                 "rnn": ref.rnn_backward}[cell]  # fmt: skip
     dx, dstates0, grads = backward(cache, r_y, r_states if cell == "lstm" else r_states[0])
     dstates0 = dstates0 if cell == "lstm" else (dstates0,)
-    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s) for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]
+    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s)
+                                for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]  # fmt: skip
     checks += [(k, grads[k], params[k]) for k in params]
     for name, analytic, arr in checks:
         np.testing.assert_allclose(analytic, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)

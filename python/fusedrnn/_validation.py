@@ -89,7 +89,8 @@ def lengths_array(value, batch, steps, unbatched):
         expected = "(1,) or a scalar (unbatched input)" if unbatched else f"({batch},) = [N]"
         raise ValueError(f"lengths: expected shape {expected}, got {array.shape}")
     if batch and (array.min() < 1 or array.max() > steps):
-        raise ValueError(f"lengths: every length must be in [1, T] = [1, {steps}], got {array.min()}..{array.max()}")
+        raise ValueError(f"lengths: every length must be in [1, T] = [1, {steps}], "
+                         f"got {array.min()}..{array.max()}")  # fmt: skip
     return np.ascontiguousarray(array, dtype=np.int64)
 
 

@@ -117,7 +117,8 @@ _ISSUED_CACHES = weakref.WeakKeyDictionary()
 def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks):
     cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
                            recurrent_masks)  # fmt: skip
-    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks)
+    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
+                            recurrent_masks)  # fmt: skip
     return cache
 
 
@@ -175,7 +176,8 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
     proj = "weight_hr_l0" in params and cell.name == "lstm"
     width = "P" if proj else "H"
     if len(w_hh) != 2 or w_hh[1] < 1 or w_hh[0] < G or w_hh[0] % G or (not proj and w_hh[0] != G * w_hh[1]):
-        raise ValueError(f"params: weight_hh_l0 must have shape ({G}*H, {width}) with {width} >= 1, got {w_hh}")
+        raise ValueError(f"params: weight_hh_l0 must have shape ({G}*H, {width}) with {width} >= 1, "
+                         f"got {w_hh}")  # fmt: skip
     if len(w_ih) != 2 or w_ih[1] < 1:
         raise ValueError(f"params: weight_ih_l0 must have shape ({G}*H, C) with C >= 1, got {w_ih}")
     bias = "bias_ih_l0" in params
@@ -327,7 +329,8 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     )  # fmt: skip
     cache = None
     if training:
-        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks, recurrent)
+        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks,
+                             recurrent)  # fmt: skip
     return y, h_n, c_n, cache
 
 
@@ -507,7 +510,8 @@ def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=
         recurrent_dropout=0.0):  # fmt: skip
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
     y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
-                                dtype, out, activations, lengths, dropout, generator, recurrent_dropout)  # fmt: skip
+                                dtype, out, activations, lengths, dropout, generator,
+                                recurrent_dropout)  # fmt: skip
     return y, h_n, cache
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import warnings
 import threading
+import warnings
 
 import numpy as np
 
@@ -42,18 +42,19 @@ class _RecurrentLayer:
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
             self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                            seed)  # fmt: skip
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                            dtype, seed)  # fmt: skip
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
-    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-                  "dtype", "seed", "activation", "recurrent_activation", "recurrent_dropout")  # fmt: skip
+    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+                  "bidirectional", "dtype", "seed", "activation", "recurrent_activation",
+                  "recurrent_dropout")  # fmt: skip
 
     def _plan_activations(self):
         return self.activation, self.recurrent_activation
 
-    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                   seed):  # fmt: skip
+    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                   dtype, seed):  # fmt: skip
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -92,7 +93,8 @@ class _RecurrentLayer:
 
     def _new_plan(self):
         return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-                          self.bias, self.dtype.name, *self._plan_activations(), self._proj_size())  # fmt: skip
+                          self.bias, self.dtype.name, *self._plan_activations(),
+                          self._proj_size())  # fmt: skip
 
     def _proj_size(self):
         return 0
@@ -363,8 +365,9 @@ _FORWARD_DOC = """
         x: [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]), any real dtype (converted).
         out: None, or a C-contiguous array of y's shape and the layer's dtype to write y into (not with
         batch_first). lengths: None, or each sequence's length (ints [N], 1..T): torch's
-        pack_padded_sequence semantics (see `fusedrnn.functional.lstm`); backward uses the same. In training mode the workspace for `backward` is kept (with copies of x, the
-        initial states and the parameters' values); in eval mode only the packed weights are kept.
+        pack_padded_sequence semantics (see `fusedrnn.functional.lstm`); backward uses the same. In training
+        mode the workspace for `backward` is kept (with copies of x, the initial states and the parameters'
+        values); in eval mode only the packed weights are kept.
 """
 _BACKWARD_DOC = """
         Parameter gradients accumulate into `grads` (as PyTorch's ``.grad``). A second backward needs a
@@ -468,10 +471,15 @@ class RNN(_RecurrentLayer):
     Keras's ``SimpleRNN`` takes, given as ``nonlinearity=`` or Keras's name ``activation=``."""
 
     _cell = "rnn"
-    _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + ("nonlinearity",)
+    _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + (
+        "nonlinearity",
+    )
     _extra_state = ("nonlinearity", "recurrent_dropout")
     _state_defaults = (("dropout", 0.0), ("recurrent_dropout", 0.0))
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (("nonlinearity", "tanh"), ("recurrent_dropout", 0.0))
+    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (
+        ("nonlinearity", "tanh"),
+        ("recurrent_dropout", 0.0),
+    )
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
@@ -488,8 +496,8 @@ class RNN(_RecurrentLayer):
                         "for the same choice: give one of them)"
                     )
                 self.nonlinearity = keras_name
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                            seed)  # fmt: skip
+            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                            dtype, seed)  # fmt: skip
 
     @property
     def activation(self):

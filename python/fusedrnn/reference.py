@@ -111,8 +111,8 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         "x": x, "h0": h0, "c0": c0, "w_ih": w_ih, "w_hh": w_hh,
         "has_bias_ih": b_ih is not None, "has_bias_hh": b_hh is not None,
         "reverse": reverse, "gates": gates, "c": cs, "y": y,
-        "activation": activation, "recurrent_activation": recurrent_activation, "recurrent_mask": recurrent_mask,
-        "w_hr": w_hr, "m": ms,
+        "activation": activation, "recurrent_activation": recurrent_activation,
+        "recurrent_mask": recurrent_mask, "w_hr": w_hr, "m": ms,
     }  # fmt: skip
     return y, h, c, cache
 
@@ -498,7 +498,8 @@ def _backward_by_length(run_backward, cache, dy, dstates):
 def _lstm_layer(**activations):
     def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask, w_hr=None):
         y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
-                                            recurrent_mask=recurrent_mask, w_hr=w_hr, **activations)  # fmt: skip
+                                            recurrent_mask=recurrent_mask, w_hr=w_hr,
+                                            **activations)  # fmt: skip
         return y, (h, c), cache
 
     return run
@@ -512,8 +513,9 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
          recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with Keras's activations and, with
-    ``lengths`` ([N] ints), torch's packed-sequence semantics (each sequence run alone). dropout_masks:
+    """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with
+    Keras's activations and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each
+    sequence run alone). dropout_masks:
     None, or [L-1, T, N, D*H] time-major factors multiplying each layer's output but the last (torch's
     dropout between layers, with the masks given). recurrent_masks: None, or [L*D, N, H] factors on
     h_{t-1} wherever it enters a recurrent product (variational recurrent dropout, one mask per
@@ -530,7 +532,8 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
     if lengths is not None:
         def run(x_n, hx_n, masks_n, rec_n):
-            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n, rec_n)
+            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n,
+                                  rec_n)  # fmt: skip
 
         y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first, dropout_masks,
                                                   recurrent_masks)  # fmt: skip
@@ -581,7 +584,8 @@ def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False
     and ``dropout_masks`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
     h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
-                                recurrent_activation=recurrent_activation, reset_after=reset_after)  # fmt: skip
+                                recurrent_activation=recurrent_activation,
+                                reset_after=reset_after)  # fmt: skip
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
                                dropout_masks, recurrent_masks)  # fmt: skip
 

@@ -29,7 +29,8 @@ def pad_sequences(sequences, batch_first=False, padding_value=0.0, dtype=np.floa
         if a.ndim != 2 or a.shape[0] < 1:
             raise ValueError(f"sequences[{n}]: expected shape [T_n >= 1, C] or [T_n], got {np.shape(seq)}")
         if arrays and a.shape[1] != arrays[0].shape[1]:
-            raise ValueError(f"sequences[{n}]: has {a.shape[1]} features, sequences[0] has {arrays[0].shape[1]}")
+            raise ValueError(f"sequences[{n}]: has {a.shape[1]} features, "
+                             f"sequences[0] has {arrays[0].shape[1]}")  # fmt: skip
         arrays.append(a)
     lengths = np.array([a.shape[0] for a in arrays], np.int64)
     padded = np.full((int(lengths.max()), len(arrays), arrays[0].shape[1]), padding_value, dtype)
