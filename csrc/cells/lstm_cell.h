@@ -52,7 +52,16 @@ struct LstmCell : LstmTraits {
         c_t[e] = c[u];
       }
     }
+    // c_t's first RU elements were all written just above; GCC cannot see it through the switch of
+    // activate_copy and warns (a false -Wmaybe-uninitialized).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
     activate_copy(s.activation, c_t, act_c, RU);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       T* h = s.h + n * s.h_ld + s.j0;
@@ -72,70 +81,61 @@ struct LstmCell : LstmTraits {
 
   template <class T>
   static void backward(const BackwardTile<T>& s) {
+    if (s.activation == Activation::tanh && s.recurrent_activation == Activation::sigmoid) {
+      backward_rows<true>(s);
+    } else {
+      backward_rows<false>(s);
+    }
+  }
+
+ private:
+  // kStandard: tanh / sigmoid, whose derivatives backward_row computes inline from the outputs; other
+  // activations get theirs from derivative_from_output passes first.
+  template <bool kStandard, class T>
+  static void backward_rows(const BackwardTile<T>& s) {
     const std::int64_t H = s.hidden, GH = 4 * H, U = s.units;
-    const bool standard = s.activation == Activation::tanh && s.recurrent_activation == Activation::sigmoid;
     T act_c[kMaxTileUnits];
-    // The activations' derivatives (from their outputs) for i, f, g, o and act(c): only for
-    // non-standard activations; tanh / sigmoid have theirs written into backward_row.
-    T d[5][kMaxTileUnits];
+    T d[5][kMaxTileUnits];  // the derivatives for i, f, g, o and act(c) (not kStandard)
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
       const T* gates = s.gates + n * GH + s.j0;
       T* dg = s.dgates_x + n * GH + s.j0;
       activate_copy(s.activation, s.saved + n * H + s.j0, act_c, U);
-      const T* dh = s.dh + r * s.dh_ld;
-      const T* c_prev = s.cell_prev + n * H + s.j0;
-      T* dc = s.dcell + n * H + s.j0;
-      if (standard) {
-        backward_row(U, dh, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c, c_prev, dc, dg, dg + H,
-                     dg + 2 * H, dg + 3 * H);
-      } else {
+      if constexpr (!kStandard) {
         for (int g = 0; g < 4; ++g) {
           derivative_from_output(g == 2 ? s.activation : s.recurrent_activation, gates + g * H, d[g], U);
         }
         derivative_from_output(s.activation, act_c, d[4], U);
-        backward_row_general(U, dh, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c, c_prev, d[0], d[1],
-                             d[2], d[3], d[4], dc, dg, dg + H, dg + 2 * H, dg + 3 * H);
       }
+      backward_row<kStandard>(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c,
+                              s.cell_prev + n * H + s.j0, d[0], d[1], d[2], d[3], d[4], s.dcell + n * H + s.j0, dg,
+                              dg + H, dg + 2 * H, dg + 3 * H);
     }
   }
 
- private:
   // One row of the derivative. Separate __restrict parameters (no two of them overlap) are what lets
   // the compiler vectorise it; with the pointers derived inside one function it kept the loop scalar.
-  // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients).
-  template <class T>
+  // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients);
+  // di .. dc_act are the activations' derivatives (read only when not kStandard).
+  template <bool kStandard, class T>
   static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i,
                            const T* __restrict f, const T* __restrict g, const T* __restrict o,
-                           const T* __restrict act_c, const T* __restrict c_prev, T* __restrict dc,
-                           T* __restrict d_i, T* __restrict d_f, T* __restrict d_g, T* __restrict d_o) {
+                           const T* __restrict act_c, const T* __restrict c_prev, const T* __restrict di,
+                           const T* __restrict df, const T* __restrict dgd, const T* __restrict dod,
+                           const T* __restrict dc_act, T* __restrict dc, T* __restrict d_i, T* __restrict d_f,
+                           T* __restrict d_g, T* __restrict d_o) {
     for (std::int64_t u = 0; u < U; ++u) {
-      const T dct = dc[u] + dh[u] * o[u] * (T(1) - act_c[u] * act_c[u]);
-      d_i[u] = dct * g[u] * i[u] * (T(1) - i[u]);
-      d_f[u] = dct * c_prev[u] * f[u] * (T(1) - f[u]);
-      d_g[u] = dct * i[u] * (T(1) - g[u] * g[u]);
-      d_o[u] = dh[u] * act_c[u] * o[u] * (T(1) - o[u]);
+      const T act_c_grad = kStandard ? T(1) - act_c[u] * act_c[u] : dc_act[u];
+      const T i_grad = kStandard ? i[u] * (T(1) - i[u]) : di[u];
+      const T f_grad = kStandard ? f[u] * (T(1) - f[u]) : df[u];
+      const T g_grad = kStandard ? T(1) - g[u] * g[u] : dgd[u];
+      const T o_grad = kStandard ? o[u] * (T(1) - o[u]) : dod[u];
+      const T dct = dc[u] + dh[u] * o[u] * act_c_grad;
+      d_i[u] = dct * g[u] * i_grad;
+      d_f[u] = dct * c_prev[u] * f_grad;
+      d_g[u] = dct * i[u] * g_grad;
+      d_o[u] = dh[u] * act_c[u] * o_grad;
       dc[u] = dct * f[u];  // dL/dc_{t-1}
-    }
-  }
-
-  // The same with the activations' derivatives given as arrays (di = rec'(.) of i, ..., dc_act =
-  // act'(c_t)).
-  template <class T>
-  static void backward_row_general(std::int64_t U, const T* __restrict dh, const T* __restrict i,
-                                   const T* __restrict f, const T* __restrict g, const T* __restrict o,
-                                   const T* __restrict act_c, const T* __restrict c_prev,
-                                   const T* __restrict di, const T* __restrict df, const T* __restrict dgd,
-                                   const T* __restrict dod, const T* __restrict dc_act, T* __restrict dc,
-                                   T* __restrict d_i, T* __restrict d_f, T* __restrict d_g,
-                                   T* __restrict d_o) {
-    for (std::int64_t u = 0; u < U; ++u) {
-      const T dct = dc[u] + dh[u] * o[u] * dc_act[u];
-      d_i[u] = dct * g[u] * di[u];
-      d_f[u] = dct * c_prev[u] * df[u];
-      d_g[u] = dct * i[u] * dgd[u];
-      d_o[u] = dh[u] * act_c[u] * dod[u];
-      dc[u] = dct * f[u];
     }
   }
 };
