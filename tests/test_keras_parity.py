@@ -121,3 +121,49 @@ def test_parameter_counts_both_ways(cell, units, features):
     assert layer.parameter_count() == torch_count
     text = layer.summary(print_fn=None)
     assert f"{torch_count:,}" in text and f"{keras_layer.count_params():,}" in text
+
+
+KERAS_LAYERS = [
+    lambda: keras.layers.LSTM(H, return_sequences=True, activation="relu"),
+    lambda: keras.layers.LSTM(H, return_sequences=True, use_bias=False),
+    lambda: keras.layers.GRU(H, return_sequences=True),
+    lambda: keras.layers.GRU(H, return_sequences=True, reset_after=False,
+                             recurrent_activation="hard_sigmoid"),  # fmt: skip
+    lambda: keras.layers.SimpleRNN(H, return_sequences=True, activation="tanh"),
+    lambda: keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=True)),
+    lambda: keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True, reset_after=False)),
+]
+
+
+@pytest.mark.parametrize("make", KERAS_LAYERS)
+def test_from_keras_and_back(make):
+    k = make()
+    x = np.random.default_rng(5).standard_normal((N, T, C)).astype(np.float32)
+    want = as_numpy(k(x))
+    rng = np.random.default_rng(6)
+    k.set_weights([w + 0.1 * rng.standard_normal(w.shape).astype(np.float32) for w in k.get_weights()])
+    want = as_numpy(k(x))
+    layer = fr.from_keras(k)
+    assert layer.batch_first and layer.keras_options["return_sequences"]
+    y, _ = layer.eval()(x)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
+    weights = layer.to_keras_weights()
+    for mine, theirs in zip(weights, k.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-6)
+    twin = make()
+    twin.build((N, T, C))
+    twin.set_weights(weights)  # the list Keras takes
+    np.testing.assert_allclose(as_numpy(twin(x)), want, rtol=1e-5, atol=1e-5)
+
+
+def test_from_keras_refusals():
+    k = keras.layers.LSTM(H, go_backwards=True)
+    k.build((N, T, C))
+    with pytest.raises(ValueError, match="go_backwards"):
+        fr.from_keras(k)
+    with pytest.raises(TypeError, match="keras_layer: expected a Keras LSTM"):
+        fr.from_keras(keras.layers.Dense(3))
+    with pytest.raises(ValueError, match="not built"):
+        fr.from_keras(keras.layers.GRU(H))
+    with pytest.raises(ValueError, match="num_layers=2"):
+        fr.LSTM(C, H, num_layers=2).to_keras_weights()

@@ -14,8 +14,11 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from . import _core, functional, reference
+from . import _core, functional, init, reference
+from .clipping import clip_grad_norm_, clip_grad_value_
+from .keras_interop import from_keras
 from .layers import GRU, LSTM, RNN
+from .saving import load, save
 from .sequences import pad_sequences
 
 __all__ = [
@@ -23,11 +26,17 @@ __all__ = [
     "LSTM",
     "RNN",
     "__version__",
+    "clip_grad_norm_",
+    "clip_grad_value_",
     "cpu_info",
+    "from_keras",
     "functional",
     "get_num_threads",
+    "init",
+    "load",
     "pad_sequences",
     "reference",
+    "save",
     "set_num_threads",
 ]
 

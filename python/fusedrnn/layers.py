@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from . import _core, functional
+from . import init as init_module
 from ._validation import activation as _activation
 from ._validation import flag, kernel_dtype, positive_int, probability, real_array
 
@@ -36,9 +37,10 @@ class _RecurrentLayer:
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", recurrent_dropout=0.0, **unknown):  # fmt: skip
+                 recurrent_activation="sigmoid", recurrent_dropout=0.0, init="torch", **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
+            self.init = _init_scheme(init)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
             self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
@@ -47,7 +49,7 @@ class _RecurrentLayer:
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
     _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-                  "bidirectional", "dtype", "seed", "activation", "recurrent_activation",
+                  "bidirectional", "dtype", "seed", "init", "activation", "recurrent_activation",
                   "recurrent_dropout")  # fmt: skip
 
     def _plan_activations(self):
@@ -86,6 +88,7 @@ class _RecurrentLayer:
         self._params = {}
         for name, shape in plan.parameter_shapes():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+        init_module.apply_scheme(self, self.init, rng)
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
         self._rng = rng  # after the initial weights: the dropout masks
         self.dropout_masks = self.recurrent_dropout_masks = None
@@ -120,7 +123,7 @@ class _RecurrentLayer:
 
     def __getstate__(self):
         keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-                "dtype", "training", "_params", "grads", "_rng")  # fmt: skip
+                "dtype", "training", "_params", "grads", "_rng", "init")  # fmt: skip
         return {key: self.__dict__[key] for key in keep + self._extra_state}
 
     def __setstate__(self, state):
@@ -130,6 +133,7 @@ class _RecurrentLayer:
         for key, default in self._state_defaults:
             state.setdefault(key, default)
         state.setdefault("_rng", np.random.default_rng())
+        state.setdefault("init", "torch")
         self.__dict__.update(state)
         self.dropout_masks = self.recurrent_dropout_masks = None
 
@@ -195,6 +199,12 @@ class _RecurrentLayer:
 
     def parameters(self):
         return list(self._params.values())
+
+    def to_keras_weights(self):
+        """The list a Keras layer's ``set_weights`` takes (see `fusedrnn.keras_interop`)."""
+        from .keras_interop import to_keras_weights
+
+        return to_keras_weights(self)
 
     def parameter_count(self, convention="torch"):
         """Number of parameters: as PyTorch and fusedrnn count them ("torch": two biases, b_ih and
@@ -316,7 +326,8 @@ class _RecurrentLayer:
 
     _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
                       ("bidirectional", False), ("activation", "tanh"),
-                      ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0))  # fmt: skip
+                      ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0),
+                      ("init", "torch"))  # fmt: skip
 
     def __repr__(self):
         extra = "".join(
@@ -329,6 +340,12 @@ class _RecurrentLayer:
 
 
 _UNSET = object()
+
+
+def _init_scheme(value):
+    if value not in init_module.SCHEMES:
+        raise ValueError(f"init: expected one of {', '.join(map(repr, init_module.SCHEMES))}, got {value!r}")
+    return value
 
 
 class _errors_name:
@@ -479,13 +496,15 @@ class RNN(_RecurrentLayer):
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (
         ("nonlinearity", "tanh"),
         ("recurrent_dropout", 0.0),
+        ("init", "torch"),
     )
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
-                 activation=_UNSET, recurrent_dropout=0.0, **unknown):  # fmt: skip
+                 activation=_UNSET, recurrent_dropout=0.0, init="torch", **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
+            self.init = _init_scheme(init)
             self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
             if activation is not _UNSET:

@@ -1,0 +1,157 @@
+"""Keras 3 interop: `from_keras` makes a fusedrnn layer from a built Keras ``LSTM``, ``GRU`` (both
+``reset_after`` forms) or ``SimpleRNN`` layer, or a ``Bidirectional`` wrapper of one (merge_mode
+"concat"), with the same weights, activations and bias use; `to_keras_weights` gives the list a Keras
+layer's ``set_weights`` takes. Keras is imported by neither (the Keras layer is only read).
+
+The mapping: Keras stores ``kernel`` [C, G*H] and ``recurrent_kernel`` [H, G*H] (the transposes of
+PyTorch's) and one bias [G*H] (GRU reset_after: [2, G*H], input and recurrent); its LSTM gate order
+i, f, c, o is PyTorch's, its GRU order z, r, h becomes r, z, n. The single bias loads as ``bias_ih``
+with zeros in ``bias_hh``; going back, Keras's bias is their sum (for reset_after GRUs, the pair).
+Keras data is batch-first, so the layers made are ``batch_first=True``. Keras's input ``dropout`` and
+``go_backwards`` have no fusedrnn counterpart: `from_keras` refuses ``go_backwards=True`` (reverse x along
+time instead) and warns about input dropout (training only; inference is unaffected).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["from_keras", "to_keras_weights"]
+
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def _keras_to_torch_blocks(matrix, H, cell):
+    """Keras columns (gate-major, Keras order) -> PyTorch rows (the transpose, PyTorch order)."""
+    if cell == "gru":
+        z, r, h = (matrix[..., k * H : (k + 1) * H] for k in range(3))
+        matrix = np.concatenate([r, z, h], axis=-1)
+    return np.ascontiguousarray(matrix.T)
+
+
+def _torch_to_keras_blocks(matrix, H, cell):
+    """PyTorch rows -> Keras columns (the inverse of _keras_to_torch_blocks)."""
+    matrix = np.asarray(matrix).T
+    if cell == "gru":
+        r, z, n = (matrix[..., k * H : (k + 1) * H] for k in range(3))
+        matrix = np.concatenate([z, r, n], axis=-1)
+    return np.ascontiguousarray(matrix)
+
+
+def _cell_of(keras_layer):
+    name = type(keras_layer).__name__
+    cells = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+    if name not in cells:
+        raise TypeError(f"keras_layer: expected a Keras LSTM, GRU, SimpleRNN or Bidirectional, got {name}")
+    return cells[name]
+
+
+def _activation_name(value, argument):
+    name = value if isinstance(value, str) else getattr(value, "__name__", None)
+    if name is None:
+        return "linear"
+    name = {"hard_sigmoid": "hard_sigmoid", "linear": "linear"}.get(name, name)
+    from ._validation import ACTIVATIONS
+
+    if name not in ACTIVATIONS:
+        runs = ", ".join(ACTIVATIONS)
+        raise ValueError(f"keras_layer: {argument}={name!r} is not one fusedrnn runs ({runs})")
+    return name
+
+
+def _direction_params(keras_layer, cell, suffix):
+    weights = keras_layer.get_weights()
+    kernel, recurrent = weights[0], weights[1]
+    H = recurrent.shape[0]
+    G = _GATES[cell]
+    params = {"weight_ih" + suffix: _keras_to_torch_blocks(kernel, H, cell),
+              "weight_hh" + suffix: _keras_to_torch_blocks(recurrent, H, cell)}  # fmt: skip
+    if len(weights) > 2:
+        bias = weights[2]
+        if cell == "gru" and bias.ndim == 2:  # reset_after: input and recurrent biases
+            b_ih, b_hh = _keras_to_torch_blocks(bias[0], H, cell), _keras_to_torch_blocks(bias[1], H, cell)
+        else:
+            b_ih, b_hh = _keras_to_torch_blocks(bias, H, cell), np.zeros(G * H, bias.dtype)
+        params["bias_ih" + suffix], params["bias_hh" + suffix] = b_ih, b_hh
+    return params, kernel.shape[0], H
+
+
+def from_keras(keras_layer, dtype=np.float32):
+    """A fusedrnn layer computing what `keras_layer` (built, i.e. with weights) computes, batch-first.
+
+    The Keras options that shape how you call it are kept on the result as ``keras_options``
+    (return_sequences, return_state): fusedrnn always returns the whole sequence and the final states,
+    so ``y[:, -1]`` is Keras's return_sequences=False output for sequences without padding."""
+    from . import layers
+
+    wrapper = None
+    if type(keras_layer).__name__ == "Bidirectional":
+        wrapper = keras_layer
+        if wrapper.merge_mode != "concat":
+            raise ValueError(
+                f"keras_layer: Bidirectional merge_mode={wrapper.merge_mode!r}; fusedrnn concatenates"
+            )
+        directions = [wrapper.forward_layer, wrapper.backward_layer]
+    else:
+        directions = [keras_layer]
+    first = directions[0]
+    cell = _cell_of(first)
+    if not first.get_weights():
+        raise ValueError("keras_layer: not built yet (call it on data, or build(input_shape), first)")
+    if getattr(first, "go_backwards", False):
+        raise ValueError(
+            "keras_layer: go_backwards=True has no fusedrnn counterpart; reverse x along time instead"
+        )
+    if getattr(first, "dropout", 0.0):
+        warnings.warn(
+            f"keras_layer: input dropout={first.dropout} is not carried over (fusedrnn has dropout between "
+            "layers and recurrent_dropout only); inference is unaffected",
+            UserWarning,
+            stacklevel=2,
+        )
+    params, C, H = _direction_params(first, cell, "_l0")
+    if wrapper is not None:
+        params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
+    recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
+    options = dict(batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
+                   dtype=dtype, recurrent_dropout=recurrent_dropout)  # fmt: skip
+    activation = _activation_name(first.activation, "activation")
+    if cell == "rnn":
+        layer = layers.RNN(C, H, nonlinearity=activation, **options)
+    else:
+        recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
+        kwargs = dict(activation=activation, recurrent_activation=recurrent_activation, **options)
+        if cell == "gru":
+            layer = layers.GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
+        else:
+            layer = layers.LSTM(C, H, **kwargs)
+    layer.load_state_dict(params)
+    layer.keras_options = {"return_sequences": bool(first.return_sequences),
+                           "return_state": bool(first.return_state)}  # fmt: skip
+    return layer
+
+
+def to_keras_weights(layer):
+    """The list ``keras_layer.set_weights`` takes for the Keras twin of a one-layer fusedrnn `layer`
+    (a Bidirectional wrapper's list, forward then backward, when `layer` is bidirectional)."""
+    if layer.num_layers != 1:
+        raise ValueError(f"layer: Keras layers have one layer; this one has num_layers={layer.num_layers}")
+    if getattr(layer, "proj_size", 0):
+        raise ValueError("layer: Keras has no LSTM projection (proj_size)")
+    cell = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[type(layer).__name__]
+    params = layer.state_dict()
+    H = layer.hidden_size
+    weights = []
+    for suffix in ("_l0", "_l0_reverse") if layer.bidirectional else ("_l0",):
+        weights.append(_torch_to_keras_blocks(params["weight_ih" + suffix], H, cell))
+        weights.append(_torch_to_keras_blocks(params["weight_hh" + suffix], H, cell))
+        if layer.bias:
+            b_ih, b_hh = params["bias_ih" + suffix], params["bias_hh" + suffix]
+            if cell == "gru" and layer.reset_after:
+                pair = [_torch_to_keras_blocks(b_ih, H, cell), _torch_to_keras_blocks(b_hh, H, cell)]
+                weights.append(np.stack(pair))
+            else:
+                weights.append(_torch_to_keras_blocks(b_ih + b_hh, H, cell))
+    return weights
