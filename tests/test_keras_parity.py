@@ -167,3 +167,13 @@ def test_from_keras_refusals():
         fr.from_keras(keras.layers.GRU(H))
     with pytest.raises(ValueError, match="num_layers=2"):
         fr.LSTM(C, H, num_layers=2).to_keras_weights()
+
+
+@pytest.mark.parametrize("merge_mode", ["sum", "mul", "ave"])
+def test_from_keras_bidirectional_merge_modes(merge_mode):
+    k = keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True), merge_mode=merge_mode)
+    x = np.random.default_rng(8).standard_normal((N, T, C)).astype(np.float32)
+    want = as_numpy(k(x))
+    layer = fr.from_keras(k)
+    assert layer.merge_mode == merge_mode
+    np.testing.assert_allclose(layer.eval()(x)[0], want, rtol=1e-5, atol=1e-5)

@@ -532,3 +532,45 @@ def test_summary_and_parameter_counts():
     assert fr.LSTM(1, 50, bias=False).parameter_count("keras") == 10200
     with pytest.raises(ValueError, match="convention: expected 'torch' or 'keras'"):
         lstm.parameter_count("tf")
+
+
+def test_many_to_one_backward_takes_none_for_dy():
+    # Many-to-one: only the final state has a loss gradient; dy (and dc_n) may be None.
+    x = np.ones((3, 2, 1))
+    for layer in (fr.LSTM(1, 5, seed=0), fr.GRU(1, 5, seed=0), fr.RNN(1, 5, seed=0)):
+        y, states = layer(x)
+        h_n = states[0] if isinstance(layer, fr.LSTM) else states
+        if isinstance(layer, fr.LSTM):
+            dx, _ = layer.backward(dhx=(np.ones_like(h_n), None))
+        else:
+            dx, _ = layer.backward(dh_n=np.ones_like(h_n))
+        assert dx.shape == x.shape and np.abs(dx).sum() > 0
+
+
+@pytest.mark.parametrize("merge_mode", ["sum", "mul", "ave"])
+@pytest.mark.parametrize("cls", [fr.LSTM, fr.GRU, fr.RNN])
+def test_bidirectional_merge_modes(rng, merge_mode, cls):
+    # Keras's Bidirectional merge of the top layer's directions, forward and backward: against the concat
+    # layer's outputs and gradients combined by hand.
+    x = rng.standard_normal((5, 3, 4))
+    merged = cls(4, 6, num_layers=2, bidirectional=True, merge_mode=merge_mode, dtype=np.float64, seed=0)
+    concat = cls(4, 6, num_layers=2, bidirectional=True, dtype=np.float64, seed=0)
+    y, _ = merged(x)
+    yc, _ = concat(x)
+    f, b = yc[..., :6], yc[..., 6:]
+    want = {"sum": f + b, "mul": f * b, "ave": (f + b) / 2}[merge_mode]
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx, _ = merged.backward(dy)
+    d_concat = {"sum": (dy, dy), "mul": (dy * b, dy * f), "ave": (dy / 2, dy / 2)}[merge_mode]
+    dxc, _ = concat.backward(np.concatenate(d_concat, axis=-1))
+    np.testing.assert_allclose(dx, dxc, rtol=1e-12, atol=1e-12)
+    for name in merged.grads:
+        np.testing.assert_allclose(merged.grads[name], concat.grads[name], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"dy: expected shape \(5, 3, 6\)"):
+        merged(x)
+        merged.backward(np.ones((5, 3, 12)))
+    with pytest.raises(ValueError, match="merge_mode: 'sum' merges the two directions"):
+        cls(4, 6, merge_mode="sum")
+    with pytest.raises(ValueError, match="merge_mode: expected one of"):
+        cls(4, 6, bidirectional=True, merge_mode="max")

@@ -84,3 +84,13 @@ def test_threads_that_cannot_start_raise_memory_error(margin_mib):
     assert child.stdout.startswith(("result", "MemoryError:")), child.stdout + child.stderr
     if child.stdout.startswith("MemoryError:"):
         assert "threads" in child.stdout or "workspace" in child.stdout, child.stdout
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_cpu_info_reports_the_thread_count_in_use():
+    fr.set_num_threads(1)
+    assert fr.cpu_info()["threads"] == 1
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    fr.set_num_threads(2)
+    with threadpoolctl.threadpool_limits(1, user_api="openmp"):
+        assert fr.cpu_info()["threads"] == 1

@@ -68,5 +68,8 @@ def get_num_threads():
 def cpu_info():
     """The SIMD path in use (``isa``: avx512, avx2 or generic, chosen at import from CPUID and the OS's
     support, capped by the environment variable FUSEDRNN_ISA), the paths this machine supports, the GEMM
-    microkernels, the CPU's features and whether OpenMP is on."""
-    return dict(_core.cpu_info())
+    microkernels, the CPU's features, whether OpenMP is on, and ``threads``: the thread count the next
+    kernel call may use (get_num_threads(), which honours threadpoolctl's limits)."""
+    info = dict(_core.cpu_info())
+    info["threads"] = get_num_threads()
+    return info

@@ -1,6 +1,6 @@
 """Keras 3 interop: `from_keras` makes a fusedrnn layer from a built Keras ``LSTM``, ``GRU`` (both
-``reset_after`` forms) or ``SimpleRNN`` layer, or a ``Bidirectional`` wrapper of one (merge_mode
-"concat"), with the same weights, activations and bias use; `to_keras_weights` gives the list a Keras
+``reset_after`` forms) or ``SimpleRNN`` layer, or a ``Bidirectional`` wrapper of one (any merge_mode but
+None), with the same weights, activations and bias use; `to_keras_weights` gives the list a Keras
 layer's ``set_weights`` takes. Keras is imported by neither (the Keras layer is only read).
 
 The mapping: Keras stores ``kernel`` [C, G*H] and ``recurrent_kernel`` [H, G*H] (the transposes of
@@ -89,9 +89,10 @@ def from_keras(keras_layer, dtype=np.float32):
     wrapper = None
     if type(keras_layer).__name__ == "Bidirectional":
         wrapper = keras_layer
-        if wrapper.merge_mode != "concat":
+        if wrapper.merge_mode not in ("concat", "sum", "mul", "ave"):
             raise ValueError(
-                f"keras_layer: Bidirectional merge_mode={wrapper.merge_mode!r}; fusedrnn concatenates"
+                f"keras_layer: Bidirectional merge_mode={wrapper.merge_mode!r}; fusedrnn merges by concat, "
+                "sum, mul or ave"
             )
         directions = [wrapper.forward_layer, wrapper.backward_layer]
     else:
@@ -116,7 +117,8 @@ def from_keras(keras_layer, dtype=np.float32):
         params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
     recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
     options = dict(batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
-                   dtype=dtype, recurrent_dropout=recurrent_dropout)  # fmt: skip
+                   dtype=dtype, recurrent_dropout=recurrent_dropout,
+                   merge_mode=wrapper.merge_mode if wrapper is not None else "concat")  # fmt: skip
     activation = _activation_name(first.activation, "activation")
     if cell == "rnn":
         layer = layers.RNN(C, H, nonlinearity=activation, **options)

@@ -37,10 +37,12 @@ class _RecurrentLayer:
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", recurrent_dropout=0.0, init="torch", **unknown):  # fmt: skip
+                 recurrent_activation="sigmoid", recurrent_dropout=0.0, init="torch", merge_mode="concat",
+                 **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
             self.init = _init_scheme(init)
+            self.merge_mode = _merge_mode(merge_mode, bidirectional)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
             self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
@@ -49,7 +51,8 @@ class _RecurrentLayer:
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
     _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-                  "bidirectional", "dtype", "seed", "init", "activation", "recurrent_activation",
+                  "bidirectional", "dtype", "seed", "init", "merge_mode", "activation",
+                  "recurrent_activation",
                   "recurrent_dropout")  # fmt: skip
 
     def _plan_activations(self):
@@ -112,6 +115,7 @@ class _RecurrentLayer:
         self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype,
                                         self._proj_size())  # fmt: skip
         self._pending = None  # (thread id, unbatched, y_shape) of the forward backward would differentiate
+        self._merge_inputs = None  # merge_mode="mul": the two directions' outputs of the pending forward
         self._last_forward_was_eval = False
         self._set_writable(self.training)
 
@@ -123,7 +127,7 @@ class _RecurrentLayer:
 
     def __getstate__(self):
         keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-                "dtype", "training", "_params", "grads", "_rng", "init")  # fmt: skip
+                "dtype", "training", "_params", "grads", "_rng", "init", "merge_mode")  # fmt: skip
         return {key: self.__dict__[key] for key in keep + self._extra_state}
 
     def __setstate__(self, state):
@@ -134,6 +138,7 @@ class _RecurrentLayer:
             state.setdefault(key, default)
         state.setdefault("_rng", np.random.default_rng())
         state.setdefault("init", "torch")
+        state.setdefault("merge_mode", "concat")
         self.__dict__.update(state)
         self.dropout_masks = self.recurrent_dropout_masks = None
 
@@ -290,6 +295,10 @@ class _RecurrentLayer:
     # -- computation --------------------------------------------------------------------------------
 
     def _forward(self, x, h0, c0, out, lengths):
+        if out is not None and self.merge_mode != "concat":
+            raise ValueError(
+                f"out: not supported with merge_mode={self.merge_mode!r} (y is merged after the kernels)"
+            )
         y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
             self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
             keep_packs=not self.training, out=out, lengths=lengths, dropout=self.dropout, rng=self._rng,
@@ -300,6 +309,16 @@ class _RecurrentLayer:
         self.dropout_masks, self.recurrent_dropout_masks = masks
         self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
         self._last_forward_was_eval = not self.training
+        self._merge_inputs = None
+        if self.merge_mode != "concat":
+            # Keras's Bidirectional merge of the top layer's two directions (lower layers of a stack feed
+            # the next one concatenated, as in PyTorch).
+            S = y.shape[-1] // 2
+            forward_part, backward_part = y[..., :S], y[..., S:]
+            if self.training and self.merge_mode == "mul":
+                self._merge_inputs = (forward_part, backward_part)
+            y = {"sum": forward_part + backward_part, "mul": forward_part * backward_part,
+                 "ave": (forward_part + backward_part) / 2}[self.merge_mode]  # fmt: skip
         return y, h_n, c_n
 
     def _backward(self, dy, dh_n, dc_n):
@@ -316,6 +335,8 @@ class _RecurrentLayer:
                 "backward: the pending forward ran in another thread; a layer's forward/backward pair "
                 "belongs to one thread: give each thread its own layer"
             )
+        if self.merge_mode != "concat" and dy is not None:
+            dy = self._unmerge_gradient(dy, y_shape)
         dx, dh0, dc0, _ = functional._run_backward(
             self._plan, self._cell_facts, self._sizes, self.batch_first, unbatched, y_shape, dy, dh_n, dc_n,
             self._grad_list, True,
@@ -324,10 +345,25 @@ class _RecurrentLayer:
         self._pending = None
         return dx, dh0, dc0
 
+    def _unmerge_gradient(self, dy, y_shape):
+        """dL/dy of the merged output -> dL/d[y_forward, y_backward] (the kernels' concatenated y)."""
+        merged_shape = tuple(y_shape[:-1]) + (y_shape[-1] // 2,)
+        dy = real_array(dy, "dy", self.dtype)
+        if dy.shape != merged_shape:
+            raise ValueError(f"dy: expected shape {merged_shape} (the merged output, merge_mode="
+                             f"{self.merge_mode!r}), got {dy.shape}")  # fmt: skip
+        if self.merge_mode == "mul":
+            forward_part, backward_part = self._merge_inputs
+            parts = (dy * backward_part, dy * forward_part)
+        else:
+            half = dy / 2 if self.merge_mode == "ave" else dy
+            parts = (half, half)
+        return np.concatenate(parts, axis=-1)
+
     _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
                       ("bidirectional", False), ("activation", "tanh"),
                       ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0),
-                      ("init", "torch"))  # fmt: skip
+                      ("init", "torch"), ("merge_mode", "concat"))  # fmt: skip
 
     def __repr__(self):
         extra = "".join(
@@ -340,6 +376,17 @@ class _RecurrentLayer:
 
 
 _UNSET = object()
+
+
+MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def _merge_mode(value, bidirectional):
+    if value not in MERGE_MODES:
+        raise ValueError(f"merge_mode: expected one of {', '.join(map(repr, MERGE_MODES))}, got {value!r}")
+    if value != "concat" and not bidirectional:
+        raise ValueError(f"merge_mode: {value!r} merges the two directions: it needs bidirectional=True")
+    return value
 
 
 def _init_scheme(value):
@@ -426,7 +473,7 @@ class LSTM(_RecurrentLayer):
 
     __call__ = forward
 
-    def backward(self, dy, dhx=None):
+    def backward(self, dy=None, dhx=None):
         dh_n, dc_n = functional._pair(dhx, "dhx", ("dh_n", "dc_n"))
         dx, dh0, dc0 = self._backward(dy, dh_n, dc_n)
         return dx, (dh0, dc0)
@@ -471,7 +518,7 @@ class GRU(_RecurrentLayer):
 
     __call__ = forward
 
-    def backward(self, dy, dh_n=None):
+    def backward(self, dy=None, dh_n=None):
         dx, dh0, _ = self._backward(dy, dh_n, None)
         return dx, dh0
 
@@ -497,14 +544,17 @@ class RNN(_RecurrentLayer):
         ("nonlinearity", "tanh"),
         ("recurrent_dropout", 0.0),
         ("init", "torch"),
+        ("merge_mode", "concat"),
     )
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
-                 activation=_UNSET, recurrent_dropout=0.0, init="torch", **unknown):  # fmt: skip
+                 activation=_UNSET, recurrent_dropout=0.0, init="torch", merge_mode="concat",
+                 **unknown):  # fmt: skip
         with _errors_name(type(self)):
             _refuse_unknown(unknown, self._ARGUMENTS)
             self.init = _init_scheme(init)
+            self.merge_mode = _merge_mode(merge_mode, bidirectional)
             self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
             if activation is not _UNSET:

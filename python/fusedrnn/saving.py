@@ -19,7 +19,7 @@ FORMAT = "fusedrnn-layer"
 VERSION = 1
 # Constructor arguments saved per class (everything that defines the computation).
 _COMMON = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-           "recurrent_dropout", "init")  # fmt: skip
+           "recurrent_dropout", "init", "merge_mode")  # fmt: skip
 _BY_CLASS = {
     "LSTM": _COMMON + ("activation", "recurrent_activation", "proj_size"),
     "GRU": _COMMON + ("activation", "recurrent_activation", "reset_after"),
