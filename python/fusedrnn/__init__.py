@@ -14,7 +14,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from . import _core, functional, init, reference
+from . import _core, functional, init, onnx, reference
 from .clipping import clip_grad_norm_, clip_grad_value_
 from .keras_interop import from_keras
 from .layers import GRU, LSTM, RNN
@@ -34,6 +34,7 @@ __all__ = [
     "get_num_threads",
     "init",
     "load",
+    "onnx",
     "pad_sequences",
     "reference",
     "save",
