@@ -174,6 +174,9 @@ class _RecurrentLayer:
     )  # fmt: skip
 
     def __setattr__(self, name, value):
+        if name[0] == "_":  # private state (every call sets some): neither a parameter nor configuration
+            object.__setattr__(self, name, value)
+            return
         params = self.__dict__.get("_params")
         if params is not None and name in params:
             # Assigning a parameter copies into its storage (so `lstm.weight_ih_l0 -= lr * g` works
@@ -318,11 +321,13 @@ class _RecurrentLayer:
             recurrent_dropout=self.recurrent_dropout,
         )  # fmt: skip
         # The masks of the last training forward, or None: dropout between layers [L-1, T, N, D*H]
-        # (time-major factors) and recurrent dropout [L*D, N, H].
-        self.dropout_masks, self.recurrent_dropout_masks = masks
-        self._pending = (threading.get_ident(), unbatched, y_shape) if self.training else None
-        self._last_forward_was_eval = not self.training
-        self._merge_inputs = None
+        # (time-major factors) and recurrent dropout [L*D, N, H]. Set through __dict__: this runs at every
+        # call, and __setattr__'s checks cost microseconds on small shapes.
+        state = self.__dict__
+        state["dropout_masks"], state["recurrent_dropout_masks"] = masks
+        state["_pending"] = (threading.get_ident(), unbatched, y_shape) if self.training else None
+        state["_last_forward_was_eval"] = not self.training
+        state["_merge_inputs"] = None
         if self.stateful:  # the next call starts here (copies: the caller may edit what is returned)
             self._state = (h_n.copy(), None if c_n is None else c_n.copy())
         if self.merge_mode != "concat":
