@@ -14,7 +14,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
-from . import _core, functional, init, onnx, reference
+from . import _core, data, functional, init, onnx, reference
 from .clipping import clip_grad_norm_, clip_grad_value_
 from .keras_interop import from_keras
 from .layers import GRU, LSTM, RNN
@@ -29,6 +29,7 @@ __all__ = [
     "clip_grad_norm_",
     "clip_grad_value_",
     "cpu_info",
+    "data",
     "from_keras",
     "functional",
     "get_num_threads",
