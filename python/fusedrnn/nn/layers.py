@@ -1,0 +1,204 @@
+"""The toolkit's layers: batch-first ``[N, T, F]`` (Keras's convention), each with ``build(input_shape)``
+(returns the output shape), ``forward(x, training)``, ``backward(dy)`` (returns dx, accumulates the
+parameter gradients) and ``parameters()`` / ``gradients()`` (lists of arrays in the same order)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import layers as recurrent_layers
+from ..reference import ACTIVATIONS
+
+__all__ = ["GRU", "LSTM", "Dense", "Dropout", "Embedding", "Layer", "Recurrent", "SimpleRNN"]
+
+
+class Layer:
+    name = "layer"
+
+    def build(self, input_shape, rng):
+        return input_shape
+
+    def forward(self, x, training):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def parameters(self):
+        return []
+
+    def gradients(self):
+        return []
+
+    def zero_grad(self):
+        for g in self.gradients():
+            g.fill(0)
+
+    def set_training(self, mode):
+        pass
+
+
+class Dense(Layer):
+    """y = act(x W + b) on the last axis (so on every step of a [N, T, F] input, as Keras's Dense does):
+    W [F, units] in Keras's layout, Glorot-uniform, b zeros. activation: any of fusedrnn's (None: linear)."""
+
+    name = "dense"
+
+    def __init__(self, units, activation=None):
+        self.units = int(units)
+        self.activation = "linear" if activation is None else activation
+        if self.activation not in ACTIVATIONS:
+            names = ", ".join(ACTIVATIONS)
+            raise ValueError(f"activation: expected one of {names} or None, got {activation!r}")
+
+    def build(self, input_shape, rng):
+        fan_in = input_shape[-1]
+        bound = np.sqrt(6.0 / (fan_in + self.units))
+        self.W = rng.uniform(-bound, bound, (fan_in, self.units)).astype(np.float32)
+        self.b = np.zeros(self.units, np.float32)
+        self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
+        return input_shape[:-1] + (self.units,)
+
+    def forward(self, x, training):
+        self.x = x
+        self.y = ACTIVATIONS[self.activation][0](x @ self.W + self.b).astype(np.float32)
+        return self.y
+
+    def backward(self, dy):
+        dz = dy * ACTIVATIONS[self.activation][1](self.y)
+        flat_x, flat_dz = self.x.reshape(-1, self.x.shape[-1]), dz.reshape(-1, self.units)
+        self.dW += flat_x.T @ flat_dz
+        self.db += flat_dz.sum(axis=0)
+        return dz @ self.W.T
+
+    def parameters(self):
+        return [self.W, self.b]
+
+    def gradients(self):
+        return [self.dW, self.db]
+
+
+class Embedding(Layer):
+    """Integer tokens [N, T] -> vectors [N, T, dim] (U(-0.05, 0.05), Keras's default)."""
+
+    name = "embedding"
+
+    def __init__(self, input_dim, output_dim):
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+
+    def build(self, input_shape, rng):
+        self.E = rng.uniform(-0.05, 0.05, (self.input_dim, self.output_dim)).astype(np.float32)
+        self.dE = np.zeros_like(self.E)
+        return tuple(input_shape) + (self.output_dim,)
+
+    def forward(self, x, training):
+        tokens = np.asarray(x)
+        out_of_range = tokens.size and (tokens.min() < 0 or tokens.max() >= self.input_dim)
+        if tokens.dtype.kind not in "iu" or out_of_range:
+            raise ValueError(f"x: expected integer tokens in [0, {self.input_dim}), got dtype {tokens.dtype}")
+        self.tokens = tokens
+        return self.E[tokens]
+
+    def backward(self, dy):
+        np.add.at(self.dE, self.tokens, dy)
+        return None  # no gradient for integer inputs
+
+    def parameters(self):
+        return [self.E]
+
+    def gradients(self):
+        return [self.dE]
+
+
+class Dropout(Layer):
+    """Inverted dropout in training (the layers' own dropout= / recurrent_dropout= act inside them)."""
+
+    name = "dropout"
+
+    def __init__(self, rate):
+        self.rate = float(rate)
+        if not 0 <= self.rate < 1:
+            raise ValueError(f"rate: expected 0 <= rate < 1, got {rate}")
+
+    def build(self, input_shape, rng):
+        self.rng = rng
+        return input_shape
+
+    def forward(self, x, training):
+        if not training or self.rate == 0:
+            self.mask = None
+            return x
+        self.mask = (self.rng.random(x.shape) >= self.rate).astype(x.dtype) / (1 - self.rate)
+        return x * self.mask
+
+    def backward(self, dy):
+        return dy if self.mask is None else dy * self.mask
+
+
+class Recurrent(Layer):
+    """A fusedrnn LSTM / GRU / RNN on batch-first data, with Keras's return_sequences: True returns every
+    step's output [N, T, D*H], False (default) the top layer's last output [N, D*H] (both directions'
+    final states when bidirectional). Options go to the fusedrnn layer (activation, num_layers, ...)."""
+
+    name = "recurrent"
+
+    def __init__(self, cell_class, units, return_sequences=False, **options):
+        self.cell_class, self.units = cell_class, int(units)
+        self.return_sequences = bool(return_sequences)
+        self.options = options
+
+    def build(self, input_shape, rng):
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape: a recurrent layer takes [N, T, F] data, got {input_shape}")
+        seed = int(rng.integers(2**31))
+        self.layer = self.cell_class(input_shape[-1], self.units, batch_first=True, seed=seed, **self.options)
+        D = 2 if self.layer.bidirectional else 1
+        S = getattr(self.layer, "proj_size", 0) or self.units
+        self.D, self.S = D, S
+        return (input_shape[0], input_shape[1], D * S) if self.return_sequences else (input_shape[0], D * S)
+
+    def forward(self, x, training):
+        self.layer.train(training)
+        y, states = self.layer(np.asarray(x, np.float32))
+        if self.return_sequences:
+            return y
+        h_n = states[0] if isinstance(states, tuple) else states
+        self.h_shape = h_n.shape
+        return np.concatenate(list(h_n[-self.D :]), axis=-1)  # the top layer's directions
+
+    def backward(self, dy):
+        if self.return_sequences:
+            dx, _ = self.layer.backward(dy)
+            return dx
+        dh_n = np.zeros(self.h_shape, np.float32)
+        for d in range(self.D):
+            dh_n[self.h_shape[0] - self.D + d] = dy[:, d * self.S : (d + 1) * self.S]
+        if isinstance(self.layer, recurrent_layers.LSTM):
+            dx, _ = self.layer.backward(None, (dh_n, None))
+        else:
+            dx, _ = self.layer.backward(None, dh_n)
+        return dx
+
+    def parameters(self):
+        return [p for _, p in self.layer.named_parameters()]
+
+    def gradients(self):
+        return list(self.layer.grads.values())
+
+    def zero_grad(self):
+        self.layer.zero_grad()
+
+    def set_training(self, mode):
+        self.layer.train(mode)
+
+
+def LSTM(units, return_sequences=False, **options):  # noqa: N802 - Keras's name
+    return Recurrent(recurrent_layers.LSTM, units, return_sequences, **options)
+
+
+def GRU(units, return_sequences=False, **options):  # noqa: N802
+    return Recurrent(recurrent_layers.GRU, units, return_sequences, **options)
+
+
+def SimpleRNN(units, return_sequences=False, **options):  # noqa: N802
+    return Recurrent(recurrent_layers.RNN, units, return_sequences, **options)

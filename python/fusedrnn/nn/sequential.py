@@ -1,0 +1,192 @@
+"""Sequential: a stack of the toolkit's layers with Keras's compile / fit / predict / evaluate / summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from . import optimizers
+from .losses import LOSSES
+
+__all__ = ["EarlyStopping", "Sequential"]
+
+
+class EarlyStopping:
+    """Stops fit when `monitor` ("val_loss" or "loss") has not improved by min_delta for `patience` epochs;
+    restore_best_weights puts back the parameters of the best epoch."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=False):
+        self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
+        self.restore_best_weights = restore_best_weights
+        self.best, self.wait, self.best_weights = np.inf, 0, None
+
+    def __call__(self, model, epoch, logs):
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(f"EarlyStopping: the history has no {self.monitor!r} (validation data?)")
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = [p.copy() for p in model.parameters()]
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            if self.best_weights is not None:
+                model.set_parameters(self.best_weights)
+            return True
+        return False
+
+
+class Sequential:
+    """``model = Sequential([nn.LSTM(50, activation="relu"), nn.Dense(1)])``, then
+    ``model.compile("adam", "mse")``, ``history = model.fit(X, y, epochs=200)``, ``model.predict(X)``."""
+
+    def __init__(self, layers=(), seed=0):
+        self.layers = list(layers)
+        self.rng = np.random.default_rng(seed)
+        self.built_for = None
+        self.optimizer = self.loss = None
+
+    def add(self, layer):
+        self.layers.append(layer)
+        self.built_for = None
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        self.shapes = []
+        for layer in self.layers:
+            shape = tuple(layer.build(shape, self.rng))
+            self.shapes.append(shape)
+        self.built_for = tuple(input_shape)[1:]
+
+    def compile(self, optimizer="adam", loss="mse"):
+        self.optimizer = optimizers.get(optimizer)
+        if callable(loss):
+            self.loss = loss
+        elif loss in LOSSES:
+            self.loss = LOSSES[loss]
+        else:
+            raise ValueError(f"loss: expected one of {', '.join(LOSSES)} or a callable, got {loss!r}")
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def set_parameters(self, values):
+        """Copies values (in parameters()' order) into the parameters."""
+        for layer in self.layers:
+            layer.set_training(True)  # recurrent layers' arrays are read-only in eval mode
+        for p, value in zip(self.parameters(), values, strict=True):
+            p[...] = value
+
+    def gradients(self):
+        return [g for layer in self.layers for g in layer.gradients()]
+
+    def _ensure_built(self, X):
+        if self.built_for != X.shape[1:]:
+            if self.built_for is not None:
+                raise ValueError(
+                    f"X: the model was built for samples of shape {self.built_for}, got {X.shape[1:]}"
+                )
+            self.build((None,) + X.shape[1:])
+
+    def forward(self, X, training=False):
+        out = X
+        for layer in self.layers:
+            out = layer.forward(out, training)
+        return out
+
+    def predict(self, X, batch_size=256):
+        X = np.asarray(X)
+        self._ensure_built(X)
+        return np.concatenate([self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+
+    def evaluate(self, X, y):
+        if self.loss is None:
+            raise RuntimeError("evaluate: compile the model first")
+        return self.loss(self.predict(X), np.asarray(y))[0]
+
+    def train_on_batch(self, X, y):
+        for layer in self.layers:
+            layer.zero_grad()
+        pred = self.forward(X, training=True)
+        value, grad = self.loss(pred, y)
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        self.optimizer.step(self.parameters(), self.gradients())
+        return value
+
+    def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
+            callbacks=(), verbose=1):  # fmt: skip
+        """Keras's fit: returns the history {"loss": [...], "val_loss": [...]} per epoch. verbose=1 shows a
+        progress line per epoch (tqdm when installed), 0 nothing."""
+        if self.optimizer is None:
+            raise RuntimeError("fit: compile the model first")
+        X, y = np.asarray(X), np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"y: expected {len(X)} samples like X, got {len(y)}")
+        if validation_data is None and validation_split:
+            cut = int(len(X) * (1 - validation_split))
+            X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
+        self._ensure_built(X)
+        history = {"loss": []} | ({"val_loss": []} if validation_data is not None else {})
+        progress = _progress(epochs, verbose)
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            order = self.rng.permutation(len(X)) if shuffle else np.arange(len(X))
+            losses, sizes = [], []
+            for i in range(0, len(X), batch_size):
+                batch = order[i : i + batch_size]
+                losses.append(self.train_on_batch(X[batch], y[batch]))
+                sizes.append(len(batch))
+            logs = {"loss": float(np.average(losses, weights=sizes))}
+            if validation_data is not None:
+                logs["val_loss"] = self.evaluate(*validation_data)
+            for key, value in logs.items():
+                history[key].append(value)
+            progress(epoch, logs, time.perf_counter() - start)
+            if any(callback(self, epoch, logs) for callback in callbacks):
+                break
+        progress(None, None, None)
+        return history
+
+    def summary(self, print_fn=print):
+        """Keras-style table: layer, output shape, parameters."""
+        if self.built_for is None:
+            raise RuntimeError("summary: build the model first (fit, predict or build(input_shape))")
+        rows = [(f"{type(layer).__name__.lower()}_{i}", str(shape), sum(p.size for p in layer.parameters()))
+                for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))]  # fmt: skip
+        lines = [f"{'Layer':<20}{'Output shape':<24}{'Param #':>10}"]
+        lines += [f"{name:<20}{shape:<24}{count:>10,}" for name, shape, count in rows]
+        lines.append(f"Total params: {sum(r[2] for r in rows):,}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+
+def _progress(epochs, verbose):
+    if not verbose:
+        return lambda epoch, logs, seconds: None
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
+
+        def update(epoch, logs, seconds):
+            if epoch is None:
+                bar.close()
+                return
+            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
+            bar.update(1)
+
+        return update
+    except ImportError:
+
+        def plain(epoch, logs, seconds):
+            if epoch is not None:
+                text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
+
+        return plain
