@@ -3,6 +3,7 @@
     python -m fusedrnn              # version, CPU path, threads, self-check, timing table
     python -m fusedrnn --quick      # the same without the timing table
     python -m fusedrnn --threads 1  # with one kernel thread
+    python -m fusedrnn demo --list  # the lecture notes' examples; demo NAME runs one, demo all every one
 
 The self-check runs a small stacked bidirectional LSTM forward and backward through `fusedrnn.LSTM`
 and compares every output and gradient with the pure-NumPy oracle `fusedrnn.reference`, given the
@@ -269,7 +270,32 @@ def _with_one_blas_thread(argv):
     os.execv(sys.executable, [sys.executable, "-m", "fusedrnn", *sys.argv[1:]])
 
 
+def run_demos(argv):
+    """``python -m fusedrnn demo [--list] [--smoke] [NAME ... | all]``: the lecture notes' examples."""
+    from . import demos
+
+    parser = argparse.ArgumentParser(prog="python -m fusedrnn demo", description=run_demos.__doc__)
+    parser.add_argument("names", nargs="*", default=["all"], help=f"{', '.join(demos.DEMOS)} or all")
+    parser.add_argument("--list", action="store_true", help="list the demos")
+    parser.add_argument("--smoke", action="store_true", help="a few epochs only (a check that they run)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, what in demos.DEMOS.items():
+            print(f"{name:20s} {what}")
+        return 0
+    names = list(demos.DEMOS) if args.names == ["all"] else args.names
+    for name in names:
+        if name not in demos.DEMOS:
+            parser.error(f"unknown demo {name!r}; --list shows them")
+    for name in names:
+        demos.run(name, smoke=args.smoke)
+    return 0
+
+
 def main(argv=None):
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["demo"]:
+        return run_demos(raw[1:])
     args = parse_args(argv)
     if not args.quick:
         _with_one_blas_thread(argv)

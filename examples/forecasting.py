@@ -1,0 +1,9 @@
+"""The lecture notes' example `forecasting` (fusedrnn.demos.forecasting).
+
+    python examples/forecasting.py          # or: python -m fusedrnn demo forecasting
+"""
+
+from fusedrnn.demos import forecasting
+
+if __name__ == "__main__":
+    forecasting.run()

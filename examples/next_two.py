@@ -1,0 +1,9 @@
+"""The lecture notes' example `next_two` (fusedrnn.demos.next_two).
+
+    python examples/next_two.py          # or: python -m fusedrnn demo next_two
+"""
+
+from fusedrnn.demos import next_two
+
+if __name__ == "__main__":
+    next_two.run()

@@ -1,0 +1,20 @@
+"""The lecture notes' examples with fusedrnn (``python -m fusedrnn demo [NAME]``, ``--list``); each demo
+module has ``run(smoke=False)`` printing its metric and run time and returning them. Data is synthetic or
+generated here, so every demo runs offline on a fresh machine."""
+
+from __future__ import annotations
+
+import importlib
+
+DEMOS = {
+    "sum_of_three": "many-to-one: LSTM(50, relu) + Dense(1) learns x1+x2+x3; [50, 51, 52] -> 153",
+    "next_two": "one-to-many: from a number n, the next two numbers n+1, n+2; 10 -> [11, 12]",
+    "multiples_of_five": "many-to-many: 3 multiples of 5 -> the next 3; [300, 305, 310] -> [315, 320, 325]",
+    "forecasting": "a seasonal, noisy 'energy' series: 33-step windows -> the next value, MAE vs persistence",
+}
+
+
+def run(name, smoke=False):
+    if name not in DEMOS:
+        raise ValueError(f"name: expected one of {', '.join(DEMOS)}, got {name!r}")
+    return importlib.import_module(f"{__name__}.{name}").run(smoke=smoke)

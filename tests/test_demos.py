@@ -1,0 +1,37 @@
+"""The lecture notes' examples (fusedrnn.demos, examples/, python -m fusedrnn demo): each reaches the
+result the notes state, and the command-line entry lists and runs them."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fusedrnn import demos
+
+
+def test_sum_of_three():
+    assert demos.run("sum_of_three")["prediction"] == pytest.approx(153, abs=1.5)
+
+
+def test_next_two():
+    assert demos.run("next_two")["prediction"] == pytest.approx([11, 12], abs=0.5)
+
+
+def test_multiples_of_five():
+    assert demos.run("multiples_of_five")["prediction"] == pytest.approx([315, 320, 325], abs=3)
+
+
+def test_forecasting_beats_persistence():
+    result = demos.run("forecasting")
+    assert result["mae"] < 0.8 * result["persistence_mae"]
+
+
+def test_command_line():
+    command = [sys.executable, "-m", "fusedrnn", "demo"]
+    listing = subprocess.run(command + ["--list"], capture_output=True, text=True, check=True).stdout
+    assert all(name in listing for name in demos.DEMOS)
+    smoke = subprocess.run(command + ["--smoke", "sum_of_three"], capture_output=True, text=True, check=True)
+    smoke = smoke.stdout
+    assert "sum_of_three: [50, 51, 52] ->" in smoke
+    bad = subprocess.run(command + ["nope"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown demo 'nope'" in bad.stderr
