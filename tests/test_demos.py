@@ -30,8 +30,14 @@ def test_command_line():
     command = [sys.executable, "-m", "fusedrnn", "demo"]
     listing = subprocess.run(command + ["--list"], capture_output=True, text=True, check=True).stdout
     assert all(name in listing for name in demos.DEMOS)
+    # `demo` with no name runs every demo: digits needs scikit-learn, so the smoke run names the others.
     smoke = subprocess.run(command + ["--smoke", "sum_of_three"], capture_output=True, text=True, check=True)
     smoke = smoke.stdout
     assert "sum_of_three: [50, 51, 52] ->" in smoke
     bad = subprocess.run(command + ["nope"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown demo 'nope'" in bad.stderr
+
+
+def test_digits_row_by_row():
+    pytest.importorskip("sklearn")
+    assert demos.run("digits")["accuracy"] >= 0.95
