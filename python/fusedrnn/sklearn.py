@@ -1,0 +1,119 @@
+"""scikit-learn estimators around the fused recurrent layers (needs scikit-learn): ``RecurrentRegressor``
+and ``RecurrentClassifier``, usable in ``Pipeline`` and ``GridSearchCV``.
+
+X: ``[n_samples, n_steps, n_features]`` sequences, or 2-D ``[n_samples, n_steps]`` (one feature per
+step, which is also how scikit-learn's own checks feed tabular data). The model is a recurrent layer
+(``cell``: "lstm", "gru" or "rnn") reading the whole sequence, its last output feeding a Dense layer,
+trained with Adam (fusedrnn.nn).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as err:  # pragma: no cover - exercised only without the extra
+    raise ImportError("fusedrnn.sklearn needs scikit-learn: pip install scikit-learn") from err
+
+from . import nn
+
+__all__ = ["RecurrentClassifier", "RecurrentRegressor"]
+
+_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
+
+
+class _RecurrentEstimator(BaseEstimator):
+    def __init__(self, cell="lstm", hidden_size=32, num_layers=1, bidirectional=False, activation="tanh",
+                 epochs=100, batch_size=32, learning_rate=0.005, random_state=None):  # fmt: skip
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.activation = activation
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def _validated(self, X, y=None, fitting=False, y_options=None):
+        """X as float32 sequences [n, steps, features] (and y checked), through scikit-learn's validation:
+        its messages, its n_features_in_ (the number of steps) and its refusal of NaN / inf."""
+        if fitting:
+            X, y = validate_data(self, X, y, reset=True, allow_nd=True, dtype=np.float32, **(y_options or {}))
+        else:
+            X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+        if X.ndim == 2:
+            X = X[:, :, None]
+        if X.ndim != 3:
+            raise ValueError(f"X: expected [n_samples, n_steps(, n_features)], got {X.ndim} dimensions")
+        if fitting:
+            self.sequence_shape_ = X.shape[1:]
+        elif X.shape[1:] != self.sequence_shape_:
+            raise ValueError(f"X: has samples of shape {X.shape[1:]}, the estimator was fitted on "
+                             f"{self.sequence_shape_}")  # fmt: skip
+        return (X, y) if fitting else X
+
+    def _fit(self, X, targets, outputs, loss):
+        if self.cell not in _CELLS:
+            raise ValueError(f"cell: expected 'lstm', 'gru' or 'rnn', got {self.cell!r}")
+        if isinstance(self.random_state, (int, np.integer)):
+            seed = int(self.random_state)
+        else:
+            seed = np.random.RandomState(self.random_state).randint(2**31)
+        activation = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
+        layer = _CELLS[self.cell](self.hidden_size, num_layers=self.num_layers,
+                                  bidirectional=self.bidirectional, **activation)  # fmt: skip
+        self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
+        self.model_.compile(nn.Adam(self.learning_rate), loss)
+        self.model_.fit(X, targets, epochs=self.epochs, batch_size=self.batch_size, verbose=0)
+        return self
+
+
+class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
+    """Sequence -> value(s) regression (MSE). y: [n_samples] or [n_samples, n_targets]."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def fit(self, X, y):
+        X, y = self._validated(X, y, fitting=True, y_options=dict(multi_output=True, y_numeric=True))
+        y = np.asarray(y, np.float32)
+        self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
+        self._fit(X, y.reshape(len(y), -1), self.n_outputs_, "mse")
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self, "model_")
+        pred = self.model_.predict(self._validated(X)).astype(np.float64)  # scikit-learn's convention
+        return pred[:, 0] if self.n_outputs_ == 1 else pred
+
+
+class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
+    """Sequence -> class (softmax cross-entropy). y: [n_samples] labels of any kind."""
+
+    def fit(self, X, y):
+        X, y = self._validated(X, y, fitting=True)
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
+        self._fit(X, encoded.astype(np.int64), len(self.classes_), "sparse_categorical_crossentropy")
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "model_")
+        logits = self.model_.predict(self._validated(X)).astype(np.float64)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        probabilities = self.predict_proba(X)  # checks that the estimator is fitted first
+        return self.classes_[probabilities.argmax(axis=1)]
