@@ -12,6 +12,8 @@ DEMOS = {
     "multiples_of_five": "many-to-many: 3 multiples of 5 -> the next 3; [300, 305, 310] -> [315, 320, 325]",
     "forecasting": "a seasonal, noisy 'energy' series: 33-step windows -> the next value, MAE vs persistence",
     "digits": "scikit-learn's 8x8 digits row by row: LSTM(64) + Dense(10), test accuracy (scikit-learn)",
+    "sentiment": "synthetic reviews where word order decides (not good / not bad): held-out accuracy",
+    "text_generation": "char-level LSTM on standard-library source: loss per char vs unigram, a sample",
 }
 
 

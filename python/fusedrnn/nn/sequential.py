@@ -84,12 +84,21 @@ class Sequential:
         return [g for layer in self.layers for g in layer.gradients()]
 
     def _ensure_built(self, X):
-        if self.built_for != X.shape[1:]:
-            if self.built_for is not None:
-                raise ValueError(
-                    f"X: the model was built for samples of shape {self.built_for}, got {X.shape[1:]}"
-                )
+        if self.built_for is None:
             self.build((None,) + X.shape[1:])
+            return
+        # A model that starts with a recurrent or embedding layer takes sequences of any length: only
+        # the dimensions past the time axis must match.
+        from .layers import Embedding, Recurrent
+
+        any_length = bool(self.layers) and isinstance(self.layers[0], (Recurrent, Embedding))
+        mismatch = (len(X.shape[1:]) != len(self.built_for)
+                    or (X.shape[2:] if any_length else X.shape[1:])
+                    != (self.built_for[1:] if any_length else self.built_for))  # fmt: skip
+        if mismatch:
+            note = " (any number of steps)" if any_length else ""
+            raise ValueError(f"X: the model was built for samples of shape {self.built_for}{note}, "
+                             f"got {X.shape[1:]}")  # fmt: skip
 
     def forward(self, X, training=False):
         out = X
