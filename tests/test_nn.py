@@ -4,21 +4,13 @@ trained end to end to their stated results."""
 
 import numpy as np
 import pytest
+from reference_helpers import numerical_grad
 
 from fusedrnn import nn
 
 
 def numerical(f, array, eps=1e-2):
-    grad = np.zeros(array.shape, np.float64)
-    for idx in np.ndindex(array.shape):
-        old = array[idx]
-        array[idx] = old + eps
-        up = f()
-        array[idx] = old - eps
-        down = f()
-        array[idx] = old
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
+    return numerical_grad(f, array, eps).astype(np.float64)
 
 
 def check_layer(layer, x, rng, atol=2e-3):

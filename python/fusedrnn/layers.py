@@ -40,13 +40,9 @@ class _RecurrentLayer:
                  recurrent_activation="sigmoid", recurrent_dropout=0.0, init="torch", merge_mode="concat",
                  stateful=False, **unknown):  # fmt: skip
         with _errors_name(type(self)):
-            _refuse_unknown(unknown, self._ARGUMENTS)
-            self.stateful = flag(stateful, "stateful")
-            self.init = _init_scheme(init)
-            self.merge_mode = _merge_mode(merge_mode, bidirectional)
+            self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
-            self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
             self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                             dtype, seed)  # fmt: skip
 
@@ -58,6 +54,14 @@ class _RecurrentLayer:
 
     def _plan_activations(self):
         return self.activation, self.recurrent_activation
+
+    def _options(self, unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout):
+        """The keyword options every class checks the same way (the constructors share them)."""
+        _refuse_unknown(unknown, self._ARGUMENTS)
+        self.stateful = flag(stateful, "stateful")
+        self.init = _init_scheme(init)
+        self.merge_mode = _merge_mode(merge_mode, bidirectional)
+        self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
 
     def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                    dtype, seed):  # fmt: skip
@@ -625,11 +629,7 @@ class RNN(_RecurrentLayer):
                  activation=_UNSET, recurrent_dropout=0.0, init="torch", merge_mode="concat",
                  stateful=False, **unknown):  # fmt: skip
         with _errors_name(type(self)):
-            _refuse_unknown(unknown, self._ARGUMENTS)
-            self.stateful = flag(stateful, "stateful")
-            self.init = _init_scheme(init)
-            self.merge_mode = _merge_mode(merge_mode, bidirectional)
-            self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
+            self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
             if activation is not _UNSET:
                 keras_name = _activation(activation, "activation")
