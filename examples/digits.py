@@ -3,7 +3,15 @@
     pip install ".[examples]" && python examples/digits.py     # or: python -m fusedrnn demo digits
 """
 
+import os
+
 from fusedrnn.demos import digits
 
 if __name__ == "__main__":
-    digits.run()
+    # PNG plots next to this script when matplotlib is installed.
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        digits.run()
+    else:
+        digits.run(plot_dir=os.path.dirname(os.path.abspath(__file__)))

@@ -52,3 +52,15 @@ def test_text_generation_smoke_beats_the_unigram_baseline():
     # epochs on 6k characters already learn more than character frequencies.
     result = demos.run("text_generation", smoke=True)
     assert result["loss"] < result["unigram"] and result["sample"].startswith("def ")
+
+
+def test_plots_are_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = demos.run("forecasting", smoke=True, plot_dir=str(tmp_path))
+    for path in result["plots"]:
+        with open(path, "rb") as png:
+            assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+    command = [sys.executable, "-m", "fusedrnn", "demo", "--smoke", "--plots", str(tmp_path / "p")]
+    command.append("sum_of_three")
+    subprocess.run(command, capture_output=True, text=True, check=True)
+    assert (tmp_path / "p" / "sum_of_three_loss.png").exists()

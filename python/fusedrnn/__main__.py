@@ -278,6 +278,7 @@ def run_demos(argv):
     parser.add_argument("names", nargs="*", default=["all"], help=f"{', '.join(demos.DEMOS)} or all")
     parser.add_argument("--list", action="store_true", help="list the demos")
     parser.add_argument("--smoke", action="store_true", help="a few epochs only (a check that they run)")
+    parser.add_argument("--plots", metavar="DIR", help="write PNG plots there (needs matplotlib)")
     args = parser.parse_args(argv)
     if args.list:
         for name, what in demos.DEMOS.items():
@@ -287,8 +288,10 @@ def run_demos(argv):
     for name in names:
         if name not in demos.DEMOS:
             parser.error(f"unknown demo {name!r}; --list shows them")
+    if args.plots:
+        os.makedirs(args.plots, exist_ok=True)
     for name in names:
-        demos.run(name, smoke=args.smoke)
+        demos.run(name, smoke=args.smoke, plot_dir=args.plots)
     return 0
 
 

@@ -17,7 +17,14 @@ DEMOS = {
 }
 
 
-def run(name, smoke=False):
+# The demos that draw PNG plots (a directory given to run / `demo --plots DIR`).
+PLOTS = ("sum_of_three", "forecasting", "digits")
+
+
+def run(name, smoke=False, plot_dir=None):
     if name not in DEMOS:
         raise ValueError(f"name: expected one of {', '.join(DEMOS)}, got {name!r}")
-    return importlib.import_module(f"{__name__}.{name}").run(smoke=smoke)
+    module = importlib.import_module(f"{__name__}.{name}")
+    if plot_dir is not None and name in PLOTS:
+        return module.run(smoke=smoke, plot_dir=plot_dir)
+    return module.run(smoke=smoke)

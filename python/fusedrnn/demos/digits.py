@@ -2,6 +2,7 @@
 scikit-learn so it runs offline): each image is a sequence of 8 rows of 8 pixels; LSTM(64) + Dense(10)
 with softmax cross-entropy; test accuracy on a held-out 25 % (target >= 95 %)."""
 
+import os
 import time
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from fusedrnn import nn
 
 
-def run(smoke=False):
+def run(smoke=False, plot_dir=None):
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:
@@ -23,8 +24,15 @@ def run(smoke=False):
     cut = int(0.75 * len(X))
     model = nn.Sequential([nn.LSTM(64), nn.Dense(10)], seed=0)
     model.compile(nn.Adam(0.01), "sparse_categorical_crossentropy")
-    model.fit(X[:cut], y[:cut], epochs=2 if smoke else 30, batch_size=64, verbose=0)
+    history = model.fit(X[:cut], y[:cut], epochs=2 if smoke else 30, batch_size=64, verbose=0)
     accuracy = float(np.mean(model.predict(X[cut:]).argmax(axis=1) == y[cut:]))
     seconds = time.perf_counter() - start
     print(f"digits: test accuracy {accuracy:.1%} (target >= 95 %), {seconds:.2f} s")
-    return {"accuracy": accuracy, "seconds": seconds}
+    result = {"accuracy": accuracy, "seconds": seconds}
+    if plot_dir is not None:
+        from . import plots
+
+        result["plots"] = [plots.loss_curve(history, os.path.join(plot_dir, "digits_loss.png"),
+                                            "digits: training loss")]  # fmt: skip
+        print("  plots:", ", ".join(result["plots"]))
+    return result

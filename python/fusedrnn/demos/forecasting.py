@@ -2,6 +2,7 @@
 hourly 'consumption' with daily and weekly cycles, a trend and noise; 33-step windows -> the next hour
 with LSTM(64) + Dense(1); MAE on the last 20 % against the persistence baseline (the next hour = this one)."""
 
+import os
 import time
 
 import numpy as np
@@ -17,7 +18,7 @@ def series(hours, seed=0):
     return (10 + 2 * daily + weekly + 0.001 * t + rng.normal(0, 0.2, hours)).astype(np.float32)
 
 
-def run(smoke=False):
+def run(smoke=False, plot_dir=None):
     start = time.perf_counter()
     values = series(2000 if smoke else 6000)
     mean, std = values.mean(), values.std()
@@ -26,7 +27,7 @@ def run(smoke=False):
     cut = int(0.8 * len(X))
     model = nn.Sequential([nn.LSTM(64), nn.Dense(1)], seed=0)
     model.compile(nn.Adam(0.005), "mse")
-    model.fit(X[:cut], y[:cut], epochs=3 if smoke else 15, batch_size=64, verbose=0)
+    history = model.fit(X[:cut], y[:cut], epochs=3 if smoke else 15, batch_size=64, verbose=0)
     pred = model.predict(X[cut:])[:, 0] * std + mean
     truth = y[cut:, 0] * std + mean
     persistence = X[cut:, -1, 0] * std + mean
@@ -34,4 +35,15 @@ def run(smoke=False):
     seconds = time.perf_counter() - start
     print(f"forecasting: MAE {mae:.3f} vs persistence {baseline:.3f} ({baseline / mae:.2f}x better), "
           f"{seconds:.2f} s")
-    return {"mae": mae, "persistence_mae": baseline, "seconds": seconds}
+    result = {"mae": mae, "persistence_mae": baseline, "seconds": seconds}
+    if plot_dir is not None:
+        from . import plots
+
+        result["plots"] = [
+            plots.forecast(truth, pred, persistence, os.path.join(plot_dir, "forecasting.png"),
+                           f"33-step LSTM forecast: MAE {mae:.3f} vs persistence {baseline:.3f}"),
+            plots.loss_curve(history, os.path.join(plot_dir, "forecasting_loss.png"),
+                             "forecasting: training loss"),
+        ]  # fmt: skip
+        print("  plots:", ", ".join(result["plots"]))
+    return result
