@@ -3,15 +3,7 @@
     python examples/forecasting.py          # or: python -m fusedrnn demo forecasting
 """
 
-import os
-
-from fusedrnn.demos import forecasting
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    # PNG plots next to this script when matplotlib is installed.
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        forecasting.run()
-    else:
-        forecasting.run(plot_dir=os.path.dirname(os.path.abspath(__file__)))
+    script("forecasting", __file__)

@@ -3,7 +3,7 @@
     python examples/multiples_of_five.py          # or: python -m fusedrnn demo multiples_of_five
 """
 
-from fusedrnn.demos import multiples_of_five
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    multiples_of_five.run()
+    script("multiples_of_five", __file__)

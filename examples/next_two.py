@@ -3,7 +3,7 @@
     python examples/next_two.py          # or: python -m fusedrnn demo next_two
 """
 
-from fusedrnn.demos import next_two
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    next_two.run()
+    script("next_two", __file__)

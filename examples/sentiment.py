@@ -3,7 +3,7 @@
     python examples/sentiment.py          # or: python -m fusedrnn demo sentiment
 """
 
-from fusedrnn.demos import sentiment
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    sentiment.run()
+    script("sentiment", __file__)

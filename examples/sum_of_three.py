@@ -3,15 +3,7 @@
     python examples/sum_of_three.py          # or: python -m fusedrnn demo sum_of_three
 """
 
-import os
-
-from fusedrnn.demos import sum_of_three
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    # PNG plots next to this script when matplotlib is installed.
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        sum_of_three.run()
-    else:
-        sum_of_three.run(plot_dir=os.path.dirname(os.path.abspath(__file__)))
+    script("sum_of_three", __file__)

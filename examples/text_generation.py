@@ -3,7 +3,7 @@
     python examples/text_generation.py          # or: python -m fusedrnn demo text_generation
 """
 
-from fusedrnn.demos import text_generation
+from fusedrnn.demos import script
 
 if __name__ == "__main__":
-    text_generation.run()
+    script("text_generation", __file__)

@@ -15,6 +15,15 @@ CLASSES = {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
 
+def assert_matches_reference(layer, y, dx, ry, rdx, rgrads):
+    tol = TOLERANCE[layer.dtype.type]
+    np.testing.assert_allclose(y, ry, **tol)
+    np.testing.assert_allclose(dx, rdx, **tol)
+    for name, want in rgrads.items():
+        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
+                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+
+
 def forward_backward(layer, cell, x, dy, lengths=None):
     y, states = layer(x, lengths=lengths)
     dx, _ = layer.backward(dy)
@@ -40,12 +49,7 @@ def test_gradients_given_the_masks_match_the_reference(rng, cell, dtype, with_le
     opts = dict(num_layers=3, bidirectional=True, lengths=lengths, dropout_masks=masks.astype(np.float64))
     ry, _, cache = ref_forward(x.astype(np.float64), params, None, **opts)
     rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
-    tol = TOLERANCE[dtype]
-    np.testing.assert_allclose(y, ry, **tol)
-    np.testing.assert_allclose(dx, rdx, **tol)
-    for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+    assert_matches_reference(layer, y, dx, ry, rdx, rgrads)
 
 
 def test_mask_statistics_and_reproducibility():
@@ -147,12 +151,7 @@ def test_recurrent_dropout_gradients_given_the_masks_match_the_reference(rng, ce
                                lengths=lengths, dropout_masks=layer.dropout_masks.astype(np.float64),
                                recurrent_masks=rec.astype(np.float64), **extra)  # fmt: skip
     rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
-    tol = TOLERANCE[dtype]
-    np.testing.assert_allclose(y, ry, **tol)
-    np.testing.assert_allclose(dx, rdx, **tol)
-    for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+    assert_matches_reference(layer, y, dx, ry, rdx, rgrads)
 
 
 def test_recurrent_mask_statistics_eval_and_zero():

@@ -5,6 +5,7 @@ generated here, so every demo runs offline on a fresh machine."""
 from __future__ import annotations
 
 import importlib
+import os
 
 DEMOS = {
     "sum_of_three": "many-to-one: LSTM(50, relu) + Dense(1) learns x1+x2+x3; [50, 51, 52] -> 153",
@@ -19,6 +20,20 @@ DEMOS = {
 
 # The demos that draw PNG plots (a directory given to run / `demo --plots DIR`).
 PLOTS = ("sum_of_three", "forecasting", "digits")
+
+
+def script(name, path):
+    """What each examples/NAME.py does: runs the demo, with its PNG plots next to the script when it
+    draws some and matplotlib is installed."""
+    plot_dir = None
+    if name in PLOTS:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            plot_dir = os.path.dirname(os.path.abspath(path))
+    return run(name, plot_dir=plot_dir)
 
 
 def run(name, smoke=False, plot_dir=None):

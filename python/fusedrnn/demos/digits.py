@@ -2,12 +2,13 @@
 scikit-learn so it runs offline): each image is a sequence of 8 rows of 8 pixels; LSTM(64) + Dense(10)
 with softmax cross-entropy; test accuracy on a held-out 25 % (target >= 95 %)."""
 
-import os
 import time
 
 import numpy as np
 
 from fusedrnn import nn
+
+from . import plots
 
 
 def run(smoke=False, plot_dir=None):
@@ -29,10 +30,4 @@ def run(smoke=False, plot_dir=None):
     seconds = time.perf_counter() - start
     print(f"digits: test accuracy {accuracy:.1%} (target >= 95 %), {seconds:.2f} s")
     result = {"accuracy": accuracy, "seconds": seconds}
-    if plot_dir is not None:
-        from . import plots
-
-        result["plots"] = [plots.loss_curve(history, os.path.join(plot_dir, "digits_loss.png"),
-                                            "digits: training loss")]  # fmt: skip
-        print("  plots:", ", ".join(result["plots"]))
-    return result
+    return plots.add_loss_curve(result, history, plot_dir, "digits")

@@ -9,6 +9,8 @@ import numpy as np
 
 from fusedrnn import data, nn
 
+from . import plots
+
 
 def series(hours, seed=0):
     rng = np.random.default_rng(seed)
@@ -36,14 +38,8 @@ def run(smoke=False, plot_dir=None):
     print(f"forecasting: MAE {mae:.3f} vs persistence {baseline:.3f} ({baseline / mae:.2f}x better), "
           f"{seconds:.2f} s")
     result = {"mae": mae, "persistence_mae": baseline, "seconds": seconds}
+    also = ()
     if plot_dir is not None:
-        from . import plots
-
-        result["plots"] = [
-            plots.forecast(truth, pred, persistence, os.path.join(plot_dir, "forecasting.png"),
-                           f"33-step LSTM forecast: MAE {mae:.3f} vs persistence {baseline:.3f}"),
-            plots.loss_curve(history, os.path.join(plot_dir, "forecasting_loss.png"),
-                             "forecasting: training loss"),
-        ]  # fmt: skip
-        print("  plots:", ", ".join(result["plots"]))
-    return result
+        title = f"33-step LSTM forecast: MAE {mae:.3f} vs persistence {baseline:.3f}"
+        also = (plots.forecast(truth, pred, persistence, os.path.join(plot_dir, "forecasting.png"), title),)
+    return plots.add_loss_curve(result, history, plot_dir, "forecasting", *also)

@@ -17,6 +17,17 @@ def _pyplot():
     return plt
 
 
+def add_loss_curve(result, history, plot_dir, name, *also):
+    """With a plot_dir, writes `name`_loss.png (and the paths in `also`, already written) into
+    result["plots"] and says so; the demos' common ending."""
+    if plot_dir is None:
+        return result
+    result["plots"] = [*also, loss_curve(history, os.path.join(plot_dir, f"{name}_loss.png"),
+                                         f"{name}: training loss")]  # fmt: skip
+    print("  plots:", ", ".join(result["plots"]))
+    return result
+
+
 def loss_curve(history, path, title):
     """The training (and validation) loss per epoch, log scale."""
     plt = _pyplot()

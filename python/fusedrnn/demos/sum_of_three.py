@@ -1,12 +1,13 @@
 """Many-to-one (the lecture notes): LSTM(50, activation='relu') + Dense(1), adam, mse, 1000 epochs on
 [[1,2,3], [4,5,6], ...] -> their sums; predict [50, 51, 52] (the notes: 152.93)."""
 
-import os
 import time
 
 import numpy as np
 
 from fusedrnn import nn
+
+from . import plots
 
 
 def run(smoke=False, plot_dir=None):
@@ -20,10 +21,4 @@ def run(smoke=False, plot_dir=None):
     seconds = time.perf_counter() - start
     print(f"sum_of_three: [50, 51, 52] -> {prediction:.2f} (expected 153), {seconds:.2f} s")
     result = {"prediction": prediction, "seconds": seconds}
-    if plot_dir is not None:
-        from . import plots
-
-        result["plots"] = [plots.loss_curve(history, os.path.join(plot_dir, "sum_of_three_loss.png"),
-                                            "sum_of_three: training loss")]  # fmt: skip
-        print("  plots:", ", ".join(result["plots"]))
-    return result
+    return plots.add_loss_curve(result, history, plot_dir, "sum_of_three")
