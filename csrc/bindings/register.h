@@ -6,4 +6,5 @@
 namespace fusedrnn {
 void register_runtime(pybind11::module_& m);
 void register_plans(pybind11::module_& m);
+void register_reduced(pybind11::module_& m);
 }  // namespace fusedrnn

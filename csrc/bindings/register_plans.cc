@@ -31,9 +31,11 @@ py::dict facts_dict(const CellFacts& f) {
 StackConfig make_config(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
                         std::int64_t num_layers, bool bidirectional, bool bias,
                         const std::string& activation = "tanh",
-                        const std::string& recurrent_activation = "sigmoid", std::int64_t proj_size = 0) {
+                        const std::string& recurrent_activation = "sigmoid", std::int64_t proj_size = 0,
+                        const std::string& weight_format = "fp32") {
   StackConfig cfg;
   cfg.proj_size = proj_size;
+  cfg.weight_format = weight_format_named(weight_format);
   cfg.kind = cell_facts(cell).kind;
   cfg.activation = activation_named(activation, "activation");
   cfg.recurrent_activation = activation_named(recurrent_activation, "recurrent_activation");
@@ -100,9 +102,10 @@ class PlanBinding {
  public:
   PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
               std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype,
-              const std::string& activation, const std::string& recurrent_activation, std::int64_t proj_size)
+              const std::string& activation, const std::string& recurrent_activation, std::int64_t proj_size,
+              const std::string& weight_format)
       : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias, activation,
-                         recurrent_activation, proj_size)),
+                         recurrent_activation, proj_size, weight_format)),
         specs_(cfg_.parameters()) {
     if (dtype == "float32") {
       plan_ = std::make_unique<StackPlan<float>>(cfg_);
@@ -149,6 +152,12 @@ class PlanBinding {
     return kActivationNames[static_cast<int>(cfg_.recurrent_activation)];
   }
   py::list parameter_shapes() const { return shapes_list(cfg_); }
+  std::string weight_format() const { return weight_format_name(cfg_.weight_format); }
+  py::list layer_formats() const {
+    py::list out;
+    for (std::int64_t l = 0; l < cfg_.layers; ++l) out.append(weight_format_name(cfg_.slot_format(l)));
+    return out;
+  }
 
  private:
   template <class T>
@@ -306,10 +315,12 @@ void register_plans(py::module_& m) {
       "A prepared layer stack: validated sizes, packed weights kept while valid, retained "
       "workspace; forward/backward run every layer and direction under one GIL release.")
       .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool,
-                    const std::string&, const std::string&, const std::string&, std::int64_t>(),
+                    const std::string&, const std::string&, const std::string&, std::int64_t,
+                    const std::string&>(),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"), py::arg("activation") = "tanh",
-           py::arg("recurrent_activation") = "sigmoid", py::arg("proj_size") = 0)
+           py::arg("recurrent_activation") = "sigmoid", py::arg("proj_size") = 0,
+           py::arg("weight_format") = "fp32")
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
@@ -327,7 +338,10 @@ void register_plans(py::module_& m) {
       .def_property_readonly("cell", &PlanBinding::cell)
       .def_property_readonly("activation", &PlanBinding::activation)
       .def_property_readonly("recurrent_activation", &PlanBinding::recurrent_activation)
-      .def("parameter_shapes", &PlanBinding::parameter_shapes);
+      .def("parameter_shapes", &PlanBinding::parameter_shapes)
+      .def_property_readonly("weight_format", &PlanBinding::weight_format)
+      .def_property_readonly("layer_formats", &PlanBinding::layer_formats,
+                             "The format each layer's products use (small layers stay fp32: StackConfig::slot_format).");
 }
 
 }  // namespace fusedrnn

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cells/activation.h"
+#include "reduced/weight_format.h"
 
 namespace fusedrnn {
 
@@ -35,6 +36,9 @@ struct LayerConfig {
   bool recurrent_dropout = false;
   // LSTM projection (PyTorch's proj_size): h_t = W_hr (o * act(c_t)) is P-wide, 0 = none.
   std::int64_t proj_size = 0;
+  // The weights' format in the products: fp32, or (float32 inference only) bf16 / int8, whose forward is
+  // reduced/time_loop_forward_reduced.h and whose packs are reduced/reduced_pack.h's.
+  WeightFormat weight_format = WeightFormat::fp32;
 
   // The width of h (of h0, h_n and y's columns): P with a projection, else H.
   std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }

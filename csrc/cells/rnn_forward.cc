@@ -3,6 +3,7 @@
 #include "cells/rnn_cell.h"
 #include "cells/time_loop_forward.h"
 #include "dispatch/isa_entry_points.h"
+#include "reduced/time_loop_forward_reduced.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 

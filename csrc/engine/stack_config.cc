@@ -1,5 +1,6 @@
 #include "engine/stack_config.h"
 
+#include <atomic>
 #include <stdexcept>
 
 #include "runtime/threads.h"
@@ -75,6 +76,26 @@ void StackConfig::validate() const {
   }
 }
 
+namespace {
+// Below this many weight elements per layer the fp32 kernels are as fast (keras-seed, energy: measured
+// in benchmarks/RESULTS.md, "Reduced precision").
+constexpr std::int64_t kDefaultReducedMinWeights = std::int64_t{1} << 16;
+
+std::atomic<std::int64_t>& reduced_min() {
+  static std::atomic<std::int64_t> value{kDefaultReducedMinWeights};
+  return value;
+}
+}  // namespace
+
+std::int64_t reduced_min_weights() { return reduced_min().load(std::memory_order_relaxed); }
+void set_reduced_min_weights(std::int64_t n) { reduced_min().store(n < 0 ? 0 : n, std::memory_order_relaxed); }
+
+WeightFormat StackConfig::slot_format(std::int64_t l) const {
+  if (weight_format == WeightFormat::fp32) return weight_format;
+  const std::int64_t weights = gates() * hidden * (layer_input(l) + state_width()) + proj_size * hidden;
+  return weights >= reduced_min_weights() ? weight_format : WeightFormat::fp32;
+}
+
 LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const {
   LayerConfig cfg;
   cfg.steps = steps;
@@ -86,7 +107,10 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.x_ld = cfg.input_size;
   cfg.proj_size = proj_size;
   cfg.y_ld = directions * state_width();
-  cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features();
+  cfg.weight_format = slot_format(l);
+  // Reduced formats quantise x and h with their own scales, so never in one product.
+  cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features() &&
+                   cfg.weight_format == WeightFormat::fp32;
   cfg.activation = activation;
   cfg.recurrent_activation = recurrent_activation;
   return cfg;

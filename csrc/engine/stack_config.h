@@ -30,6 +30,11 @@ const CellFacts& cell_facts(const std::string& name);
 // The activation called `name` (cells/activation.h), or std::invalid_argument naming `argument`.
 Activation activation_named(const std::string& name, const char* argument);
 
+// The size rule of StackConfig::slot_format (default below; settable so that tests reach the reduced
+// kernels with small shapes).
+std::int64_t reduced_min_weights();
+void set_reduced_min_weights(std::int64_t n);
+
 struct ParameterSpec {
   std::string name;                 // PyTorch's state_dict name, e.g. "weight_hh_l1_reverse"
   std::vector<std::int64_t> shape;  // e.g. {G*H, H}
@@ -52,6 +57,9 @@ struct StackConfig {
   Activation activation = Activation::tanh;  // see LayerConfig
   Activation recurrent_activation = Activation::sigmoid;
   std::int64_t proj_size = 0;  // P (LSTM only): h_t = W_hr (o * act(c_t)), 0 = none
+  // fp32, or bf16 / int8 (float32 inference only): the products of the layers large enough to gain
+  // from it (slot_format) read weights packed in that format.
+  WeightFormat weight_format = WeightFormat::fp32;
 
   // Throws std::invalid_argument naming the offending argument.
   void validate() const;
@@ -64,6 +72,10 @@ struct StackConfig {
   std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }
   // Input features of layer l (C, then D*S).
   std::int64_t layer_input(std::int64_t l) const { return l == 0 ? input_size : directions * state_width(); }
+  // The format layer l's products use: weight_format, or fp32 for a layer whose recurrent and input
+  // weights together have fewer than reduced_min_weights() elements (they stay in the caches, so
+  // reduced precision buys nothing there; measured in benchmarks/RESULTS.md).
+  WeightFormat slot_format(std::int64_t l) const;
   // The kernel configuration of slot (l, d) over steps x batch.
   LayerConfig layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const;
   // Parameter names and shapes in PyTorch's order: per layer, per direction, w_ih, w_hh (, b_ih, b_hh)

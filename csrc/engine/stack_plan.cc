@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "dispatch/kernel_table.h"
 #include "engine/arena.h"
@@ -108,6 +109,7 @@ struct StackPlan<T>::Impl {
   std::vector<SlotWeights<T>> weights;
   const KernelTable* table = nullptr;            // the kernels the packs and their offsets were made for
   std::int64_t fuse_max = -1;                    // and the fusion rule (it changes the packs' layout)
+  std::int64_t reduced_min = -1;                 // and the reduced-format size rule (StackConfig::slot_format)
   std::vector<std::int64_t> pack_offsets;        // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
   Arena packs, scratch, store;
@@ -146,9 +148,10 @@ struct StackPlan<T>::Impl {
   // knob): follow the ones in use.
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
-    if (table != &active || fuse_max != fuse_input_max_features()) {
+    if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights()) {
       table = &active;
       fuse_max = fuse_input_max_features();
+      reduced_min = reduced_min_weights();
       packs_valid = false;
       pack_offsets.clear();
       Pieces<T> layout(nullptr);
@@ -183,6 +186,10 @@ struct StackPlan<T>::Impl {
 template <class T>
 StackPlan<T>::StackPlan(const StackConfig& config) : impl_(std::make_unique<Impl>()) {
   config.validate();
+  if (config.weight_format != WeightFormat::fp32 && !std::is_same_v<T, float>) {
+    throw std::invalid_argument(std::string("weight_format: ") + weight_format_name(config.weight_format) +
+                                " needs dtype float32");
+  }
   impl_->cfg = config;
   for (const ParameterSpec& p : config.parameters()) {
     std::int64_t n = 1;
@@ -242,6 +249,10 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
     throw std::logic_error("forward: no weights set");
   check_call_size(a.steps, a.batch);
   m.pending = false;  // a new forward replaces the pending one, even if it fails
+  if (a.training && cfg.weight_format != WeightFormat::fp32) {
+    throw std::invalid_argument(std::string("training: a ") + weight_format_name(cfg.weight_format) +
+                                " layer is inference-only (train the float32 layer, then quantise it)");
+  }
   const TypedKernels<T>& kernels = m.kernels();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);

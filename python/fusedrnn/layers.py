@@ -34,6 +34,7 @@ class _RecurrentLayer:
     """
 
     _cell = ""  # the _core.Plan cell name, set by each subclass
+    _weight_format = "fp32"  # the products' weight format; quantized() layers have "bf16" or "int8"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
@@ -105,7 +106,7 @@ class _RecurrentLayer:
     def _new_plan(self):
         return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                           self.bias, self.dtype.name, *self._plan_activations(),
-                          self._proj_size())  # fmt: skip
+                          self._proj_size(), self._weight_format)  # fmt: skip
 
     def _proj_size(self):
         return 0
@@ -135,7 +136,10 @@ class _RecurrentLayer:
         keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
                 "dtype", "training", "_params", "grads", "_rng", "init", "merge_mode",
                 "stateful")  # fmt: skip
-        return {key: self.__dict__[key] for key in keep + self._extra_state}
+        state = {key: self.__dict__[key] for key in keep + self._extra_state}
+        if self._weight_format != "fp32":
+            state["_weight_format"] = self._weight_format
+        return state
 
     def __setstate__(self, state):
         state = dict(state)
@@ -288,7 +292,13 @@ class _RecurrentLayer:
     def train(self, mode=True):
         """Training mode (mode=True): parameters writable, packed at every forward. eval() = train(False):
         parameters read-only, packed once and kept."""
-        self.training = flag(mode, "mode")
+        mode = flag(mode, "mode")
+        if mode and self._weight_format != "fp32":
+            raise RuntimeError(
+                f"train: this {self._weight_format} layer (from quantized()) is inference-only; train the "
+                "float32 layer and quantise it again"
+            )
+        self.training = mode
         if self.training:
             self._plan.drop_packs()
         self._set_writable(self.training)
@@ -296,6 +306,42 @@ class _RecurrentLayer:
 
     def eval(self):
         return self.train(False)
+
+    # -- reduced precision ----------------------------------------------------------------------------
+
+    def quantized(self, format="int8"):
+        """An inference-only copy whose recurrent and input products read reduced-precision weights.
+
+        ``format="int8"``: weights quantised once per output row (symmetric, scale max|w|/127), the
+        products' other operand (x_t, h_{t-1}) quantised per row at each step the same way, int32 sums,
+        dequantised into float32 for the gate math; ``"bf16"``: weights and operands rounded to bfloat16,
+        float32 sums. State, gates and outputs stay float32. Same call signature and outputs as this layer
+        (every option that applies in eval mode: stacks, bidirectional, lengths, activations, projection,
+        both GRU forms); `train()` and `backward` refuse. Layers with fewer than 65,536 weights stay
+        float32, where the reduced formats would not be faster (`layer_formats` tells which do). Uses
+        AVX512-VNNI / AVX512-BF16 where the CPU has them, exact portable kernels elsewhere
+        (`fusedrnn.cpu_info()`). Needs dtype float32.
+        """
+        fmt = _reduced_format(format)
+        if self.dtype != np.float32:
+            raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
+        state = self.__getstate__()
+        state.update(training=False, _weight_format=fmt, stateful=self.stateful)
+        state["grads"] = {name: np.zeros((0,), self.dtype) for name in self.grads}
+        layer = type(self).__new__(type(self))
+        layer.__setstate__(state)
+        layer.__dict__["grads"] = {}
+        return layer
+
+    @property
+    def weight_format(self):
+        """"fp32", or "bf16" / "int8" for a layer made by quantized()."""
+        return self._weight_format
+
+    @property
+    def layer_formats(self):
+        """The format each layer's products use (a quantized() layer keeps small layers float32)."""
+        return list(self._plan.layer_formats)
 
     @property
     def retained_bytes(self):
@@ -442,13 +488,21 @@ class _RecurrentLayer:
             if getattr(self, key) != default
         )
         sizes = f"{self.input_size}, {self.hidden_size}"
-        return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name})"
+        reduced = "" if self._weight_format == "fp32" else f", weight_format={self._weight_format!r}"
+        return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name}{reduced})"
 
 
 _UNSET = object()
 
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
+
+
+def _reduced_format(value):
+    aliases = {"int8": "int8", "bf16": "bf16", "bfloat16": "bf16"}
+    if not isinstance(value, str) or value not in aliases:
+        raise ValueError(f"format: expected 'int8' or 'bf16', got {value!r}")
+    return aliases[value]
 
 
 def _merge_mode(value, bidirectional):

@@ -1,0 +1,96 @@
+#include "reduced/reduced_pack.h"
+
+#include <algorithm>
+
+#include "reduced/quantize.h"
+
+namespace fusedrnn {
+namespace {
+
+// Consecutive 64-byte aligned pieces of 4-byte words (a null base only measures).
+class WordCarver {
+ public:
+  explicit WordCarver(void* base) : base_(static_cast<std::uint32_t*>(base)) {}
+  template <class W>
+  W* take(std::int64_t words) {
+    W* piece = base_ ? reinterpret_cast<W*>(base_ + used_) : nullptr;
+    used_ += (words + 15) / 16 * 16;
+    return piece;
+  }
+  std::int64_t used() const { return used_; }
+
+ private:
+  std::uint32_t* base_;
+  std::int64_t used_ = 0;
+};
+
+ReducedMatrix carve_matrix(WordCarver& carve, WeightFormat f, std::int64_t gates, std::int64_t units,
+                           std::int64_t k) {
+  ReducedMatrix m;
+  const std::int64_t blocks = (units + kReducedNR - 1) / kReducedNR, lanes = blocks * gates * kReducedNR;
+  m.k_groups = k_groups(f, k);
+  m.gates = gates;
+  m.words = carve.take<std::uint32_t>(units > 0 ? lanes * m.k_groups : 0);
+  if (f == WeightFormat::int8 && units > 0) {
+    m.scale = carve.take<float>(lanes);
+    m.comp = carve.take<std::int32_t>(lanes);
+  }
+  return m;
+}
+
+}  // namespace
+
+ReducedWeights::ReducedWeights(const LayerConfig& cfg, void* base) {
+  WordCarver carve(base);
+  const WeightFormat f = cfg.weight_format;
+  w_ih = carve_matrix(carve, f, cfg.gates, cfg.hidden, cfg.input_size);
+  w_hh = carve_matrix(carve, f, cfg.gates, cfg.hidden, cfg.state_width());
+  w_hr = carve_matrix(carve, f, 1, cfg.proj_size, cfg.hidden);
+  elements = carve.used();
+}
+
+void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k, const ReducedMatrix& m) {
+  const int group = group_size(f);
+  const std::int64_t blocks = (units + kReducedNR - 1) / kReducedNR;
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    for (std::int64_t g = 0; g < m.gates; ++g) {
+      std::uint32_t* panel = const_cast<std::uint32_t*>(m.panel(b, g));
+      for (int u = 0; u < kReducedNR; ++u) {
+        const std::int64_t j = b * kReducedNR + u;
+        if (j >= units) {  // padding units: zero weights, scale and offset
+          for (std::int64_t q = 0; q < m.k_groups; ++q) panel[q * kReducedNR + u] = 0;
+          if (m.scale) {
+            m.scale[(b * m.gates + g) * kReducedNR + u] = 0.0f;
+            m.comp[(b * m.gates + g) * kReducedNR + u] = 0;
+          }
+          continue;
+        }
+        const float* row = w + (g * units + j) * k;
+        if (f == WeightFormat::int8) {
+          const Int8Scale s = int8_scale(row, k);
+          std::int32_t sum = 0;
+          for (std::int64_t q = 0; q < m.k_groups; ++q) {
+            const std::uint32_t word = int8_word(row + q * group, std::min<std::int64_t>(4, k - q * group), s.inverse, 0);
+            panel[q * kReducedNR + u] = word;
+            for (int e = 0; e < 4; ++e) sum += static_cast<std::int8_t>((word >> (8 * e)) & 0xffu);
+          }
+          m.scale[(b * m.gates + g) * kReducedNR + u] = s.scale;
+          m.comp[(b * m.gates + g) * kReducedNR + u] = 128 * sum;
+        } else {
+          for (std::int64_t q = 0; q < m.k_groups; ++q)
+            panel[q * kReducedNR + u] = bf16_word(row + q * group, std::min<std::int64_t>(2, k - q * group));
+        }
+      }
+    }
+  }
+}
+
+void pack_reduced_weights(const LayerConfig& cfg, const float* w_ih, const float* w_hh, const float* w_hr,
+                          void* packed) {
+  const ReducedWeights layout(cfg, packed);
+  pack_reduced_matrix(cfg.weight_format, w_ih, cfg.hidden, cfg.input_size, layout.w_ih);
+  pack_reduced_matrix(cfg.weight_format, w_hh, cfg.hidden, cfg.state_width(), layout.w_hh);
+  if (cfg.proj_size > 0) pack_reduced_matrix(cfg.weight_format, w_hr, cfg.proj_size, cfg.hidden, layout.w_hr);
+}
+
+}  // namespace fusedrnn
