@@ -70,8 +70,13 @@ def get_num_threads():
 def cpu_info():
     """The SIMD path in use (``isa``: avx512, avx2 or generic, chosen at import from CPUID and the OS's
     support, capped by the environment variable FUSEDRNN_ISA), the paths this machine supports, the GEMM
-    microkernels, the CPU's features, whether OpenMP is on, and ``threads``: the thread count the next
+    microkernels, the CPU's features, whether OpenMP is on, the reduced-precision kernels
+    (``reduced_precision``: {"bf16": "avx512_bf16" | "generic", "int8": "avx512_vnni" | "generic"}, and
+    ``reduced_precision_paths``: all usable ones), and ``threads``: the thread count the next
     kernel call may use (get_num_threads(), which honours threadpoolctl's limits)."""
     info = dict(_core.cpu_info())
     info["threads"] = get_num_threads()
+    # The kernels of layer.quantized("bf16" / "int8") now, and every usable one (best first).
+    info["reduced_precision"] = {fmt: _core.reduced_path(fmt) for fmt in ("bf16", "int8")}
+    info["reduced_precision_paths"] = _core.reduced_paths()
     return info

@@ -57,6 +57,10 @@ ACTIVATIONS = {
 }
 
 
+def _exact_product(a, w):
+    return a @ w.T
+
+
 def _masked(h, mask):
     """h as the recurrent product sees it: times the recurrent-dropout mask [N, H], when there is one."""
     return h if mask is None else h * mask
@@ -68,13 +72,15 @@ def _time_order(T, reverse):
 
 
 def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                       recurrent_activation="sigmoid", recurrent_mask=None, w_hr=None):  # fmt: skip
+                       recurrent_activation="sigmoid", recurrent_mask=None, w_hr=None,
+                       product=None):  # fmt: skip
     """One layer, one direction.
 
     x: [T,N,C]; h0, c0: [N,H]; w_ih: [4H,C]; w_hh: [4H,H]; b_ih, b_hh: [4H] or None (no bias).
     With ``reverse`` the recurrence runs from t = T-1 down to 0 (h0 feeds step T-1); y[t] is still
     the output at time t. With a projection w_hr [P,H] (PyTorch's proj_size): h_t = W_hr (o * act(c_t)),
-    so h0, h_t and y are P-wide and w_hh is [4H,P].
+    so h0, h_t and y are P-wide and w_hh is [4H,P]. product(a, w) computes every a @ w.T (None: exactly;
+    `reduced_product` models the bf16 / int8 kernels).
 
     Returns ``y [T,N,H], h_n [N,H], c_n [N,H], cache`` (cache is what `lstm_layer_backward` needs).
     """
@@ -89,9 +95,10 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
 
     act, _ = ACTIVATIONS[activation]
     rec, _ = ACTIVATIONS[recurrent_activation]
+    product = product or _exact_product
     h, c = h0, c0
     for t in _time_order(T, reverse):
-        z = x[t] @ w_ih.T + _masked(h, recurrent_mask) @ w_hh.T
+        z = product(x[t], w_ih) + product(_masked(h, recurrent_mask), w_hh)
         if b_ih is not None:
             z = z + b_ih
         if b_hh is not None:
@@ -102,7 +109,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         o = rec(z[:, 3 * H : 4 * H])
         c = f * c + i * g
         ms[t] = o * act(c)
-        h = ms[t] if w_hr is None else ms[t] @ w_hr.T
+        h = ms[t] if w_hr is None else product(ms[t], w_hr)
         gates[t] = np.concatenate([i, f, g, o], axis=1)
         cs[t] = c
         y[t] = h
@@ -181,7 +188,8 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
 
 
 def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                      recurrent_activation="sigmoid", reset_after=True, recurrent_mask=None):  # fmt: skip
+                      recurrent_activation="sigmoid", reset_after=True, recurrent_mask=None,
+                      product=None):  # fmt: skip
     """One GRU layer, one direction, gate order r, z, n, rec / act the recurrent activation and
     activation (default sigmoid / tanh); PyTorch's reset-after form (Keras's reset_after=True)::
 
@@ -191,8 +199,8 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
     or, with reset_after=False (the original paper's form, Keras's reset_after=False), the reset gate
     applied before the recurrent product: n = act(W_in x + b_in + W_hn (r * h) + b_hn).
 
-    x: [T,N,C]; h0: [N,H]; w_ih: [3H,C]; w_hh: [3H,H]; b_ih, b_hh: [3H] or None.
-    Returns ``y [T,N,H], h_n [N,H], cache``.
+    x: [T,N,C]; h0: [N,H]; w_ih: [3H,C]; w_hh: [3H,H]; b_ih, b_hh: [3H] or None; product as in
+    `lstm_layer_forward`. Returns ``y [T,N,H], h_n [N,H], cache``.
     """
     T, N, _ = x.shape
     H = h0.shape[1]
@@ -207,11 +215,12 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
 
     act, _ = ACTIVATIONS[activation]
     rec, _ = ACTIVATIONS[recurrent_activation]
+    product = product or _exact_product
     h = h0
     for t in _time_order(T, reverse):
-        gx = x[t] @ w_ih.T + b_ih_
+        gx = product(x[t], w_ih) + b_ih_
         h_masked = _masked(h, recurrent_mask)  # what the recurrent products see (recurrent dropout)
-        gh = h_masked @ w_hh.T + b_hh_
+        gh = product(h_masked, w_hh) + b_hh_
         r = rec(gx[:, :H] + gh[:, :H])
         z = rec(gx[:, H : 2 * H] + gh[:, H : 2 * H])
         if reset_after:
@@ -219,7 +228,7 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
             hn[t] = gh[:, 2 * H :]
         else:
             hn[t] = r * h_masked
-            n = act(gx[:, 2 * H :] + hn[t] @ w_hh[2 * H :].T + b_hh_[2 * H :])
+            n = act(gx[:, 2 * H :] + product(hn[t], w_hh[2 * H :]) + b_hh_[2 * H :])
         h = (1 - z) * n + z * h
         gates[t] = np.concatenate([r, z, n], axis=1)
         y[t] = h
@@ -288,19 +297,22 @@ def gru_layer_backward(cache, dy, dh_n=None):
     return dx, dh, grads
 
 
-def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, recurrent_mask=None):
+def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, recurrent_mask=None,
+                      product=None):  # fmt: skip
     """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
-    x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None.
+    x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None; product as in
+    `lstm_layer_forward`.
     Returns ``y [T,N,H], h_n [N,H], cache``.
     """
     act, _ = ACTIVATIONS[nonlinearity]
     T, N, _ = x.shape
     H = h0.shape[1]
     y = np.empty((T, N, H), np.result_type(x, h0, w_ih, w_hh))
+    product = product or _exact_product
     h = h0
     for t in _time_order(T, reverse):
-        z = x[t] @ w_ih.T + _masked(h, recurrent_mask) @ w_hh.T
+        z = product(x[t], w_ih) + product(_masked(h, recurrent_mask), w_hh)
         if b_ih is not None:
             z = z + b_ih
         if b_hh is not None:
@@ -512,7 +524,8 @@ def _lstm_layer_backward(cache, dy, dstates):
 
 
 def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
+         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None,
+         product=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with
     Keras's activations and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each
     sequence run alone). dropout_masks:
@@ -526,10 +539,12 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     means bias=False.
     hx: None (zeros) or (h0, c0), each [L*D,N,H] ([L*D,H] unbatched).
 
+    product: None (exact products), or `reduced_product(format)`: the bf16 / int8 kernels' scheme.
+
     Returns ``y, (h_n, c_n), cache`` with y [T,N,D*H] (or [N,T,D*H], or [T,D*H]) and h_n, c_n
     shaped like h0, c0.
     """
-    layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation)
+    layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation, product=product)
     if lengths is not None:
         def run(x_n, hx_n, masks_n, rec_n):
             return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n,
@@ -579,13 +594,13 @@ def _single_state_backward(layer_backward):
 
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True,
-        recurrent_masks=None):  # fmt: skip
+        recurrent_masks=None, product=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
-    and ``dropout_masks`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
+    , ``dropout_masks`` and ``product`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
     h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
                                 recurrent_activation=recurrent_activation,
-                                reset_after=reset_after)  # fmt: skip
+                                reset_after=reset_after, product=product)  # fmt: skip
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
                                dropout_masks, recurrent_masks)  # fmt: skip
 
@@ -624,10 +639,10 @@ def gru_backward(cache, dy, dh_n=None):
 
 
 def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        lengths=None, dropout_masks=None, recurrent_masks=None):  # fmt: skip
+        lengths=None, dropout_masks=None, recurrent_masks=None, product=None):  # fmt: skip
     """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`; lengths,
-    dropout_masks and recurrent_masks as in `lstm`. Returns ``y, h_n, cache``."""
-    layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity)
+    dropout_masks, recurrent_masks and product as in `lstm`. Returns ``y, h_n, cache``."""
+    layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity, product=product)
     return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
                                dropout_masks, recurrent_masks)  # fmt: skip
 
@@ -635,3 +650,49 @@ def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=Fal
 def rnn_backward(cache, dy, dh_n=None):
     """BPTT through an `rnn` stack, for loss = <dy, y> + <dh_n, h_n>. Returns ``dx, dh0, grads``."""
     return _single_state_stack_backward(rnn_layer_backward, cache, dy, dh_n)
+
+
+# -- the reduced-precision schemes (the kernels of layer.quantized(), csrc/reduced/) ---------------------
+
+
+def bf16_round(a):
+    """a rounded to the nearest bfloat16 (ties to even), as float32 values; NaN stays NaN."""
+    bits = np.ascontiguousarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16 << 16).astype(np.uint32)
+    out = rounded.view(np.float32)
+    return np.where(np.isnan(a), np.float32(np.nan), out)
+
+
+def int8_quantize_rows(a):
+    """Symmetric per-row int8 quantisation of a [M, K] (float32 arithmetic, as the kernels do it):
+    ``q, scale`` with q = round_even(clip(a * (127 / max|row|), -127, 127)) as int64 and scale =
+    max|row| / 127 (0 for a zero row, NaN for a row holding an inf or NaN)."""
+    a = np.asarray(a, np.float32)
+    largest = np.max(np.abs(a), axis=1) if a.shape[1] else np.zeros(a.shape[0], np.float32)
+    finite = np.all(np.isfinite(a), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(finite, largest / np.float32(127), np.float32(np.nan)).astype(np.float32)
+        inverse = np.where(finite & (largest > 0), np.float32(127) / largest, np.float32(0)).astype(np.float32)
+        q = np.rint(np.clip(a * inverse[:, None], -127, 127))
+    return np.nan_to_num(q).astype(np.int64), scale
+
+
+def reduced_product(format):
+    """``product(a, w)`` = a @ w.T as the kernels of `format` compute it, for the reference forwards.
+
+    "int8": a's rows and w's rows quantised by `int8_quantize_rows`, the integer sums exact, then
+    float32(sum) * w_scale * a_scale in float32: bit for bit what every int8 path computes.
+    "bf16": both rounded by `bf16_round`, the products summed in float64 (the kernels sum in float32, in
+    an order of their own, so they differ from this by float32 rounding of the sums)."""
+    if format == "int8":
+        def product(a, w):
+            qa, sa = int8_quantize_rows(a)
+            qw, sw = int8_quantize_rows(w)
+            sums = (qa @ qw.T).astype(np.float32)
+            return (sums * sw[None, :]) * sa[:, None]
+    elif format == "bf16":
+        def product(a, w):
+            return bf16_round(a).astype(np.float64) @ bf16_round(w).astype(np.float64).T
+    else:
+        raise ValueError(f"format: expected 'int8' or 'bf16', got {format!r}")
+    return product

@@ -35,13 +35,17 @@ def _classes():
 
 def save(layer, path):
     """Writes `layer` (fr.LSTM, fr.GRU or fr.RNN) to `path` (a .npz file; the suffix is added by NumPy
-    when missing): its configuration, parameters and dtype, and whether it was in training mode."""
+    when missing): its configuration, parameters and dtype, whether it was in training mode and, for a
+    layer made by ``quantized()``, its weight format (the float32 parameters are saved; loading
+    quantises them again, which gives the same weights)."""
     name = type(layer).__name__
     if name not in _BY_CLASS or not isinstance(layer, tuple(_classes().values())):
         raise TypeError(f"layer: expected a fusedrnn LSTM, GRU or RNN, got {type(layer).__name__}")
     config = {key: getattr(layer, key) for key in _BY_CLASS[name]}
     header = {"format": FORMAT, "version": VERSION, "class": name, "dtype": layer.dtype.name,
               "training": layer.training, "config": config}  # fmt: skip
+    if layer.weight_format != "fp32":
+        header["weight_format"] = layer.weight_format
     arrays = {key: np.ascontiguousarray(value) for key, value in layer.state_dict().items()}
     if "__fusedrnn__" in arrays:
         raise ValueError("layer: a parameter is named __fusedrnn__")
@@ -87,4 +91,10 @@ def load(path):
         layer.load_state_dict(arrays, strict=True)
     except (KeyError, ValueError) as err:
         raise ValueError(f"path: the parameters do not match the configuration: {err}") from err
+    weight_format = header.get("weight_format", "fp32")
+    if weight_format != "fp32":
+        try:
+            return layer.quantized(weight_format)
+        except ValueError as err:
+            raise ValueError(f"path: the saved weight format is not valid: {err}") from err
     return layer.train(bool(header.get("training", True)))
