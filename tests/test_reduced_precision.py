@@ -85,7 +85,8 @@ def test_bf16_product_matches_the_scheme_on_every_path(m, k, n, seed):
 
 def test_bf16_rounding_is_the_kernels():
     # a @ I^T with one nonzero product per output: the kernel returns bf16(a) itself.
-    values = np.array([[1.0, 1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-9), 3.0e38, -0.0, 65504.1, 1e-40]], np.float32)
+    values = np.array([[1.0, 1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-9), 3.0e38, -0.0, 65504.1, 1e-40]],
+                      np.float32)  # fmt: skip
     expected = ref.bf16_round(values)
     for path in paths("bf16"):
         assert fr._core._select_reduced_path("bf16", path)

@@ -595,8 +595,9 @@ def _single_state_backward(layer_backward):
 def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True,
         recurrent_masks=None, product=None):  # fmt: skip
-    """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``
-    , ``dropout_masks`` and ``product`` (as `lstm`); reset_after=False: the reset-before form (`gru_layer_forward`).
+    """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``,
+    ``dropout_masks`` and ``product`` (as `lstm`); reset_after=False: the reset-before form
+    (`gru_layer_forward`).
     h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
     layer = _single_state_layer(gru_layer_forward, activation=activation,
                                 recurrent_activation=recurrent_activation,
@@ -672,7 +673,8 @@ def int8_quantize_rows(a):
     finite = np.all(np.isfinite(a), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(finite, largest / np.float32(127), np.float32(np.nan)).astype(np.float32)
-        inverse = np.where(finite & (largest > 0), np.float32(127) / largest, np.float32(0)).astype(np.float32)
+        inverse = np.where(finite & (largest > 0), np.float32(127) / largest, np.float32(0))
+        inverse = inverse.astype(np.float32)
         q = np.rint(np.clip(a * inverse[:, None], -127, 127))
     return np.nan_to_num(q).astype(np.int64), scale
 
