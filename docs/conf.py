@@ -14,7 +14,7 @@ from fusedrnn import demos
 
 project = "fusedrnn"
 author = "the fusedrnn developers"
-copyright = "the fusedrnn developers"  # noqa: A001 - Sphinx's name for it
+copyright = "the fusedrnn developers"
 
 # The version is set once, in pyproject.toml; CMake compiles it into _core, which fusedrnn.__version__
 # reads. A mismatch with the installed distribution's metadata means a stale build: refuse it.
