@@ -2,17 +2,17 @@
 
 What it measures
     The median wall time per call of one fp32 recurrent layer (LSTM, GRU, RNN with tanh), all threads, on
-    the DESIGN.md section 5 grid of (T, N, C, H), each a single-layer unidirectional layer, followed by
-    `medium-2l-bi`: medium's sizes as a 2-layer bidirectional stack (fr.LSTM(C, H, num_layers=2,
-    bidirectional=True), the same torch.nn module, its ONNX export, fusedrnn.reference.lstm(...,
-    num_layers=2, bidirectional=True)). It is not a DESIGN.md grid shape, so the targets "on every shape"
-    leave it out; --shapes selects shapes by name.
+    the benchmark grid of (T, N, C, H) in docs/benchmarks.md, each a single-layer unidirectional layer,
+    followed by `medium-2l-bi`: medium's sizes as a 2-layer bidirectional stack (fr.LSTM(C, H,
+    num_layers=2, bidirectional=True), the same torch.nn module, its ONNX export,
+    fusedrnn.reference.lstm(..., num_layers=2, bidirectional=True)). It is not a grid shape, so the
+    targets "on every shape" leave it out; --shapes selects shapes by name.
 
     - forward:  inference over the whole sequence (fusedrnn in eval(), torch under
       torch.inference_mode(), an onnxruntime session of the exported torch module);
     - training: one forward plus the backward of (y * dy).sum() w.r.t. x and every parameter.
 
-    GF/s counts GEMM flops only, as DESIGN.md does: forward 2*T*N*G*H*(C+H) with G = 4 (LSTM),
+    GF/s counts GEMM flops only, as docs/benchmarks.md does: forward 2*T*N*G*H*(C+H) with G = 4 (LSTM),
     3 (GRU), 1 (RNN); training three times that. A stack of L layers and D directions sums
     2*T*N*G*H*D*(C_l+H) over its layers, with C_0 = C and C_l = D*H above the first.
 
@@ -22,7 +22,7 @@ What it measures
     median of 5 calls sized to about 0.1 s. The report header gives both, with a warning when the
     all-thread peak is below 80 % of threads x the 1-thread one (a busy core while it was measured).
 
-    --busy adds a busy-machine measurement (DESIGN.md: 2 threads never slower than 1 when another
+    --busy adds a busy-machine measurement (the target: 2 threads never slower than 1 when another
     process keeps a core busy, <= 1.1x): the LSTM training step on `energy`, fusedrnn at 1 and at 2
     threads (fr.set_num_threads), and torch likewise (torch.set_num_threads) when installed, first on
     the quiet machine, then alongside one busy process (a Python interpreter spinning in `while True:
@@ -51,7 +51,7 @@ How
 
 Output
     A markdown report (the FMA peak in its header; one table per cell x mode with GF/s and % peak of
-    fusedrnn and torch; the busy-machine table with --busy; the DESIGN.md section 5 targets evaluated
+    fusedrnn and torch; the busy-machine table with --busy; the targets of docs/benchmarks.md evaluated
     from the measured numbers; and a "## Profile notes" section whose text is kept across reruns) and
     a PNG plot of GF/s per shape and contender, with the all-thread FMA peak as a dashed line.
 
@@ -130,8 +130,8 @@ class Shape:
         return text
 
 
-# DESIGN.md section 5.
-DESIGN_GRID = (
+# The benchmark grid and its targets: docs/benchmarks.md.
+GRID = (
     Shape("keras-seed", 3, 1, 1, 50),
     Shape("energy", 33, 32, 1, 64),
     Shape("mnist-row", 28, 128, 28, 128),
@@ -142,7 +142,7 @@ DESIGN_GRID = (
 )
 # Beyond the grid: the stacked bidirectional path (layer 1 reads both directions of layer 0).
 EXTRA_SHAPES = (Shape("medium-2l-bi", 50, 64, 512, 512, num_layers=2, bidirectional=True),)
-SHAPES = {s.name: s for s in DESIGN_GRID + EXTRA_SHAPES}
+SHAPES = {s.name: s for s in GRID + EXTRA_SHAPES}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # the class is CELL.upper() in fusedrnn and torch.nn
 MODES = ("forward", "training")
 CONTENDERS = ("fusedrnn", "torch", "onnxruntime", "reference")
@@ -159,7 +159,7 @@ BUSY_THREADS = (1, 2)
 BUSY_MIN_TIME_S = 2.0  # per (condition, contender, threads)
 BUSY_SLICE_S = 0.25  # turns in its round robin; long, so the 50 ms settles cost little
 BUSY_SPIN = "while True: pass"  # the busy process: one interpreter keeping one core busy
-BUSY_MAX_RATIO = 1.1  # DESIGN.md: 2 threads never slower than 1 on a busy machine (<= 1.1x)
+BUSY_MAX_RATIO = 1.1  # the target: 2 threads never slower than 1 on a busy machine (<= 1.1x)
 PROFILE_HEADING = "## Profile notes"
 PROFILE_PLACEHOLDER = (
     f"{PROFILE_HEADING}\n\n"
@@ -876,12 +876,12 @@ def table(results, cell, mode):
 
 @dataclass(frozen=True)
 class Target:
-    """One DESIGN.md section 5 target: metric(cell, mode, shape) compared with `required`."""
+    """One target of docs/benchmarks.md: metric(cell, mode, shape) compared with `required`."""
 
     title: str
     cells: tuple
     modes: tuple
-    shapes: tuple | None  # None: every shape of the DESIGN.md grid
+    shapes: tuple | None  # None: every shape of the grid
     # "speedup" (torch / fusedrnn), "peak" (fusedrnn's GF/s / the all-thread FMA peak) or "us"
     # (fusedrnn per call)
     metric: str
@@ -928,7 +928,7 @@ def evaluate_target(target, results):
     rows, verdicts = [], []
     for cell in target.cells:
         for mode in target.modes:
-            for name in target.shapes or tuple(s.name for s in DESIGN_GRID):
+            for name in target.shapes or tuple(s.name for s in GRID):
                 row = results.times.get((cell, mode, name))
                 if row is None:
                     continue
@@ -955,7 +955,7 @@ def evaluate_target(target, results):
 
 
 def describe_scope(target):
-    shapes = ", ".join(target.shapes) if target.shapes else "any DESIGN.md grid shape"
+    shapes = ", ".join(target.shapes) if target.shapes else "any grid shape"
     return f"{'/'.join(c.upper() for c in target.cells)} {' and '.join(target.modes)} on {shapes}"
 
 
@@ -992,7 +992,7 @@ def machine_line(threads):
 
 
 def stacks_text():
-    """How the shapes beyond the DESIGN.md grid differ from it (for the header)."""
+    """How the shapes beyond the grid differ from it (for the header)."""
     return "; ".join(
         f"{s.name}: a {s.num_layers}-layer{' bidirectional' if s.bidirectional else ''} stack with "
         f"T={s.T}, N={s.N}, C={s.C}, H={s.H}"
@@ -1016,7 +1016,7 @@ def header(args, threads, started, wall_s, load, peak):
             f"- Run time of the grid: {wall_s:.0f} s; load averages (1, 5, 15 min) at start {load[0]}, "
             f"at end {load[1]}",
             "",
-            "Median wall time per call of one fp32 layer, single-layer and unidirectional on the DESIGN.md "
+            "Median wall time per call of one fp32 layer, single-layer and unidirectional on the benchmark "
             f"grid ({stacks_text()}), contenders timed in "
             f"round robin (turns of ≥ {args.slice_ms:g} ms, each contender ≥ {args.min_time:g} s and "
             f"≥ {MIN_CALLS} calls). forward = inference; training = forward + backward of (y·dy).sum() "
@@ -1064,7 +1064,7 @@ def report(results, args, threads, started, wall_s, load):
     if results.busy is not None:
         parts.append(busy_section(results.busy))
     parts.append(
-        "## Targets\n\nDESIGN.md section 5, evaluated from the numbers above "
+        "## Targets\n\nThose of docs/benchmarks.md, evaluated from the numbers above "
         "(speed-ups are torch's time / fusedrnn's time; % of peak is fusedrnn's GF/s / the all-thread "
         "FMA peak). Not evaluated here: memory."
     )

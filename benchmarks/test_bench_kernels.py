@@ -1,5 +1,5 @@
 """pytest-benchmark timings of fusedrnn alone: forward (eval) and training step of LSTM, GRU and RNN
-on the three smallest shapes of the DESIGN.md section 5 grid (fp32, single layer, all threads).
+on the three smallest shapes of the benchmark grid (docs/benchmarks.md) (fp32, single layer, all threads).
 
     pytest benchmarks/ --benchmark-enable                 # time them
     pytest benchmarks/ --benchmark-enable --benchmark-group-by=group

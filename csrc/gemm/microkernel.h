@@ -1,4 +1,4 @@
-// The GEMM microkernel contract (BLIS-style, DESIGN §4).
+// The GEMM microkernel contract (BLIS-style; docs/architecture.md, "The GEMM").
 //
 // A microkernel computes one full MR x NR tile of C from packed panels:
 //

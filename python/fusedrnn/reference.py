@@ -1,6 +1,6 @@
 """Pure-NumPy LSTM reference: the oracle the fused kernels are tested against.
 
-It follows the equations of DESIGN.md section 1 line by line, with an explicit loop over time.
+It follows the equations of docs/maths.md line by line, with an explicit loop over time.
 It is written to be obviously correct, not fast.
 
 Shape legend: ``T`` steps, ``N`` batch, ``C`` input features, ``H`` hidden units,
