@@ -109,8 +109,8 @@ def probability(value: object, name: str) -> float:
     return float(value)
 
 
-def dropout_masks(rng: np.random.Generator | None, p: float, num_layers: int, steps: int, batch: int, width: int,
-                  dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
+def dropout_masks(rng: np.random.Generator | None, p: float, num_layers: int, steps: int, batch: int,
+                  width: int, dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
     """PyTorch's inverted dropout between stacked layers: [L-1, T, N, width] factors, each 0 with
     probability p and 1/(1-p) otherwise (all 0 when p = 1), or None when there is nothing to drop."""
     if p == 0.0 or num_layers < 2:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _core
 from ._typing import Activation, FloatArray, Seed
@@ -243,7 +243,8 @@ def _time_major(x: ArrayLike, sizes: _Sizes, batch_first: bool) -> tuple[FloatAr
     return x, False
 
 
-def _state(value: ArrayLike | None, name: str, sizes: _Sizes, batch: int, unbatched: bool) -> FloatArray | None:
+def _state(value: ArrayLike | None, name: str, sizes: _Sizes, batch: int,
+           unbatched: bool) -> FloatArray | None:  # fmt: skip
     """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None (h0 / dh_n are P wide
     with a projection)."""
     if value is None:
@@ -320,7 +321,8 @@ def _run_forward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, x: ArrayLike, h0:
 
 
 def _run_backward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, batch_first: bool, unbatched: bool,
-                  y_shape: tuple[int, ...], dy: ArrayLike | None, dh_n: ArrayLike | None, dc_n: ArrayLike | None,
+                  y_shape: tuple[int, ...], dy: ArrayLike | None, dh_n: ArrayLike | None,
+                  dc_n: ArrayLike | None,
                   grads: Sequence[FloatArray] | None, accumulate: bool,
                   ) -> tuple[FloatArray, FloatArray, FloatArray | None, list[FloatArray]]:  # fmt: skip
     """The stacked BPTT of the plan's pending forward; returns dx, dh0, dc0 (or None), grads (list)."""
@@ -375,8 +377,8 @@ def _forward(cell: _Cell, x: ArrayLike, params: Mapping[str, ArrayLike], h0: Arr
 
 
 def _backward(cell: _Cell, cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None,
-              dc_n: ArrayLike | None, grads: dict[str, FloatArray] | None,
-              caller: str) -> tuple[FloatArray, FloatArray, FloatArray | None, dict[str, FloatArray]]:  # fmt: skip
+              dc_n: ArrayLike | None, grads: dict[str, FloatArray] | None, caller: str,
+              ) -> tuple[FloatArray, FloatArray, FloatArray | None, dict[str, FloatArray]]:  # fmt: skip
     """The functional backward of a cache; returns dx, dh0, dc0 (or None), grads (dict)."""
     if not isinstance(cache, RecurrentCache):
         raise TypeError(

@@ -158,7 +158,8 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
         params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
     recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
     layer: LSTM | GRU | RNN
-    options: dict[str, Any] = dict(batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
+    options: dict[str, Any] = dict(
+                   batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
                    dtype=dtype, recurrent_dropout=recurrent_dropout,
                    merge_mode=wrapper.merge_mode if wrapper is not None else "concat")  # fmt: skip
     activation = _activation_name(first.activation, "activation")
@@ -166,7 +167,8 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
         layer = layers.RNN(C, H, nonlinearity=activation, **options)
     else:
         recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
-        kwargs: dict[str, Any] = dict(activation=activation, recurrent_activation=recurrent_activation, **options)
+        kwargs: dict[str, Any] = dict(activation=activation, recurrent_activation=recurrent_activation,
+                                      **options)
         if cell == "gru":
             layer = layers.GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
         else:

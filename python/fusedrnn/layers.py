@@ -86,7 +86,8 @@ class _RecurrentLayer(Generic[_State]):
                             dtype, seed)  # fmt: skip
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
-    _ARGUMENTS: tuple[str, ...] = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+    _ARGUMENTS: tuple[str, ...] = (
+                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
                   "bidirectional", "dtype", "seed", "init", "merge_mode", "stateful", "activation",
                   "recurrent_activation",
                   "recurrent_dropout")  # fmt: skip
@@ -202,7 +203,8 @@ class _RecurrentLayer(Generic[_State]):
 
     _extra_state: tuple[str, ...] = ("activation", "recurrent_activation", "recurrent_dropout")
     # Pickles of 0.1.0 had none of these.
-    _state_defaults: tuple[tuple[str, object], ...] = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
+    _state_defaults: tuple[tuple[str, object], ...] = (
+                       ("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
                        ("recurrent_dropout", 0.0))  # fmt: skip
 
     # -- parameters ---------------------------------------------------------------------------------
@@ -615,7 +617,8 @@ class _RecurrentLayer(Generic[_State]):
             parts = (half, half)
         return np.concatenate(parts, axis=-1)
 
-    _REPR_DEFAULTS: tuple[tuple[str, object], ...] = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+    _REPR_DEFAULTS: tuple[tuple[str, object], ...] = (
+                      ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
                       ("bidirectional", False), ("activation", "tanh"),
                       ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0),
                       ("init", "torch"), ("merge_mode", "concat"), ("stateful", False))  # fmt: skip
@@ -796,8 +799,8 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
             if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
                 raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
         self.proj_size = int(proj_size)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                         seed, activation=activation, recurrent_activation=recurrent_activation,
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
                          recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
                          stateful=stateful, **unknown)  # fmt: skip
 
@@ -811,7 +814,8 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         return (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
     def forward(self, x: ArrayLike, hx: StatePair | None = None, *, out: FloatArray | None = None,
-                lengths: ArrayLike | None = None) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+                lengths: ArrayLike | None = None,
+                ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
         """Runs the layer over whole sequences (also ``lstm(x, hx)``).
 
         In training mode the workspace for `backward` is kept (with copies of x, the initial states and
@@ -862,8 +866,8 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
 
     __call__ = forward
 
-    def backward(self, dy: ArrayLike | None = None,
-                 dhx: StatePair | None = None) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+    def backward(self, dy: ArrayLike | None = None, dhx: StatePair | None = None,
+                 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
         """Backpropagation through time of the last training-mode forward.
 
         Differentiates the loss ``sum(dy * y) + sum(dh_n * h_n) + sum(dc_n * c_n)``. Parameter gradients
@@ -995,8 +999,8 @@ class GRU(_RecurrentLayer[FloatArray]):
         with _errors_name(type(self)):
             self.reset_after = flag(reset_after, "reset_after")
         self._cell = "gru" if self.reset_after else "gru_reset_before"
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype,
-                         seed, activation=activation, recurrent_activation=recurrent_activation,
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
                          recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
                          stateful=stateful, **unknown)  # fmt: skip
 
@@ -1114,9 +1118,10 @@ class RNN(_RecurrentLayer[FloatArray]):
         ("stateful", False),
     )
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: Activation = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: DTypeLike = np.float32, seed: Seed = None, *, activation: Activation = _UNSET,
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: Activation = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: DTypeLike = np.float32,
+                 seed: Seed = None, *, activation: Activation = _UNSET,
                  recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
                  stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
         """Makes the layer and initialises its parameters.

@@ -300,7 +300,8 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
                 params["bias_ih" + s] = _reorder(B[d][:GH], H, inverse)
                 params["bias_hh" + s] = _reorder(B[d][GH:], H, inverse)
         layer: LSTM | GRU | RNN
-        options: dict[str, Any] = dict(bidirectional=D == 2, batch_first=attributes.get("layout", 0) == 1, bias=B is not None,
+        options: dict[str, Any] = dict(
+                       bidirectional=D == 2, batch_first=attributes.get("layout", 0) == 1, bias=B is not None,
                        dtype=dtype or W.dtype)  # fmt: skip
         if cell == "lstm":
             layer = layers.LSTM(C, H, activation=ours[1], recurrent_activation=ours[0], **options)
