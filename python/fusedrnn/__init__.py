@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from typing import Any
 
 from . import _core, data, functional, init, onnx, reference
 from .clipping import clip_grad_norm_, clip_grad_value_
@@ -49,12 +50,25 @@ if _core._isa_warning:
     warnings.warn(_core._isa_warning, RuntimeWarning, stacklevel=2)
 
 
-def set_num_threads(n):
-    """Threads used by every kernel from the next call on, in every Python thread (1 <= n <= 1024; a
-    lower OpenMP limit set in one thread, e.g. by threadpoolctl, still applies there). Default:
-    OMP_NUM_THREADS, else all cores. Results are bitwise identical for any thread count. In a process
-    forked after the kernels have run on several threads, they run on one (OpenMP's threads do not
-    survive fork)."""
+def set_num_threads(n: int) -> None:
+    """Sets the threads every kernel uses from the next call on, in every Python thread.
+
+    Results are bitwise identical for any thread count. A lower OpenMP limit set in one thread (e.g. by
+    threadpoolctl) still applies there. In a process forked after the kernels have run on several
+    threads, they run on one (OpenMP's threads do not survive fork).
+
+    Parameters
+    ----------
+    n : int
+        1 <= n <= 1024. The default before any call: OMP_NUM_THREADS, else all cores.
+
+    Raises
+    ------
+    TypeError
+        n is not an int.
+    ValueError
+        n is out of range.
+    """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")
     if not 1 <= n <= _core._max_threads:
@@ -62,19 +76,37 @@ def set_num_threads(n):
     _core.set_num_threads(int(n))
 
 
-def get_num_threads():
-    """Threads the kernels use."""
+def get_num_threads() -> int:
+    """The threads the next kernel call may use (honouring threadpoolctl's limits).
+
+    Returns
+    -------
+    int
+    """
     return _core.get_num_threads()
 
 
-def cpu_info():
-    """The SIMD path in use (``isa``: avx512, avx2 or generic, chosen at import from CPUID and the OS's
-    support, capped by the environment variable FUSEDRNN_ISA), the paths this machine supports, the GEMM
-    microkernels, the CPU's features, whether OpenMP is on, the reduced-precision kernels
-    (``reduced_precision``: {"bf16": "avx512_bf16" | "generic", "int8": "avx512_vnni" | "generic"}, and
-    ``reduced_precision_paths``: all usable ones), and ``threads``: the thread count the next
-    kernel call may use (get_num_threads(), which honours threadpoolctl's limits)."""
-    info = dict(_core.cpu_info())
+def cpu_info() -> dict[str, Any]:
+    """What the kernels run on: the SIMD path, the CPU's features, OpenMP and threads.
+
+    Returns
+    -------
+    dict
+        ``isa``: the SIMD path in use, "avx512", "avx2" or "generic" (chosen at import from CPUID and
+        the OS's support, capped by the environment variable FUSEDRNN_ISA); ``supported_isas``: the
+        paths this machine supports; ``microkernel_float32`` and ``microkernel_float64``: the GEMM
+        microkernels; ``cpu_features``: the CPU's features; ``openmp``: whether OpenMP is on;
+        ``threads``: the thread count the next kernel call may use (`get_num_threads`);
+        ``reduced_precision``: the kernels ``layer.quantized("bf16" | "int8")`` run on now
+        ({"bf16": "avx512_bf16" or "generic", "int8": "avx512_vnni" or "generic"}) and
+        ``reduced_precision_paths``: every usable one per format, best first.
+
+    Examples
+    --------
+    >>> fr.cpu_info()["isa"]
+    'avx512'
+    """
+    info: dict[str, Any] = dict(_core.cpu_info())
     info["threads"] = get_num_threads()
     # The kernels of layer.quantized("bf16" / "int8") now, and every usable one (best first).
     info["reduced_precision"] = {fmt: _core.reduced_path(fmt) for fmt in ("bf16", "int8")}

@@ -8,13 +8,18 @@ accepted and copied once into C order when needed, never misread.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from ._typing import FloatArray
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def kernel_dtype(dtype, name="dtype"):
+def kernel_dtype(dtype: DTypeLike, name: str = "dtype") -> np.dtype[Any]:
     """The kernel dtype (float32 or float64) that ``dtype`` names, or a ValueError."""
     try:
         resolved = np.dtype(dtype)
@@ -25,7 +30,7 @@ def kernel_dtype(dtype, name="dtype"):
     return resolved
 
 
-def real_array(value, name, dtype):
+def real_array(value: ArrayLike, name: str, dtype: DTypeLike) -> FloatArray:
     """``value`` as a C-contiguous array of ``dtype``; refuses complex, bool, object and text data."""
     if type(value) is np.ndarray and value.dtype == dtype:
         flags = value.flags
@@ -42,14 +47,14 @@ def real_array(value, name, dtype):
     return np.require(array, dtype=dtype, requirements=["C", "A"])
 
 
-def check_shape(array, name, expected, meaning):
+def check_shape(array: NDArray[Any], name: str, expected: Sequence[int], meaning: str) -> None:
     """Raises ValueError naming ``name`` unless ``array.shape == expected``."""
     if array.shape != tuple(expected):
         meaning = f" {meaning}" if meaning else ""
         raise ValueError(f"{name}: expected shape {tuple(expected)}{meaning}, got {array.shape}")
 
 
-def positive_int(value, name):
+def positive_int(value: object, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
     if value < 1:
@@ -57,7 +62,7 @@ def positive_int(value, name):
     return int(value)
 
 
-def flag(value, name):
+def flag(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
     return bool(value)
@@ -66,7 +71,7 @@ def flag(value, name):
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
 
 
-def activation(value, name):
+def activation(value: object, name: str) -> str:
     """An activation name the kernels know (Keras's names; None means "linear", as in Keras)."""
     if value is None:
         return "linear"
@@ -76,7 +81,8 @@ def activation(value, name):
     return value
 
 
-def lengths_array(value, batch, steps, unbatched):
+def lengths_array(value: ArrayLike | None, batch: int, steps: int,
+                  unbatched: bool) -> NDArray[np.int64] | None:  # fmt: skip
     """Per-sequence lengths as a C-contiguous int64 array [N] with 1 <= length <= T, or None."""
     if value is None:
         return None
@@ -94,7 +100,7 @@ def lengths_array(value, batch, steps, unbatched):
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
-def probability(value, name):
+def probability(value: object, name: str) -> float:
     """A float in [0, 1] (a dropout probability)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a float in [0, 1], got {type(value).__name__}")
@@ -103,22 +109,26 @@ def probability(value, name):
     return float(value)
 
 
-def dropout_masks(rng, p, num_layers, steps, batch, width, dtype):
+def dropout_masks(rng: np.random.Generator | None, p: float, num_layers: int, steps: int, batch: int,
+                  width: int, dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
     """PyTorch's inverted dropout between stacked layers: [L-1, T, N, width] factors, each 0 with
     probability p and 1/(1-p) otherwise (all 0 when p = 1), or None when there is nothing to drop."""
     if p == 0.0 or num_layers < 2:
         return None
+    assert rng is not None, "a dropout probability > 0 needs a generator"
     keep = rng.random((num_layers - 1, steps, batch, width)) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return (keep * scale).astype(dtype)
 
 
-def recurrent_dropout_masks(rng, p, slots, batch, hidden, dtype):
+def recurrent_dropout_masks(rng: np.random.Generator | None, p: float, slots: int, batch: int, hidden: int,
+                            dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
     """Variational recurrent dropout: [L*D, N, H] factors on h_{t-1} in the recurrent products, each 0
     with probability p and 1/(1-p) otherwise, one per layer-direction and sequence for every step; None
     when p = 0."""
     if p == 0.0:
         return None
+    assert rng is not None, "a dropout probability > 0 needs a generator"
     keep = rng.random((slots, batch, hidden)) >= p
     scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
     return (keep * scale).astype(dtype)

@@ -7,20 +7,55 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["sliding_windows"]
 
 
-def sliding_windows(series, steps, horizon=1, stride=1):
+def sliding_windows(series: ArrayLike, steps: int, horizon: int = 1,
+                    stride: int = 1) -> tuple[NDArray[Any], NDArray[Any]]:  # fmt: skip
     """Windows of a series for supervised learning, batch-first (Keras's layout, fusedrnn's with
-    ``batch_first=True``): ``X[i] = series[i*stride : i*stride + steps]`` and ``y[i]`` the next `horizon`
-    values ``series[i*stride + steps : i*stride + steps + horizon]``.
+    ``batch_first=True``).
 
-    series: [T] or [T, F] (a 1-D series gets one feature). Returns ``X [samples, steps, F]`` and
-    ``y [samples, horizon, F]`` as copies (made from numpy.lib.stride_tricks.sliding_window_view, so the
-    windows are not materialised twice), with samples = (T - steps - horizon) // stride + 1."""
+    ``X[i] = series[i*stride : i*stride + steps]`` and ``y[i]`` the next `horizon` values
+    ``series[i*stride + steps : i*stride + steps + horizon]``.
+
+    Parameters
+    ----------
+    series : array_like
+        [T] or [T, F] real numbers (a 1-D series gets one feature).
+    steps : int
+        The window length (>= 1).
+    horizon : int
+        How many values after each window are its target (>= 0).
+    stride : int
+        The steps between the starts of consecutive windows (>= 1).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        [samples, steps, F], with samples = (T - steps - horizon) // stride + 1, in the series' dtype.
+    y : numpy.ndarray
+        [samples, horizon, F].
+        Both are copies, made from numpy.lib.stride_tricks.sliding_window_view (the windows are not
+        materialised twice).
+
+    Raises
+    ------
+    TypeError
+        series is not real-valued.
+    ValueError
+        series has more than 2 dimensions or too few steps, or an int argument is out of range.
+
+    Examples
+    --------
+    >>> X, y = fr.data.sliding_windows(np.arange(10.0), steps=3)
+    >>> X.shape, y.shape
+    ((7, 3, 1), (7, 1, 1))
+    """
     array = np.asarray(series)
     if array.dtype.kind not in "fiu":
         raise TypeError(f"series: expected real numbers, got dtype {array.dtype}")

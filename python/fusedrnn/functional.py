@@ -18,11 +18,14 @@ this module's argument handling (`_run_forward`, `_run_backward`).
 from __future__ import annotations
 
 import weakref
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _core
+from ._typing import Activation, FloatArray, Seed
 from ._validation import (
     activation,
     check_shape,
@@ -66,14 +69,36 @@ _GRU_RESET_BEFORE = _CELLS["gru_reset_before"]
 _RNN = _CELLS["rnn"]
 _CELL_NAMES = {name: name for name in _CELLS}
 
+# The states a forward starts from / a backward ends at: (h0, c0) or (dh_n, dc_n), either part None.
+StatePair: TypeAlias = tuple[ArrayLike | None, ArrayLike | None]
 
-def _suffix(layer, direction):
+
+def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
-def param_names(num_layers=1, bidirectional=False, bias=True):
-    """Parameter names in PyTorch's order (layer, direction, then w_ih, w_hh, b_ih, b_hh); the same
-    for LSTM, GRU and RNN."""
+def param_names(num_layers: int = 1, bidirectional: bool = False, bias: bool = True) -> list[str]:
+    """The parameter names in PyTorch's order, the same for LSTM, GRU and RNN (without projection).
+
+    Parameters
+    ----------
+    num_layers : int
+        L, layers stacked.
+    bidirectional : bool
+        Whether each layer has a reverse direction (names ending in ``_reverse``).
+    bias : bool
+        Whether the biases ``bias_ih`` and ``bias_hh`` are included.
+
+    Returns
+    -------
+    list of str
+        By layer, then direction, then ``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``.
+
+    Examples
+    --------
+    >>> fr.functional.param_names(num_layers=2, bias=False)
+    ['weight_ih_l0', 'weight_hh_l0', 'weight_ih_l1', 'weight_hh_l1']
+    """
     kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if bias else ())
     return [
         kind + _suffix(layer, d)
@@ -83,7 +108,8 @@ def param_names(num_layers=1, bidirectional=False, bias=True):
     ]
 
 
-def param_shapes(cell, input_size, hidden_size, num_layers=1, bidirectional=False, bias=True):
+def param_shapes(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, bias: bool = True) -> dict[str, tuple[int, ...]]:  # fmt: skip
     """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
     ValueError names the argument past the size limits."""
     if cell not in _CELL_NAMES:
@@ -98,23 +124,25 @@ class RecurrentCache(NamedTuple):
     the call's arrays."""
 
     cell: str
-    plan: object
-    params: dict
-    sizes: tuple
+    plan: _core.Plan
+    params: dict[str, FloatArray]
+    sizes: _Sizes
     batch_first: bool
     unbatched: bool
-    y_shape: tuple
-    dropout_masks: object  # [L-1, T, N, D*H] time-major factors of the dropout between layers, or None
-    recurrent_masks: object  # [L*D, N, H] factors of the recurrent dropout on h_{t-1}, or None
+    y_shape: tuple[int, ...]
+    dropout_masks: FloatArray | None  # [L-1, T, N, D*H] time-major factors of the dropout between layers
+    recurrent_masks: FloatArray | None  # [L*D, N, H] factors of the recurrent dropout on h_{t-1}
 
 
 # The fields each plan's cache was issued with (plan aside), so that a backward refuses a cache whose
 # fields were replaced (`_replace`, a hand-built RecurrentCache) with a clear error instead of running on
 # layouts that do not match the plan's pending forward.
-_ISSUED_CACHES = weakref.WeakKeyDictionary()
+_ISSUED_CACHES: weakref.WeakKeyDictionary[_core.Plan, tuple[object, ...]] = weakref.WeakKeyDictionary()
 
 
-def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks):
+def _issue_cache(cell: str, plan: _core.Plan, params: dict[str, FloatArray], sizes: _Sizes, batch_first: bool,
+                 unbatched: bool, y_shape: tuple[int, ...], dropout_masks: FloatArray | None,
+                 recurrent_masks: FloatArray | None) -> RecurrentCache:  # fmt: skip
     cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
                            recurrent_masks)  # fmt: skip
     _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
@@ -122,7 +150,7 @@ def _issue_cache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dro
     return cache
 
 
-def _check_issued(cache, caller):
+def _check_issued(cache: RecurrentCache, caller: str) -> None:
     plan = cache.plan
     issued = _ISSUED_CACHES.get(plan) if isinstance(plan, _core.Plan) else None
     if issued is None:
@@ -141,22 +169,23 @@ class _Sizes(NamedTuple):
     hidden_size: int
     num_layers: int
     directions: int
-    dtype: np.dtype
+    dtype: np.dtype[Any]
     proj_size: int = 0  # LSTM projection P (0: none)
 
     @property
-    def state_size(self):
+    def state_size(self) -> int:
         """The width of h: P with a projection, else H."""
         return self.proj_size or self.hidden_size
 
 
-def _new_plan(cell, sizes, bias, activations):
+def _new_plan(cell: _Cell, sizes: _Sizes, bias: bool, activations: tuple[str, str]) -> _core.Plan:
     """The prepared plan of a stack; activations is (activation, recurrent_activation)."""
     return _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, sizes.num_layers, sizes.directions == 2,
                       bias, sizes.dtype.name, *activations, sizes.proj_size)  # fmt: skip
 
 
-def _checked_params(cell, params, num_layers, bidirectional, dtype):
+def _checked_params(cell: _Cell, params: Mapping[str, ArrayLike], num_layers: int, bidirectional: bool,
+                    dtype: DTypeLike | None) -> tuple[dict[str, FloatArray], _Sizes]:  # fmt: skip
     """params converted to the kernel dtype and checked against PyTorch's names and shapes."""
     if not hasattr(params, "keys"):
         raise TypeError(
@@ -190,7 +219,7 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
             f"params: names do not match a {cell.name} with num_layers={num_layers}, "
             f"bidirectional={bidirectional}, bias={bias}: missing {missing}, unexpected {unexpected}"
         )
-    converted = {}
+    converted: dict[str, FloatArray] = {}
     for name, shape in shapes.items():
         value = real_array(params[name], f"params['{name}']", dtype)
         check_shape(value, f"params['{name}']", shape, "")
@@ -198,7 +227,7 @@ def _checked_params(cell, params, num_layers, bidirectional, dtype):
     return converted, _Sizes(w_ih[1], H, num_layers, 2 if bidirectional else 1, dtype, P)
 
 
-def _time_major(x, sizes, batch_first):
+def _time_major(x: ArrayLike, sizes: _Sizes, batch_first: bool) -> tuple[FloatArray, bool]:
     """x as a C-contiguous [T,N,C] array, and whether it was unbatched."""
     x = real_array(x, "x", sizes.dtype)
     C = sizes.input_size
@@ -214,7 +243,8 @@ def _time_major(x, sizes, batch_first):
     return x, False
 
 
-def _state(value, name, sizes, batch, unbatched):
+def _state(value: ArrayLike | None, name: str, sizes: _Sizes, batch: int,
+           unbatched: bool) -> FloatArray | None:  # fmt: skip
     """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None (h0 / dh_n are P wide
     with a projection)."""
     if value is None:
@@ -229,7 +259,7 @@ def _state(value, name, sizes, batch, unbatched):
     return value
 
 
-def _pair(pair, name, names):
+def _pair(pair: Any, name: str, names: tuple[str, str]) -> Sequence[Any]:
     """(first, second) from None or a 2-sequence; a TypeError naming ``name`` otherwise."""
     if pair is None:
         return None, None
@@ -239,14 +269,15 @@ def _pair(pair, name, names):
     return pair
 
 
-def _external_layout(array, unbatched, batch_first):
+def _external_layout(array: FloatArray, unbatched: bool, batch_first: bool) -> FloatArray:
     """Undoes _time_major for an output [T,N,X]."""
     if unbatched:
         return array[:, 0]
     return array.transpose(1, 0, 2) if batch_first else array
 
 
-def _output_buffer(out, unbatched, batch_first, shape, dtype):
+def _output_buffer(out: FloatArray | None, unbatched: bool, batch_first: bool, shape: tuple[int, ...],
+                   dtype: np.dtype[Any]) -> FloatArray | None:  # fmt: skip
     """The user's ``out`` array as the plan's time-major y, or None (the plan allocates y)."""
     if out is None:
         return None
@@ -258,8 +289,12 @@ def _output_buffer(out, unbatched, batch_first, shape, dtype):
     return out[:, None, :] if unbatched else out
 
 
-def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs, out=None, lengths=None,
-                 dropout=0.0, rng=None, recurrent_dropout=0.0):  # fmt: skip
+def _run_forward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, x: ArrayLike, h0: ArrayLike | None,
+                 c0: ArrayLike | None, batch_first: bool, training: bool, keep_packs: bool,
+                 out: FloatArray | None = None, lengths: ArrayLike | None = None, dropout: float = 0.0,
+                 rng: np.random.Generator | None = None, recurrent_dropout: float = 0.0,
+                 ) -> tuple[FloatArray, FloatArray, FloatArray | None, bool, tuple[int, ...],
+                            tuple[FloatArray | None, FloatArray | None]]:  # fmt: skip
     """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, the layout
     facts (unbatched, y_shape) a backward needs and the masks used: (dropout masks [L-1, T, N, D*H]
     time-major, recurrent masks [L*D, N, H]), each or None."""
@@ -285,7 +320,11 @@ def _run_forward(plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs
     return y, h_n, c_n, unbatched, y_shape, (masks, recurrent)
 
 
-def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, dc_n, grads, accumulate):
+def _run_backward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, batch_first: bool, unbatched: bool,
+                  y_shape: tuple[int, ...], dy: ArrayLike | None, dh_n: ArrayLike | None,
+                  dc_n: ArrayLike | None,
+                  grads: Sequence[FloatArray] | None, accumulate: bool,
+                  ) -> tuple[FloatArray, FloatArray, FloatArray | None, list[FloatArray]]:  # fmt: skip
     """The stacked BPTT of the plan's pending forward; returns dx, dh0, dc0 (or None), grads (list)."""
     if dy is not None:
         dy = real_array(dy, "dy", sizes.dtype)
@@ -305,8 +344,11 @@ def _run_backward(plan, cell, sizes, batch_first, unbatched, y_shape, dy, dh_n, 
     return dx, dh0, dc0, grads
 
 
-def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, training, dtype, out,
-             activations, lengths, dropout, generator, recurrent_dropout=0.0):  # fmt: skip
+def _forward(cell: _Cell, x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None,
+             c0: ArrayLike | None, num_layers: int, bidirectional: bool, batch_first: bool, training: bool,
+             dtype: DTypeLike | None, out: FloatArray | None, activations: tuple[str, str],
+             lengths: ArrayLike | None, dropout: float, generator: Seed, recurrent_dropout: float = 0.0,
+             ) -> tuple[FloatArray, FloatArray, FloatArray | None, RecurrentCache | None]:  # fmt: skip
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     dropout = probability(dropout, "dropout")
@@ -334,7 +376,9 @@ def _forward(cell, x, params, h0, c0, num_layers, bidirectional, batch_first, tr
     return y, h_n, c_n, cache
 
 
-def _backward(cell, cache, dy, dh_n, dc_n, grads, caller):
+def _backward(cell: _Cell, cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None,
+              dc_n: ArrayLike | None, grads: dict[str, FloatArray] | None, caller: str,
+              ) -> tuple[FloatArray, FloatArray, FloatArray | None, dict[str, FloatArray]]:  # fmt: skip
     """The functional backward of a cache; returns dx, dh0, dc0 (or None), grads (dict)."""
     if not isinstance(cache, RecurrentCache):
         raise TypeError(
@@ -347,19 +391,19 @@ def _backward(cell, cache, dy, dh_n, dc_n, grads, caller):
         raise RuntimeError("cache: already used by a backward; run the forward again")
     params = cache.params
     accumulate = grads is not None
-    if accumulate:
+    if grads is not None:
         _check_grad_buffers(grads, params)
         grad_list = [grads[name] for name in params]
     else:
         grad_list = None
     dx, dh0, dc0, grad_list = _run_backward(cache.plan, cell, cache.sizes, cache.batch_first, cache.unbatched,
                                             cache.y_shape, dy, dh_n, dc_n, grad_list, accumulate)  # fmt: skip
-    if not accumulate:
+    if grads is None:
         grads = dict(zip(params, grad_list, strict=True))
     return dx, dh0, dc0, grads
 
 
-def _check_grad_buffers(grads, params):
+def _check_grad_buffers(grads: Mapping[str, object], params: Mapping[str, FloatArray]) -> None:
     if not hasattr(grads, "keys") or set(grads.keys()) != set(params.keys()):
         raise ValueError(f"grads: expected a dict with exactly the keys {sorted(params)}")
     for name, value in params.items():
@@ -383,87 +427,194 @@ def _check_grad_buffers(grads, params):
             )
 
 
-def _activations(activation_, recurrent_activation):
+def _activations(activation_: Activation, recurrent_activation: Activation) -> tuple[str, str]:
     return activation(activation_, "activation"), activation(recurrent_activation, "recurrent_activation")
 
 
-_FORWARD_DOC = """
-    x: [T,N,C], [N,T,C] if batch_first, or unbatched [T,C]; any real dtype, converted to ``dtype``
-    (default: the dtype of params['weight_ih_l0']).
-    params: mapping with PyTorch's names (see `param_names`); biases absent means no bias.
-    training: when True, also return the cache the backward function needs (it keeps its own copies
-    of x, the initial states and the weights' values); when False no workspace is kept and the cache
-    is None.
-    out: None, or a C-contiguous array of y's shape and dtype to write y into (not with batch_first).
-    dropout, generator: PyTorch's dropout between stacked layers (training only): each layer's output
-    but the last is multiplied by 0 (probability dropout) or 1/(1-dropout) before it feeds the next
-    layer; the masks come from np.random.default_rng(generator) and are kept in cache.dropout_masks.
-    recurrent_dropout: variational recurrent dropout (Keras's name; Gal & Ghahramani): h_{t-1} is
-    multiplied by one [N, H] mask per layer-direction (0, or 1/(1-p)) wherever it enters a recurrent
-    product, the same mask at every step (training only; cache.recurrent_masks).
-    lengths: None, or each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x):
-    torch's pack_padded_sequence(..., enforce_sorted=False) semantics. y is 0 past each end, the final
-    states are each sequence's at its own last step, the reverse direction starts at each sequence's end,
-    and the backward ignores the padding (dy there is not read, dx there is 0).
-"""
+def lstm(x: ArrayLike, params: Mapping[str, ArrayLike], hx: StatePair | None = None, *, num_layers: int = 1,
+         bidirectional: bool = False, batch_first: bool = False, training: bool = False,
+         dtype: DTypeLike | None = None, out: FloatArray | None = None, activation: Activation = "tanh",
+         recurrent_activation: Activation = "sigmoid", lengths: ArrayLike | None = None, dropout: float = 0.0,
+         generator: Seed = None, recurrent_dropout: float = 0.0,
+         ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], RecurrentCache | None]:  # fmt: skip
+    """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM``, or as Keras's ``LSTM`` with its
+    activations: ``i, f, o = rec(.)``, ``g = act(.)``, ``c = f * c_prev + i * g``, ``h = o * act(c)``
+    (``h = W_hr (o * act(c))`` when params has ``weight_hr_l0``, PyTorch's projection).
 
-_ACTIVATION_DOC = """
-    activation, recurrent_activation: Keras's names and meaning, one of "tanh", "sigmoid", "relu",
-    "hard_sigmoid" (Keras 3: relu6(v + 3) / 6), "linear" (or None); defaults tanh / sigmoid, PyTorch's.
-"""
+    Parameters
+    ----------
+    x : array_like
+        [T, N, C], [N, T, C] if batch_first, or unbatched [T, C]; any real dtype, converted to ``dtype``.
+    params : mapping of str to array_like
+        PyTorch's names and shapes (see `param_names`); biases absent means no bias.
+    hx : (array_like, array_like) or None
+        (h0, c0), each [L*D, N, H] ([L*D, H] unbatched); either may be None; None: zeros.
+    num_layers : int
+        L, layers stacked.
+    bidirectional : bool
+        Whether params has a reverse direction for every layer (D = 2).
+    batch_first : bool
+        x and y are [N, T, features].
+    training : bool
+        True: also return the cache `lstm_backward` needs (it keeps its own copies of x, the initial
+        states and the weights' values); False: no workspace is kept and the cache is None.
+    dtype : {numpy.float32, numpy.float64} or None
+        The kernel dtype; None: the dtype of params['weight_ih_l0'].
+    out : numpy.ndarray or None
+        A C-contiguous array of y's shape and dtype to write y into (not with batch_first).
+    activation, recurrent_activation : {"tanh", "sigmoid", "relu", "hard_sigmoid", "linear"} or None
+        Keras's names and meaning (act and rec above; hard_sigmoid is Keras 3's relu6(v + 3) / 6, None is
+        "linear"); defaults tanh and sigmoid, PyTorch's.
+    lengths : array_like or None
+        Each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x), with PyTorch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics: y is 0 past each end, the final
+        states are each sequence's at its own last step, the reverse direction starts at each sequence's
+        end, and the backward ignores the padding (dy there is not read, dx there is 0).
+    dropout : float
+        PyTorch's dropout between stacked layers (training only): each layer's output but the last is
+        multiplied by 0 (probability dropout) or 1/(1-dropout) before it feeds the next layer.
+    generator : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source of the dropout masks, ``np.random.default_rng(generator)``; the masks are kept in
+        ``cache.dropout_masks`` and ``cache.recurrent_masks``.
+    recurrent_dropout : float
+        Variational recurrent dropout (Keras's name; Gal & Ghahramani, training only): h_{t-1} is
+        multiplied by one [N, H] mask per layer and direction (0, or 1/(1-p)) wherever it enters a
+        recurrent product, the same mask at every step.
 
-_BACKWARD_DOC = """
-    dy: gradient of the loss w.r.t. y, shaped like y, or None (zero).
-    grads: None to return fresh parameter gradients, or a dict keyed like params whose arrays
-    (C-contiguous, the kernel dtype) are accumulated into in place, as PyTorch accumulates ``.grad``.
-"""
+    Returns
+    -------
+    y : numpy.ndarray
+        [T, N, D*H] ([N, T, D*H] if batch_first, [T, D*H] unbatched).
+    (h_n, c_n) : (numpy.ndarray, numpy.ndarray)
+        The final states, each [L*D, N, H] ([L*D, H] unbatched).
+    cache : RecurrentCache or None
+        What `lstm_backward` needs (training=True), else None.
 
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a non-real array, params not a mapping, hx not a pair).
+    ValueError
+        Parameter names or shapes that do not match, or an input of the wrong shape.
 
-def lstm(x, params, hx=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-         dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None, dropout=0.0,
-         generator=None, recurrent_dropout=0.0):  # fmt: skip
+    Examples
+    --------
+    >>> params = fr.LSTM(8, 16, seed=0).state_dict()
+    >>> y, (h_n, c_n), cache = fr.functional.lstm(x, params, training=True)
+    >>> dx, (dh0, dc0), grads = fr.functional.lstm_backward(cache, np.ones_like(y))
+    """
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
     y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
                                   training, dtype, out, activations, lengths, dropout, generator,
                                   recurrent_dropout)  # fmt: skip
-    return y, (h_n, c_n), cache
+    return y, (h_n, c_n), cache  # type: ignore[return-value]  # an LSTM's c_n is an array
 
 
-lstm.__doc__ = (
-    """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM`` (no dropout, no projection), or
-    as Keras's ``LSTM`` with its activations: i, f, o = rec(.), g = act(.), h = o * act(c).
-
-    hx: None (zeros) or (h0, c0), each [L*D,N,H] ([L*D,H] unbatched); either may be None."""
-    + _FORWARD_DOC
-    + _ACTIVATION_DOC
-    + """
-    Returns ``y, (h_n, c_n), cache``: y [T,N,D*H] (or [N,T,D*H], [T,D*H]), h_n and c_n [L*D,N,H].
-    """
-)
-
-
-def lstm_backward(cache, dy, dhx=None, *, grads=None):
-    dh_n, dc_n = _pair(dhx, "dhx", ("dh_n", "dc_n"))
-    dx, dh0, dc0, grads = _backward(_LSTM, cache, dy, dh_n, dc_n, grads, "lstm")
-    return dx, (dh0, dc0), grads
-
-
-lstm_backward.__doc__ = (
+def lstm_backward(cache: RecurrentCache, dy: ArrayLike | None, dhx: StatePair | None = None, *,
+                  grads: dict[str, FloatArray] | None = None,
+                  ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], dict[str, FloatArray]]:  # fmt: skip
     """Backpropagation through time of a training-mode `lstm` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n) + sum(dc_n * c_n)``.
 
-    dhx: None (zero) or (dh_n, dc_n), either may be None."""
-    + _BACKWARD_DOC
-    + """
-    Returns ``dx, (dh0, dc0), grads``: dx shaped like x, dh0 and dc0 like h_n.
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The cache a `lstm` call with training=True returned (each is used once).
+    dy : array_like or None
+        The gradient of the loss with respect to y, shaped like y; None: zero.
+    dhx : (array_like, array_like) or None
+        (dh_n, dc_n), shaped like h_n and c_n, either may be None; None: zero.
+    grads : dict of str to numpy.ndarray, optional
+        None: return fresh parameter gradients. Else a dict keyed like params whose arrays (writable,
+        C-contiguous, the kernel dtype) are accumulated into in place, as PyTorch accumulates ``.grad``.
+
+    Returns
+    -------
+    dx : numpy.ndarray
+        Shaped like x.
+    (dh0, dc0) : (numpy.ndarray, numpy.ndarray)
+        Shaped like h_n and c_n.
+    grads : dict of str to numpy.ndarray
+        The parameter gradients keyed like params (the given dict when grads was given).
+
+    Raises
+    ------
+    TypeError
+        cache is not one `lstm` returned.
+    ValueError
+        A gradient's shape does not match, or grads has other keys or arrays.
+    RuntimeError
+        The cache was already used by a backward.
     """
-)
+    dh_n, dc_n = _pair(dhx, "dhx", ("dh_n", "dc_n"))
+    dx, dh0, dc0, grads_out = _backward(_LSTM, cache, dy, dh_n, dc_n, grads, "lstm")
+    return dx, (dh0, dc0), grads_out  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 
-def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=False, training=False,
-        dtype=None, out=None, activation="tanh", recurrent_activation="sigmoid", lengths=None, dropout=0.0,
-        generator=None, reset_after=True, recurrent_dropout=0.0):  # fmt: skip
+def gru(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = None, *, num_layers: int = 1,
+        bidirectional: bool = False, batch_first: bool = False, training: bool = False,
+        dtype: DTypeLike | None = None, out: FloatArray | None = None, activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid", lengths: ArrayLike | None = None, dropout: float = 0.0,
+        generator: Seed = None, reset_after: bool = True, recurrent_dropout: float = 0.0,
+        ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:  # fmt: skip
+    """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``, in PyTorch's gate order r, z, n
+    (Keras orders its kernels z, r, h): ``r, z = rec(.)``, ``n = act(W_in x + b_in + r * (W_hn h +
+    b_hn))``, ``h = (1 - z) * n + z * h_prev``.
+
+    Parameters
+    ----------
+    x : array_like
+        [T, N, C], [N, T, C] if batch_first, or unbatched [T, C]; any real dtype, converted to ``dtype``.
+    params : mapping of str to array_like
+        PyTorch's names and shapes (see `param_names`); biases absent means no bias.
+    h0 : array_like or None
+        The initial state [L*D, N, H] ([L*D, H] unbatched); None: zeros.
+    num_layers : int
+        L, layers stacked.
+    bidirectional : bool
+        Whether params has a reverse direction for every layer (D = 2).
+    batch_first : bool
+        x and y are [N, T, features].
+    training : bool
+        True: also return the cache `gru_backward` needs (it keeps its own copies of x, the initial
+        state and the weights' values); False: no workspace is kept and the cache is None.
+    dtype : {numpy.float32, numpy.float64} or None
+        The kernel dtype; None: the dtype of params['weight_ih_l0'].
+    out : numpy.ndarray or None
+        A C-contiguous array of y's shape and dtype to write y into (not with batch_first).
+    activation, recurrent_activation : {"tanh", "sigmoid", "relu", "hard_sigmoid", "linear"} or None
+        Keras's names and meaning (act and rec above; hard_sigmoid is Keras 3's relu6(v + 3) / 6, None is
+        "linear"); defaults tanh and sigmoid, PyTorch's.
+    lengths : array_like or None
+        Each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x), with PyTorch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics (see `lstm`).
+    dropout : float
+        PyTorch's dropout between stacked layers (training only), as in `lstm`.
+    generator : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source of the dropout masks, ``np.random.default_rng(generator)``.
+    reset_after : bool
+        True: the reset-after form above (PyTorch's; Keras's ``reset_after=True``); False: the
+        reset-before form, ``n = act(W_in x + b_in + W_hn (r * h) + b_hn)``.
+    recurrent_dropout : float
+        Variational recurrent dropout on h_{t-1} (training only), as in `lstm`.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        [T, N, D*H] ([N, T, D*H] if batch_first, [T, D*H] unbatched).
+    h_n : numpy.ndarray
+        The final state [L*D, N, H] ([L*D, H] unbatched).
+    cache : RecurrentCache or None
+        What `gru_backward` needs (training=True), else None.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a non-real array, params not a mapping).
+    ValueError
+        Parameter names or shapes that do not match, or an input of the wrong shape.
+    """
     activations = _activations(activation, recurrent_activation)
     cell = _GRU if flag(reset_after, "reset_after") else _GRU_RESET_BEFORE
     y, h_n, _, cache = _forward(cell, x, params, h0, None, num_layers, bidirectional, batch_first,
@@ -472,42 +623,104 @@ def gru(x, params, h0=None, *, num_layers=1, bidirectional=False, batch_first=Fa
     return y, h_n, cache
 
 
-gru.__doc__ = (
-    """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``: the reset-after form (Keras's
-    ``reset_after=True``) in PyTorch's gate order r, z, n (Keras orders its kernels z, r, h):
-    r, z = rec(.), n = act(W_in x + b_in + r * (W_hn h + b_hn)), h = (1 - z) * n + z * h_prev;
-    reset_after=False: the reset-before form, n = act(W_in x + b_in + W_hn (r * h) + b_hn).
-
-    h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
-    + _FORWARD_DOC
-    + _ACTIVATION_DOC
-    + """
-    Returns ``y, h_n, cache``: y [T,N,D*H] (or [N,T,D*H], [T,D*H]), h_n [L*D,N,H].
-    """
-)
-
-
-def gru_backward(cache, dy, dh_n=None, *, grads=None):
-    cell = _GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _GRU
-    dx, dh0, _, grads = _backward(cell, cache, dy, dh_n, None, grads, "gru")
-    return dx, dh0, grads
-
-
-gru_backward.__doc__ = (
+def gru_backward(cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None = None, *,
+                 grads: dict[str, FloatArray] | None = None,
+                 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:  # fmt: skip
     """Backpropagation through time of a training-mode `gru` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n)``.
 
-    dh_n: None (zero) or shaped like h_n."""
-    + _BACKWARD_DOC
-    + """
-    Returns ``dx, dh0, grads``.
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The cache a `gru` call with training=True returned (each is used once).
+    dy : array_like or None
+        The gradient of the loss with respect to y, shaped like y; None: zero.
+    dh_n : array_like or None
+        The gradient with respect to h_n, shaped like h_n; None: zero.
+    grads : dict of str to numpy.ndarray, optional
+        None: return fresh parameter gradients. Else a dict keyed like params whose arrays (writable,
+        C-contiguous, the kernel dtype) are accumulated into in place, as PyTorch accumulates ``.grad``.
+
+    Returns
+    -------
+    dx : numpy.ndarray
+        Shaped like x.
+    dh0 : numpy.ndarray
+        Shaped like h_n.
+    grads : dict of str to numpy.ndarray
+        The parameter gradients keyed like params (the given dict when grads was given).
+
+    Raises
+    ------
+    TypeError
+        cache is not one `gru` returned.
+    ValueError
+        A gradient's shape does not match, or grads has other keys or arrays.
+    RuntimeError
+        The cache was already used by a backward.
     """
-)
+    cell = _GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _GRU
+    dx, dh0, _, grads_out = _backward(cell, cache, dy, dh_n, None, grads, "gru")
+    return dx, dh0, grads_out
 
 
-def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        training=False, dtype=None, out=None, lengths=None, dropout=0.0, generator=None,
-        recurrent_dropout=0.0):  # fmt: skip
+def rnn(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = None, *,
+        nonlinearity: Activation = "tanh", num_layers: int = 1, bidirectional: bool = False,
+        batch_first: bool = False, training: bool = False, dtype: DTypeLike | None = None,
+        out: FloatArray | None = None, lengths: ArrayLike | None = None, dropout: float = 0.0,
+        generator: Seed = None, recurrent_dropout: float = 0.0,
+        ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:  # fmt: skip
+    """Stacked Elman RNN forward, as ``torch.nn.RNN``: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    Parameters
+    ----------
+    x : array_like
+        [T, N, C], [N, T, C] if batch_first, or unbatched [T, C]; any real dtype, converted to ``dtype``.
+    params : mapping of str to array_like
+        PyTorch's names and shapes (see `param_names`); biases absent means no bias.
+    h0 : array_like or None
+        The initial state [L*D, N, H] ([L*D, H] unbatched); None: zeros.
+    nonlinearity : {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"} or None
+        act: PyTorch's "tanh" or "relu", or any activation Keras's SimpleRNN takes (None is "linear").
+    num_layers : int
+        L, layers stacked.
+    bidirectional : bool
+        Whether params has a reverse direction for every layer (D = 2).
+    batch_first : bool
+        x and y are [N, T, features].
+    training : bool
+        True: also return the cache `rnn_backward` needs (it keeps its own copies of x, the initial
+        state and the weights' values); False: no workspace is kept and the cache is None.
+    dtype : {numpy.float32, numpy.float64} or None
+        The kernel dtype; None: the dtype of params['weight_ih_l0'].
+    out : numpy.ndarray or None
+        A C-contiguous array of y's shape and dtype to write y into (not with batch_first).
+    lengths : array_like or None
+        Each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x), with PyTorch's
+        ``pack_padded_sequence(..., enforce_sorted=False)`` semantics (see `lstm`).
+    dropout : float
+        PyTorch's dropout between stacked layers (training only), as in `lstm`.
+    generator : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source of the dropout masks, ``np.random.default_rng(generator)``.
+    recurrent_dropout : float
+        Variational recurrent dropout on h_{t-1} (training only), as in `lstm`.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        [T, N, D*H] ([N, T, D*H] if batch_first, [T, D*H] unbatched).
+    h_n : numpy.ndarray
+        The final state [L*D, N, H] ([L*D, H] unbatched).
+    cache : RecurrentCache or None
+        What `rnn_backward` needs (training=True), else None.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a non-real array, params not a mapping).
+    ValueError
+        Parameter names or shapes that do not match, or an input of the wrong shape.
+    """
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
     y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
                                 dtype, out, activations, lengths, dropout, generator,
@@ -515,30 +728,41 @@ def rnn(x, params, h0=None, *, nonlinearity="tanh", num_layers=1, bidirectional=
     return y, h_n, cache
 
 
-rnn.__doc__ = (
-    """Stacked Elman RNN forward, as ``torch.nn.RNN``: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
-
-    nonlinearity: PyTorch's "tanh" or "relu", or any activation Keras's SimpleRNN takes ("sigmoid",
-    "hard_sigmoid", "linear" or None). h0: None (zeros) or [L*D,N,H] ([L*D,H] unbatched)."""
-    + _FORWARD_DOC
-    + """
-    Returns ``y, h_n, cache``.
-    """
-)
-
-
-def rnn_backward(cache, dy, dh_n=None, *, grads=None):
-    dx, dh0, _, grads = _backward(_RNN, cache, dy, dh_n, None, grads, "rnn")
-    return dx, dh0, grads
-
-
-rnn_backward.__doc__ = (
+def rnn_backward(cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None = None, *,
+                 grads: dict[str, FloatArray] | None = None,
+                 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:  # fmt: skip
     """Backpropagation through time of a training-mode `rnn` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n)``.
 
-    dh_n: None (zero) or shaped like h_n."""
-    + _BACKWARD_DOC
-    + """
-    Returns ``dx, dh0, grads``.
+    Parameters
+    ----------
+    cache : RecurrentCache
+        The cache an `rnn` call with training=True returned (each is used once).
+    dy : array_like or None
+        The gradient of the loss with respect to y, shaped like y; None: zero.
+    dh_n : array_like or None
+        The gradient with respect to h_n, shaped like h_n; None: zero.
+    grads : dict of str to numpy.ndarray, optional
+        None: return fresh parameter gradients. Else a dict keyed like params whose arrays (writable,
+        C-contiguous, the kernel dtype) are accumulated into in place, as PyTorch accumulates ``.grad``.
+
+    Returns
+    -------
+    dx : numpy.ndarray
+        Shaped like x.
+    dh0 : numpy.ndarray
+        Shaped like h_n.
+    grads : dict of str to numpy.ndarray
+        The parameter gradients keyed like params (the given dict when grads was given).
+
+    Raises
+    ------
+    TypeError
+        cache is not one `rnn` returned.
+    ValueError
+        A gradient's shape does not match, or grads has other keys or arrays.
+    RuntimeError
+        The cache was already used by a backward.
     """
-)
+    dx, dh0, _, grads_out = _backward(_RNN, cache, dy, dh_n, None, grads, "rnn")
+    return dx, dh0, grads_out

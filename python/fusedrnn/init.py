@@ -11,14 +11,25 @@ where a scheme says so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
+from numpy.typing import NDArray
+
+from ._typing import Seed
+
+if TYPE_CHECKING:
+    from .layers import _RecurrentLayer
 
 __all__ = ["SCHEMES", "glorot_uniform_", "identity_", "normal_", "orthogonal_", "uniform_", "zeros_"]
 
 SCHEMES = ("torch", "keras", "identity", "orthogonal")
 
+# The initialisers return the array they were given, whatever its float dtype.
+_Array = TypeVar("_Array", bound=NDArray[np.floating[Any]])
 
-def _target(array, name="array"):
+
+def _target(array: _Array, name: str = "array") -> _Array:
     if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
         raise TypeError(f"{name}: expected a float numpy array, got {type(array).__name__}")
     if not array.flags.writeable:
@@ -26,34 +37,121 @@ def _target(array, name="array"):
     return array
 
 
-def _rng(rng):
+def _rng(rng: Seed) -> np.random.Generator:
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError) as err:
         raise type(err)(f"rng: expected None, an int >= 0 or a numpy Generator: {err}") from err
 
 
-def uniform_(array, low=0.0, high=1.0, rng=None):
+def uniform_(array: _Array, low: float = 0.0, high: float = 1.0, rng: Seed = None) -> _Array:
+    """Fills `array` in place with U(low, high) samples.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable float array.
+    low, high : float
+        The interval.
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source, ``np.random.default_rng(rng)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only (a layer in eval mode: call train() first).
+    """
     a = _target(array)
     a[...] = _rng(rng).uniform(low, high, size=a.shape)
     return a
 
 
-def normal_(array, mean=0.0, std=1.0, rng=None):
+def normal_(array: _Array, mean: float = 0.0, std: float = 1.0, rng: Seed = None) -> _Array:
+    """Fills `array` in place with N(mean, std^2) samples.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable float array.
+    mean, std : float
+        The distribution.
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source, ``np.random.default_rng(rng)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only.
+    """
     a = _target(array)
     a[...] = _rng(rng).normal(mean, std, size=a.shape)
     return a
 
 
-def zeros_(array):
+def zeros_(array: _Array) -> _Array:
+    """Fills `array` in place with zeros.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable float array.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only.
+    """
     a = _target(array)
     a[...] = 0
     return a
 
 
-def glorot_uniform_(array, gain=1.0, rng=None):
-    """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)) (Keras's GlorotUniform, torch's
-    xavier_uniform_) for a 2-D [out, in] array."""
+def glorot_uniform_(array: _Array, gain: float = 1.0, rng: Seed = None) -> _Array:
+    """Fills a 2-D [out, in] array in place with U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))
+    (Keras's GlorotUniform, torch's xavier_uniform_).
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable 2-D float array.
+    gain : float
+        Scales the bound.
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source, ``np.random.default_rng(rng)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only or not 2-D.
+    """
     a = _target(array)
     if a.ndim != 2:
         raise ValueError(f"array: expected a 2-D [out, in] array, got shape {a.shape}")
@@ -62,9 +160,36 @@ def glorot_uniform_(array, gain=1.0, rng=None):
     return a
 
 
-def orthogonal_(array, gain=1.0, rng=None):
-    """A (semi-)orthogonal matrix times gain (orthonormal rows or columns, whichever are fewer), from the
-    QR decomposition of a Gaussian matrix with the signs fixed (Saxe et al. 2014; torch's orthogonal_)."""
+def orthogonal_(array: _Array, gain: float = 1.0, rng: Seed = None) -> _Array:
+    """Fills `array` in place with a (semi-)orthogonal matrix times gain (orthonormal rows or columns,
+    whichever are fewer), from the QR decomposition of a Gaussian matrix with the signs fixed (Saxe et
+    al. 2014; torch's orthogonal_). Dimensions past the first are flattened.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable float array of at least 2 dimensions.
+    gain : float
+        Scales the matrix.
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
+        The source, ``np.random.default_rng(rng)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only or has fewer than 2 dimensions.
+
+    Examples
+    --------
+    >>> fr.init.orthogonal_(lstm.weight_hh_l0, rng=0)      # lstm in training mode
+    """
     a = _target(array)
     if a.ndim < 2:
         raise ValueError(f"array: expected at least 2 dimensions, got shape {a.shape}")
@@ -78,8 +203,28 @@ def orthogonal_(array, gain=1.0, rng=None):
     return a
 
 
-def identity_(array, gain=1.0):
-    """gain times the identity (ones on the diagonal of a 2-D array)."""
+def identity_(array: _Array, gain: float = 1.0) -> _Array:
+    """Fills a 2-D array in place with gain times the identity (gain on the diagonal, zeros elsewhere).
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        A writable 2-D float array.
+    gain : float
+        The diagonal's value.
+
+    Returns
+    -------
+    numpy.ndarray
+        `array` itself.
+
+    Raises
+    ------
+    TypeError
+        array is not a float numpy array.
+    ValueError
+        array is read-only or not 2-D.
+    """
     a = _target(array)
     if a.ndim != 2:
         raise ValueError(f"array: expected a 2-D array, got shape {a.shape}")
@@ -88,7 +233,7 @@ def identity_(array, gain=1.0):
     return a
 
 
-def apply_scheme(layer, scheme, rng):
+def apply_scheme(layer: _RecurrentLayer[Any], scheme: str, rng: np.random.Generator) -> None:
     """Re-initialises a layer's parameters by `scheme` (the layers' ``init=``; "torch" leaves PyTorch's
     U(-1/sqrt(H), 1/sqrt(H)) in place)."""
     if scheme == "torch":

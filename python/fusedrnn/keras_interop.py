@@ -15,15 +15,22 @@ time instead) and warns about input dropout (training only; inference is unaffec
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from ._typing import Activation
+
+if TYPE_CHECKING:
+    from .layers import GRU, LSTM, RNN, _RecurrentLayer
 
 __all__ = ["from_keras", "to_keras_weights"]
 
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
-def _keras_to_torch_blocks(matrix, H, cell):
+def _keras_to_torch_blocks(matrix: NDArray[Any], H: int, cell: str) -> NDArray[Any]:
     """Keras columns (gate-major, Keras order) -> PyTorch rows (the transpose, PyTorch order)."""
     if cell == "gru":
         z, r, h = (matrix[..., k * H : (k + 1) * H] for k in range(3))
@@ -31,7 +38,7 @@ def _keras_to_torch_blocks(matrix, H, cell):
     return np.ascontiguousarray(matrix.T)
 
 
-def _torch_to_keras_blocks(matrix, H, cell):
+def _torch_to_keras_blocks(matrix: NDArray[Any], H: int, cell: str) -> NDArray[Any]:
     """PyTorch rows -> Keras columns (the inverse of _keras_to_torch_blocks)."""
     matrix = np.asarray(matrix).T
     if cell == "gru":
@@ -40,7 +47,7 @@ def _torch_to_keras_blocks(matrix, H, cell):
     return np.ascontiguousarray(matrix)
 
 
-def _cell_of(keras_layer):
+def _cell_of(keras_layer: Any) -> str:
     name = type(keras_layer).__name__
     cells = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
     if name not in cells:
@@ -48,7 +55,7 @@ def _cell_of(keras_layer):
     return cells[name]
 
 
-def _activation_name(value, argument):
+def _activation_name(value: Any, argument: str) -> Activation:
     name = value if isinstance(value, str) else getattr(value, "__name__", None)
     if name is None:
         return "linear"
@@ -58,10 +65,10 @@ def _activation_name(value, argument):
     if name not in ACTIVATIONS:
         runs = ", ".join(ACTIVATIONS)
         raise ValueError(f"keras_layer: {argument}={name!r} is not one fusedrnn runs ({runs})")
-    return name
+    return cast(Activation, name)
 
 
-def _direction_params(keras_layer, cell, suffix):
+def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[str, NDArray[Any]], int, int]:
     weights = keras_layer.get_weights()
     kernel, recurrent = weights[0], weights[1]
     H = recurrent.shape[0]
@@ -78,12 +85,46 @@ def _direction_params(keras_layer, cell, suffix):
     return params, kernel.shape[0], H
 
 
-def from_keras(keras_layer, dtype=np.float32):
-    """A fusedrnn layer computing what `keras_layer` (built, i.e. with weights) computes, batch-first.
+def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | RNN:
+    """A fusedrnn layer computing what a Keras recurrent layer computes, batch-first.
 
     The Keras options that shape how you call it are kept on the result as ``keras_options``
     (return_sequences, return_state): fusedrnn always returns the whole sequence and the final states,
-    so ``y[:, -1]`` is Keras's return_sequences=False output for sequences without padding."""
+    so ``y[:, -1]`` is Keras's return_sequences=False output for sequences without padding.
+
+    Parameters
+    ----------
+    keras_layer : keras.layers.LSTM, GRU, SimpleRNN or Bidirectional
+        A built Keras 3 layer (with weights); a Bidirectional wrapper of one with any merge_mode but
+        None. Only read: Keras is not imported.
+    dtype : {numpy.float32, numpy.float64}
+        The dtype of the layer made.
+
+    Returns
+    -------
+    LSTM, GRU or RNN
+        With ``batch_first=True`` and the Keras layer's weights, activations, bias use, recurrent
+        dropout and merge mode.
+
+    Raises
+    ------
+    TypeError
+        keras_layer is not one of the layers above.
+    ValueError
+        keras_layer is not built, has go_backwards=True, an activation or a merge_mode fusedrnn does not
+        run.
+
+    Warns
+    -----
+    UserWarning
+        keras_layer has input dropout, which is not carried over (inference is unaffected).
+
+    Examples
+    --------
+    >>> keras_lstm = keras.layers.LSTM(50, activation="relu")
+    >>> keras_lstm.build((None, 3, 1))
+    >>> lstm = fr.from_keras(keras_lstm)
+    """
     from . import layers
 
     wrapper = None
@@ -116,7 +157,9 @@ def from_keras(keras_layer, dtype=np.float32):
     if wrapper is not None:
         params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
     recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
-    options = dict(batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
+    layer: LSTM | GRU | RNN
+    options: dict[str, Any] = dict(
+                   batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
                    dtype=dtype, recurrent_dropout=recurrent_dropout,
                    merge_mode=wrapper.merge_mode if wrapper is not None else "concat")  # fmt: skip
     activation = _activation_name(first.activation, "activation")
@@ -124,7 +167,8 @@ def from_keras(keras_layer, dtype=np.float32):
         layer = layers.RNN(C, H, nonlinearity=activation, **options)
     else:
         recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
-        kwargs = dict(activation=activation, recurrent_activation=recurrent_activation, **options)
+        kwargs: dict[str, Any] = dict(activation=activation, recurrent_activation=recurrent_activation,
+                                      **options)
         if cell == "gru":
             layer = layers.GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
         else:
@@ -135,9 +179,26 @@ def from_keras(keras_layer, dtype=np.float32):
     return layer
 
 
-def to_keras_weights(layer):
-    """The list ``keras_layer.set_weights`` takes for the Keras twin of a one-layer fusedrnn `layer`
-    (a Bidirectional wrapper's list, forward then backward, when `layer` is bidirectional)."""
+def to_keras_weights(layer: _RecurrentLayer[Any]) -> list[NDArray[Any]]:
+    """The list ``keras_layer.set_weights`` takes for the Keras twin of a one-layer fusedrnn layer.
+
+    Parameters
+    ----------
+    layer : LSTM, GRU or RNN
+        A layer with num_layers=1 and no projection.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``kernel`` [C, G*H], ``recurrent_kernel`` [H, G*H] and, with bias, the bias (b_ih + b_hh, or
+        the pair [2, G*H] for a reset_after GRU); a Bidirectional wrapper's list, forward then backward,
+        when `layer` is bidirectional.
+
+    Raises
+    ------
+    ValueError
+        num_layers > 1, or a projection.
+    """
     if layer.num_layers != 1:
         raise ValueError(f"layer: Keras layers have one layer; this one has num_layers={layer.num_layers}")
     if getattr(layer, "proj_size", 0):
@@ -145,7 +206,7 @@ def to_keras_weights(layer):
     cell = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[type(layer).__name__]
     params = layer.state_dict()
     H = layer.hidden_size
-    weights = []
+    weights: list[NDArray[Any]] = []
     for suffix in ("_l0", "_l0_reverse") if layer.bidirectional else ("_l0",):
         weights.append(_torch_to_keras_blocks(params["weight_ih" + suffix], H, cell))
         weights.append(_torch_to_keras_blocks(params["weight_hh" + suffix], H, cell))

@@ -10,18 +10,37 @@ import difflib
 import numbers
 import threading
 import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypedDict, TypeVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from . import _core, functional
 from . import init as init_module
+from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
 from ._validation import activation as _activation
 from ._validation import flag, kernel_dtype, positive_int, probability, real_array
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
+# What a layer returns as its final state: h_n (GRU, RNN) or (h_n, c_n) (LSTM).
+_State = TypeVar("_State", FloatArray, tuple[FloatArray, FloatArray])
+# What a state argument takes: h, or (h, c) for an LSTM (either may be None: zeros), as arrays or
+# anything np.asarray accepts; None: zeros.
+StateLike: TypeAlias = ArrayLike | tuple[ArrayLike | None, ArrayLike | None] | None
+_Layer = TypeVar("_Layer", bound="_RecurrentLayer[Any]")
 
-class _RecurrentLayer:
+
+class LoadResult(TypedDict):
+    """What `load_state_dict` returns: the names it did not find, and the names it did not know."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class _RecurrentLayer(Generic[_State]):
     """What LSTM, GRU and RNN share: the plan, parameters, gradients, modes, forward and backward.
 
     Never stale, by construction: the plan reads the parameter arrays themselves and packs them (1) at
@@ -34,12 +53,32 @@ class _RecurrentLayer:
     """
 
     _cell = ""  # the _core.Plan cell name, set by each subclass
-    _weight_format = "fp32"  # the products' weight format; quantized() layers have "bf16" or "int8"
+    _weight_format: str = "fp32"  # the products' weight format; quantized() layers have "bf16" or "int8"
+    # Set by the constructor (the parameters themselves are read through __getattr__).
+    input_size: int
+    hidden_size: int
+    num_layers: int
+    bias: bool
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    dtype: np.dtype[Any]
+    training: bool
+    stateful: bool
+    init: InitScheme
+    merge_mode: MergeMode
+    recurrent_dropout: float
+    grads: dict[str, FloatArray]
+    dropout_masks: FloatArray | None
+    recurrent_dropout_masks: FloatArray | None
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=np.float32, seed=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", recurrent_dropout=0.0, init="torch", merge_mode="concat",
-                 stateful=False, **unknown):  # fmt: skip
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike = np.float32, seed: Seed = None, *, activation: Activation = "tanh",
+                 recurrent_activation: Activation = "sigmoid", recurrent_dropout: float = 0.0,
+                 init: InitScheme = "torch", merge_mode: MergeMode = "concat", stateful: bool = False,
+                 **unknown: NoReturn) -> None:  # fmt: skip
+        """The constructor LSTM and GRU share (see theirs for the arguments)."""
         with _errors_name(type(self)):
             self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
             self.activation = _activation(activation, "activation")
@@ -48,15 +87,17 @@ class _RecurrentLayer:
                             dtype, seed)  # fmt: skip
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
-    _ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
+    _ARGUMENTS: tuple[str, ...] = (
+                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
                   "bidirectional", "dtype", "seed", "init", "merge_mode", "stateful", "activation",
                   "recurrent_activation",
                   "recurrent_dropout")  # fmt: skip
 
-    def _plan_activations(self):
+    def _plan_activations(self) -> tuple[str, str]:
         return self.activation, self.recurrent_activation
 
-    def _options(self, unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout):
+    def _options(self, unknown: Mapping[str, object], stateful: bool, init: str, merge_mode: str,
+                 bidirectional: bool, recurrent_dropout: float) -> None:  # fmt: skip
         """The keyword options every class checks the same way (the constructors share them)."""
         _refuse_unknown(unknown, self._ARGUMENTS)
         self.stateful = flag(stateful, "stateful")
@@ -64,8 +105,8 @@ class _RecurrentLayer:
         self.merge_mode = _merge_mode(merge_mode, bidirectional)
         self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
 
-    def _configure(self, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                   dtype, seed):  # fmt: skip
+    def _configure(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
+                   dropout: float, bidirectional: bool, dtype: DTypeLike, seed: Seed) -> None:  # fmt: skip
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -94,7 +135,7 @@ class _RecurrentLayer:
             expected = "None, an int >= 0 or a numpy Generator/SeedSequence"
             raise type(err)(f"seed: expected {expected}: {err}") from err
         bound = 1.0 / np.sqrt(self.hidden_size)
-        self._params = {}
+        self._params: dict[str, FloatArray] = {}
         for name, shape in plan.parameter_shapes():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
         init_module.apply_scheme(self, self.init, rng)
@@ -103,15 +144,15 @@ class _RecurrentLayer:
         self.dropout_masks = self.recurrent_dropout_masks = None
         self._attach(plan)
 
-    def _new_plan(self):
+    def _new_plan(self) -> _core.Plan:
         return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                           self.bias, self.dtype.name, *self._plan_activations(),
                           self._proj_size(), self._weight_format)  # fmt: skip
 
-    def _proj_size(self):
+    def _proj_size(self) -> int:
         return 0
 
-    def _attach(self, plan):
+    def _attach(self, plan: _core.Plan) -> None:
         """Derived state: the plan reading the parameters, the call facts, no pending forward."""
         plan.set_parameters(list(self._params.values()))
         self._plan = plan
@@ -120,19 +161,22 @@ class _RecurrentLayer:
         D = 2 if self.bidirectional else 1
         self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype,
                                         self._proj_size())  # fmt: skip
-        self._pending = None  # (thread id, unbatched, y_shape) of the forward backward would differentiate
-        self._merge_inputs = None  # merge_mode="mul": the two directions' outputs of the pending forward
-        self._state = None  # stateful: (h_n, c_n or None) of the last call, the next call's initial state
+        # (thread id, unbatched, y_shape) of the forward backward would differentiate
+        self._pending: tuple[int, bool, tuple[int, ...]] | None = None
+        # merge_mode="mul": the two directions' outputs of the pending forward
+        self._merge_inputs: tuple[FloatArray, FloatArray] | None = None
+        # stateful: (h_n, c_n or None) of the last call, the next call's initial state
+        self._state: tuple[FloatArray, FloatArray | None] | None = None
         self._last_forward_was_eval = False
         self._set_writable(self.training)
 
-    def _set_writable(self, writable):
+    def _set_writable(self, writable: bool) -> None:
         for value in self._params.values():
             value.flags.writeable = writable
 
     # -- pickling (the plan is rebuilt, not pickled) ------------------------------------------------
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
                 "dtype", "training", "_params", "grads", "_rng", "init", "merge_mode",
                 "stateful")  # fmt: skip
@@ -141,7 +185,7 @@ class _RecurrentLayer:
             state["_weight_format"] = self._weight_format
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
         state = dict(state)
         if state.get("_cell", "").startswith("rnn_"):
             del state["_cell"]  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
@@ -154,34 +198,36 @@ class _RecurrentLayer:
         self.__dict__.update(state)
         self.dropout_masks = self.recurrent_dropout_masks = None
 
-        def own_copies(arrays):
+        def own_copies(arrays: Mapping[str, ArrayLike]) -> dict[str, FloatArray]:
             return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
 
         self._params = own_copies(state["_params"])
         self.grads = own_copies(state["grads"])
         self._attach(self._new_plan())
 
-    _extra_state = ("activation", "recurrent_activation", "recurrent_dropout")
+    _extra_state: tuple[str, ...] = ("activation", "recurrent_activation", "recurrent_dropout")
     # Pickles of 0.1.0 had none of these.
-    _state_defaults = (("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
+    _state_defaults: tuple[tuple[str, object], ...] = (
+                       ("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
                        ("recurrent_dropout", 0.0))  # fmt: skip
 
     # -- parameters ---------------------------------------------------------------------------------
 
-    def __getattr__(self, name):
-        params = self.__dict__.get("_params")
+    def __getattr__(self, name: str) -> FloatArray:
+        """The parameters by name: ``lstm.weight_ih_l0`` (PyTorch's names; see `named_parameters`)."""
+        params: dict[str, FloatArray] | None = self.__dict__.get("_params")
         if params is not None and name in params:
             return params[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # The configuration the plan was built for: fixed for the layer's lifetime (reassigning num_layers
     # used to run a different stack than the parameters described).
-    _CONFIGURATION = (
+    _CONFIGURATION: tuple[str, ...] = (
         "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
         "activation", "recurrent_activation", "dropout", "reset_after", "recurrent_dropout", "proj_size",
     )  # fmt: skip
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if name[0] == "_":  # private state (every call sets some): neither a parameter nor configuration
             object.__setattr__(self, name, value)
             return
@@ -195,7 +241,7 @@ class _RecurrentLayer:
         else:
             object.__setattr__(self, name, value)
 
-    def _assign(self, name, value):
+    def _assign(self, name: str, value: ArrayLike) -> None:
         target = self._params[name]
         array = real_array(value, name, self.dtype)
         if array.shape != target.shape:
@@ -203,7 +249,7 @@ class _RecurrentLayer:
         if array is not target:
             self._write_parameters({name: array})
 
-    def _write_parameters(self, arrays):
+    def _write_parameters(self, arrays: Mapping[str, FloatArray]) -> None:
         """Copies arrays into the parameters' storage: the one way the layer writes its parameters."""
         self._plan.drop_packs()
         for name, array in arrays.items():
@@ -212,24 +258,70 @@ class _RecurrentLayer:
             np.copyto(target, array)
             target.flags.writeable = self.training
 
-    def named_parameters(self):
-        """(name, array) pairs in torch's order; the arrays are the layer's own (edit in place in
-        training mode; read-only in eval mode, see the class docstring)."""
+    def named_parameters(self) -> list[tuple[str, FloatArray]]:
+        """The parameters with their names, in PyTorch's order.
+
+        Returns
+        -------
+        list of (str, numpy.ndarray)
+            ``(name, array)`` pairs (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ...). The arrays
+            are the layer's own: edit them in place in training mode; in eval mode they are read-only
+            (the layer keeps packed copies; assign or `load_state_dict` instead).
+        """
         return list(self._params.items())
 
-    def parameters(self):
+    def parameters(self) -> list[FloatArray]:
+        """The parameter arrays in PyTorch's order (the layer's own, as in `named_parameters`).
+
+        Returns
+        -------
+        list of numpy.ndarray
+        """
         return list(self._params.values())
 
-    def to_keras_weights(self):
-        """The list a Keras layer's ``set_weights`` takes (see `fusedrnn.keras_interop`)."""
+    def to_keras_weights(self) -> list[FloatArray]:
+        """The weights of this layer in Keras's layout (see `fusedrnn.keras_interop.to_keras_weights`).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The list a Keras layer's ``set_weights`` takes: ``kernel``, ``recurrent_kernel`` and
+            ``bias`` (a ``Bidirectional`` wrapper's list, forward then backward, when bidirectional).
+
+        Raises
+        ------
+        ValueError
+            For more than one layer or a projection (Keras has neither).
+        """
         from .keras_interop import to_keras_weights
 
         return to_keras_weights(self)
 
-    def parameter_count(self, convention="torch"):
-        """Number of parameters: as PyTorch and fusedrnn count them ("torch": two biases, b_ih and
-        b_hh), or as Keras counts the same layer ("keras": one bias per gate for LSTM and SimpleRNN, two
-        for GRU's reset_after form), e.g. the lectures' LSTM(50) on 1 feature: 10,600 vs 10,400."""
+    def parameter_count(self, convention: Literal["torch", "keras"] = "torch") -> int:
+        """The number of parameters, as PyTorch or as Keras counts them.
+
+        Parameters
+        ----------
+        convention : {"torch", "keras"}
+            "torch": as PyTorch and fusedrnn count them (two biases, b_ih and b_hh); "keras": as Keras
+            counts the same layer (one bias per gate for LSTM and SimpleRNN, two for GRU's reset_after
+            form).
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        ValueError
+            For another convention.
+
+        Examples
+        --------
+        >>> lstm = fr.LSTM(1, 50)
+        >>> lstm.parameter_count(), lstm.parameter_count("keras")
+        (10600, 10400)
+        """
         if convention not in ("torch", "keras"):
             raise ValueError(f"convention: expected 'torch' or 'keras', got {convention!r}")
         total = sum(value.size for value in self._params.values())
@@ -237,9 +329,19 @@ class _RecurrentLayer:
             total -= sum(value.size for name, value in self._params.items() if name.startswith("bias_hh"))
         return total
 
-    def summary(self, print_fn=print):
-        """A Keras-style table of the parameters (name, shape, count) with both totals; printed with
-        print_fn (None: not printed) and returned."""
+    def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
+        """A Keras-style table of the parameters (name, shape, count) with both totals.
+
+        Parameters
+        ----------
+        print_fn : callable or None
+            Called with the table (default: print); None: not printed.
+
+        Returns
+        -------
+        str
+            The table.
+        """
         rows = [(name, str(value.shape), f"{value.size:,}") for name, value in self._params.items()]
         width = max(len(r[0]) for r in rows + [("parameter", "", "")])
         shape_width = max(len(r[1]) for r in rows + [("", "shape", "")])
@@ -255,15 +357,44 @@ class _RecurrentLayer:
             print_fn(text)
         return text
 
-    def state_dict(self):
-        """Copies of the parameters keyed by torch.nn.LSTM's names."""
+    def state_dict(self) -> dict[str, FloatArray]:
+        """Copies of the parameters, keyed by PyTorch's names (as ``torch.nn.LSTM.state_dict()``).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         return {name: value.copy() for name, value in self._params.items()}
 
-    def load_state_dict(self, state_dict, strict=True):
-        """Loads parameters (NumPy arrays, or anything np.asarray accepts, e.g. CPU torch tensors).
+    def load_state_dict(self, state_dict: Mapping[str, ArrayLike], strict: bool = True) -> LoadResult:
+        """Loads parameters by PyTorch's names; nothing is changed if any check fails.
 
-        strict: names must match exactly; otherwise only the names present are loaded. Shapes must
-        always match. Values are converted to the layer's dtype. Nothing is changed if any check fails.
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like
+            NumPy arrays, or anything ``np.asarray`` accepts (e.g. CPU torch tensors); converted to the
+            layer's dtype. Shapes must match.
+        strict : bool
+            True: the names must match exactly; False: only the names present are loaded.
+
+        Returns
+        -------
+        dict
+            ``{"missing_keys": [...], "unexpected_keys": [...]}``, as PyTorch returns.
+
+        Raises
+        ------
+        KeyError
+            strict and the names differ.
+        TypeError
+            state_dict is not a mapping, or a value is not real-valued.
+        ValueError
+            A shape differs.
+
+        Examples
+        --------
+        >>> lstm.load_state_dict({k: v.numpy() for k, v in torch_lstm.state_dict().items()})
+        {'missing_keys': [], 'unexpected_keys': []}
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict: expected a mapping, got {type(state_dict).__name__}")
@@ -271,7 +402,7 @@ class _RecurrentLayer:
         unexpected = [k for k in state_dict if k not in self._params]
         if strict and (missing or unexpected):
             raise KeyError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        staged = {}
+        staged: dict[str, FloatArray] = {}
         for name in self._params:
             if name in state_dict:
                 array = real_array(state_dict[name], f"state_dict['{name}']", self.dtype)
@@ -283,15 +414,28 @@ class _RecurrentLayer:
         self._write_parameters(staged)
         return {"missing_keys": missing, "unexpected_keys": unexpected}
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Sets every array of `grads` to zero (in place; backward accumulates into them)."""
         for g in self.grads.values():
             g.fill(0)
 
     # -- modes --------------------------------------------------------------------------------------
 
-    def train(self, mode=True):
-        """Training mode (mode=True): parameters writable, packed at every forward. eval() = train(False):
-        parameters read-only, packed once and kept."""
+    def train(self: _Layer, mode: bool = True) -> _Layer:
+        """Switches between training and eval mode.
+
+        Parameters
+        ----------
+        mode : bool
+            True (training mode): parameters writable, packed at every forward, which keeps what
+            `backward` needs. False (eval mode, as `eval`): parameters read-only, packed once and kept;
+            no workspace for backward. A layer made by `quantized` is inference-only: RuntimeError.
+
+        Returns
+        -------
+        layer
+            The layer itself.
+        """
         mode = flag(mode, "mode")
         if mode and self._weight_format != "fp32":
             raise RuntimeError(
@@ -304,54 +448,87 @@ class _RecurrentLayer:
         self._set_writable(self.training)
         return self
 
-    def eval(self):
+    def eval(self: _Layer) -> _Layer:
+        """Eval mode, ``train(False)``: inference kernels, packed weights kept, no backward workspace.
+
+        Returns
+        -------
+        layer
+            The layer itself.
+        """
         return self.train(False)
 
     # -- reduced precision ----------------------------------------------------------------------------
 
-    def quantized(self, format="int8"):
-        """An inference-only copy whose recurrent and input products read reduced-precision weights.
+    def quantized(self: _Layer, format: Literal["int8", "bf16"] = "int8") -> _Layer:
+        """An inference-only copy whose input and recurrent products read reduced-precision weights.
 
-        ``format="int8"``: weights quantised once per output row (symmetric, scale max|w|/127), the
-        products' other operand (x_t, h_{t-1}) quantised per row at each step the same way, int32 sums,
-        dequantised into float32 for the gate math; ``"bf16"``: weights and operands rounded to bfloat16,
-        float32 sums. State, gates and outputs stay float32. Same call signature and outputs as this layer
-        (every option that applies in eval mode: stacks, bidirectional, lengths, activations, projection,
-        both GRU forms); `train()` and `backward` refuse. Layers with fewer than 65,536 weights stay
-        float32, where the reduced formats would not be faster (`layer_formats` tells which do). Uses
-        AVX512-VNNI / AVX512-BF16 where the CPU has them, exact portable kernels elsewhere
-        (`fusedrnn.cpu_info()`). Needs dtype float32.
+        Parameters
+        ----------
+        format : {"int8", "bf16"}
+            ``"int8"``: the weights quantised once per output row (symmetric: scale max|w| / 127), the
+            products' other operand (x_t, h_{t-1}, and r * h_{t-1} or o * act(c_t) where a cell has a
+            second product) quantised per row the same way at each step, int32 sums, dequantised into
+            float32 for the gate math. ``"bf16"``: weights and operands rounded to bfloat16 (to nearest
+            even), float32 sums. State, gates and outputs stay float32.
+
+        Returns
+        -------
+        layer
+            A layer of the same class in eval mode, with its own copy of the parameters (read-only):
+            the same call signature and outputs as this one, with every option that applies to
+            inference (stacks, bidirectional, ``lengths``, activations, projection, both GRU forms,
+            `step`). `train` and `backward` raise RuntimeError. Layers with fewer than 65,536 weights
+            stay float32 (the reduced formats are not faster there); `layer_formats` tells which do.
+
+        Raises
+        ------
+        ValueError
+            format is not "int8" or "bf16", or the layer's dtype is not float32.
+
+        Notes
+        -----
+        The kernels use AVX512-VNNI (int8) and AVX512-BF16 (bf16) where the CPU has them, and portable
+        kernels elsewhere (``fusedrnn.cpu_info()["reduced_precision"]``); the int8 results are the same
+        bits on every path and thread count. Measured errors against float32 are in the README.
+
+        Examples
+        --------
+        >>> q = fr.LSTM(256, 512).eval().quantized("int8")
+        >>> y, (h_n, c_n) = q(x)
         """
         fmt = _reduced_format(format)
         if self.dtype != np.float32:
             raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
         state = self.__getstate__()
-        state.update(training=False, _weight_format=fmt, stateful=self.stateful)
-        state["grads"] = {name: np.zeros((0,), self.dtype) for name in self.grads}
+        state.update(training=False, _weight_format=fmt)
+        state["grads"] = {name: np.zeros((0,), self.dtype) for name in self.grads}  # never used
         layer = type(self).__new__(type(self))
         layer.__setstate__(state)
         layer.__dict__["grads"] = {}
         return layer
 
     @property
-    def weight_format(self):
-        """"fp32", or "bf16" / "int8" for a layer made by quantized()."""
+    def weight_format(self) -> str:
+        """"fp32", or "bf16" / "int8" for a layer made by `quantized`."""
         return self._weight_format
 
     @property
-    def layer_formats(self):
-        """The format each layer's products use (a quantized() layer keeps small layers float32)."""
+    def layer_formats(self) -> list[str]:
+        """The format each layer of the stack computes its products in ("fp32" for layers that a
+        `quantized` layer keeps float32 because they are small)."""
         return list(self._plan.layer_formats)
 
     @property
-    def retained_bytes(self):
-        """Memory the layer keeps between calls for speed (packed weights, kernel scratch, training
+    def retained_bytes(self) -> int:
+        """Bytes the layer keeps between calls for speed (packed weights, kernel scratch, training
         workspace); it grows to the largest call and is reused by every call no larger."""
         return self._plan.retained_bytes
 
     # -- computation --------------------------------------------------------------------------------
 
-    def _forward(self, x, h0, c0, out, lengths):
+    def _forward(self, x: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None, out: FloatArray | None,
+                 lengths: ArrayLike | None) -> tuple[FloatArray, FloatArray, FloatArray | None]:  # fmt: skip
         if self.stateful and h0 is None and c0 is None and self._state is not None:
             h0, c0 = self._state
             batch = np.shape(x)[0 if self.batch_first else 1] if np.ndim(x) == 3 else None
@@ -391,7 +568,8 @@ class _RecurrentLayer:
                  "ave": (forward_part + backward_part) / 2}[self.merge_mode]  # fmt: skip
         return y, h_n, c_n
 
-    def _backward(self, dy, dh_n, dc_n):
+    def _backward(self, dy: ArrayLike | None, dh_n: ArrayLike | None,
+                  dc_n: ArrayLike | None) -> tuple[FloatArray, FloatArray, FloatArray | None]:  # fmt: skip
         if self._pending is None:
             if self._last_forward_was_eval:
                 raise RuntimeError(
@@ -415,9 +593,15 @@ class _RecurrentLayer:
         self._pending = None
         return dx, dh0, dc0
 
-    def reset_state(self, state=None):
-        """stateful layers: forget the carried state (the next call starts from zeros), or set it: h, or
-        (h, c) for an LSTM, shaped like the layer's h_n (c_n)."""
+    def reset_state(self, state: StateLike = None) -> None:
+        """For stateful layers: forgets the carried state, or sets it.
+
+        Parameters
+        ----------
+        state : array_like, (array_like, array_like) or None
+            None: the next call starts from zeros. Otherwise the state the next call starts from: h, or
+            (h, c) for an LSTM, shaped like the layer's h_n (c_n); copied.
+        """
         if state is None:
             self._state = None
             return
@@ -425,12 +609,40 @@ class _RecurrentLayer:
         h = real_array(h, "state", self.dtype).copy()
         self._state = (h, None if c is None else real_array(c, "state", self.dtype).copy())
 
-    def step(self, x_t, state=None):
-        """One time step, for streaming: ``h_t, new_state = layer.step(x_t, state)`` with x_t [N, C] (or
-        [C]), state None (zeros; a stateful layer's carried state), h, or (h, c) for an LSTM, each
-        [L, N, S]; h_t is the top layer's output [N, S]. The same arithmetic as that step inside a whole
-        sequence (bitwise equal results). Unidirectional layers only (a reverse direction starts at the
-        end). In eval mode a call goes straight to the kernel (about 1.5 us of overhead)."""
+    def step(self, x_t: ArrayLike, state: StateLike = None) -> tuple[FloatArray, _State]:
+        """One time step, for streaming: the same arithmetic as that step inside a whole sequence
+        (bitwise equal results).
+
+        Unidirectional layers only (a reverse direction starts at the end). In eval mode a call with
+        arrays of the layer's dtype goes straight to the kernel (about 1.5 us of overhead).
+
+        Parameters
+        ----------
+        x_t : array_like
+            The step's input, [N, C] (or [C]).
+        state : array_like, (array_like, array_like) or None
+            None: zeros (a stateful layer: its carried state); else h, or (h, c) for an LSTM, each
+            [L, N, S] (S = proj_size or hidden_size; c is [L, N, H]).
+
+        Returns
+        -------
+        h_t : numpy.ndarray
+            The top layer's output [N, S] ([S] for an unbatched x_t).
+        new_state : numpy.ndarray or (numpy.ndarray, numpy.ndarray)
+            h_n, or (h_n, c_n) for an LSTM: the next step's state.
+
+        Raises
+        ------
+        ValueError
+            For a bidirectional layer, or arrays of the wrong shape.
+
+        Examples
+        --------
+        >>> lstm = fr.LSTM(8, 16).eval()
+        >>> state = None
+        >>> for x_t in stream:                 # each [N, 8]
+        ...     h_t, state = lstm.step(x_t, state)
+        """
         h0, c0 = self._split_state(state)
         dtype = self.dtype
         # The eval-mode fast path: arrays the kernel takes as they are go straight to the plan (its checks
@@ -455,13 +667,13 @@ class _RecurrentLayer:
         h_t = (y[:, 0] if self.batch_first else y[0]) if batched else y[0]
         return h_t, self._join_state(h_n, c_n)
 
-    def _split_state(self, state):
+    def _split_state(self, state: Any) -> Sequence[Any]:
         return state, None
 
-    def _join_state(self, h_n, c_n):
-        return h_n
+    def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> _State:
+        return h_n  # type: ignore[return-value]  # _State is h_n here; LSTM overrides this
 
-    def _unmerge_gradient(self, dy, y_shape):
+    def _unmerge_gradient(self, dy: ArrayLike, y_shape: tuple[int, ...]) -> FloatArray:
         """dL/dy of the merged output -> dL/d[y_forward, y_backward] (the kernels' concatenated y)."""
         merged_shape = tuple(y_shape[:-1]) + (y_shape[-1] // 2,)
         dy = real_array(dy, "dy", self.dtype)
@@ -469,19 +681,20 @@ class _RecurrentLayer:
             raise ValueError(f"dy: expected shape {merged_shape} (the merged output, merge_mode="
                              f"{self.merge_mode!r}), got {dy.shape}")  # fmt: skip
         if self.merge_mode == "mul":
-            forward_part, backward_part = self._merge_inputs
-            parts = (dy * backward_part, dy * forward_part)
+            forward_part, backward_part = cast("tuple[FloatArray, FloatArray]", self._merge_inputs)
+            parts: tuple[FloatArray, FloatArray] = (dy * backward_part, dy * forward_part)
         else:
             half = dy / 2 if self.merge_mode == "ave" else dy
             parts = (half, half)
         return np.concatenate(parts, axis=-1)
 
-    _REPR_DEFAULTS = (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+    _REPR_DEFAULTS: tuple[tuple[str, object], ...] = (
+                      ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
                       ("bidirectional", False), ("activation", "tanh"),
                       ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0),
                       ("init", "torch"), ("merge_mode", "concat"), ("stateful", False))  # fmt: skip
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = "".join(
             f", {key}={getattr(self, key)!r}"
             for key, default in self._REPR_DEFAULTS
@@ -492,54 +705,56 @@ class _RecurrentLayer:
         return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name}{reduced})"
 
 
-_UNSET = object()
+# Any: the sentinel stands in the place of an activation name.
+_UNSET: Any = object()
 
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 
 
-def _reduced_format(value):
+def _reduced_format(value: object) -> str:
     aliases = {"int8": "int8", "bf16": "bf16", "bfloat16": "bf16"}
     if not isinstance(value, str) or value not in aliases:
         raise ValueError(f"format: expected 'int8' or 'bf16', got {value!r}")
     return aliases[value]
 
 
-def _merge_mode(value, bidirectional):
+def _merge_mode(value: str, bidirectional: bool) -> MergeMode:
     if value not in MERGE_MODES:
         raise ValueError(f"merge_mode: expected one of {', '.join(map(repr, MERGE_MODES))}, got {value!r}")
     if value != "concat" and not bidirectional:
         raise ValueError(f"merge_mode: {value!r} merges the two directions: it needs bidirectional=True")
-    return value
+    return cast(MergeMode, value)
 
 
-def _init_scheme(value):
+def _init_scheme(value: str) -> InitScheme:
     if value not in init_module.SCHEMES:
         raise ValueError(f"init: expected one of {', '.join(map(repr, init_module.SCHEMES))}, got {value!r}")
-    return value
+    return cast(InitScheme, value)
 
 
 class _errors_name:
     """Prefixes the TypeError / ValueError raised inside a constructor with the public class's name:
     ``fusedrnn.LSTM: hidden_size: expected an int >= 1, got 0``."""
 
-    def __init__(self, cls):
+    def __init__(self, cls: type) -> None:
         self.prefix = f"fusedrnn.{cls.__name__}: "
 
-    def __enter__(self):
+    def __enter__(self) -> _errors_name:
         return self
 
-    def __exit__(self, kind, err, traceback):
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 traceback: TracebackType | None) -> Literal[False]:  # fmt: skip
         if kind in (TypeError, ValueError) and not str(err).startswith(self.prefix):
             raise kind(self.prefix + str(err)).with_traceback(traceback) from None
         return False
 
 
 # PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET = ()
+_NOT_YET: tuple[str, ...] = ()
 
 
-def _refuse_unknown(unknown, known):
+def _refuse_unknown(unknown: Iterable[str], known: tuple[str, ...]) -> None:
     """TypeError for keyword arguments the constructor does not have, with the closest known name."""
     for name in unknown:
         if name in _NOT_YET:
@@ -549,29 +764,40 @@ def _refuse_unknown(unknown, known):
         raise TypeError(f"unknown argument {name!r}{hint}")
 
 
-_FORWARD_DOC = """
-        x: [T,N,C] ([N,T,C] if batch_first, or unbatched [T,C]), any real dtype (converted).
-        out: None, or a C-contiguous array of y's shape and the layer's dtype to write y into (not with
-        batch_first). lengths: None, or each sequence's length (ints [N], 1..T): torch's
-        pack_padded_sequence semantics (see `fusedrnn.functional.lstm`); backward uses the same. In training
-        mode the workspace for `backward` is kept (with copies of x, the initial states and the parameters'
-        values); in eval mode only the packed weights are kept.
-"""
-_BACKWARD_DOC = """
-        Parameter gradients accumulate into `grads` (as PyTorch's ``.grad``). A second backward needs a
-        new forward (as PyTorch frees its graph). Raises RuntimeError if a parameter changed since the
-        forward, or if the forward ran in another thread.
-"""
+# The state arguments: (h0, c0) / (dh_n, dc_n) of an LSTM, either part None (zeros).
+StatePair: TypeAlias = tuple[ArrayLike | None, ArrayLike | None]
 
 
-class LSTM(_RecurrentLayer):
-    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature, and
-    Keras's ``activation`` (candidate and cell output, default tanh) and ``recurrent_activation`` (gates,
-    default sigmoid), e.g. the lectures' ``LSTM(50, activation='relu')``: ``LSTM(1, 50, activation="relu")``.
+class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
+    """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
 
-    >>> lstm = LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True, seed=0)
-    >>> y, (h_n, c_n) = lstm(x)                    # x: [N, T, 8]; hx=(h0, c0) optional
-    >>> dx, (dh0, dc0) = lstm.backward(dy)         # accumulates into lstm.grads
+    Gates in PyTorch's order i, f, g, o: ``i, f, o = recurrent_activation(.)``, ``g = activation(.)``,
+    ``c_t = f * c_{t-1} + i * g``, ``h_t = o * activation(c_t)`` (with a projection,
+    ``h_t = W_hr (o * activation(c_t))``). Keras's ``activation`` and ``recurrent_activation`` are
+    options, so Keras's ``LSTM(50, activation="relu")`` is ``LSTM(1, 50, activation="relu")`` on one
+    feature.
+
+    Parameters are attributes named as PyTorch's (``weight_ih_l0`` [4*H, C], ``weight_hh_l0`` [4*H, S],
+    ``bias_ih_l0`` and ``bias_hh_l0`` [4*H], ``weight_hr_l0`` [P, H] with a projection, ``..._reverse``
+    for the second direction), so a ``torch.nn.LSTM`` state_dict loads unchanged and gives the same
+    outputs. Gradients accumulate into `grads`, keyed by the same names.
+
+    In eval mode the parameters are packed once and kept while the layer stays in eval mode; they are
+    read-only then, so an in-place write raises ``ValueError: ... read-only`` instead of silently using
+    stale packs. Attribute assignment (``lstm.weight_hh_l0 = w``) and `load_state_dict` are allowed in
+    both modes and repack; `train` makes the arrays writable again. A training-mode forward keeps a copy
+    of the parameters' values, and `backward` raises a RuntimeError naming a parameter changed in place
+    between the two.
+
+    Examples
+    --------
+    >>> import numpy as np, fusedrnn as fr
+    >>> lstm = fr.LSTM(input_size=8, hidden_size=16, num_layers=2, batch_first=True, seed=0)
+    >>> x = np.random.default_rng(0).standard_normal((4, 10, 8), dtype=np.float32)
+    >>> y, (h_n, c_n) = lstm(x)
+    >>> y.shape, h_n.shape
+    ((4, 10, 16), (2, 4, 16))
+    >>> dx, (dh0, dc0) = lstm.backward(np.ones_like(y))    # accumulates into lstm.grads
     """
 
     _cell = "lstm"
@@ -579,56 +805,207 @@ class LSTM(_RecurrentLayer):
     _extra_state = _RecurrentLayer._extra_state + ("proj_size",)
     _state_defaults = _RecurrentLayer._state_defaults + (("proj_size", 0),)
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("proj_size", 0),)
+    proj_size: int
 
-    def __init__(self, *args, proj_size=0, **kwargs):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike = np.float32, seed: Seed = None, *, proj_size: int = 0,
+                 activation: Activation = "tanh", recurrent_activation: Activation = "sigmoid",
+                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
+                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+        """Makes the layer and initialises its parameters.
+
+        Parameters
+        ----------
+        input_size : int
+            C, the features of each step of x.
+        hidden_size : int
+            H, the units of each layer and direction.
+        num_layers : int
+            L, layers stacked (each reads the previous one's output).
+        bias : bool
+            Whether the layer has the biases ``bias_ih`` and ``bias_hh``.
+        batch_first : bool
+            x and y are [N, T, features] (Keras's layout) instead of time-major [T, N, features]; the
+            states stay [L*D, N, H].
+        dropout : float
+            PyTorch's dropout between stacked layers (training only): every layer's output but the last
+            is zeroed with this probability, the rest scaled by 1/(1-dropout). Warns with num_layers=1.
+        bidirectional : bool
+            A second direction reads the sequence from its end (D = 2); y holds both directions' outputs.
+        dtype : {numpy.float32, numpy.float64}
+            The dtype of the parameters, the computation and the outputs; inputs are converted to it.
+        seed : int, numpy.random.Generator, numpy.random.SeedSequence or None
+            Seeds the initial parameters and then the dropout masks (None: fresh entropy).
+        proj_size : int
+            P > 0: PyTorch's LSTM projection, ``h_t = W_hr (o * activation(c_t))`` of width P
+            (``weight_hr_l0`` [P, H]); 0: none.
+        activation : {"tanh", "sigmoid", "relu", "hard_sigmoid", "linear"} or None
+            Keras's ``activation``: the candidate g and the cell output; None is "linear".
+        recurrent_activation : {"sigmoid", "tanh", "relu", "hard_sigmoid", "linear"} or None
+            Keras's ``recurrent_activation``: the gates i, f, o.
+        recurrent_dropout : float
+            Keras's variational recurrent dropout (training only): h_{t-1} is multiplied, wherever it
+            enters a recurrent product, by one mask per layer and direction (0 with this probability,
+            else 1/(1-p)), the same at every step.
+        init : {"torch", "keras", "identity", "orthogonal"}
+            How the parameters start (`fusedrnn.init`): "torch": every parameter U(-1/sqrt(H),
+            1/sqrt(H)), as PyTorch; "keras": Glorot-uniform inputs, an orthogonal recurrent kernel, zero
+            biases but a forget-gate bias of 1; "orthogonal": each gate's recurrent block orthogonal;
+            "identity": identity recurrent blocks, small inputs, zero biases.
+        merge_mode : {"concat", "sum", "mul", "ave"}
+            How a bidirectional layer's top layer joins its two directions' outputs (Keras's
+            ``Bidirectional``); anything but "concat" needs bidirectional=True.
+        stateful : bool
+            Keras's ``stateful``: each call without an explicit state starts from the previous call's
+            final state (`reset_state` forgets it).
+        **unknown
+            Any other keyword is refused with a TypeError that names the closest known argument.
+
+        Raises
+        ------
+        TypeError
+            An argument of the wrong type, or an unknown keyword.
+        ValueError
+            An argument out of range (sizes past the kernels' limits included).
+
+        Examples
+        --------
+        >>> fr.LSTM(8, 32, num_layers=2, bidirectional=True, init="keras", seed=0)
+        LSTM(8, 32, num_layers=2, bidirectional=True, init='keras', dtype=float32)
+        """
         with _errors_name(type(self)):
             if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
                 raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
         self.proj_size = int(proj_size)
-        super().__init__(*args, **kwargs)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
+                         recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
+                         stateful=stateful, **unknown)  # fmt: skip
 
-    def _proj_size(self):
+    def _proj_size(self) -> int:
         return self.proj_size
 
-    def _split_state(self, state):
+    def _split_state(self, state: Any) -> Sequence[Any]:
         return functional._pair(state, "state", ("h", "c"))
 
-    def _join_state(self, h_n, c_n):
-        return (h_n, c_n)
+    def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+        return (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
-    def forward(self, x, hx=None, *, out=None, lengths=None):
+    def forward(self, x: ArrayLike, hx: StatePair | None = None, *, out: FloatArray | None = None,
+                lengths: ArrayLike | None = None,
+                ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+        """Runs the layer over whole sequences (also ``lstm(x, hx)``).
+
+        In training mode the workspace for `backward` is kept (with copies of x, the initial states and
+        the parameters' values); in eval mode only the packed weights are kept.
+
+        Parameters
+        ----------
+        x : array_like
+            [T, N, C] ([N, T, C] if batch_first), or unbatched [T, C]; any real dtype (converted to the
+            layer's dtype).
+        hx : (array_like, array_like) or None
+            (h0, c0), each [L*D, N, S] and [L*D, N, H] ([L*D, S] and [L*D, H] unbatched), either may be
+            None; None: zeros (a stateful layer: its carried state).
+        out : numpy.ndarray or None
+            A C-contiguous array of y's shape and the layer's dtype to write y into (not with
+            batch_first); None: a new array.
+        lengths : array_like or None
+            Each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x), with PyTorch's
+            ``pack_padded_sequence(..., enforce_sorted=False)`` semantics: y is 0 past each end, the final
+            states are each sequence's at its own last step, the reverse direction starts at each
+            sequence's end; `backward` ignores the padding. None: every sequence has T steps.
+
+        Returns
+        -------
+        y : numpy.ndarray
+            [T, N, D*S] ([N, T, D*S] if batch_first, [T, D*S] unbatched; D*S becomes S with a merge_mode
+            other than "concat"): the top layer's output at every step, S = proj_size or hidden_size.
+        (h_n, c_n) : (numpy.ndarray, numpy.ndarray)
+            The final states, [L*D, N, S] and [L*D, N, H] ([L*D, S], [L*D, H] unbatched).
+
+        Raises
+        ------
+        TypeError
+            x or a state is not real-valued, or hx is not a pair.
+        ValueError
+            A shape does not match, or a length is out of range.
+
+        Examples
+        --------
+        >>> lstm = fr.LSTM(1, 50)
+        >>> y, (h_n, c_n) = lstm(np.zeros((3, 1, 1)))      # T=3 steps, N=1 sequence, C=1 feature
+        >>> y.shape, h_n.shape, c_n.shape
+        ((3, 1, 50), (1, 1, 50), (1, 1, 50))
+        """
         h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
         y, h_n, c_n = self._forward(x, h0, c0, out, lengths)
-        return y, (h_n, c_n)
+        return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
     __call__ = forward
 
-    def backward(self, dy=None, dhx=None):
+    def backward(self, dy: ArrayLike | None = None, dhx: StatePair | None = None,
+                 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+        """Backpropagation through time of the last training-mode forward.
+
+        Differentiates the loss ``sum(dy * y) + sum(dh_n * h_n) + sum(dc_n * c_n)``. Parameter gradients
+        accumulate into `grads` (as PyTorch's ``.grad``). A second backward needs a new forward (as
+        PyTorch frees its graph).
+
+        Parameters
+        ----------
+        dy : array_like or None
+            The gradient of the loss with respect to y, shaped like y; None: zero.
+        dhx : (array_like, array_like) or None
+            (dh_n, dc_n), shaped like h_n and c_n, either may be None; None: zero.
+
+        Returns
+        -------
+        dx : numpy.ndarray
+            Shaped like x.
+        (dh0, dc0) : (numpy.ndarray, numpy.ndarray)
+            Shaped like h_n and c_n.
+
+        Raises
+        ------
+        RuntimeError
+            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it),
+            a parameter changed in place since the forward, or the forward ran in another thread.
+        ValueError
+            A gradient's shape does not match.
+        """
         dh_n, dc_n = functional._pair(dhx, "dhx", ("dh_n", "dc_n"))
         dx, dh0, dc0 = self._backward(dy, dh_n, dc_n)
-        return dx, (dh0, dc0)
-
-    forward.__doc__ = (
-        """``y, (h_n, c_n)``; hx: None (zeros) or (h0, c0), each [L*D, N, H] ([L*D, H] unbatched)."""
-        + _FORWARD_DOC
-    )
-    backward.__doc__ = (
-        """``dx, (dh0, dc0)`` of the last training-mode forward; dy shaped like y (or None),
-        dhx: None or (dh_n, dc_n)."""
-        + _BACKWARD_DOC
-    )
+        return dx, (dh0, dc0)  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 
-class GRU(_RecurrentLayer):
-    """Multi-layer GRU with ``torch.nn.GRU``'s parameters and call signature: ``y, h_n = gru(x, h0)``,
-    ``dx, dh0 = gru.backward(dy, dh_n)``, in PyTorch's gate order r, z, n (Keras stores its kernels in
-    the order z, r, h, so Keras weights need their gate blocks reordered). ``activation`` /
-    ``recurrent_activation`` as in Keras.
+class GRU(_RecurrentLayer[FloatArray]):
+    """Multi-layer GRU over whole sequences, with ``torch.nn.GRU``'s parameters and call signature.
 
-    reset_after=True (default; PyTorch's form, Keras's default): n = act(W_in x + b_in + r * (W_hn h +
-    b_hn)). reset_after=False (the original paper's form, Keras 2's default): the reset gate before the
-    recurrent product, n = act(W_in x + b_in + W_hn (r * h) + b_hn); Keras's single bias then loads as
-    bias_ih with zeros for bias_hh (b_hn adds to b_in either way in this form)."""
+    ``y, h_n = gru(x, h0)`` and ``dx, dh0 = gru.backward(dy, dh_n)``, gates in PyTorch's order r, z, n
+    (Keras stores its kernels in the order z, r, h, so Keras weights need their gate blocks reordered:
+    `fusedrnn.from_keras` does it). ``activation`` / ``recurrent_activation`` as in Keras.
+
+    reset_after=True (default; PyTorch's form, Keras's default): ``r, z = recurrent_activation(.)``,
+    ``n = activation(W_in x + b_in + r * (W_hn h + b_hn))``, ``h_t = (1 - z) * n + z * h_{t-1}``.
+    reset_after=False (the original paper's form, Keras 2's default): the reset gate before the
+    recurrent product, ``n = activation(W_in x + b_in + W_hn (r * h) + b_hn)``; Keras's single bias then
+    loads as bias_ih with zeros for bias_hh (b_hn adds to b_in either way in this form).
+
+    Parameters are attributes named as PyTorch's (``weight_ih_l0`` [3*H, C], ``weight_hh_l0`` [3*H, H],
+    ``bias_ih_l0``, ``bias_hh_l0`` [3*H], ``..._reverse``); gradients accumulate into `grads`. Packing,
+    eval mode and read-only parameters work as in `LSTM`.
+
+    Examples
+    --------
+    >>> import numpy as np, fusedrnn as fr
+    >>> gru = fr.GRU(8, 16, batch_first=True, seed=0)
+    >>> y, h_n = gru(np.zeros((4, 10, 8), np.float32))
+    >>> y.shape, h_n.shape
+    ((4, 10, 16), (1, 4, 16))
+    >>> dx, dh0 = gru.backward(np.ones_like(y))
+    """
 
     _cell = "gru"
     _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("reset_after",)
@@ -636,33 +1013,175 @@ class GRU(_RecurrentLayer):
     _state_defaults = _RecurrentLayer._state_defaults + (("reset_after", True),)
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("reset_after", True),)
 
-    def __init__(self, *args, reset_after=True, **kwargs):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: DTypeLike = np.float32, seed: Seed = None, *, reset_after: bool = True,
+                 activation: Activation = "tanh", recurrent_activation: Activation = "sigmoid",
+                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
+                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+        """Makes the layer and initialises its parameters.
+
+        Parameters
+        ----------
+        input_size : int
+            C, the features of each step of x.
+        hidden_size : int
+            H, the units of each layer and direction.
+        num_layers : int
+            L, layers stacked (each reads the previous one's output).
+        bias : bool
+            Whether the layer has the biases ``bias_ih`` and ``bias_hh``.
+        batch_first : bool
+            x and y are [N, T, features] (Keras's layout) instead of time-major [T, N, features]; the
+            states stay [L*D, N, H].
+        dropout : float
+            PyTorch's dropout between stacked layers (training only): every layer's output but the last
+            is zeroed with this probability, the rest scaled by 1/(1-dropout). Warns with num_layers=1.
+        bidirectional : bool
+            A second direction reads the sequence from its end (D = 2); y holds both directions' outputs.
+        dtype : {numpy.float32, numpy.float64}
+            The dtype of the parameters, the computation and the outputs; inputs are converted to it.
+        seed : int, numpy.random.Generator, numpy.random.SeedSequence or None
+            Seeds the initial parameters and then the dropout masks (None: fresh entropy).
+        reset_after : bool
+            True: the reset gate after the recurrent product (PyTorch's form, Keras's default); False:
+            before it (the original paper's form, Keras 2's default).
+        activation : {"tanh", "sigmoid", "relu", "hard_sigmoid", "linear"} or None
+            Keras's ``activation``: the candidate n; None is "linear".
+        recurrent_activation : {"sigmoid", "tanh", "relu", "hard_sigmoid", "linear"} or None
+            Keras's ``recurrent_activation``: the gates r and z.
+        recurrent_dropout : float
+            Keras's variational recurrent dropout (training only): h_{t-1} is multiplied, wherever it
+            enters a recurrent product, by one mask per layer and direction (0 with this probability,
+            else 1/(1-p)), the same at every step.
+        init : {"torch", "keras", "identity", "orthogonal"}
+            How the parameters start (`fusedrnn.init`): "torch": every parameter U(-1/sqrt(H),
+            1/sqrt(H)), as PyTorch; "keras": Glorot-uniform inputs, an orthogonal recurrent kernel, zero
+            biases; "orthogonal": each gate's recurrent block orthogonal; "identity": identity recurrent
+            blocks, small inputs, zero biases.
+        merge_mode : {"concat", "sum", "mul", "ave"}
+            How a bidirectional layer's top layer joins its two directions' outputs (Keras's
+            ``Bidirectional``); anything but "concat" needs bidirectional=True.
+        stateful : bool
+            Keras's ``stateful``: each call without an explicit state starts from the previous call's
+            final state (`reset_state` forgets it).
+        **unknown
+            Any other keyword is refused with a TypeError that names the closest known argument.
+
+        Raises
+        ------
+        TypeError
+            An argument of the wrong type, or an unknown keyword.
+        ValueError
+            An argument out of range (sizes past the kernels' limits included).
+        """
         with _errors_name(type(self)):
             self.reset_after = flag(reset_after, "reset_after")
         self._cell = "gru" if self.reset_after else "gru_reset_before"
-        super().__init__(*args, **kwargs)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
+                         recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
+                         stateful=stateful, **unknown)  # fmt: skip
 
-    def forward(self, x, h0=None, *, out=None, lengths=None):
+    # GRU and RNN share forward and backward (an RNN's has the same arguments): self is either.
+    def forward(self: _RecurrentLayer[FloatArray], x: ArrayLike, h0: ArrayLike | None = None, *,
+                out: FloatArray | None = None,
+                lengths: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+        """Runs the layer over whole sequences (also ``layer(x, h0)``).
+
+        In training mode the workspace for `backward` is kept (with copies of x, the initial state and
+        the parameters' values); in eval mode only the packed weights are kept.
+
+        Parameters
+        ----------
+        x : array_like
+            [T, N, C] ([N, T, C] if batch_first), or unbatched [T, C]; any real dtype (converted to the
+            layer's dtype).
+        h0 : array_like or None
+            The initial state [L*D, N, H] ([L*D, H] unbatched); None: zeros (a stateful layer: its
+            carried state).
+        out : numpy.ndarray or None
+            A C-contiguous array of y's shape and the layer's dtype to write y into (not with
+            batch_first); None: a new array.
+        lengths : array_like or None
+            Each sequence's length (ints [N], 1 <= length <= T; a scalar for unbatched x), with PyTorch's
+            ``pack_padded_sequence(..., enforce_sorted=False)`` semantics: y is 0 past each end, the final
+            state is each sequence's at its own last step, the reverse direction starts at each
+            sequence's end; `backward` ignores the padding. None: every sequence has T steps.
+
+        Returns
+        -------
+        y : numpy.ndarray
+            [T, N, D*H] ([N, T, D*H] if batch_first, [T, D*H] unbatched; D*H becomes H with a merge_mode
+            other than "concat"): the top layer's output at every step.
+        h_n : numpy.ndarray
+            The final state [L*D, N, H] ([L*D, H] unbatched).
+
+        Raises
+        ------
+        TypeError
+            x or h0 is not real-valued.
+        ValueError
+            A shape does not match, or a length is out of range.
+        """
         y, h_n, _ = self._forward(x, h0, None, out, lengths)
         return y, h_n
 
     __call__ = forward
 
-    def backward(self, dy=None, dh_n=None):
+    def backward(self: _RecurrentLayer[FloatArray], dy: ArrayLike | None = None,
+                 dh_n: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+        """Backpropagation through time of the last training-mode forward.
+
+        Differentiates the loss ``sum(dy * y) + sum(dh_n * h_n)``. Parameter gradients accumulate into
+        `grads` (as PyTorch's ``.grad``). A second backward needs a new forward (as PyTorch frees its
+        graph).
+
+        Parameters
+        ----------
+        dy : array_like or None
+            The gradient of the loss with respect to y, shaped like y; None: zero.
+        dh_n : array_like or None
+            The gradient with respect to h_n, shaped like h_n; None: zero.
+
+        Returns
+        -------
+        dx : numpy.ndarray
+            Shaped like x.
+        dh0 : numpy.ndarray
+            Shaped like h_n.
+
+        Raises
+        ------
+        RuntimeError
+            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it),
+            a parameter changed in place since the forward, or the forward ran in another thread.
+        ValueError
+            A gradient's shape does not match.
+        """
         dx, dh0, _ = self._backward(dy, dh_n, None)
         return dx, dh0
 
-    forward.__doc__ = """``y, h_n``; h0: None (zeros) or [L*D, N, H] ([L*D, H] unbatched).""" + _FORWARD_DOC
-    backward.__doc__ = (
-        """``dx, dh0`` of the last training-mode forward; dy shaped like y (or None), dh_n or None."""
-        + _BACKWARD_DOC
-    )
 
+class RNN(_RecurrentLayer[FloatArray]):
+    """Multi-layer Elman RNN over whole sequences, with ``torch.nn.RNN``'s parameters and call signature.
 
-class RNN(_RecurrentLayer):
-    """Multi-layer Elman RNN, h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), with ``torch.nn.RNN``'s
-    parameters and call signature. act: PyTorch's ``nonlinearity`` ("tanh" or "relu"), or any activation
-    Keras's ``SimpleRNN`` takes, given as ``nonlinearity=`` or Keras's name ``activation=``."""
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``; ``y, h_n = rnn(x, h0)`` and
+    ``dx, dh0 = rnn.backward(dy, dh_n)``. act is PyTorch's ``nonlinearity`` ("tanh" or "relu") or any
+    activation Keras's ``SimpleRNN`` takes, given as ``nonlinearity=`` or as Keras's ``activation=``.
+
+    Parameters are attributes named as PyTorch's (``weight_ih_l0`` [H, C], ``weight_hh_l0`` [H, H],
+    ``bias_ih_l0``, ``bias_hh_l0`` [H], ``..._reverse``); gradients accumulate into `grads`. Packing,
+    eval mode and read-only parameters work as in `LSTM`.
+
+    Examples
+    --------
+    >>> import numpy as np, fusedrnn as fr
+    >>> rnn = fr.RNN(1, 100, nonlinearity="relu", init="identity", seed=0)    # an IRNN
+    >>> y, h_n = rnn(np.zeros((28, 32, 1)))
+    >>> y.shape, h_n.shape
+    ((28, 32, 100), (1, 32, 100))
+    """
 
     _cell = "rnn"
     _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + (
@@ -678,10 +1197,64 @@ class RNN(_RecurrentLayer):
         ("stateful", False),
     )
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, seed=None, *,
-                 activation=_UNSET, recurrent_dropout=0.0, init="torch", merge_mode="concat",
-                 stateful=False, **unknown):  # fmt: skip
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: Activation = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: DTypeLike = np.float32,
+                 seed: Seed = None, *, activation: Activation = _UNSET,
+                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
+                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+        """Makes the layer and initialises its parameters.
+
+        Parameters
+        ----------
+        input_size : int
+            C, the features of each step of x.
+        hidden_size : int
+            H, the units of each layer and direction.
+        num_layers : int
+            L, layers stacked (each reads the previous one's output).
+        nonlinearity : {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"} or None
+            act: PyTorch's "tanh" or "relu", or another of Keras's activations; None is "linear".
+        bias : bool
+            Whether the layer has the biases ``bias_ih`` and ``bias_hh``.
+        batch_first : bool
+            x and y are [N, T, features] (Keras's layout) instead of time-major [T, N, features]; the
+            states stay [L*D, N, H].
+        dropout : float
+            PyTorch's dropout between stacked layers (training only): every layer's output but the last
+            is zeroed with this probability, the rest scaled by 1/(1-dropout). Warns with num_layers=1.
+        bidirectional : bool
+            A second direction reads the sequence from its end (D = 2); y holds both directions' outputs.
+        dtype : {numpy.float32, numpy.float64}
+            The dtype of the parameters, the computation and the outputs; inputs are converted to it.
+        seed : int, numpy.random.Generator, numpy.random.SeedSequence or None
+            Seeds the initial parameters and then the dropout masks (None: fresh entropy).
+        activation : {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"} or None
+            Keras's name for `nonlinearity` (give one of the two; ValueError if they contradict).
+        recurrent_dropout : float
+            Keras's variational recurrent dropout (training only): h_{t-1} is multiplied by one mask per
+            layer and direction (0 with this probability, else 1/(1-p)), the same at every step.
+        init : {"torch", "keras", "identity", "orthogonal"}
+            How the parameters start (`fusedrnn.init`): "torch": every parameter U(-1/sqrt(H),
+            1/sqrt(H)), as PyTorch; "keras": Glorot-uniform inputs, an orthogonal recurrent kernel, zero
+            biases; "orthogonal": an orthogonal recurrent matrix; "identity": the identity recurrent
+            matrix, small inputs, zero biases (with relu, Le, Jaitly & Hinton's IRNN).
+        merge_mode : {"concat", "sum", "mul", "ave"}
+            How a bidirectional layer's top layer joins its two directions' outputs (Keras's
+            ``Bidirectional``); anything but "concat" needs bidirectional=True.
+        stateful : bool
+            Keras's ``stateful``: each call without an explicit state starts from the previous call's
+            final state (`reset_state` forgets it).
+        **unknown
+            Any other keyword is refused with a TypeError that names the closest known argument.
+
+        Raises
+        ------
+        TypeError
+            An argument of the wrong type, or an unknown keyword.
+        ValueError
+            An argument out of range (sizes past the kernels' limits included).
+        """
         with _errors_name(type(self)):
             self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
             self.nonlinearity = _activation(nonlinearity, "nonlinearity")
@@ -697,11 +1270,11 @@ class RNN(_RecurrentLayer):
                             dtype, seed)  # fmt: skip
 
     @property
-    def activation(self):
+    def activation(self) -> str:  # type: ignore[override]  # read-only here: nonlinearity is the setting
         """Keras's name for `nonlinearity`."""
         return self.nonlinearity
 
-    def _plan_activations(self):
+    def _plan_activations(self) -> tuple[str, str]:
         return self.nonlinearity, "sigmoid"  # an RNN has no gates
 
     forward = GRU.forward

@@ -11,10 +11,21 @@ hard_sigmoid is ONNX's ``HardSigmoid`` with alpha 1/6, beta 1/2; "linear" is ``A
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from ._typing import Activation
+
+if TYPE_CHECKING:
+    from .layers import GRU, LSTM, RNN
 
 __all__ = ["export", "load"]
+
+# A file system path, as onnx.save / onnx.load take it.
+PathLike: TypeAlias = "str | os.PathLike[str]"
 
 _ONNX_ACTIVATION = {
     "tanh": ("Tanh", None, None),
@@ -28,7 +39,7 @@ _TO_ONNX_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
 _OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
-def _onnx():
+def _onnx() -> Any:
     try:
         import onnx
     except ImportError as err:  # pragma: no cover - exercised only without the extra
@@ -36,23 +47,51 @@ def _onnx():
     return onnx
 
 
-def _reorder(matrix, H, order):
+def _reorder(matrix: NDArray[Any], H: int, order: Sequence[int] | NDArray[np.intp]) -> NDArray[Any]:
     return np.concatenate([matrix[k * H : (k + 1) * H] for k in order], axis=0)
 
 
-def _cell_of(layer):
+def _cell_of(layer: object) -> str:
     name = type(layer).__name__
     if name not in ("LSTM", "GRU", "RNN"):
         raise TypeError(f"layer: expected a fusedrnn LSTM, GRU or RNN, got {name}")
     return name.lower()
 
 
-def export(layer, path, *, opset=17, with_lengths=False, with_initial_states=False):
-    """Writes `layer` to `path` as an ONNX model: input ``x`` ([T, N, C], or [N, T, C] with batch_first),
-    with_initial_states: ``h0`` (and ``c0``) [L*D, N, H] (else zeros), with_lengths: ``sequence_lens``
-    (int32 [N]); outputs ``y``, ``h_n`` (and ``c_n``) as the layer returns them. Inference only (dropouts
-    are not exported). Refuses what ONNX's recurrent nodes cannot express: proj_size, merge modes other
-    than concat."""
+def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_lengths: bool = False,
+           with_initial_states: bool = False) -> None:  # fmt: skip
+    """Writes a layer as an ONNX model: one ``LSTM`` / ``GRU`` / ``RNN`` node per layer.
+
+    The model's input is ``x`` ([T, N, C], or [N, T, C] with batch_first), its outputs ``y``, ``h_n``
+    (and ``c_n``) as the layer returns them. Inference only (dropouts are not exported).
+
+    Parameters
+    ----------
+    layer : LSTM, GRU or RNN
+        The layer; not with proj_size or a merge_mode other than "concat" (ONNX's recurrent nodes cannot
+        express them).
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    opset : int
+        The ONNX opset (>= 14).
+    with_lengths : bool
+        Add the input ``sequence_lens`` (int32 [N]).
+    with_initial_states : bool
+        Add the inputs ``h0`` (and ``c0``) [L*D, N, H]; else the states start from zeros.
+
+    Raises
+    ------
+    ImportError
+        The onnx package is not installed.
+    TypeError
+        layer is not a fusedrnn LSTM, GRU or RNN.
+    ValueError
+        opset < 14, a projection, or a merge_mode other than "concat".
+
+    Examples
+    --------
+    >>> fr.onnx.export(fr.LSTM(8, 16), "lstm.onnx", with_lengths=True)
+    """
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
 
@@ -66,7 +105,8 @@ def export(layer, path, *, opset=17, with_lengths=False, with_initial_states=Fal
     H, L, D = layer.hidden_size, layer.num_layers, 2 if layer.bidirectional else 1
     elem = TensorProto.FLOAT if layer.dtype == np.float32 else TensorProto.DOUBLE
     params = layer.state_dict()
-    nodes, initializers = [], []
+    nodes: list[Any] = []
+    initializers: list[Any] = []
     x_name = "x"
     inputs = [helper.make_tensor_value_info("x", elem, ["N", "T", layer.input_size] if layer.batch_first
                                             else ["T", "N", layer.input_size])]  # fmt: skip
@@ -79,22 +119,29 @@ def export(layer, path, *, opset=17, with_lengths=False, with_initial_states=Fal
             inputs.append(helper.make_tensor_value_info("c0", elem, [L * D, "N", H]))
     if with_lengths:
         inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["N"]))
+    gated = cast("LSTM | GRU", layer)  # read only for an LSTM or a GRU: an RNN has no gates
+    activations: list[str]
     if cell == "lstm":
-        activations = [layer.recurrent_activation, layer.activation, layer.activation]
+        activations = [gated.recurrent_activation, layer.activation, layer.activation]
     elif cell == "gru":
-        activations = [layer.recurrent_activation, layer.activation]
+        activations = [gated.recurrent_activation, layer.activation]
     else:
-        activations = [layer.nonlinearity]
-    names, alphas, betas = [], [], []
+        activations = [cast("RNN", layer).nonlinearity]
+    names: list[str] = []
+    alphas: list[float] = []
+    betas: list[float] = []
     for a in activations * D:
         name, alpha, beta = _ONNX_ACTIVATION[a]
         names.append(name)
         alphas.append(1.0 if alpha is None else alpha)
         betas.append(0.0 if beta is None else beta)
-    h_outputs, c_outputs = [], []
+    h_outputs: list[str] = []
+    c_outputs: list[str] = []
     layer_input = x_name
     for lk in range(L):
-        W, R, B = [], [], []
+        W: list[NDArray[Any]] = []
+        R: list[NDArray[Any]] = []
+        B: list[NDArray[Any]] = []
         for d in range(D):
             s = f"_l{lk}" + ("_reverse" if d else "")
             order = _TO_ONNX_ORDER[cell]
@@ -150,7 +197,7 @@ def export(layer, path, *, opset=17, with_lengths=False, with_initial_states=Fal
     onnx.save(model, os.fspath(path))
 
 
-def _constant_arrays(graph):
+def _constant_arrays(graph: Any) -> dict[str, NDArray[Any]]:
     """Initializers and Constant nodes' values, by name."""
     from onnx import numpy_helper
 
@@ -163,18 +210,39 @@ def _constant_arrays(graph):
     return values
 
 
-def _activation_of(name, alpha, beta, node):
+def _activation_of(name: str, alpha: Any, beta: Any, node: str) -> Activation:
+    """The fusedrnn activation of an ONNX one (alpha, beta: the node's float attributes, or None)."""
     for ours, (onnx_name, a, b) in _ONNX_ACTIVATION.items():
-        if name == onnx_name and (a is None or (np.isclose(alpha, a) and np.isclose(beta, b))):
-            return ours
+        if name == onnx_name and (a is None or (np.isclose(alpha, a) and np.isclose(beta, cast(float, b)))):
+            return cast(Activation, ours)
     raise ValueError(f"{node}: activation {name} (alpha {alpha}, beta {beta}) has no fusedrnn counterpart")
 
 
-def load(path, dtype=None):
-    """fusedrnn layers (one per LSTM / GRU / RNN node, in graph order) with the nodes' weights and
-    options, time-major (ONNX's layout 0; layout=1 gives batch_first=True). Refuses with a clear error the
-    attributes it cannot honour: clip, input_forget, peepholes (P), activations without a counterpart,
-    weights that are not constants."""
+def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RNN]:
+    """fusedrnn layers made from the ``LSTM`` / ``GRU`` / ``RNN`` nodes of an ONNX model, with the
+    nodes' weights and options (e.g. a model written by ``torch.onnx.export(nn.LSTM(...))``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    dtype : {numpy.float32, numpy.float64} or None
+        The layers' dtype; None: the weights' dtype.
+
+    Returns
+    -------
+    list of LSTM, GRU or RNN
+        One layer per node, in graph order, time-major (ONNX's layout 0; layout=1 gives
+        batch_first=True).
+
+    Raises
+    ------
+    ImportError
+        The onnx package is not installed.
+    ValueError
+        No recurrent node, or an attribute it cannot honour: clip, input_forget, peepholes (P), a
+        reverse-only direction, activations without a counterpart, weights that are not constants.
+    """
     onnx = _onnx()
     from onnx import helper
 
@@ -182,7 +250,7 @@ def load(path, dtype=None):
 
     model = onnx.load(os.fspath(path))
     constants = _constant_arrays(model.graph)
-    found = []
+    found: list[LSTM | GRU | RNN] = []
     for node in model.graph.node:
         if node.op_type not in ("LSTM", "GRU", "RNN"):
             continue
@@ -223,7 +291,7 @@ def load(path, dtype=None):
                 f"{label}: LSTM activations g={ours[1]} and h={ours[2]} differ (fusedrnn has one)"
             )
         inverse = np.argsort(_TO_ONNX_ORDER[cell])
-        params = {}
+        params: dict[str, NDArray[Any]] = {}
         for d in range(D):
             s = "_l0" + ("_reverse" if d else "")
             params["weight_ih" + s] = _reorder(W[d], H, inverse)
@@ -231,7 +299,9 @@ def load(path, dtype=None):
             if B is not None:
                 params["bias_ih" + s] = _reorder(B[d][:GH], H, inverse)
                 params["bias_hh" + s] = _reorder(B[d][GH:], H, inverse)
-        options = dict(bidirectional=D == 2, batch_first=attributes.get("layout", 0) == 1, bias=B is not None,
+        layer: LSTM | GRU | RNN
+        options: dict[str, Any] = dict(
+                       bidirectional=D == 2, batch_first=attributes.get("layout", 0) == 1, bias=B is not None,
                        dtype=dtype or W.dtype)  # fmt: skip
         if cell == "lstm":
             layer = layers.LSTM(C, H, activation=ours[1], recurrent_activation=ours[0], **options)

@@ -21,6 +21,9 @@ their functions). The activations are those of `ACTIVATIONS`.
 Everything is computed in the dtype of the arrays given (float32 or float64).
 """
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 __all__ = [
@@ -46,7 +49,8 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-ACTIVATIONS = {
+_Function = Callable[[Any], Any]
+ACTIVATIONS: dict[str, tuple[_Function, _Function]] = {
     # name: (act(v), act'(v) written with y = act(v))
     "tanh": (np.tanh, lambda y: 1 - y**2),
     "sigmoid": (_sigmoid, lambda y: y * (1 - y)),
@@ -176,7 +180,7 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         dh = _masked(dz @ w_hh, mask)
         dc = dc * f
 
-    grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
+    grads: dict[str, Any] = {"weight_ih": dw_ih, "weight_hh": dw_hh}
     # z = ... + b_ih + b_hh, so both biases receive the same gradient.
     if cache["has_bias_ih"]:
         grads["bias_ih"] = db.copy()
@@ -384,7 +388,8 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
         widths = (H, params["weight_hh_l0"].shape[0] // 4)[:num_states]  # h, and an LSTM's c: [4H, P]
         states = tuple(np.zeros((num_layers * D, N, w), x.dtype) for w in widths)
 
-    caches, finals = [], []
+    caches: list[Any] = []
+    finals: Any = []  # per layer-direction, then stacked per state
     layer_input = x
     for layer in range(num_layers):
         outputs = []
@@ -433,8 +438,8 @@ def _stack_backward(layer_backward, num_states, cache, dy, dstates):
     elif cache["batch_first"]:
         dy = dy.transpose(1, 0, 2)
 
-    dstates0 = [None] * (L * D)
-    grads = {}
+    dstates0: Any = [None] * (L * D)  # per layer-direction, then stacked per state
+    grads: dict[str, Any] = {}
     for layer in reversed(range(L)):
         d_input = 0
         for d in range(D):
@@ -470,7 +475,9 @@ def _forward_by_length(run, x, states, lengths, batch_first, dropout_masks=None,
     if batch_first:
         x = x.transpose(1, 0, 2)
     T, N, _ = x.shape
-    outputs, finals, caches = [], [], []
+    outputs: list[Any] = []
+    finals: Any = []  # per sequence, then joined per state
+    caches: list[Any] = []
     for n in range(N):
         states_n = None if states is None else tuple(s[:, n : n + 1] for s in states)
         masks_n = None if dropout_masks is None else dropout_masks[:, : lengths[n], n : n + 1]
@@ -493,7 +500,8 @@ def _backward_by_length(run_backward, cache, dy, dstates):
     if cache["batch_first"]:
         dy = dy.transpose(1, 0, 2)
     dx = np.zeros(cache["x_shape"], dy.dtype)
-    dstates0, grads = [], {}
+    dstates0: Any = []  # per sequence, then joined per state
+    grads: dict[str, Any] = {}
     for n, (cache_n, length) in enumerate(zip(cache["by_length"], cache["lengths"], strict=True)):
         dstates_n = None if dstates is None else tuple(s[:, n : n + 1] for s in dstates)
         dx_n, dstates0_n, grads_n = run_backward(cache_n, dy[:length, n : n + 1], dstates_n)

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from .layers import GRU, LSTM, RNN
+
 __all__ = ["load", "save"]
+
+# A file system path, as np.savez / np.load take it.
+PathLike: TypeAlias = "str | os.PathLike[str]"
 
 FORMAT = "fusedrnn-layer"
 VERSION = 1
@@ -27,17 +34,34 @@ _BY_CLASS = {
 }
 
 
-def _classes():
+def _classes() -> dict[str, type[LSTM] | type[GRU] | type[RNN]]:
     from .layers import GRU, LSTM, RNN
 
     return {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 
 
-def save(layer, path):
-    """Writes `layer` (fr.LSTM, fr.GRU or fr.RNN) to `path` (a .npz file; the suffix is added by NumPy
-    when missing): its configuration, parameters and dtype, whether it was in training mode and, for a
-    layer made by ``quantized()``, its weight format (the float32 parameters are saved; loading
-    quantises them again, which gives the same weights)."""
+def save(layer: LSTM | GRU | RNN, path: PathLike) -> None:
+    """Writes a layer to a ``.npz`` file: its configuration, parameters and dtype, whether it was in
+    training mode and, for a layer made by ``quantized()``, its weight format (the float32 parameters are
+    saved; loading quantises them again, which gives the same weights).
+
+    Parameters
+    ----------
+    layer : LSTM, GRU or RNN
+        The layer.
+    path : str or os.PathLike
+        The file (NumPy adds the suffix .npz when missing).
+
+    Raises
+    ------
+    TypeError
+        layer is not a fusedrnn LSTM, GRU or RNN.
+
+    Examples
+    --------
+    >>> fr.save(lstm, "model.npz")
+    >>> lstm2 = fr.load("model.npz")
+    """
     name = type(layer).__name__
     if name not in _BY_CLASS or not isinstance(layer, tuple(_classes().values())):
         raise TypeError(f"layer: expected a fusedrnn LSTM, GRU or RNN, got {type(layer).__name__}")
@@ -46,16 +70,33 @@ def save(layer, path):
               "training": layer.training, "config": config}  # fmt: skip
     if layer.weight_format != "fp32":
         header["weight_format"] = layer.weight_format
-    arrays = {key: np.ascontiguousarray(value) for key, value in layer.state_dict().items()}
+    # Any: np.savez's stub types its keyword arguments as its own options, not as arrays.
+    arrays: dict[str, Any] = {key: np.ascontiguousarray(value) for key, value in layer.state_dict().items()}
     if "__fusedrnn__" in arrays:
         raise ValueError("layer: a parameter is named __fusedrnn__")
     np.savez(os.fspath(path), __fusedrnn__=np.array(json.dumps(header)), **arrays)
 
 
-def load(path):
-    """The layer saved by `save` at `path`, with the same configuration, parameters, dtype and mode.
-    Refuses (ValueError naming `path`) anything else: another format or version, a corrupt archive,
-    missing or extra parameters, wrong shapes or dtypes."""
+def load(path: PathLike) -> LSTM | GRU | RNN:
+    """The layer `save` wrote, with the same configuration, parameters, dtype and mode.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+
+    Returns
+    -------
+    LSTM, GRU or RNN
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at path.
+    ValueError
+        Anything but a layer file of this format (naming path): another format or version, a corrupt
+        archive, missing or extra parameters, wrong shapes or dtypes.
+    """
     try:
         archive = np.load(os.fspath(path), allow_pickle=False)
     except FileNotFoundError:
@@ -77,7 +118,7 @@ def load(path):
     if header.get("version") != VERSION:
         version = header.get("version")
         raise ValueError(f"path: format version {version!r}; this fusedrnn reads version {VERSION}")
-    cls = _classes().get(header.get("class"))
+    cls = _classes().get(str(header.get("class")))
     if cls is None:
         raise ValueError(f"path: unknown layer class {header.get('class')!r}")
     try:

@@ -9,7 +9,10 @@ trained with Adam (fusedrnn.nn).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -19,6 +22,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise ImportError("fusedrnn.sklearn needs scikit-learn: pip install scikit-learn") from err
 
 from . import nn
+from .nn.losses import Loss
 
 __all__ = ["RecurrentClassifier", "RecurrentRegressor"]
 
@@ -26,8 +30,33 @@ _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
 
 
 class _RecurrentEstimator(BaseEstimator):
-    def __init__(self, cell="lstm", hidden_size=32, num_layers=1, bidirectional=False, activation="tanh",
-                 epochs=100, batch_size=32, learning_rate=0.005, random_state=None):  # fmt: skip
+    def __init__(self, cell: str = "lstm", hidden_size: int = 32, num_layers: int = 1,
+                 bidirectional: bool = False, activation: str | None = "tanh", epochs: int = 100,
+                 batch_size: int = 32, learning_rate: float = 0.005,
+                 random_state: Any = None) -> None:  # fmt: skip
+        """The model's options, in scikit-learn's manner (kept as given; checked by fit).
+
+        Parameters
+        ----------
+        cell : {"lstm", "gru", "rnn"}
+            The recurrent layer.
+        hidden_size : int
+            Its hidden units.
+        num_layers : int
+            Its stacked layers.
+        bidirectional : bool
+            Whether it reads the sequences in both directions.
+        activation : {"tanh", "sigmoid", "relu", "hard_sigmoid", "linear"} or None
+            Its activation (an RNN's nonlinearity).
+        epochs : int
+            Training passes over the data.
+        batch_size : int
+            Samples per Adam step.
+        learning_rate : float
+            Adam's learning rate.
+        random_state : int, numpy.random.RandomState or None
+            Seeds the initial weights and the shuffling.
+        """
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -38,12 +67,14 @@ class _RecurrentEstimator(BaseEstimator):
         self.learning_rate = learning_rate
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.three_d_array = True
         return tags
 
-    def _validated(self, X, y=None, fitting=False, y_options=None):
+    # X, y: Any, as scikit-learn's validation takes them (array-likes, data frames, sparse input refused).
+    def _validated(self, X: Any, y: Any = None, fitting: bool = False,
+                   y_options: dict[str, Any] | None = None) -> Any:  # fmt: skip
         """X as float32 sequences [n, steps, features] (and y checked), through scikit-learn's validation:
         its messages, its n_features_in_ (the number of steps) and its refusal of NaN / inf."""
         if fitting:
@@ -61,14 +92,14 @@ class _RecurrentEstimator(BaseEstimator):
                              f"{self.sequence_shape_}")  # fmt: skip
         return (X, y) if fitting else X
 
-    def _fit(self, X, targets, outputs, loss):
+    def _fit(self, X: Any, targets: NDArray[Any], outputs: int, loss: Loss | str) -> Any:
         if self.cell not in _CELLS:
             raise ValueError(f"cell: expected 'lstm', 'gru' or 'rnn', got {self.cell!r}")
         if isinstance(self.random_state, (int, np.integer)):
             seed = int(self.random_state)
         else:
             seed = np.random.RandomState(self.random_state).randint(2**31)
-        activation = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
+        activation: dict[str, Any] = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
         layer = _CELLS[self.cell](self.hidden_size, num_layers=self.num_layers,
                                   bidirectional=self.bidirectional, **activation)  # fmt: skip
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
@@ -80,19 +111,27 @@ class _RecurrentEstimator(BaseEstimator):
 class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
     """Sequence -> value(s) regression (MSE). y: [n_samples] or [n_samples, n_targets]."""
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> RecurrentRegressor:
+        """Trains the model on sequences X [n_samples, n_steps(, n_features)] and targets y.
+
+        Returns
+        -------
+        RecurrentRegressor
+            The estimator itself.
+        """
         X, y = self._validated(X, y, fitting=True, y_options=dict(multi_output=True, y_numeric=True))
         y = np.asarray(y, np.float32)
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self._fit(X, y.reshape(len(y), -1), self.n_outputs_, "mse")
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The predicted values: [n_samples], or [n_samples, n_targets] when fitted on several."""
         check_is_fitted(self, "model_")
         pred = self.model_.predict(self._validated(X)).astype(np.float64)  # scikit-learn's convention
         return pred[:, 0] if self.n_outputs_ == 1 else pred
@@ -101,19 +140,28 @@ class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
 class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
     """Sequence -> class (softmax cross-entropy). y: [n_samples] labels of any kind."""
 
-    def fit(self, X, y):
+    def fit(self, X: Any, y: Any) -> RecurrentClassifier:
+        """Trains the model on sequences X [n_samples, n_steps(, n_features)] and labels y.
+
+        Returns
+        -------
+        RecurrentClassifier
+            The estimator itself.
+        """
         X, y = self._validated(X, y, fitting=True)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
         self._fit(X, encoded.astype(np.int64), len(self.classes_), "sparse_categorical_crossentropy")
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The class probabilities [n_samples, n_classes], columns in the order of classes_."""
         check_is_fitted(self, "model_")
         logits = self.model_.predict(self._validated(X)).astype(np.float64)
         e = np.exp(logits - logits.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """The predicted labels [n_samples], from classes_."""
         probabilities = self.predict_proba(X)  # checks that the estimator is fitted first
         return self.classes_[probabilities.argmax(axis=1)]

@@ -38,7 +38,7 @@ def run(smoke=False, plot_dir=None):
     print(f"forecasting: MAE {mae:.3f} vs persistence {baseline:.3f} ({baseline / mae:.2f}x better), "
           f"{seconds:.2f} s")
     result = {"mae": mae, "persistence_mae": baseline, "seconds": seconds}
-    also = ()
+    also: tuple[str, ...] = ()
     if plot_dir is not None:
         title = f"33-step LSTM forecast: MAE {mae:.3f} vs persistence {baseline:.3f}"
         also = (plots.forecast(truth, pred, persistence, os.path.join(plot_dir, "forecasting.png"), title),)

@@ -4,38 +4,56 @@ parameter gradients) and ``parameters()`` / ``gradients()`` (lists of arrays in 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .. import layers as recurrent_layers
+from .._typing import Activation
 from ..reference import ACTIVATIONS
+
+# The toolkit's arrays (float32 activations and parameters; Embedding takes integer tokens).
+Array = NDArray[Any]
+# Any: the first entry (the batch size) may be None.
+Shape = tuple[Any, ...]
 
 __all__ = ["GRU", "LSTM", "Dense", "Dropout", "Embedding", "Layer", "Recurrent", "SimpleRNN"]
 
 
 class Layer:
+    """The toolkit's layer interface; subclasses override what they have."""
+
     name = "layer"
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        """Makes the parameters for inputs of `input_shape` (None: any batch size) from `rng`; returns
+        the output shape."""
         return input_shape
 
-    def forward(self, x, training):
+    def forward(self, x: Array, training: bool) -> Array:
+        """The layer's output for x (training: keep what backward needs, apply dropout)."""
         raise NotImplementedError
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Any:
+        """dx (an array; None for integer inputs) from dy of the last forward; accumulates the gradients."""
         raise NotImplementedError
 
-    def parameters(self):
+    def parameters(self) -> list[Array]:
+        """The parameter arrays (updated in place by the optimizers)."""
         return []
 
-    def gradients(self):
+    def gradients(self) -> list[Array]:
+        """The gradient arrays, in the order of parameters()."""
         return []
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
+        """Sets the gradients to zero."""
         for g in self.gradients():
             g.fill(0)
 
-    def set_training(self, mode):
-        pass
+    def set_training(self, mode: bool) -> None:
+        """Training (True) or inference (False) mode, for layers that tell them apart."""
 
 
 class Dense(Layer):
@@ -44,14 +62,14 @@ class Dense(Layer):
 
     name = "dense"
 
-    def __init__(self, units, activation=None):
+    def __init__(self, units: int, activation: Activation = None) -> None:
         self.units = int(units)
         self.activation = "linear" if activation is None else activation
         if self.activation not in ACTIVATIONS:
             names = ", ".join(ACTIVATIONS)
             raise ValueError(f"activation: expected one of {names} or None, got {activation!r}")
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         fan_in = input_shape[-1]
         bound = np.sqrt(6.0 / (fan_in + self.units))
         self.W = rng.uniform(-bound, bound, (fan_in, self.units)).astype(np.float32)
@@ -59,22 +77,22 @@ class Dense(Layer):
         self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
         return input_shape[:-1] + (self.units,)
 
-    def forward(self, x, training):
+    def forward(self, x: Array, training: bool) -> Array:
         self.x = x
-        self.y = ACTIVATIONS[self.activation][0](x @ self.W + self.b).astype(np.float32)
+        self.y: Array = ACTIVATIONS[self.activation][0](x @ self.W + self.b).astype(np.float32)
         return self.y
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         dz = dy * ACTIVATIONS[self.activation][1](self.y)
         flat_x, flat_dz = self.x.reshape(-1, self.x.shape[-1]), dz.reshape(-1, self.units)
         self.dW += flat_x.T @ flat_dz
         self.db += flat_dz.sum(axis=0)
         return dz @ self.W.T
 
-    def parameters(self):
+    def parameters(self) -> list[Array]:
         return [self.W, self.b]
 
-    def gradients(self):
+    def gradients(self) -> list[Array]:
         return [self.dW, self.db]
 
 
@@ -83,15 +101,15 @@ class Embedding(Layer):
 
     name = "embedding"
 
-    def __init__(self, input_dim, output_dim):
+    def __init__(self, input_dim: int, output_dim: int) -> None:
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         self.E = rng.uniform(-0.05, 0.05, (self.input_dim, self.output_dim)).astype(np.float32)
         self.dE = np.zeros_like(self.E)
         return tuple(input_shape) + (self.output_dim,)
 
-    def forward(self, x, training):
+    def forward(self, x: ArrayLike, training: bool) -> Array:
         tokens = np.asarray(x)
         out_of_range = tokens.size and (tokens.min() < 0 or tokens.max() >= self.input_dim)
         if tokens.dtype.kind not in "iu" or out_of_range:
@@ -99,14 +117,14 @@ class Embedding(Layer):
         self.tokens = tokens
         return self.E[tokens]
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> None:
         np.add.at(self.dE, self.tokens, dy)
         return None  # no gradient for integer inputs
 
-    def parameters(self):
+    def parameters(self) -> list[Array]:
         return [self.E]
 
-    def gradients(self):
+    def gradients(self) -> list[Array]:
         return [self.dE]
 
 
@@ -115,23 +133,23 @@ class Dropout(Layer):
 
     name = "dropout"
 
-    def __init__(self, rate):
+    def __init__(self, rate: float) -> None:
         self.rate = float(rate)
         if not 0 <= self.rate < 1:
             raise ValueError(f"rate: expected 0 <= rate < 1, got {rate}")
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         self.rng = rng
         return input_shape
 
-    def forward(self, x, training):
+    def forward(self, x: Array, training: bool) -> Array:
         if not training or self.rate == 0:
-            self.mask = None
+            self.mask: Array | None = None
             return x
         self.mask = (self.rng.random(x.shape) >= self.rate).astype(x.dtype) / (1 - self.rate)
         return x * self.mask
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         return dy if self.mask is None else dy * self.mask
 
 
@@ -142,12 +160,13 @@ class Recurrent(Layer):
 
     name = "recurrent"
 
-    def __init__(self, cell_class, units, return_sequences=False, **options):
+    def __init__(self, cell_class: type[recurrent_layers.LSTM | recurrent_layers.GRU | recurrent_layers.RNN],
+                 units: int, return_sequences: bool = False, **options: Any) -> None:  # fmt: skip
         self.cell_class, self.units = cell_class, int(units)
         self.return_sequences = bool(return_sequences)
         self.options = options
 
-    def build(self, input_shape, rng):
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         if len(input_shape) != 3:
             raise ValueError(f"input_shape: a recurrent layer takes [N, T, F] data, got {input_shape}")
         seed = int(rng.integers(2**31))
@@ -157,7 +176,7 @@ class Recurrent(Layer):
         self.D, self.S = D, S
         return (input_shape[0], input_shape[1], D * S) if self.return_sequences else (input_shape[0], D * S)
 
-    def forward(self, x, training):
+    def forward(self, x: ArrayLike, training: bool) -> Array:
         self.layer.train(training)
         y, states = self.layer(np.asarray(x, np.float32))
         if self.return_sequences:
@@ -166,7 +185,7 @@ class Recurrent(Layer):
         self.h_shape = h_n.shape
         return np.concatenate(list(h_n[-self.D :]), axis=-1)  # the top layer's directions
 
-    def backward(self, dy):
+    def backward(self, dy: Array) -> Array:
         if self.return_sequences:
             dx, _ = self.layer.backward(dy)
             return dx
@@ -179,26 +198,71 @@ class Recurrent(Layer):
             dx, _ = self.layer.backward(None, dh_n)
         return dx
 
-    def parameters(self):
+    def parameters(self) -> list[Array]:
         return [p for _, p in self.layer.named_parameters()]
 
-    def gradients(self):
+    def gradients(self) -> list[Array]:
         return list(self.layer.grads.values())
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         self.layer.zero_grad()
 
-    def set_training(self, mode):
+    def set_training(self, mode: bool) -> None:
         self.layer.train(mode)
 
 
-def LSTM(units, return_sequences=False, **options):  # noqa: N802 - Keras's name
+def LSTM(units: int, return_sequences: bool = False, **options: Any) -> Recurrent:  # noqa: N802 - Keras's name
+    """A `Recurrent` layer around `fusedrnn.LSTM` (Keras's ``LSTM(units, return_sequences=...)``).
+
+    Parameters
+    ----------
+    units : int
+        H, the hidden units.
+    return_sequences : bool
+        True: every step's output [N, T, D*H]; False: the top layer's last output [N, D*H].
+    **options
+        Any other `fusedrnn.LSTM` argument (activation, num_layers, bidirectional, dropout, ...).
+
+    Returns
+    -------
+    Recurrent
+    """
     return Recurrent(recurrent_layers.LSTM, units, return_sequences, **options)
 
 
-def GRU(units, return_sequences=False, **options):  # noqa: N802
+def GRU(units: int, return_sequences: bool = False, **options: Any) -> Recurrent:  # noqa: N802
+    """A `Recurrent` layer around `fusedrnn.GRU` (Keras's ``GRU(units, return_sequences=...)``).
+
+    Parameters
+    ----------
+    units : int
+        H, the hidden units.
+    return_sequences : bool
+        True: every step's output [N, T, D*H]; False: the top layer's last output [N, D*H].
+    **options
+        Any other `fusedrnn.GRU` argument (activation, reset_after, num_layers, bidirectional, ...).
+
+    Returns
+    -------
+    Recurrent
+    """
     return Recurrent(recurrent_layers.GRU, units, return_sequences, **options)
 
 
-def SimpleRNN(units, return_sequences=False, **options):  # noqa: N802
+def SimpleRNN(units: int, return_sequences: bool = False, **options: Any) -> Recurrent:  # noqa: N802
+    """A `Recurrent` layer around `fusedrnn.RNN` (Keras's ``SimpleRNN(units, return_sequences=...)``).
+
+    Parameters
+    ----------
+    units : int
+        H, the hidden units.
+    return_sequences : bool
+        True: every step's output [N, T, D*H]; False: the top layer's last output [N, D*H].
+    **options
+        Any other `fusedrnn.RNN` argument (nonlinearity or activation, num_layers, bidirectional, ...).
+
+    Returns
+    -------
+    Recurrent
+    """
     return Recurrent(recurrent_layers.RNN, units, return_sequences, **options)

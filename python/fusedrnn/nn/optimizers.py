@@ -3,21 +3,30 @@ defaults; clipnorm clips the joint gradient norm first (fusedrnn.clip_grad_norm_
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from ..clipping import clip_grad_norm_
+
+Array = NDArray[Any]
 
 __all__ = ["SGD", "Adam", "RMSprop", "get"]
 
 
 class Optimizer:
-    def __init__(self, learning_rate, clipnorm=None):
+    """Updates parameter arrays in place from their gradients (subclasses: `_slots`, `_update`)."""
+
+    def __init__(self, learning_rate: float, clipnorm: float | None = None) -> None:
         self.learning_rate = float(learning_rate)
         self.clipnorm = clipnorm
-        self.state = None
+        self.state: list[list[Array]] | None = None
         self.iterations = 0
 
-    def step(self, params, grads):
+    def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
+        """One update of every parameter from its gradient (the gradients clipped first with clipnorm)."""
         if self.clipnorm is not None:
             clip_grad_norm_(grads, self.clipnorm)
         if self.state is None:
@@ -26,16 +35,26 @@ class Optimizer:
         for p, g, slots in zip(params, grads, self.state, strict=True):
             self._update(p, g, slots)
 
+    def _slots(self, p: Array) -> list[Array]:
+        """The per-parameter state arrays."""
+        raise NotImplementedError
+
+    def _update(self, p: Array, g: Array, slots: list[Array]) -> None:
+        raise NotImplementedError
+
 
 class SGD(Optimizer):
-    def __init__(self, learning_rate=0.01, momentum=0.0, clipnorm=None):
+    """Stochastic gradient descent with momentum (Keras's defaults)."""
+
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0,
+                 clipnorm: float | None = None) -> None:  # fmt: skip
         super().__init__(learning_rate, clipnorm)
         self.momentum = float(momentum)
 
-    def _slots(self, p):
+    def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p)]
 
-    def _update(self, p, g, slots):
+    def _update(self, p: Array, g: Array, slots: list[Array]) -> None:
         (velocity,) = slots
         velocity *= self.momentum
         velocity -= self.learning_rate * g
@@ -43,14 +62,17 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, clipnorm=None):
+    """Adam (Kingma & Ba), with Keras's defaults."""
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, clipnorm: float | None = None) -> None:  # fmt: skip
         super().__init__(learning_rate, clipnorm)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
-    def _slots(self, p):
+    def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p), np.zeros_like(p)]
 
-    def _update(self, p, g, slots):
+    def _update(self, p: Array, g: Array, slots: list[Array]) -> None:
         m, v = slots
         m *= self.beta_1
         m += (1 - self.beta_1) * g
@@ -63,24 +85,28 @@ class Adam(Optimizer):
 
 
 class RMSprop(Optimizer):
-    def __init__(self, learning_rate=0.001, rho=0.9, epsilon=1e-7, clipnorm=None):
+    """RMSprop, with Keras's defaults."""
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7,
+                 clipnorm: float | None = None) -> None:  # fmt: skip
         super().__init__(learning_rate, clipnorm)
         self.rho, self.epsilon = rho, epsilon
 
-    def _slots(self, p):
+    def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p)]
 
-    def _update(self, p, g, slots):
+    def _update(self, p: Array, g: Array, slots: list[Array]) -> None:
         (mean_square,) = slots
         mean_square *= self.rho
         mean_square += (1 - self.rho) * g * g
         p -= (self.learning_rate * g / (np.sqrt(mean_square) + self.epsilon)).astype(p.dtype)
 
 
-def get(optimizer):
+def get(optimizer: Optimizer | str) -> Optimizer:
+    """`optimizer` itself, or a new one by name ("sgd", "adam", "rmsprop") with its defaults."""
     if isinstance(optimizer, Optimizer):
         return optimizer
-    names = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+    names: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
     if optimizer not in names:
         raise ValueError(f"optimizer: expected 'sgd', 'adam', 'rmsprop' or an optimizer, got {optimizer!r}")
     return names[optimizer]()

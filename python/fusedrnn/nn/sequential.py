@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import optimizers
-from .losses import LOSSES
+from .layers import Layer
+from .losses import LOSSES, Loss
+
+# A callback: (model, epoch, logs) -> True to stop fit.
+Callback = Callable[["Sequential", int, dict[str, float]], bool]
+# The progress display: (epoch, logs, seconds) after each epoch; (None, None, None) closes it.
+_Progress = Callable[[int | None, Any, Any], None]
 
 __all__ = ["EarlyStopping", "Sequential"]
 
@@ -17,12 +26,14 @@ class EarlyStopping:
     """Stops fit when `monitor` ("val_loss" or "loss") has not improved by min_delta for `patience` epochs;
     restore_best_weights puts back the parameters of the best epoch."""
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, restore_best_weights=False):
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 restore_best_weights: bool = False) -> None:  # fmt: skip
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.restore_best_weights = restore_best_weights
-        self.best, self.wait, self.best_weights = np.inf, 0, None
+        self.best, self.wait = np.inf, 0
+        self.best_weights: list[NDArray[Any]] | None = None
 
-    def __call__(self, model, epoch, logs):
+    def __call__(self, model: Sequential, epoch: int, logs: dict[str, float]) -> bool:
         value = logs.get(self.monitor)
         if value is None:
             raise ValueError(f"EarlyStopping: the history has no {self.monitor!r} (validation data?)")
@@ -43,25 +54,30 @@ class Sequential:
     """``model = Sequential([nn.LSTM(50, activation="relu"), nn.Dense(1)])``, then
     ``model.compile("adam", "mse")``, ``history = model.fit(X, y, epochs=200)``, ``model.predict(X)``."""
 
-    def __init__(self, layers=(), seed=0):
+    def __init__(self, layers: Iterable[Layer] = (), seed: int | None = 0) -> None:
         self.layers = list(layers)
         self.rng = np.random.default_rng(seed)
-        self.built_for = None
-        self.optimizer = self.loss = None
+        self.built_for: tuple[Any, ...] | None = None
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss: Loss | None = None
 
-    def add(self, layer):
+    def add(self, layer: Layer) -> None:
+        """Appends a layer (the model is built again at the next fit or predict)."""
         self.layers.append(layer)
         self.built_for = None
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[int | None]) -> None:
+        """Builds every layer for inputs of `input_shape` (the first entry, the batch size, may be None)."""
         shape = tuple(input_shape)
-        self.shapes = []
+        self.shapes: list[tuple[Any, ...]] = []
         for layer in self.layers:
             shape = tuple(layer.build(shape, self.rng))
             self.shapes.append(shape)
         self.built_for = tuple(input_shape)[1:]
 
-    def compile(self, optimizer="adam", loss="mse"):
+    def compile(self, optimizer: optimizers.Optimizer | str = "adam", loss: Loss | str = "mse") -> None:
+        """Sets the optimizer (an instance or "sgd", "adam", "rmsprop") and the loss (a callable
+        ``loss(pred, target) -> (value, d_pred)`` or a name in `LOSSES`)."""
         self.optimizer = optimizers.get(optimizer)
         if callable(loss):
             self.loss = loss
@@ -70,20 +86,22 @@ class Sequential:
         else:
             raise ValueError(f"loss: expected one of {', '.join(LOSSES)} or a callable, got {loss!r}")
 
-    def parameters(self):
+    def parameters(self) -> list[NDArray[Any]]:
+        """Every layer's parameter arrays, in order."""
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def set_parameters(self, values):
+    def set_parameters(self, values: Sequence[ArrayLike]) -> None:
         """Copies values (in parameters()' order) into the parameters."""
         for layer in self.layers:
             layer.set_training(True)  # recurrent layers' arrays are read-only in eval mode
         for p, value in zip(self.parameters(), values, strict=True):
             p[...] = value
 
-    def gradients(self):
+    def gradients(self) -> list[NDArray[Any]]:
+        """Every layer's gradient arrays, in the order of parameters()."""
         return [g for layer in self.layers for g in layer.gradients()]
 
-    def _ensure_built(self, X):
+    def _ensure_built(self, X: NDArray[Any]) -> None:
         if self.built_for is None:
             self.build((None,) + X.shape[1:])
             return
@@ -100,23 +118,29 @@ class Sequential:
             raise ValueError(f"X: the model was built for samples of shape {self.built_for}{note}, "
                              f"got {X.shape[1:]}")  # fmt: skip
 
-    def forward(self, X, training=False):
+    def forward(self, X: Any, training: bool = False) -> Any:
+        """The model's output for the batch X (training: layers keep what backward needs)."""
         out = X
         for layer in self.layers:
             out = layer.forward(out, training)
         return out
 
-    def predict(self, X, batch_size=256):
+    def predict(self, X: ArrayLike, batch_size: int = 256) -> NDArray[Any]:
+        """The outputs for X, computed in batches of batch_size (inference mode)."""
         X = np.asarray(X)
         self._ensure_built(X)
         return np.concatenate([self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
 
-    def evaluate(self, X, y):
+    def evaluate(self, X: ArrayLike, y: ArrayLike) -> float:
+        """The loss of the predictions for X against y."""
         if self.loss is None:
             raise RuntimeError("evaluate: compile the model first")
         return self.loss(self.predict(X), np.asarray(y))[0]
 
-    def train_on_batch(self, X, y):
+    def train_on_batch(self, X: NDArray[Any], y: NDArray[Any]) -> float:
+        """One optimizer step on the batch; returns its loss before the step."""
+        if self.loss is None or self.optimizer is None:
+            raise RuntimeError("train_on_batch: compile the model first")
         for layer in self.layers:
             layer.zero_grad()
         pred = self.forward(X, training=True)
@@ -126,10 +150,44 @@ class Sequential:
         self.optimizer.step(self.parameters(), self.gradients())
         return value
 
-    def fit(self, X, y, epochs=1, batch_size=32, validation_split=0.0, validation_data=None, shuffle=True,
-            callbacks=(), verbose=1):  # fmt: skip
-        """Keras's fit: returns the history {"loss": [...], "val_loss": [...]} per epoch. verbose=1 shows a
-        progress line per epoch (tqdm when installed), 0 nothing."""
+    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
+            validation_split: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+            shuffle: bool = True, callbacks: Iterable[Callback] = (), verbose: int = 1,
+            ) -> dict[str, list[float]]:  # fmt: skip
+        """Keras's fit: trains for `epochs` passes over (X, y) in shuffled batches.
+
+        Parameters
+        ----------
+        X, y : array_like
+            The samples and their targets (the same number of each).
+        epochs : int
+            Passes over the data.
+        batch_size : int
+            Samples per optimizer step.
+        validation_split : float
+            The fraction of the samples, taken from the end, held out to compute val_loss.
+        validation_data : (array_like, array_like) or None
+            Held-out (X, y) for val_loss (instead of validation_split).
+        shuffle : bool
+            Shuffle the samples every epoch.
+        callbacks : iterable of callable
+            Each called as ``callback(model, epoch, logs)`` after every epoch; True stops (e.g.
+            `EarlyStopping`).
+        verbose : int
+            1: a progress line per epoch (tqdm when installed); 0: nothing.
+
+        Returns
+        -------
+        dict of str to list of float
+            The history: {"loss": [...], "val_loss": [...]} per epoch.
+
+        Raises
+        ------
+        RuntimeError
+            The model is not compiled.
+        ValueError
+            X and y differ in length, or X does not fit the built model.
+        """
         if self.optimizer is None:
             raise RuntimeError("fit: compile the model first")
         X, y = np.asarray(X), np.asarray(y)
@@ -139,7 +197,9 @@ class Sequential:
             cut = int(len(X) * (1 - validation_split))
             X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
         self._ensure_built(X)
-        history = {"loss": []} | ({"val_loss": []} if validation_data is not None else {})
+        history: dict[str, list[float]] = {"loss": []}
+        if validation_data is not None:
+            history["val_loss"] = []
         progress = _progress(epochs, verbose)
         for epoch in range(epochs):
             start = time.perf_counter()
@@ -160,7 +220,7 @@ class Sequential:
         progress(None, None, None)
         return history
 
-    def summary(self, print_fn=print):
+    def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
         """Keras-style table: layer, output shape, parameters."""
         if self.built_for is None:
             raise RuntimeError("summary: build the model first (fit, predict or build(input_shape))")
@@ -175,7 +235,7 @@ class Sequential:
         return text
 
 
-def _progress(epochs, verbose):
+def _progress(epochs: int, verbose: int) -> _Progress:
     if not verbose:
         return lambda epoch, logs, seconds: None
     try:
@@ -183,7 +243,7 @@ def _progress(epochs, verbose):
 
         bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
 
-        def update(epoch, logs, seconds):
+        def update(epoch: int | None, logs: Any, seconds: Any) -> None:
             if epoch is None:
                 bar.close()
                 return
@@ -193,7 +253,7 @@ def _progress(epochs, verbose):
         return update
     except ImportError:
 
-        def plain(epoch, logs, seconds):
+        def plain(epoch: int | None, logs: Any, seconds: Any) -> None:
             if epoch is not None:
                 text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
                 print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
