@@ -26,9 +26,16 @@ WeightFormat reduced_format_named(const std::string& name) {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
+FloatArray as_float32(const py::array& value, const char* name) {
+  FloatArray converted = FloatArray::ensure(value);
+  if (!converted) throw py::value_error(std::string(name) + ": expected a float32-convertible array");
+  return converted;
+}
+
 // a [M, K] times w [N, K]^T through the active path of `format`: both quantised by the kernels' rules.
-py::array_t<float> reduced_matmul(const FloatArray& a, const FloatArray& w, const std::string& format) {
+py::array reduced_matmul(const py::array& a_in, const py::array& w_in, const std::string& format) {
   const WeightFormat f = reduced_format_named(format);
+  const FloatArray a = as_float32(a_in, "a"), w = as_float32(w_in, "w");
   if (a.ndim() != 2) throw py::value_error("a: expected a 2-D array");
   if (w.ndim() != 2 || w.shape(1) != a.shape(1)) throw py::value_error("w: expected [N, K] with a's K columns");
   const std::int64_t M = a.shape(0), K = a.shape(1), N = w.shape(0);

@@ -50,36 +50,27 @@ ReducedWeights::ReducedWeights(const LayerConfig& cfg, void* base) {
 }
 
 void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k, const ReducedMatrix& m) {
-  const int group = group_size(f);
   const std::int64_t blocks = (units + kReducedNR - 1) / kReducedNR;
   for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int64_t real = std::min<std::int64_t>(kReducedNR, units - b * kReducedNR);
     for (std::int64_t g = 0; g < m.gates; ++g) {
+      // The block's weight rows as one panel of kReducedNR "rows" (units), the A-operand rules with no offset.
       std::uint32_t* panel = const_cast<std::uint32_t*>(m.panel(b, g));
-      for (int u = 0; u < kReducedNR; ++u) {
-        const std::int64_t j = b * kReducedNR + u;
-        if (j >= units) {  // padding units: zero weights, scale and offset
-          for (std::int64_t q = 0; q < m.k_groups; ++q) panel[q * kReducedNR + u] = 0;
-          if (m.scale) {
-            m.scale[(b * m.gates + g) * kReducedNR + u] = 0.0f;
-            m.comp[(b * m.gates + g) * kReducedNR + u] = 0;
-          }
-          continue;
+      float* scale = m.scale ? m.scale + (b * m.gates + g) * kReducedNR : nullptr;
+      pack_reduced_rows(f, w + (g * units + b * kReducedNR) * k, k, 0, real, k, kReducedNR, panel, scale, 0);
+      for (std::int64_t u = real; u < kReducedNR; ++u) {  // padding units: zero weights, scale and offset sum
+        for (std::int64_t q = 0; q < m.k_groups; ++q) panel[q * kReducedNR + u] = 0;
+        if (scale) scale[u] = 0.0f;
+      }
+      if (f != WeightFormat::int8) continue;
+      std::int32_t* comp = m.comp + (b * m.gates + g) * kReducedNR;
+      for (std::int64_t u = 0; u < kReducedNR; ++u) {
+        std::int32_t sum = 0;
+        for (std::int64_t q = 0; q < m.k_groups; ++q) {
+          const std::uint32_t word = panel[q * kReducedNR + u];
+          for (int e = 0; e < 4; ++e) sum += static_cast<std::int8_t>((word >> (8 * e)) & 0xffu);
         }
-        const float* row = w + (g * units + j) * k;
-        if (f == WeightFormat::int8) {
-          const Int8Scale s = int8_scale(row, k);
-          std::int32_t sum = 0;
-          for (std::int64_t q = 0; q < m.k_groups; ++q) {
-            const std::uint32_t word = int8_word(row + q * group, std::min<std::int64_t>(4, k - q * group), s.inverse, 0);
-            panel[q * kReducedNR + u] = word;
-            for (int e = 0; e < 4; ++e) sum += static_cast<std::int8_t>((word >> (8 * e)) & 0xffu);
-          }
-          m.scale[(b * m.gates + g) * kReducedNR + u] = s.scale;
-          m.comp[(b * m.gates + g) * kReducedNR + u] = 128 * sum;
-        } else {
-          for (std::int64_t q = 0; q < m.k_groups; ++q)
-            panel[q * kReducedNR + u] = bf16_word(row + q * group, std::min<std::int64_t>(2, k - q * group));
-        }
+        comp[u] = 128 * sum;
       }
     }
   }
