@@ -43,15 +43,21 @@ struct Int8Scale {
 };
 
 inline Int8Scale int8_scale(const float* v, std::int64_t n) {
-  float largest = 0.0f;
-  int non_finite = 0;  // an int, not a bool with &&: the loop stays branch-free and vectorises
+  // The largest |v| as an integer maximum of the bit patterns with the sign cleared: for non-negative
+  // floats the two orders agree, and inf (0x7f800000) and NaN (above it) come out on top. An integer
+  // max reduction vectorises; a float one does not without -ffast-math (measured: the scalar float loop
+  // took as long as the products on the medium shape).
+  std::uint32_t largest_bits = 0;
   for (std::int64_t k = 0; k < n; ++k) {
-    const float a = std::fabs(v[k]);
-    non_finite |= !(a <= std::numeric_limits<float>::max());
-    largest = a > largest ? a : largest;
+    std::uint32_t bits;
+    std::memcpy(&bits, v + k, 4);
+    bits &= 0x7fffffffu;
+    largest_bits = bits > largest_bits ? bits : largest_bits;
   }
-  if (non_finite) return {std::numeric_limits<float>::quiet_NaN(), 0.0f};
-  if (largest == 0.0f) return {0.0f, 0.0f};
+  if (largest_bits >= 0x7f800000u) return {std::numeric_limits<float>::quiet_NaN(), 0.0f};
+  if (largest_bits == 0) return {0.0f, 0.0f};
+  float largest;
+  std::memcpy(&largest, &largest_bits, 4);
   return {largest / 127.0f, 127.0f / largest};
 }
 
