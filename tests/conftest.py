@@ -18,6 +18,18 @@ settings.register_profile("thorough", parent=settings.get_profile("default"), ma
 settings.load_profile(os.environ.get("FUSEDRNN_HYPOTHESIS", "default"))
 
 
+def pytest_configure(config):
+    # tools/wheel_test.sh sets this to the venv the wheel went into: the suite must test that package, not
+    # python/fusedrnn of a source tree that happens to be importable.
+    venv = os.environ.get("FUSEDRNN_EXPECT_INSTALLED")
+    if venv and not os.path.realpath(fr.__file__).startswith(os.path.realpath(venv) + os.sep):
+        raise pytest.UsageError(f"fusedrnn was imported from {fr.__file__}, not from the wheel in {venv}")
+
+
+def pytest_report_header(config):
+    return f"fusedrnn: {os.path.dirname(fr.__file__)}, ISA {fr.cpu_info()['isa']}"
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261122)

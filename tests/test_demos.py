@@ -13,19 +13,23 @@ def test_sum_of_three():
     assert demos.run("sum_of_three")["prediction"] == pytest.approx(153, abs=1.5)
 
 
+@pytest.mark.slow
 def test_next_two():
     assert demos.run("next_two")["prediction"] == pytest.approx([11, 12], abs=0.5)
 
 
+@pytest.mark.slow
 def test_multiples_of_five():
     assert demos.run("multiples_of_five")["prediction"] == pytest.approx([315, 320, 325], abs=3)
 
 
+@pytest.mark.slow
 def test_forecasting_beats_persistence():
     result = demos.run("forecasting")
     assert result["mae"] < 0.8 * result["persistence_mae"]
 
 
+@pytest.mark.slow
 def test_command_line():
     command = [sys.executable, "-m", "fusedrnn", "demo"]
     listing = subprocess.run(command + ["--list"], capture_output=True, text=True, check=True).stdout
@@ -38,15 +42,18 @@ def test_command_line():
     assert bad.returncode != 0 and "unknown demo 'nope'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_digits_row_by_row():
     pytest.importorskip("sklearn")
     assert demos.run("digits")["accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 def test_sentiment_needs_word_order_and_gets_it():
     assert demos.run("sentiment")["accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 def test_text_generation_smoke_beats_the_unigram_baseline():
     # The full run (20 epochs, 40k characters: 1.32 nats/char vs 3.01, 17 s) is left to `demo`; ten
     # epochs on 6k characters already learn more than character frequencies.
@@ -54,6 +61,7 @@ def test_text_generation_smoke_beats_the_unigram_baseline():
     assert result["loss"] < result["unigram"] and result["sample"].startswith("def ")
 
 
+@pytest.mark.slow
 def test_plots_are_written(tmp_path):
     pytest.importorskip("matplotlib")
     result = demos.run("forecasting", smoke=True, plot_dir=str(tmp_path))

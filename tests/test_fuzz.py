@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = int(os.environ.get("FUSEDRNN_FUZZ_EXAMPLES", "400"))
 
 
+@pytest.mark.slow
 def test_fuzzed_calls_end_in_reference_results_or_clean_errors():
     script = Path(__file__).with_name("fuzz_public_api.py")
     done = subprocess.run([sys.executable, str(script), str(EXAMPLES)], capture_output=True, text=True,

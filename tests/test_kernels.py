@@ -261,6 +261,7 @@ def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_large_shape_float32_against_float64_reference(rng, cell):
     # Long enough sequences and wide enough layers to exercise several GEMM cache blocks (K > 256,
@@ -302,6 +303,7 @@ def test_torch_parity_float32(cell):
         np.testing.assert_allclose(layer.grads[name], p.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_input_projection_in_chunks(rng, cell, dtype):

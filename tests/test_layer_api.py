@@ -1,14 +1,15 @@
-"""The `fusedrnn.LSTM` layer contract: torch.nn.LSTM's parameter names, shapes, order and init;
-state_dict round trips; live parameter attributes; gradient accumulation; train/eval; repr; and,
-when torch is installed, outputs and gradients equal to torch.nn.LSTM's for the same weights."""
+"""The layer contract of `fusedrnn.LSTM`, `GRU` and `RNN`: torch.nn's parameter names, shapes, order and
+init; state_dict round trips; live parameter attributes; gradient accumulation; train/eval; repr; and,
+when torch is installed, outputs and gradients equal to torch.nn.LSTM's / GRU's / RNN's for the same
+weights. Every test that holds for all three cells runs for each (cell_helpers.CELLS)."""
 
 import re
 
 import numpy as np
 import pytest
+from cell_helpers import CELLS
 
 import fusedrnn as fr
-from fusedrnn import functional as F
 
 T, N, C, H = 6, 3, 3, 5
 
@@ -22,12 +23,12 @@ def rng():
     return np.random.default_rng(2024)
 
 
-# --- parameter names, shapes, order (torch.nn.LSTM's, written out by hand) ----------------------
+# --- parameter names, shapes, order (torch.nn's, written out by hand) ----------------------------
 
-G = 4 * H  # gate rows of every weight and bias
+G = "G"  # gate rows of every weight and bias: the cell's gates * H, filled in by expected_params
 
 EXPECTED_PARAMS = {
-    # (num_layers, bidirectional, bias): [(name, shape), ...] in torch.nn.LSTM's state_dict order
+    # (num_layers, bidirectional, bias): [(name, shape), ...] in torch.nn.LSTM's / GRU's / RNN's order
     (1, False, True): [
         ("weight_ih_l0", (G, C)),
         ("weight_hh_l0", (G, H)),
@@ -80,17 +81,24 @@ EXPECTED_PARAMS = {
     ],
 }
 CONFIGS = list(EXPECTED_PARAMS)
+cells = pytest.mark.parametrize("cell", CELLS, ids=str)
 
 
-def make_layer(config, **kwargs):
+def expected_params(cell, config):
+    rows = cell.gates * H
+    return [(name, tuple(rows if d == G else d for d in shape)) for name, shape in EXPECTED_PARAMS[config]]
+
+
+def make_layer(cell, config, **kwargs):
     num_layers, bidirectional, bias = config
-    return fr.LSTM(C, H, num_layers=num_layers, bidirectional=bidirectional, bias=bias, **kwargs)
+    return cell.layer(C, H, num_layers=num_layers, bidirectional=bidirectional, bias=bias, **kwargs)
 
 
+@cells
 @pytest.mark.parametrize("config", CONFIGS)
-def test_parameter_names_shapes_and_order_match_torch(config):
-    lstm = make_layer(config, seed=0)
-    expected = EXPECTED_PARAMS[config]
+def test_parameter_names_shapes_and_order_match_torch(cell, config):
+    lstm = make_layer(cell, config, seed=0)
+    expected = expected_params(cell, config)
     assert [(k, v.shape) for k, v in lstm.state_dict().items()] == expected
     assert [(k, v.shape) for k, v in lstm.named_parameters()] == expected
     assert [v.shape for v in lstm.parameters()] == [shape for _, shape in expected]
@@ -100,10 +108,11 @@ def test_parameter_names_shapes_and_order_match_torch(config):
         assert lstm.grads[name].shape == shape
 
 
+@cells
 @pytest.mark.parametrize("config", CONFIGS)
-def test_parameters_are_c_contiguous_arrays_of_the_layer_dtype(config):
+def test_parameters_are_c_contiguous_arrays_of_the_layer_dtype(cell, config):
     for dtype in (np.float32, np.float64):
-        lstm = make_layer(config, dtype=dtype, seed=0)
+        lstm = make_layer(cell, config, dtype=dtype, seed=0)
         assert lstm.dtype == np.dtype(dtype)
         for name, value in lstm.named_parameters():
             assert isinstance(value, np.ndarray) and value.dtype == dtype, name
@@ -111,23 +120,26 @@ def test_parameters_are_c_contiguous_arrays_of_the_layer_dtype(config):
             assert lstm.grads[name].dtype == dtype and not lstm.grads[name].any(), name
 
 
+@cells
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_outputs_and_gradients_have_the_layer_dtype(rng, dtype):
-    lstm = fr.LSTM(C, H, num_layers=2, bidirectional=True, dtype=dtype, seed=0)
-    y, (h_n, c_n) = lstm(make_x(rng))
-    dx, (dh0, dc0) = lstm.backward(np.ones_like(y), (np.ones_like(h_n), None))
+def test_outputs_and_gradients_have_the_layer_dtype(rng, cell, dtype):
+    lstm = cell.layer(C, H, num_layers=2, bidirectional=True, dtype=dtype, seed=0)
+    y, h_n, c_n = cell.forward(lstm, make_x(rng))
+    dx, dh0, dc0 = cell.backward(lstm, np.ones_like(y), np.ones_like(h_n))
     for array in (y, h_n, c_n, dx, dh0, dc0, *lstm.grads.values()):
-        assert array.dtype == dtype
+        assert array is None or array.dtype == dtype
+    assert (c_n is None) == (dc0 is None) == (not cell.has_c)
 
 
 # --- init ---------------------------------------------------------------------------------------
 
 
+@cells
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_init_is_uniform_within_one_over_sqrt_hidden(dtype):
+def test_init_is_uniform_within_one_over_sqrt_hidden(cell, dtype):
     hidden = 64
     bound = 1.0 / np.sqrt(hidden)
-    lstm = fr.LSTM(C, hidden, num_layers=2, bidirectional=True, dtype=dtype, seed=3)
+    lstm = cell.layer(C, hidden, num_layers=2, bidirectional=True, dtype=dtype, seed=3)
     values = []
     for name, value in lstm.named_parameters():
         assert np.abs(value).max() <= bound, name
@@ -142,39 +154,43 @@ def test_init_is_uniform_within_one_over_sqrt_hidden(dtype):
     assert not np.array_equal(lstm.bias_ih_l1, lstm.bias_hh_l1)
 
 
-def test_same_seed_same_parameters_different_seed_different():
+@cells
+def test_same_seed_same_parameters_different_seed_different(cell):
     config = (2, True, True)
-    a, b, c = make_layer(config, seed=11), make_layer(config, seed=11), make_layer(config, seed=12)
+    a, b = make_layer(cell, config, seed=11), make_layer(cell, config, seed=11)
+    c = make_layer(cell, config, seed=12)
     for name, value in a.named_parameters():
         np.testing.assert_array_equal(value, getattr(b, name), err_msg=name)
         assert not np.any(value == getattr(c, name)), name
-    unseeded = make_layer(config), make_layer(config)
+    unseeded = make_layer(cell, config), make_layer(cell, config)
     assert not np.array_equal(unseeded[0].weight_ih_l0, unseeded[1].weight_ih_l0)
-    assert np.array_equal(fr.LSTM(C, H, seed=np.int64(5)).weight_hh_l0, fr.LSTM(C, H, seed=5).weight_hh_l0)
+    layer = cell.layer
+    assert np.array_equal(layer(C, H, seed=np.int64(5)).weight_hh_l0, layer(C, H, seed=5).weight_hh_l0)
 
 
-def test_same_seed_same_outputs(rng):
+@cells
+def test_same_seed_same_outputs(rng, cell):
     x = make_x(rng)
-    y1, (h1, c1) = fr.LSTM(C, H, num_layers=2, seed=4)(x)
-    y2, (h2, c2) = fr.LSTM(C, H, num_layers=2, seed=4)(x)
-    np.testing.assert_array_equal(y1, y2)
-    np.testing.assert_array_equal(h1, h2)
-    np.testing.assert_array_equal(c1, c2)
+    first = cell.forward(cell.layer(C, H, num_layers=2, seed=4), x)
+    second = cell.forward(cell.layer(C, H, num_layers=2, seed=4), x)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # --- state_dict ---------------------------------------------------------------------------------
 
 
+@cells
 @pytest.mark.parametrize("config", CONFIGS)
-def test_state_dict_round_trip_gives_identical_outputs(rng, config):
-    source, target = make_layer(config, seed=1), make_layer(config, seed=2)
+def test_state_dict_round_trip_gives_identical_outputs(rng, cell, config):
+    source, target = make_layer(cell, config, seed=1), make_layer(cell, config, seed=2)
     x = make_x(rng)
-    y_source, (h_source, c_source) = source(x)
+    y_source, h_source, c_source = cell.forward(source, x)
     y_before, _ = target(x)
     assert not np.array_equal(y_before, y_source)
     result = target.load_state_dict(source.state_dict())
     assert result == {"missing_keys": [], "unexpected_keys": []}
-    y, (h_n, c_n) = target(x)
+    y, h_n, c_n = cell.forward(target, x)
     np.testing.assert_array_equal(y, y_source)
     np.testing.assert_array_equal(h_n, h_source)
     np.testing.assert_array_equal(c_n, c_source)
@@ -184,8 +200,9 @@ def test_state_dict_round_trip_gives_identical_outputs(rng, config):
         np.testing.assert_array_equal(target.grads[name], source.grads[name], err_msg=name)
 
 
-def test_state_dict_returns_copies():
-    lstm = fr.LSTM(C, H, num_layers=2, seed=0)
+@cells
+def test_state_dict_returns_copies(cell):
+    lstm = cell.layer(C, H, num_layers=2, seed=0)
     first, second = lstm.state_dict(), lstm.state_dict()
     for name, value in lstm.named_parameters():
         assert not np.shares_memory(first[name], value), name
@@ -194,10 +211,11 @@ def test_state_dict_returns_copies():
         np.testing.assert_array_equal(value, second[name], err_msg=name)
 
 
-def test_load_state_dict_converts_and_keeps_the_live_arrays():
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_load_state_dict_converts_and_keeps_the_live_arrays(cell):
+    lstm = cell.layer(C, H, seed=0)
     live = dict(lstm.named_parameters())
-    source = fr.LSTM(C, H, seed=1, dtype=np.float64).state_dict()
+    source = cell.layer(C, H, seed=1, dtype=np.float64).state_dict()
     lstm.load_state_dict({k: v.tolist() if k.startswith("bias") else v for k, v in source.items()})
     for name, value in lstm.named_parameters():
         assert value is live[name], name
@@ -210,7 +228,7 @@ def test_load_state_dict_converts_and_keeps_the_live_arrays():
     [
         (lambda d: d.pop("bias_hh_l1"), r"missing keys \['bias_hh_l1'\], unexpected keys \[\]"),
         (
-            lambda d: d.update(weight_ih_l2=np.zeros((G, H))),
+            lambda d: d.update(weight_ih_l2=np.zeros((4, H))),
             r"missing keys \[\], unexpected keys \['weight_ih_l2'\]",
         ),
         (
@@ -220,10 +238,11 @@ def test_load_state_dict_converts_and_keeps_the_live_arrays():
     ],
     ids=["missing", "unexpected", "renamed"],
 )
-def test_strict_load_refuses_missing_or_unexpected_names(edit, names):
-    lstm = fr.LSTM(C, H, num_layers=2, seed=0)
+@cells
+def test_strict_load_refuses_missing_or_unexpected_names(cell, edit, names):
+    lstm = cell.layer(C, H, num_layers=2, seed=0)
     before = lstm.state_dict()
-    state = fr.LSTM(C, H, num_layers=2, seed=1).state_dict()
+    state = cell.layer(C, H, num_layers=2, seed=1).state_dict()
     edit(state)
     with pytest.raises(KeyError, match=r"state_dict: " + names):
         lstm.load_state_dict(state)
@@ -231,47 +250,50 @@ def test_strict_load_refuses_missing_or_unexpected_names(edit, names):
         np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
+@cells
 @pytest.mark.parametrize("strict", [True, False])
 @pytest.mark.parametrize(
     "bad_name, bad_value, error, match",
     [
         (
             "bias_hh_l1",
-            np.zeros((G, 1)),
+            lambda g: np.zeros((g, 1)),
             ValueError,
-            re.escape(f"state_dict['bias_hh_l1']: expected shape {(G,)}, got {(G, 1)}"),
+            lambda g: re.escape(f"state_dict['bias_hh_l1']: expected shape {(g,)}, got {(g, 1)}"),
         ),
         (
             "weight_ih_l1",
-            np.zeros((G, C)),
+            lambda g: np.zeros((g, C)),
             ValueError,
-            re.escape(f"state_dict['weight_ih_l1']: expected shape {(G, H)}, got {(G, C)}"),
+            lambda g: re.escape(f"state_dict['weight_ih_l1']: expected shape {(g, H)}, got {(g, C)}"),
         ),
         (
             "weight_hh_l1",
-            np.zeros((G, H), complex),
+            lambda g: np.zeros((g, H), complex),
             TypeError,
-            r"state_dict\['weight_hh_l1'\]: expected a real-valued .*complex128",
+            lambda g: r"state_dict\['weight_hh_l1'\]: expected a real-valued .*complex128",
         ),
     ],
     ids=["bias-shape", "weight-shape", "complex"],
 )
-def test_failed_load_changes_nothing(bad_name, bad_value, error, match, strict):
+def test_failed_load_changes_nothing(cell, bad_name, bad_value, error, match, strict):
     # The bad entry sits in the second layer: a non-atomic load would already have written the first.
-    lstm = fr.LSTM(C, H, num_layers=2, seed=0)
+    g = cell.gates * H
+    lstm = cell.layer(C, H, num_layers=2, seed=0)
     before = lstm.state_dict()
-    state = fr.LSTM(C, H, num_layers=2, seed=1).state_dict()
-    state[bad_name] = bad_value
-    with pytest.raises(error, match=match):
+    state = cell.layer(C, H, num_layers=2, seed=1).state_dict()
+    state[bad_name] = bad_value(g)
+    with pytest.raises(error, match=match(g)):
         lstm.load_state_dict(state, strict=strict)
     for name, value in lstm.named_parameters():
         np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
-def test_non_strict_load_takes_a_subset():
-    lstm = fr.LSTM(C, H, num_layers=2, seed=0)
+@cells
+def test_non_strict_load_takes_a_subset(cell):
+    lstm = cell.layer(C, H, num_layers=2, seed=0)
     before = lstm.state_dict()
-    source = fr.LSTM(C, H, num_layers=2, seed=1).state_dict()
+    source = cell.layer(C, H, num_layers=2, seed=1).state_dict()
     subset = {
         "weight_hh_l1": source["weight_hh_l1"],
         "bias_ih_l0": source["bias_ih_l0"],
@@ -284,8 +306,9 @@ def test_non_strict_load_takes_a_subset():
         np.testing.assert_array_equal(value, source[name] if name in subset else before[name], err_msg=name)
 
 
-def test_load_state_dict_refuses_a_non_mapping():
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_load_state_dict_refuses_a_non_mapping(cell):
+    lstm = cell.layer(C, H, seed=0)
     with pytest.raises(TypeError, match=r"state_dict: expected a mapping, got list"):
         lstm.load_state_dict(list(lstm.state_dict().values()))
 
@@ -293,8 +316,9 @@ def test_load_state_dict_refuses_a_non_mapping():
 # --- parameter attributes -----------------------------------------------------------------------
 
 
-def test_attribute_access_returns_the_live_array(rng):
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_attribute_access_returns_the_live_array(rng, cell):
+    lstm = cell.layer(C, H, seed=0)
     w = lstm.weight_ih_l0
     assert w is lstm.weight_ih_l0 is dict(lstm.named_parameters())["weight_ih_l0"]
     x = make_x(rng)
@@ -307,8 +331,9 @@ def test_attribute_access_returns_the_live_array(rng):
         _ = lstm.weight_ih_l1
 
 
-def test_in_place_sgd_update_through_attributes(rng):
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_in_place_sgd_update_through_attributes(rng, cell):
+    lstm = cell.layer(C, H, seed=0)
     y, _ = lstm(make_x(rng))
     lstm.backward(np.ones_like(y))
     w = lstm.weight_ih_l0
@@ -319,8 +344,10 @@ def test_in_place_sgd_update_through_attributes(rng):
     np.testing.assert_array_equal(w, expected)
 
 
-def test_assigning_a_parameter_copies_into_its_storage():
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_assigning_a_parameter_copies_into_its_storage(cell):
+    G = cell.gates * H
+    lstm = cell.layer(C, H, seed=0)
     w = lstm.weight_hh_l0
     new = np.random.default_rng(0).standard_normal((G, H))  # float64, converted
     lstm.weight_hh_l0 = new
@@ -332,30 +359,42 @@ def test_assigning_a_parameter_copies_into_its_storage():
     np.testing.assert_array_equal(lstm.bias_ih_l0, np.arange(G, dtype=np.float32))
 
 
+@cells
 @pytest.mark.parametrize(
     "name, value, error, match",
     [
         (
             "weight_ih_l0",
-            np.zeros((G, C + 1)),
+            lambda G: np.zeros((G, C + 1)),
             ValueError,
-            rf"weight_ih_l0: expected shape \({G}, {C}\), got \({G}, {C + 1}\)",
+            lambda G: rf"weight_ih_l0: expected shape \({G}, {C}\), got \({G}, {C + 1}\)",
         ),
         (
             "weight_hh_l0",
-            np.zeros((H, G)),
+            lambda G: np.zeros((H + 1, G)),
             ValueError,
-            rf"weight_hh_l0: expected shape \({G}, {H}\), got \({H}, {G}\)",
+            lambda G: rf"weight_hh_l0: expected shape \({G}, {H}\), got \({H + 1}, {G}\)",
         ),
-        ("bias_hh_l0", np.zeros((1, G)), ValueError, rf"bias_hh_l0: expected shape \({G},\), got \(1, {G}\)"),
-        ("bias_ih_l0", np.zeros(G, complex), TypeError, r"bias_ih_l0: expected a real-valued .*complex128"),
+        (
+            "bias_hh_l0",
+            lambda G: np.zeros((1, G)),
+            ValueError,
+            lambda G: rf"bias_hh_l0: expected shape \({G},\), got \(1, {G}\)",
+        ),
+        (
+            "bias_ih_l0",
+            lambda G: np.zeros(G, complex),
+            TypeError,
+            lambda G: r"bias_ih_l0: expected a real-valued .*complex128",
+        ),
     ],
 )
-def test_assigning_a_wrong_parameter_raises_and_changes_nothing(name, value, error, match):
-    lstm = fr.LSTM(C, H, seed=0)
+def test_assigning_a_wrong_parameter_raises_and_changes_nothing(cell, name, value, error, match):
+    G = cell.gates * H
+    lstm = cell.layer(C, H, seed=0)
     before = lstm.state_dict()
-    with pytest.raises(error, match=match):
-        setattr(lstm, name, value)
+    with pytest.raises(error, match=match(G)):
+        setattr(lstm, name, value(G))
     for key, array in lstm.named_parameters():
         np.testing.assert_array_equal(array, before[key], err_msg=key)
 
@@ -363,21 +402,23 @@ def test_assigning_a_wrong_parameter_raises_and_changes_nothing(name, value, err
 # --- gradients ----------------------------------------------------------------------------------
 
 
-def test_grads_keys_equal_state_dict_keys():
+@cells
+def test_grads_keys_equal_state_dict_keys(cell):
     for config in CONFIGS:
-        lstm = make_layer(config, seed=0)
+        lstm = make_layer(cell, config, seed=0)
         assert list(lstm.grads) == list(lstm.state_dict())
 
 
-def test_grads_accumulate_across_backward_calls_and_zero_grad_zeroes(rng):
-    lstm = fr.LSTM(C, H, num_layers=2, bidirectional=True, seed=0)
+@cells
+def test_grads_accumulate_across_backward_calls_and_zero_grad_zeroes(rng, cell):
+    lstm = cell.layer(C, H, num_layers=2, bidirectional=True, seed=0)
     params = lstm.state_dict()
     x1, x2 = make_x(rng), make_x(rng, (T + 2, N, C))
     expected = {name: np.zeros_like(value) for name, value in params.items()}
     for x in (x1, x2):
-        y, _, cache = F.lstm(x, params, num_layers=2, bidirectional=True, training=True)
+        y, _, _, cache = cell.functional(x, params, num_layers=2, bidirectional=True, training=True)
         dy = np.random.default_rng(x.shape[0]).standard_normal(y.shape).astype(np.float32)
-        for name, g in F.lstm_backward(cache, dy)[2].items():
+        for name, g in cell.functional_backward(cache, dy)[3].items():
             expected[name] += g
     live = dict(lstm.grads)
     for x in (x1, x2):
@@ -392,8 +433,9 @@ def test_grads_accumulate_across_backward_calls_and_zero_grad_zeroes(rng):
     # After zero_grad a backward gives exactly one call's gradients again.
     y, _ = lstm(x1)
     lstm.backward(np.random.default_rng(T).standard_normal(y.shape).astype(np.float32))
-    y, _, cache = F.lstm(x1, params, num_layers=2, bidirectional=True, training=True)
-    single = F.lstm_backward(cache, np.random.default_rng(T).standard_normal(y.shape).astype(np.float32))[2]
+    y, _, _, cache = cell.functional(x1, params, num_layers=2, bidirectional=True, training=True)
+    dy = np.random.default_rng(T).standard_normal(y.shape).astype(np.float32)
+    single = cell.functional_backward(cache, dy)[3]
     for name, g in lstm.grads.items():
         np.testing.assert_allclose(g, single[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
@@ -401,8 +443,9 @@ def test_grads_accumulate_across_backward_calls_and_zero_grad_zeroes(rng):
 # --- modes --------------------------------------------------------------------------------------
 
 
-def test_train_and_eval_flags():
-    lstm = fr.LSTM(C, H, seed=0)
+@cells
+def test_train_and_eval_flags(cell):
+    lstm = cell.layer(C, H, seed=0)
     assert lstm.training is True
     assert lstm.eval() is lstm and lstm.training is False
     assert lstm.train() is lstm and lstm.training is True
@@ -413,24 +456,26 @@ def test_train_and_eval_flags():
     assert lstm.training is True
 
 
+@cells
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_eval_output_equals_training_output_bitwise(rng, dtype, batch_first):
-    lstm = fr.LSTM(C, H, num_layers=2, bidirectional=True, batch_first=batch_first, dtype=dtype, seed=0)
+def test_eval_output_equals_training_output_bitwise(rng, cell, dtype, batch_first):
+    lstm = cell.layer(C, H, num_layers=2, bidirectional=True, batch_first=batch_first, dtype=dtype, seed=0)
     x = make_x(rng, (N, T, C) if batch_first else (T, N, C), dtype)
-    hx = make_x(rng, (4, N, H), dtype), make_x(rng, (4, N, H), dtype)
-    y_train, (h_train, c_train) = lstm.train()(x, hx)
-    y_eval, (h_eval, c_eval) = lstm.eval()(x, hx)
-    np.testing.assert_array_equal(y_eval, y_train)
-    np.testing.assert_array_equal(h_eval, h_train)
-    np.testing.assert_array_equal(c_eval, c_train)
+    h0, c0 = make_x(rng, (4, N, H), dtype), make_x(rng, (4, N, H), dtype) if cell.has_c else None
+    trained = cell.forward(lstm.train(), x, h0, c0)
+    evaluated = cell.forward(lstm.eval(), x, h0, c0)
+    for a, b in zip(evaluated, trained, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 # --- training ------------------------------------------------------------------------------------
 
 
-def test_sgd_steps_reduce_a_simple_loss(rng):
-    lstm = fr.LSTM(C, H, num_layers=2, batch_first=True, seed=0)
+@cells
+def test_sgd_steps_reduce_a_simple_loss(rng, cell):
+    step = 0.01 if cell.name == "rnn" else 0.05  # no gates damp an RNN's gradients: at 0.05 it overshoots
+    lstm = cell.layer(C, H, num_layers=2, batch_first=True, seed=0)
     x = make_x(rng, (N, T, C))
     target = np.tanh(make_x(rng, (N, T, H)))
 
@@ -445,7 +490,7 @@ def test_sgd_steps_reduce_a_simple_loss(rng):
         lstm.zero_grad()
         lstm.backward(dy)
         for name, value in lstm.named_parameters():
-            value -= 0.05 * lstm.grads[name]
+            value -= step * lstm.grads[name]
     losses.append(loss_and_grad()[0])
     assert all(b < a for a, b in zip(losses[:-1], losses[1:], strict=True)), losses
     assert losses[-1] < 0.9 * losses[0], losses
@@ -454,72 +499,93 @@ def test_sgd_steps_reduce_a_simple_loss(rng):
 # --- repr -----------------------------------------------------------------------------------------
 
 
+@cells
 @pytest.mark.parametrize(
     "kwargs, text",
     [
-        ({}, "LSTM(3, 5, dtype=float32)"),
+        ({}, "(3, 5, dtype=float32)"),
         (
             {"num_layers": 2, "bias": False, "bidirectional": True},
-            "LSTM(3, 5, num_layers=2, bias=False, bidirectional=True, dtype=float32)",
+            "(3, 5, num_layers=2, bias=False, bidirectional=True, dtype=float32)",
         ),
-        ({"batch_first": True, "dtype": np.float64}, "LSTM(3, 5, batch_first=True, dtype=float64)"),
-        ({"seed": 1, "dtype": "float32"}, "LSTM(3, 5, dtype=float32)"),
+        ({"batch_first": True, "dtype": np.float64}, "(3, 5, batch_first=True, dtype=float64)"),
+        ({"seed": 1, "dtype": "float32"}, "(3, 5, dtype=float32)"),
     ],
 )
-def test_repr(kwargs, text):
-    assert repr(fr.LSTM(C, H, **kwargs)) == text
+def test_repr(cell, kwargs, text):
+    assert repr(cell.layer(C, H, **kwargs)) == cell.layer.__name__ + text
 
 
-# --- torch.nn.LSTM equivalence ------------------------------------------------------------------
+# --- torch.nn equivalence -----------------------------------------------------------------------
 
 
+@cells
 @pytest.mark.parametrize(
     "dtype, rtol, atol, grad_rtol, grad_atol",
     [(np.float32, 1e-5, 1e-6, 1e-4, 1e-5), (np.float64, 1e-12, 1e-13, 1e-11, 1e-12)],
     ids=["float32", "float64"],
 )
-def test_torch_state_dict_gives_torch_outputs_and_gradients(rng, dtype, rtol, atol, grad_rtol, grad_atol):
+def test_torch_state_dict_gives_torch_outputs_and_gradients(
+    rng, cell, dtype, rtol, atol, grad_rtol, grad_atol
+):
     torch = pytest.importorskip("torch")
     torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
     torch.manual_seed(0)
-    reference = torch.nn.LSTM(C, H, num_layers=2, bidirectional=True, batch_first=True).to(torch_dtype)
-    lstm = fr.LSTM(C, H, num_layers=2, bidirectional=True, batch_first=True, dtype=dtype, seed=99)
+    torch_layer = getattr(torch.nn, cell.layer.__name__)
+    reference = torch_layer(C, H, num_layers=2, bidirectional=True, batch_first=True).to(torch_dtype)
+    lstm = cell.layer(C, H, num_layers=2, bidirectional=True, batch_first=True, dtype=dtype, seed=99)
     lstm.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
 
     x = make_x(rng, (N, T, C), dtype)
     h0, c0 = make_x(rng, (4, N, H), dtype), make_x(rng, (4, N, H), dtype)
-    y, (h_n, c_n) = lstm(x, (h0, c0))
+    if not cell.has_c:
+        c0 = None
+    y, h_n, c_n = cell.forward(lstm, x, h0, c0)
     dy = make_x(rng, y.shape, dtype)
-    dh_n, dc_n = make_x(rng, h_n.shape, dtype), make_x(rng, c_n.shape, dtype)
-    dx, (dh0, dc0) = lstm.backward(dy, (dh_n, dc_n))
+    dh_n, dc_n = make_x(rng, h_n.shape, dtype), make_x(rng, h_n.shape, dtype) if cell.has_c else None
+    dx, dh0, dc0 = cell.backward(lstm, dy, dh_n, dc_n)
 
-    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
-    yt, (h_nt, c_nt) = reference(xt, (h0t, c0t))
-    torch.autograd.backward([yt, h_nt, c_nt], [torch.tensor(dy), torch.tensor(dh_n), torch.tensor(dc_n)])
+    states = [a for a in (h0, c0) if a is not None]
+    xt, *statest = (torch.tensor(a, requires_grad=True) for a in (x, *states))
+    yt, final = reference(xt, tuple(statest) if cell.has_c else statest[0])
+    finals = list(final) if cell.has_c else [final]
+    upstream = [a for a in (dh_n, dc_n) if a is not None]
+    torch.autograd.backward([yt, *finals], [torch.tensor(a) for a in (dy, *upstream)])
 
     def check(ours, theirs, r, a, what):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=r, atol=a, err_msg=what)
 
     check(y, yt, rtol, atol, "y")
-    check(h_n, h_nt, rtol, atol, "h_n")
-    check(c_n, c_nt, rtol, atol, "c_n")
     check(dx, xt.grad, grad_rtol, grad_atol, "dx")
-    check(dh0, h0t.grad, grad_rtol, grad_atol, "dh0")
-    check(dc0, c0t.grad, grad_rtol, grad_atol, "dc0")
+    for name, ours, theirs in zip(("h_n", "c_n"), (h_n, c_n), finals, strict=False):
+        check(ours, theirs, rtol, atol, name)
+    for name, ours, start in zip(("dh0", "dc0"), (dh0, dc0), statest, strict=False):
+        check(ours, start.grad, grad_rtol, grad_atol, name)
     torch_params = dict(reference.named_parameters())
     assert list(lstm.grads) == list(torch_params)
     for name, g in lstm.grads.items():
         check(g, torch_params[name].grad, grad_rtol, grad_atol, name)
 
 
-def test_torch_tensors_load_directly():
+@cells
+def test_torch_tensors_load_directly(cell):
     torch = pytest.importorskip("torch")
     torch.manual_seed(1)
-    reference = torch.nn.LSTM(C, H, num_layers=2, bidirectional=True)
-    lstm = fr.LSTM(C, H, num_layers=2, bidirectional=True, seed=0)
+    reference = getattr(torch.nn, cell.layer.__name__)(C, H, num_layers=2, bidirectional=True)
+    lstm = cell.layer(C, H, num_layers=2, bidirectional=True, seed=0)
     lstm.load_state_dict(reference.state_dict())
     for name, value in reference.state_dict().items():
         np.testing.assert_array_equal(getattr(lstm, name), value.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "layer, torch_count, keras_count",
+    # Keras: one bias per gate, but two for GRU's reset_after form (its default, and ours).
+    [(fr.LSTM, 10600, 10400), (fr.GRU, 7950, 7950), (fr.RNN, 2650, 2600)],
+)
+def test_parameter_counts_of_each_cell(layer, torch_count, keras_count):
+    assert layer(1, 50).parameter_count() == torch_count
+    assert layer(1, 50).parameter_count("keras") == keras_count
 
 
 def test_summary_and_parameter_counts():

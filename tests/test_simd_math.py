@@ -31,6 +31,7 @@ def ulp_error(got, want):
     return np.abs(got.astype(np.float64) - want) / spacing.astype(np.float64)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["sigmoid", "tanh"])
 def test_float32_accuracy_dense_sweep(name):
     # Every 256th float32 (in bit order) in [-20, 20] (about 8.5 million values; 4.4 million tested)

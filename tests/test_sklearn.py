@@ -15,6 +15,7 @@ import fusedrnn as fr  # noqa: E402
 from fusedrnn.sklearn import RecurrentClassifier, RecurrentRegressor  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")  # the checks' own SkipTestWarnings (no pandas, no array API)
 @pytest.mark.parametrize("estimator", [RecurrentRegressor(random_state=0),
                                        RecurrentClassifier(random_state=0)])  # fmt: skip

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bindings/array_checks.h"
@@ -28,6 +29,91 @@ std::vector<std::string> cpu_features() {
   if (__builtin_cpu_supports("avx512vl")) found.emplace_back("avx512vl");
 #endif
   return found;
+}
+
+// The element strides of a 2-D array, or an exception naming it (numpy allows byte strides that are not
+// a multiple of the item size; the GEMM's views cannot express them).
+std::pair<std::int64_t, std::int64_t> element_strides(const py::array& arr, const char* name) {
+  const auto item = static_cast<std::int64_t>(arr.itemsize());
+  const std::int64_t rows = arr.strides(0), cols = arr.strides(1);
+  if (rows % item || cols % item || !(arr.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
+    throw py::value_error(std::string(name) + ": expected an aligned array with whole-element strides");
+  }
+  return {rows / item, cols / item};
+}
+
+// The bytes [first, last] a strided 2-D array touches (empty arrays touch none: first > last).
+std::pair<const char*, const char*> touched_bytes(const py::array& arr) {
+  const char* p = static_cast<const char*>(arr.data());
+  if (arr.size() == 0) return {p + 1, p};
+  const char *first = p, *last = p + arr.itemsize() - 1;
+  for (int d = 0; d < 2; ++d) {
+    const std::int64_t reach = (arr.shape(d) - 1) * arr.strides(d);
+    (reach < 0 ? first : last) += reach;
+  }
+  return {first, last};
+}
+
+bool overlap(const py::array& x, const py::array& y) {
+  const auto [x0, x1] = touched_bytes(x);
+  const auto [y0, y1] = touched_bytes(y);
+  return x0 <= x1 && y0 <= y1 && x0 <= y1 && y0 <= x1;
+}
+
+// _core._gemm for one dtype: the checks that keep the driver inside the arrays, then one call.
+template <class T>
+py::array gemm(const py::array& a, const py::array& b, py::object c_obj, bool accumulate, int threads,
+               bool prepack_b, bool narrow) {
+  if (!has_dtype<T>(b)) throw py::type_error("b: expected the dtype of a, " + std::string(dtype_name<T>()));
+  if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("a, b: expected 2-D arrays");
+  const std::int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
+  if (b.shape(0) != k) {
+    throw py::value_error("b: expected " + std::to_string(k) + " rows (the columns of a), got " +
+                          std::to_string(b.shape(0)));
+  }
+  if (threads < 1 || threads > kMaxThreads) {
+    throw py::value_error("threads: expected 1.." + std::to_string(kMaxThreads));
+  }
+  if (c_obj.is_none()) {
+    if (accumulate) throw py::value_error("c: accumulate=True needs the array to add to");
+    c_obj = py::array_t<T>({m, n});
+  }
+  if (!py::isinstance<py::array>(c_obj)) throw py::type_error("c: expected a numpy.ndarray");
+  auto c = py::reinterpret_borrow<py::array>(c_obj);
+  if (!has_dtype<T>(c) || c.ndim() != 2 || c.shape(0) != m || c.shape(1) != n || !c.writeable()) {
+    throw py::value_error("c: expected a writable " + std::string(dtype_name<T>()) + " array of shape " +
+                          shape_text({m, n}));
+  }
+  const auto [a_rows, a_cols] = element_strides(a, "a");
+  const auto [b_rows, b_cols] = element_strides(b, "b");
+  const auto [ldc, c_cols] = element_strides(c, "c");
+  // C is row-major with rows at least n apart (rows may be further apart: a view into a wider array).
+  // An empty C is never written (numpy gives empty arrays any strides).
+  if (c.size() > 0 && ((n > 1 && c_cols != 1) || (m > 1 && ldc < n))) {
+    throw py::value_error("c: expected rows with contiguous elements and no two rows overlapping");
+  }
+  if (overlap(c, a) || overlap(c, b)) throw py::value_error("c: must not overlap a or b");
+  GemmArgs<T> args{};
+  args.m = m, args.n = n, args.k = k;
+  args.a = static_cast<const T*>(a.data()), args.a_row_stride = a_rows, args.a_col_stride = a_cols;
+  args.b = static_cast<const T*>(b.data()), args.b_row_stride = b_rows, args.b_col_stride = b_cols;
+  args.c = static_cast<T*>(c.mutable_data()), args.ldc = ldc;
+  args.accumulate = accumulate, args.prepack_b = prepack_b, args.narrow = narrow, args.num_threads = threads;
+  const auto run = active_kernels().typed<T>().gemm;
+  {
+    py::gil_scoped_release release;
+    run(args);
+  }
+  return c;
+}
+
+template <class T>
+py::dict microkernel_info(const Microkernel<T>& kernel) {
+  py::dict info;
+  info["name"] = kernel.name;
+  info["mr"] = kernel.mr;
+  info["nr"] = kernel.nr;
+  return info;
 }
 
 }  // namespace
@@ -115,6 +201,37 @@ void register_runtime(pybind11::module_& m) {
         }
       },
       py::arg("name"), py::arg("values"), "Applies the active ISA's vectorised activation in place (tests).");
+  m.def(
+      "_gemm",
+      [](const py::array& a, const py::array& b, py::object c, bool accumulate, int threads, bool prepack_b,
+         bool narrow) {
+        if (has_dtype<float>(a)) {
+          return gemm<float>(a, b, std::move(c), accumulate, threads, prepack_b, narrow);
+        }
+        if (has_dtype<double>(a)) {
+          return gemm<double>(a, b, std::move(c), accumulate, threads, prepack_b, narrow);
+        }
+        throw py::type_error("a: expected float32 or float64");
+      },
+      py::arg("a"), py::arg("b"), py::kw_only(), py::arg("c") = py::none(), py::arg("accumulate") = false,
+      py::arg("threads") = 1, py::arg("prepack_b") = false, py::arg("narrow") = false,
+      "c (+)= a @ b with the active ISA's GEMM driver: a [m,k] and b [k,n] with any strides, c [m,n] "
+      "row-major (new when None); prepack_b packs b first as the forward's input projection does, narrow "
+      "uses the 1-row kernel (tests).");
+  m.def(
+      "_microkernel",
+      [](const std::string& dtype, bool narrow) {
+        const KernelTable& table = active_kernels();
+        if (dtype == "float32") {
+          return microkernel_info(narrow ? table.f32.narrow_microkernel : table.f32.microkernel);
+        }
+        if (dtype == "float64") {
+          return microkernel_info(narrow ? table.f64.narrow_microkernel : table.f64.microkernel);
+        }
+        throw py::value_error("dtype: expected 'float32' or 'float64'");
+      },
+      py::arg("dtype"), py::arg("narrow") = false,
+      "The active ISA's GEMM microkernel for dtype: {'name', 'mr', 'nr'} (tests: the edge shapes).");
 #ifdef FUSEDRNN_VERSION
   m.attr("__version__") = FUSEDRNN_VERSION;
 #endif

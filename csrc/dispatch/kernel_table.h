@@ -8,6 +8,7 @@
 
 #include "cells/cell_traits.h"
 #include "cells/layer_config.h"
+#include "gemm/gemm_call.h"
 #include "gemm/microkernel.h"
 
 namespace fusedrnn {
@@ -31,6 +32,8 @@ struct TypedKernels {
   void (*pack_weights)(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T* w_hr, T* packed,
                        int num_threads);
   Microkernel<T> microkernel;
+  Microkernel<T> narrow_microkernel;           // the 1-row kernel of the same NR (gemm/microkernel.h)
+  void (*gemm)(const GemmArgs<T>& args);       // the whole GEMM in one call (tests: _core._gemm)
   void (*sigmoid)(T* values, std::int64_t n);  // in place; the cells' vectorised activations
   void (*tanh)(T* values, std::int64_t n);
 };

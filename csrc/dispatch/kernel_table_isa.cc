@@ -2,6 +2,7 @@
 #include "cells/cell_traits.h"
 #include "dispatch/isa_entry_points.h"
 #include "dispatch/kernel_table.h"
+#include "gemm/gemm_call.h"
 #include "simd/vec_math.h"
 
 #define FUSEDRNN_STRINGIFY2(x) #x
@@ -26,6 +27,8 @@ TypedKernels<T> typed_kernels() {
   k.packed_weights_elements = &packed_weights_elements<T>;
   k.pack_weights = &pack_weights<T>;
   k.microkernel = microkernel<T>();
+  k.narrow_microkernel = narrow_microkernel<T>();
+  k.gemm = &gemm_call<T>;
   k.sigmoid = &sigmoid_inplace<T>;
   k.tanh = &tanh_inplace<T>;
   return k;

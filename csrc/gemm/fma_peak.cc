@@ -9,7 +9,12 @@
 #include "dispatch/isa_namespace.h"
 #include "runtime/threads.h"
 
-#if defined(__AVX512F__) || defined(__FMA__)
+// MSVC's /arch:AVX2 implies FMA but does not define __FMA__ (the avx2 library is the only one with AVX2).
+#if defined(__FMA__) || defined(__AVX2__)
+#define FUSEDRNN_HAVE_FMA 1
+#endif
+
+#if defined(__AVX512F__) || defined(FUSEDRNN_HAVE_FMA)
 #include <immintrin.h>
 #endif
 
@@ -21,7 +26,7 @@ using Vec = __m512;
 constexpr int kLanes = 16;
 inline Vec vset(float v) { return _mm512_set1_ps(v); }
 inline Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-#elif defined(__FMA__)
+#elif defined(FUSEDRNN_HAVE_FMA)
 using Vec = __m256;
 constexpr int kLanes = 8;
 inline Vec vset(float v) { return _mm256_set1_ps(v); }
@@ -65,7 +70,7 @@ float fma_loop(std::int64_t iterations, float seed) {
     a9 = vfma(a9, m, s);
     a10 = vfma(a10, m, s);
     a11 = vfma(a11, m, s);
-#if !defined(__AVX512F__) && !defined(__FMA__)
+#if !defined(__AVX512F__) && !defined(FUSEDRNN_HAVE_FMA) && defined(__GNUC__)
     __asm__ volatile("" : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3));  // keep the scalar chains real
 #endif
   }

@@ -22,6 +22,10 @@
 #include <pthread.h>
 #endif
 
+#if defined(_MSC_VER) && defined(_M_X64)
+#include <intrin.h>
+#endif
+
 namespace fusedrnn {
 namespace {
 
@@ -171,6 +175,8 @@ thread_local Clock::time_point last_barrier_exit{};
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
+#elif defined(_MSC_VER) && defined(_M_X64)
+  _mm_pause();
 #endif
 }
 
