@@ -213,7 +213,7 @@ void register_runtime(pybind11::module_& m) {
         }
         throw py::type_error("a: expected float32 or float64");
       },
-      py::arg("a"), py::arg("b"), py::kw_only(), py::arg("c") = py::none(), py::arg("accumulate") = false,
+      py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("accumulate") = false,
       py::arg("threads") = 1, py::arg("prepack_b") = false, py::arg("narrow") = false,
       "c (+)= a @ b with the active ISA's GEMM driver: a [m,k] and b [k,n] with any strides, c [m,n] "
       "row-major (new when None); prepack_b packs b first as the forward's input projection does, narrow "
