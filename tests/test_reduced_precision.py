@@ -17,6 +17,7 @@ import fusedrnn as fr
 from fusedrnn import reference as ref
 
 FORMATS = ("int8", "bf16")
+DEFAULT_MIN_WEIGHTS = fr._core._reduced_min_weights()  # read before any test changes it
 
 
 def paths(fmt):
@@ -190,6 +191,26 @@ def test_int8_paths_agree_bit_for_bit_and_threads_do_not_matter(cls, rng):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("cls", [fr.LSTM, fr.GRU])
+def test_a_large_state_is_packed_once_for_all_threads(cls, fmt, rng):
+    # N * H above the time loop's kPrivateStateElements (16384): h_{t-1} is packed by the threads in
+    # turn into one shared operand instead of by each thread for itself. Same results either way.
+    layer = cls(3, 600, seed=6, **({"reset_after": False} if cls is fr.GRU else {}))
+    x = rng.standard_normal((3, 30, 3)).astype(np.float32)
+    q = layer.quantized(fmt)
+    threads_before = fr.get_num_threads()
+    try:
+        fr.set_num_threads(1)
+        one = q(x)[0]
+        fr.set_num_threads(2)
+        np.testing.assert_array_equal(q(x)[0], one)
+    finally:
+        fr.set_num_threads(threads_before)
+    y_ref, _ = reference_forward("gru" if cls is fr.GRU else "lstm", layer, x, fmt)
+    np.testing.assert_allclose(one, y_ref, atol=2e-3 if fmt == "int8" else 1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_chunked_input_projection_and_batch_one(fmt, rng):
     layer = fr.GRU(5, 33, seed=4)
     q = layer.quantized(fmt)
@@ -227,11 +248,12 @@ def test_error_against_float32_within_the_documented_bound(cls, fmt, rng):
 
 
 def test_small_layers_stay_float32_by_default(rng):
-    fr._core._set_reduced_min_weights(1 << 16)
-    small = fr.LSTM(1, 50, seed=0)  # the lectures' LSTM(50): 10,200 weights
-    big = fr.LSTM(64, 128, num_layers=2, seed=0)
+    fr._core._set_reduced_min_weights(DEFAULT_MIN_WEIGHTS)
+    assert DEFAULT_MIN_WEIGHTS == 4096
+    small = fr.RNN(1, 50, seed=0)  # 2,550 weights
+    lecture = fr.LSTM(1, 50, num_layers=2, seed=0)  # the lectures' LSTM(50), 10,200 weights, then 20,000
     assert small.quantized("int8").layer_formats == ["fp32"]
-    assert big.quantized("int8").layer_formats == ["int8", "int8"]
+    assert lecture.quantized("int8").layer_formats == ["int8", "int8"]
     x = rng.standard_normal((3, 1, 1)).astype(np.float32)
     np.testing.assert_array_equal(small.quantized("int8")(x)[0], small.eval()(x)[0])
 

@@ -7,7 +7,9 @@
 //     operand quantised from float32 rows (reduced/quantize.h): x rows per chunk of steps, h_{t-1} per
 //     step, r * h_{t-1} (GRU, reset before) and o * act(c_t) (projection) per phase. An int8 row's scale
 //     needs the whole row, which several threads write, so each operand is packed after a barrier by the
-//     threads in turn (split by row panels) and read after another.
+//     threads in turn (split by row panels) and read after another; a small h_{t-1} (at most
+//     kPrivateStateElements) is instead packed whole by every thread into its own copy, which saves the
+//     second barrier of each step.
 //   - the input projection is never folded into the step (x and h get their own scales); each thread
 //     computes W_ih x for its own unit blocks, which are the only columns its steps read.
 //   - the products write float32 tiles (reduced/reduced_microkernel.h); gates, state and outputs stay
@@ -27,6 +29,10 @@
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // A quantised A operand: row panels of `mr` rows, [k_groups][mr] words each, and one scale per row.
+// h_{t-1} up to this many elements is packed by every thread for itself (no barrier between packing and
+// the products): a few microseconds of repeated work at most, against a barrier per step.
+constexpr std::int64_t kPrivateStateElements = 16384;
+
 struct ReducedOperand {
   const ReducedMicrokernel* kernel = nullptr;  // the kernel for its row count; mr = kernel->mr
   std::uint32_t* words = nullptr;
@@ -34,8 +40,17 @@ struct ReducedOperand {
   std::int64_t k = 0, k_groups = 0, panels = 0;
   int mr = 1;
 
+  std::int64_t copy_words = 0, copy_scales = 0;  // the distance between per-thread copies (private)
+
   const std::uint32_t* panel(std::int64_t p) const { return words + p * k_groups * mr; }
   const float* panel_scales(std::int64_t p) const { return scales + p * mr; }
+  // Thread `id`'s copy (the operand itself when it is shared).
+  ReducedOperand copy(int id) const {
+    ReducedOperand o = *this;
+    o.words += id * copy_words;
+    o.scales += id * copy_scales;
+    return o;
+  }
 };
 
 // The reduced forward's workspace in 4-byte words (float elements), carved from io.workspace.
@@ -50,6 +65,7 @@ struct ReducedForwardWorkspace {
   float* zeros = nullptr;      // [N*S] h0 when none is given
   float* zero_bias = nullptr;  // [G*H] when the layer has no bias
   float* tiles = nullptr;      // per thread: one MR x G*NR tile
+  bool private_h = false;      // h is packed by every thread into its own copy (kPrivateStateElements)
   std::int64_t tile_elements = 0, chunk_steps = 0, elements = 0;
 
   ReducedForwardWorkspace(const LayerConfig& cfg, int threads, float* base) {
@@ -59,7 +75,7 @@ struct ReducedForwardWorkspace {
     const std::int64_t S = cfg.state_width();
     chunk_steps = std::max<std::int64_t>(1, std::min(cfg.steps, input_chunk_elements() / (N * GH)));
     WorkspaceCarver<float> carve(base);
-    auto operand = [&](std::int64_t rows, std::int64_t k, bool needed) {
+    auto operand = [&](std::int64_t rows, std::int64_t k, bool needed, int copies = 1) {
       ReducedOperand o;
       if (!needed) return o;
       o.kernel = &path.for_rows(rows);
@@ -67,13 +83,17 @@ struct ReducedForwardWorkspace {
       o.k = k;
       o.k_groups = k_groups(f, k);
       o.panels = (rows + o.mr - 1) / o.mr;
-      o.words = reinterpret_cast<std::uint32_t*>(carve.take(o.panels * o.k_groups * o.mr));
-      o.scales = carve.take(o.panels * o.mr);
+      // Per-thread copies are whole cache lines apart (carved in one piece, each rounded up).
+      o.copy_words = (o.panels * o.k_groups * o.mr + 15) / 16 * 16;
+      o.copy_scales = (o.panels * o.mr + 15) / 16 * 16;
+      o.words = reinterpret_cast<std::uint32_t*>(carve.take(copies * o.copy_words));
+      o.scales = carve.take(copies * o.copy_scales);
       return o;
     };
     gx = carve.take(chunk_steps * N * GH);
     x = operand(chunk_steps * N, cfg.input_size, true);
-    h = operand(N, S, true);
+    private_h = N * S <= kPrivateStateElements;
+    h = operand(N, S, true, private_h ? threads : 1);
     reset = operand(N, H, Cell::kTwoPhaseStep);
     reset_h = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
     cell = operand(N, H, cfg.proj_size > 0);
@@ -91,20 +111,24 @@ std::int64_t reduced_forward_workspace_elements(const LayerConfig& cfg, int thre
   return ReducedForwardWorkspace<Cell>(cfg, threads, nullptr).elements;
 }
 
-// This thread's share (by row panels) of quantising rows [0, rows) of src into operand o. Zeroes the
-// padding rows of the last panel (their products are computed and dropped: they must hold numbers).
+// Zeroes the padding rows past `rows` in the last panel of o (their products are computed and dropped:
+// they must hold numbers).
+inline void zero_padding_rows(const ReducedOperand& o, std::int64_t rows) {
+  const std::int64_t padded = (rows + o.mr - 1) / o.mr * o.mr;
+  for (std::int64_t n = rows; n < padded; ++n) {
+    std::uint32_t* d = o.words + (n / o.mr) * o.k_groups * o.mr + n % o.mr;
+    for (std::int64_t q = 0; q < o.k_groups; ++q) d[q * o.mr] = 0;
+    o.scales[n] = 0.0f;
+  }
+}
+
+// This thread's share (by row panels) of quantising rows [0, rows) of src into operand o.
 inline void pack_operand_part(const ThreadContext& ctx, WeightFormat f, const float* src, std::int64_t ld,
                               std::int64_t rows, const ReducedOperand& o) {
   const Range panels = split_range((rows + o.mr - 1) / o.mr, ctx);
   const std::int64_t n_begin = panels.begin * o.mr, n_end = std::min(rows, panels.end * o.mr);
   pack_reduced_rows(f, src, ld, n_begin, n_end, o.k, o.mr, o.words, o.scales);
-  if (panels.end * o.mr > rows && n_end == rows) {
-    for (std::int64_t n = rows; n < panels.end * o.mr; ++n) {
-      std::uint32_t* d = o.words + (n / o.mr) * o.k_groups * o.mr + n % o.mr;
-      for (std::int64_t q = 0; q < o.k_groups; ++q) d[q * o.mr] = 0;
-      o.scales[n] = 0.0f;
-    }
-  }
+  if (n_end == rows && panels.end > panels.begin) zero_padding_rows(o, rows);
 }
 
 // io.workspace: reduced_forward_workspace_elements(cfg, num_threads) words, 64-byte aligned;
@@ -147,6 +171,9 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
       a.kernel->fn(a.k_groups, a.panel(p), m.panel(b, g), a.panel_scales(p), m.panel_scale(b, g), m.panel_comp(b, g),
                    out, ld);
     };
+    // h_{t-1} as the products read it: this thread's copy, or the shared one.
+    const ReducedOperand h_operand = ws.private_h ? ws.h.copy(ctx.id) : ws.h;
+    if (ws.private_h) zero_padding_rows(h_operand, N);  // once: the steps write the real rows only
     std::int64_t chunk_t0 = 0, chunk_rows = 0;
     for (std::int64_t s = 0; s < T_; ++s) {
       const std::int64_t t = cfg.time_at(s);
@@ -159,8 +186,13 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
       }
       const float* h_prev = s == 0 ? h0 : io.y + cfg.time_at(s - 1) * N * cfg.y_ld;
       const std::int64_t h_prev_ld = s == 0 ? S : cfg.y_ld;
-      pack_operand_part(ctx, f, h_prev, h_prev_ld, N, ws.h);
-      barrier(ctx);  // every thread's rows of x and h_{t-1} are packed
+      if (ws.private_h) {
+        pack_reduced_rows(f, h_prev, h_prev_ld, 0, N, S, h_operand.mr, h_operand.words, h_operand.scales);
+        if (new_chunk) barrier(ctx);  // every thread's rows of x are packed
+      } else {
+        pack_operand_part(ctx, f, h_prev, h_prev_ld, N, ws.h);
+        barrier(ctx);  // every thread's rows of x and h_{t-1} are packed
+      }
       if (new_chunk) {
         // 1. W_ih x for this thread's unit blocks over the chunk's rows.
         const std::int64_t x_panels = (chunk_rows + ws.x.mr - 1) / ws.x.mr;
@@ -204,7 +236,7 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
           st.j0 = b * nr;
           st.units = std::min<std::int64_t>(nr, H - st.j0);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            for (int g = 0; g < 2; ++g) product(ws.h, p, w.w_hh, b, g, tile + g * nr, tile_ld);
+            for (int g = 0; g < 2; ++g) product(h_operand, p, w.w_hh, b, g, tile + g * nr, tile_ld);
             st.n0 = p * mr;
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward_reset(st);
@@ -221,7 +253,7 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
           if constexpr (Cell::kTwoPhaseStep) {
             product(ws.reset, p, w.w_hh, b, 2, tile + 2 * nr, tile_ld);
           } else {
-            for (int g = 0; g < G; ++g) product(ws.h, p, w.w_hh, b, g, tile + g * nr, tile_ld);
+            for (int g = 0; g < G; ++g) product(h_operand, p, w.w_hh, b, g, tile + g * nr, tile_ld);
           }
           st.n0 = p * mr;
           st.rows = std::min<std::int64_t>(mr, N - st.n0);
