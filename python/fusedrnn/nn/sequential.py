@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -100,6 +101,35 @@ class Sequential:
     def gradients(self) -> list[NDArray[Any]]:
         """Every layer's gradient arrays, in the order of parameters()."""
         return [g for layer in self.layers for g in layer.gradients()]
+
+    def quantized(self, format: str = "int8") -> Sequential:
+        """A copy for fast inference whose recurrent layers compute their products in int8 or bf16.
+
+        Parameters
+        ----------
+        format : {"int8", "bf16"}
+            As `fusedrnn.LSTM.quantized`; the other layers (Dense, Embedding) stay float32.
+
+        Returns
+        -------
+        Sequential
+            The copy: `predict` and `evaluate` work as on this model; `fit` and `train_on_batch` raise
+            RuntimeError (its recurrent layers are inference-only). This model is unchanged.
+
+        Raises
+        ------
+        RuntimeError
+            The model has not been built (fit or predict it first).
+        """
+        from .layers import Recurrent
+
+        if self.built_for is None:
+            raise RuntimeError("quantized: the model is not built yet (fit or predict it first)")
+        model = copy.deepcopy(self)
+        for layer in model.layers:
+            if isinstance(layer, Recurrent):
+                layer.layer = layer.layer.quantized(format)  # type: ignore[arg-type]
+        return model
 
     def _ensure_built(self, X: NDArray[Any]) -> None:
         if self.built_for is None:
