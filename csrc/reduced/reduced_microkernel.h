@@ -54,8 +54,8 @@ struct ReducedPath {
 };
 
 // The path in use for `format` (bf16 or int8): the best one this CPU supports within the active ISA's
-// reach (FUSEDRNN_ISA caps it: avx512 allows AVX512-VNNI / AVX512-BF16, avx2 and generic the portable
-// kernels), unless a test selected another.
+// reach (FUSEDRNN_ISA caps it: avx512 allows AVX512-VNNI / AVX512-BF16 and AVX-VNNI, avx2 AVX-VNNI,
+// generic the portable kernels), unless a test selected another.
 const ReducedPath& active_reduced_path(WeightFormat format);
 // The paths usable here for `format`, best first.
 std::vector<std::string> reduced_paths(WeightFormat format);
@@ -72,5 +72,9 @@ namespace reduced_avx512 {
 const ReducedPath& bf16_path();
 const ReducedPath& int8_path();
 }  // namespace reduced_avx512
+// AVX-VNNI (VEX vpdpbusd on 256-bit registers): the int8 path under the AVX2 table (reduced/ukernel_reduced_avxvnni.cc).
+namespace reduced_avxvnni {
+const ReducedPath& int8_path();
+}  // namespace reduced_avxvnni
 
 }  // namespace fusedrnn
