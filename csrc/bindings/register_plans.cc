@@ -220,7 +220,8 @@ class PlanBinding {
     args.lengths = lengths_input(lengths, N);
     if (!dropout_masks.is_none()) {
       if (!training) throw py::value_error("dropout_masks: training mode only");
-      if (cfg_.layers < 2) throw py::value_error("dropout_masks: a single layer has no output between layers");
+      if (cfg_.layers < 2)
+        throw py::value_error("dropout_masks: a single layer has no output between layers");
       args.dropout_masks = input<T>(dropout_masks, "dropout_masks", {cfg_.layers - 1, T_, N, DS});
     }
     if (!recurrent_masks.is_none()) {
@@ -323,10 +324,11 @@ void register_plans(py::module_& m) {
            py::arg("weight_format") = "fp32")
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
-      .def("forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
-           py::arg("keep_packs"), py::arg("out"), py::arg("lengths") = py::none(),
-           py::arg("dropout_masks") = py::none(), py::arg("recurrent_masks") = py::none(),
-           "x [T,N,C], h0/c0 [L*D,N,H] or None, lengths int64 [N] or None -> (y [T,N,D*H], h_n, c_n or None).")
+      .def(
+          "forward", &PlanBinding::forward, py::arg("x"), py::arg("h0"), py::arg("c0"), py::arg("training"),
+          py::arg("keep_packs"), py::arg("out"), py::arg("lengths") = py::none(),
+          py::arg("dropout_masks") = py::none(), py::arg("recurrent_masks") = py::none(),
+          "x [T,N,C], h0/c0 [L*D,N,H] or None, lengths int64 [N] or None -> (y [T,N,D*H], h_n, c_n or None).")
       .def("backward", &PlanBinding::backward, py::arg("dy"), py::arg("dh_n"), py::arg("dc_n"),
            py::arg("grads"), py::arg("accumulate"),
            "Gradients of the pending training forward -> (dx [T,N,C], dh0, dc0 or None, grads).")
@@ -340,8 +342,9 @@ void register_plans(py::module_& m) {
       .def_property_readonly("recurrent_activation", &PlanBinding::recurrent_activation)
       .def("parameter_shapes", &PlanBinding::parameter_shapes)
       .def_property_readonly("weight_format", &PlanBinding::weight_format)
-      .def_property_readonly("layer_formats", &PlanBinding::layer_formats,
-                             "The format each layer's products use (small layers stay fp32: StackConfig::slot_format).");
+      .def_property_readonly(
+          "layer_formats", &PlanBinding::layer_formats,
+          "The format each layer's products use (small layers stay fp32: StackConfig::slot_format).");
 }
 
 }  // namespace fusedrnn

@@ -37,13 +37,15 @@ py::array reduced_matmul(const py::array& a_in, const py::array& w_in, const std
   const WeightFormat f = reduced_format_named(format);
   const FloatArray a = as_float32(a_in, "a"), w = as_float32(w_in, "w");
   if (a.ndim() != 2) throw py::value_error("a: expected a 2-D array");
-  if (w.ndim() != 2 || w.shape(1) != a.shape(1)) throw py::value_error("w: expected [N, K] with a's K columns");
+  if (w.ndim() != 2 || w.shape(1) != a.shape(1))
+    throw py::value_error("w: expected [N, K] with a's K columns");
   const std::int64_t M = a.shape(0), K = a.shape(1), N = w.shape(0);
   const ReducedPath& path = active_reduced_path(f);
   const ReducedMicrokernel& kernel = path.for_rows(M);
   const std::int64_t blocks = (N + kReducedNR - 1) / kReducedNR, panels = (M + kernel.mr - 1) / kernel.mr;
   const std::int64_t kg = k_groups(f, K);
-  std::vector<std::uint32_t> b_words(static_cast<std::size_t>(std::max<std::int64_t>(1, blocks * kg * kReducedNR)));
+  std::vector<std::uint32_t> b_words(
+      static_cast<std::size_t>(std::max<std::int64_t>(1, blocks * kg * kReducedNR)));
   std::vector<float> b_scale(static_cast<std::size_t>(blocks * kReducedNR + 1));
   std::vector<std::int32_t> b_comp(static_cast<std::size_t>(blocks * kReducedNR + 1));
   ReducedMatrix m;
@@ -54,7 +56,8 @@ py::array reduced_matmul(const py::array& a_in, const py::array& w_in, const std
     m.scale = b_scale.data();
     m.comp = b_comp.data();
   }
-  std::vector<std::uint32_t> a_words(static_cast<std::size_t>(std::max<std::int64_t>(1, panels * kg * kernel.mr)), 0u);
+  std::vector<std::uint32_t> a_words(
+      static_cast<std::size_t>(std::max<std::int64_t>(1, panels * kg * kernel.mr)), 0u);
   std::vector<float> a_scale(static_cast<std::size_t>(panels * kernel.mr + 1), 0.0f);
   py::array_t<float> out({M, N});
   {
@@ -90,14 +93,18 @@ void register_reduced(py::module_& m) {
       },
       "{'bf16': [...], 'int8': [...]}: the reduced-precision kernels usable on this CPU, best first.");
   m.def(
-      "reduced_path", [](const std::string& format) { return std::string(active_reduced_path(reduced_format_named(format)).name); },
+      "reduced_path",
+      [](const std::string& format) {
+        return std::string(active_reduced_path(reduced_format_named(format)).name);
+      },
       py::arg("format"), "The kernels the format ('bf16' or 'int8') runs on now.");
   m.def(
       "_select_reduced_path",
       [](const std::string& format, const std::string& name) {
         return select_reduced_path(reduced_format_named(format), name);
       },
-      py::arg("format"), py::arg("name"), "Use the named path for the format ('' = automatic); False if unusable.");
+      py::arg("format"), py::arg("name"),
+      "Use the named path for the format ('' = automatic); False if unusable.");
   m.def("_reduced_min_weights", &reduced_min_weights);
   m.def("_set_reduced_min_weights", &set_reduced_min_weights, py::arg("n"),
         "Layers with fewer weight elements than n stay fp32 in a bf16 / int8 plan.");

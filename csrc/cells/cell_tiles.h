@@ -23,9 +23,9 @@ constexpr int kMaxTileUnits = kMaxNR;
 constexpr int kMaxTileRows = kMaxMR;
 
 struct TileExtent {
-  std::int64_t n0 = 0, rows = 0;   // batch rows of the tile
-  std::int64_t j0 = 0, units = 0;  // hidden units of the tile
-  std::int64_t hidden = 0;         // H
+  std::int64_t n0 = 0, rows = 0;             // batch rows of the tile
+  std::int64_t j0 = 0, units = 0;            // hidden units of the tile
+  std::int64_t hidden = 0;                   // H
   Activation activation = Activation::tanh;  // LayerConfig::activation, recurrent_activation
   Activation recurrent_activation = Activation::sigmoid;
 };

@@ -81,8 +81,8 @@ struct GruCell : GruTraits {
         derivative_from_output(s.activation, gates + 2 * H, d[2], U);
       }
       backward_row<kStandard>(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, d[0], d[1], d[2],
-                              s.saved + n * H + s.j0, s.h_prev + n * s.h_prev_ld + s.j0, dgx, dgx + H, dgx + 2 * H,
-                              dgh, dgh + H, dgh + 2 * H, s.dh_direct + n * H + s.j0);
+                              s.saved + n * H + s.j0, s.h_prev + n * s.h_prev_ld + s.j0, dgx, dgx + H,
+                              dgx + 2 * H, dgh, dgh + H, dgh + 2 * H, s.dh_direct + n * H + s.j0);
     }
   }
 

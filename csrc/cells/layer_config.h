@@ -73,7 +73,7 @@ struct ForwardTensors {
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
   const T* recurrent_mask = nullptr;  // [N,S] factors on h_{t-1} in the recurrent products, or null
                                       // (recurrent dropout: the same at every step)
-  T* cell_output = nullptr;  // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
+  T* cell_output = nullptr;           // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
   const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
   T* workspace = nullptr;             // the forward's scratch, sized by the kernel table's forward_workspace
 };

@@ -108,8 +108,8 @@ struct LstmCell : LstmTraits {
         derivative_from_output(s.activation, act_c, d[4], U);
       }
       backward_row<kStandard>(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c,
-                              s.cell_prev + n * H + s.j0, d[0], d[1], d[2], d[3], d[4], s.dcell + n * H + s.j0, dg,
-                              dg + H, dg + 2 * H, dg + 3 * H);
+                              s.cell_prev + n * H + s.j0, d[0], d[1], d[2], d[3], d[4],
+                              s.dcell + n * H + s.j0, dg, dg + H, dg + 2 * H, dg + 3 * H);
     }
   }
 

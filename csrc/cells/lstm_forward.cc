@@ -18,7 +18,8 @@ std::int64_t packed_weights_elements(const LayerConfig& cfg) {
   return PackedWeights<T>(cfg, nullptr).elements;
 }
 template <class T>
-void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T* w_hr, T* packed, int num_threads) {
+void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T* w_hr, T* packed,
+                  int num_threads) {
   if constexpr (std::is_same_v<T, float>) {
     if (cfg.weight_format != WeightFormat::fp32) return pack_reduced_weights(cfg, w_ih, w_hh, w_hr, packed);
   }
@@ -29,6 +30,7 @@ void pack_weights(const LayerConfig& cfg, const T* w_ih, const T* w_hh, const T*
 template std::int64_t packed_weights_elements<float>(const LayerConfig&);
 template std::int64_t packed_weights_elements<double>(const LayerConfig&);
 template void pack_weights<float>(const LayerConfig&, const float*, const float*, const float*, float*, int);
-template void pack_weights<double>(const LayerConfig&, const double*, const double*, const double*, double*, int);
+template void pack_weights<double>(const LayerConfig&, const double*, const double*, const double*, double*,
+                                   int);
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -43,5 +43,4 @@ struct RnnCell : RnnTraits {
   }
 };
 
-
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -181,7 +181,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
     const Range h_blocks = split_range(state_blocks, ctx);  // blocks of h's units (= blocks unprojected)
-    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) pack_recurrent_backward(io.w_hh, S, GH, nr, b, w_packed);
+    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b)
+      pack_recurrent_backward(io.w_hh, S, GH, nr, b, w_packed);
     for (std::int64_t b = blocks.begin; projected && b < blocks.end; ++b) {
       pack_recurrent_backward(io.w_hr, H, P, nr, b, ws.w_hr_packed);
     }
@@ -304,7 +305,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
             set_tile(p, b, P);
             tile_state_gradient(p, b);
             for (std::int64_t r = 0; r < st.rows; ++r) {
-              for (std::int64_t u = 0; u < st.units; ++u) dh_t[(st.n0 + r) * P + st.j0 + u] = tile[r * nr + u];
+              for (std::int64_t u = 0; u < st.units; ++u)
+                dh_t[(st.n0 + r) * P + st.j0 + u] = tile[r * nr + u];
             }
             pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed);
           }

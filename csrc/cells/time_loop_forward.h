@@ -30,8 +30,8 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 // weights of units b*NR+u (zero past H), w_hh's column k for k < S and w_ih's column k - S after:
 // dst[((b*G + g)*K + k)*NR + u]. With G = 1 it also packs the projection W_hr [P, H] (units P, S = H).
 template <class T>
-void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::int64_t S, std::int64_t C, int G,
-                            int nr, std::int64_t block, T* dst) {
+void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::int64_t S, std::int64_t C,
+                            int G, int nr, std::int64_t block, T* dst) {
   // Unit by unit, so each weight row is read contiguously (the panel, K x NR, stays in L1 for the
   // strided writes); k-outer order read with stride S and was a quarter of a keras-seed call.
   const std::int64_t K = S + (w_ih ? C : 0);
@@ -143,8 +143,8 @@ void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T
   const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr, S = cfg.state_width();
   const Range blocks = split_range(unit_blocks, ctx);
   for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-    pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, S, cfg.input_size, cfg.gates, kernel.nr, b,
-                           packed.w_hh);
+    pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, S, cfg.input_size, cfg.gates, kernel.nr,
+                           b, packed.w_hh);
   }
   if (cfg.proj_size > 0) {
     const Range proj_blocks = split_range((cfg.proj_size + kernel.nr - 1) / kernel.nr, ctx);
@@ -162,14 +162,14 @@ void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T
 // The forward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class Cell, class T>
 struct ForwardWorkspace {
-  T* gx = nullptr;         // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
-  T* h_packed = nullptr;   // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
+  T* gx = nullptr;            // gx: [chunk_steps*N, G*H] input projection of a chunk (inference, unfused)
+  T* h_packed = nullptr;      // two A operands of the step, [row_panels][K][MR] each (K = H, or H + C fused)
   T* reset_packed = nullptr;  // kTwoPhaseStep: the second product's A operand, [row_panels][H][MR]
   T* reset_h = nullptr;       // kTwoPhaseStep, inference: [N,H] the first phase's r * h_{t-1}
   T* cell_packed = nullptr;   // projection: the second product's A operand o * act(c_t), [row_panels][H][MR]
   T* cell_out = nullptr;      // projection, inference: [N,H] o * act(c_t) of the step
-  T* zeros = nullptr;      // zeros: [N*H] h0 when none is given
-  T* zero_bias = nullptr;  // zero_bias: [G*H] when the layer has no bias
+  T* zeros = nullptr;         // zeros: [N*H] h0 when none is given
+  T* zero_bias = nullptr;     // zero_bias: [G*H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then one MR x G*NR tile
   std::int64_t scratch_per_thread = 0;
   std::int64_t chunk_steps = 0;
@@ -226,7 +226,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   const bool fused = cfg.fuse_input && Cell::kInputFusable;
   const std::int64_t K = S + (fused ? C : 0);  // the step's inner dimension
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
-  const std::int64_t state_blocks = (S + nr - 1) / nr;  // blocks of h's units (unit_blocks without projection)
+  const std::int64_t state_blocks =
+      (S + nr - 1) / nr;  // blocks of h's units (unit_blocks without projection)
   const ForwardWorkspace<Cell, T> ws(cfg, io.training, num_threads, io.workspace);
   const std::int64_t chunk_steps = ws.chunk_steps;
   const PackedWeights<T> packed(cfg, const_cast<T*>(io.packed_weights));
@@ -339,7 +340,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
           if constexpr (Cell::kTwoPhaseStep) {
-            step_kernel.fn(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, tile + 2 * nr, tile_ld, false);
+            step_kernel.fn(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, tile + 2 * nr, tile_ld,
+                           false);
           } else {
             for (int g = 0; g < G; ++g) {
               step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
@@ -351,8 +353,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           if (projected) {
             pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed);
           } else {
-            pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write, io.recurrent_mask,
-                               S);
+            pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write,
+                               io.recurrent_mask, S);
           }
         }
       }

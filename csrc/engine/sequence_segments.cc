@@ -12,14 +12,16 @@ void SequenceSegments::build(const std::int64_t* lengths, std::int64_t T, std::i
   batch = N;
   for (std::int64_t n = 0; n < N; ++n) {
     if (lengths[n] < 1 || lengths[n] > T) {
-      throw std::invalid_argument("lengths: lengths[" + std::to_string(n) + "] = " + std::to_string(lengths[n]) +
-                                  " is outside [1, T] = [1, " + std::to_string(T) + "]");
+      throw std::invalid_argument("lengths: lengths[" + std::to_string(n) +
+                                  "] = " + std::to_string(lengths[n]) + " is outside [1, T] = [1, " +
+                                  std::to_string(T) + "]");
     }
   }
   order.resize(static_cast<std::size_t>(N));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   // Stable: equal lengths keep their batch order (any order would do; this one is reproducible).
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return lengths[a] > lengths[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return lengths[a] > lengths[b]; });
   segments.clear();
   rows = 0;
   // Walk the sorted lengths from the shortest: sorted rows [0, k) run until the k-th longest ends.
@@ -48,9 +50,11 @@ void pack_padded(const SequenceSegments& s, const T* padded, std::int64_t ld, st
 }
 
 template <class T>
-void unpack_to_padded(const SequenceSegments& s, const T* packed, std::int64_t width, T* padded, std::int64_t ld) {
+void unpack_to_padded(const SequenceSegments& s, const T* packed, std::int64_t width, T* padded,
+                      std::int64_t ld) {
   for (std::int64_t t = 0; t < s.steps; ++t) {
-    for (std::int64_t n = 0; n < s.batch; ++n) std::fill(padded + (t * s.batch + n) * ld, padded + (t * s.batch + n) * ld + width, T(0));
+    for (std::int64_t n = 0; n < s.batch; ++n)
+      std::fill(padded + (t * s.batch + n) * ld, padded + (t * s.batch + n) * ld + width, T(0));
   }
   for (const Segment& g : s.segments) {
     for (std::int64_t t = g.t0; t < g.t0 + g.steps; ++t) {
@@ -84,10 +88,10 @@ void states_from_sorted(const SequenceSegments& s, const T* sorted, std::int64_t
   }
 }
 
-#define FUSEDRNN_SEGMENTS_INSTANTIATE(T)                                                                   \
-  template void pack_padded<T>(const SequenceSegments&, const T*, std::int64_t, std::int64_t, T*);         \
-  template void unpack_to_padded<T>(const SequenceSegments&, const T*, std::int64_t, T*, std::int64_t);    \
-  template void states_to_sorted<T>(const SequenceSegments&, const T*, std::int64_t, T*);                  \
+#define FUSEDRNN_SEGMENTS_INSTANTIATE(T)                                                                \
+  template void pack_padded<T>(const SequenceSegments&, const T*, std::int64_t, std::int64_t, T*);      \
+  template void unpack_to_padded<T>(const SequenceSegments&, const T*, std::int64_t, T*, std::int64_t); \
+  template void states_to_sorted<T>(const SequenceSegments&, const T*, std::int64_t, T*);               \
   template void states_from_sorted<T>(const SequenceSegments&, const T*, std::int64_t, T*);
 FUSEDRNN_SEGMENTS_INSTANTIATE(float)
 FUSEDRNN_SEGMENTS_INSTANTIATE(double)

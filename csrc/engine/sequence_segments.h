@@ -40,7 +40,8 @@ template <class T>
 void pack_padded(const SequenceSegments& s, const T* padded, std::int64_t ld, std::int64_t width, T* packed);
 // packed: [rows, width] -> padded: [T, N, width] (row stride ld), zeros at the padding.
 template <class T>
-void unpack_to_padded(const SequenceSegments& s, const T* packed, std::int64_t width, T* padded, std::int64_t ld);
+void unpack_to_padded(const SequenceSegments& s, const T* packed, std::int64_t width, T* padded,
+                      std::int64_t ld);
 // states: [N, H] in batch order <-> sorted order (null source: zeros).
 template <class T>
 void states_to_sorted(const SequenceSegments& s, const T* states, std::int64_t H, T* sorted);

@@ -44,7 +44,8 @@ const CellFacts& cell_facts(const std::string& name) {
   for (const CellFacts& f : all_cell_facts()) {
     if (name == f.name) return f;
   }
-  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn' or 'gru_reset_before', got '" + name + "'");
+  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn' or 'gru_reset_before', got '" + name +
+                              "'");
 }
 
 Activation activation_named(const std::string& name, const char* argument) {
@@ -53,7 +54,8 @@ Activation activation_named(const std::string& name, const char* argument) {
   }
   std::string expected;
   for (int a = 0; a < kActivations; ++a) expected += std::string(a ? ", '" : "'") + kActivationNames[a] + "'";
-  throw std::invalid_argument(std::string(argument) + ": expected one of " + expected + ", got '" + name + "'");
+  throw std::invalid_argument(std::string(argument) + ": expected one of " + expected + ", got '" + name +
+                              "'");
 }
 
 void StackConfig::validate() const {
@@ -62,8 +64,8 @@ void StackConfig::validate() const {
   check_size(layers, "num_layers", kMaxLayers);
   if (directions != 1 && directions != 2) throw std::invalid_argument("directions: expected 1 or 2");
   if (proj_size < 0 || (proj_size > 0 && proj_size >= hidden)) {
-    throw std::invalid_argument("proj_size: expected 0 <= proj_size < hidden_size = " + std::to_string(hidden) +
-                                ", got " + std::to_string(proj_size));
+    throw std::invalid_argument("proj_size: expected 0 <= proj_size < hidden_size = " +
+                                std::to_string(hidden) + ", got " + std::to_string(proj_size));
   }
   if (proj_size > 0 && kind != CellKind::lstm) throw std::invalid_argument("proj_size: LSTM only");
   // Each slot holds G*H*(C_l + H + 2) elements; C_l <= max(C, 2H).
@@ -89,7 +91,9 @@ std::atomic<std::int64_t>& reduced_min() {
 }  // namespace
 
 std::int64_t reduced_min_weights() { return reduced_min().load(std::memory_order_relaxed); }
-void set_reduced_min_weights(std::int64_t n) { reduced_min().store(n < 0 ? 0 : n, std::memory_order_relaxed); }
+void set_reduced_min_weights(std::int64_t n) {
+  reduced_min().store(n < 0 ? 0 : n, std::memory_order_relaxed);
+}
 
 WeightFormat StackConfig::slot_format(std::int64_t l) const {
   if (weight_format == WeightFormat::fp32) return weight_format;

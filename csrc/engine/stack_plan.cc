@@ -107,10 +107,10 @@ template <class T>
 struct StackPlan<T>::Impl {
   StackConfig cfg;
   std::vector<SlotWeights<T>> weights;
-  const KernelTable* table = nullptr;            // the kernels the packs and their offsets were made for
-  std::int64_t fuse_max = -1;                    // and the fusion rule (it changes the packs' layout)
-  std::int64_t reduced_min = -1;                 // and the reduced-format size rule (StackConfig::slot_format)
-  std::vector<std::int64_t> pack_offsets;        // per slot, into packs; then the total
+  const KernelTable* table = nullptr;      // the kernels the packs and their offsets were made for
+  std::int64_t fuse_max = -1;              // and the fusion rule (it changes the packs' layout)
+  std::int64_t reduced_min = -1;           // and the reduced-format size rule (StackConfig::slot_format)
+  std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
   Arena packs, scratch, store;
   TrainingStore<T> store_layout;  // the pending forward's pieces of `store`
@@ -118,11 +118,11 @@ struct StackPlan<T>::Impl {
   bool pending = false;
   std::int64_t steps = 0, batch = 0;
   bool has_h0 = false, has_c0 = false;
-  bool by_length = false;       // the pending forward had lengths: its segments are `sequences`
-  bool dropout = false;         // the pending forward dropped out the outputs between layers
+  bool by_length = false;          // the pending forward had lengths: its segments are `sequences`
+  bool dropout = false;            // the pending forward dropped out the outputs between layers
   bool recurrent_dropout = false;  // and had recurrent masks (in the store)
-  SequenceSegments sequences;   // the last call's lengths, sorted into segments
-  std::vector<Segment> whole;   // the one segment of a call without lengths
+  SequenceSegments sequences;      // the last call's lengths, sorted into segments
+  std::vector<Segment> whole;      // the one segment of a call without lengths
   std::atomic<bool> busy{false};
   std::vector<int> slot_threads;  // this call's thread count per slot: sizes and kernels must agree
 
@@ -312,8 +312,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       // several microseconds, and far more when an idle vCPU has to be woken).
       const std::int64_t elements = m.pack_offsets[k + 1] - m.pack_offsets[k];
       const int pack_threads = elements < kMinParallelPackElements ? 1 : m.slot_threads[k];
-      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, m.weights[k].w_hr, packs + m.pack_offsets[k],
-                           pack_threads);
+      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, m.weights[k].w_hr,
+                           packs + m.pack_offsets[k], pack_threads);
     }
   }
 
@@ -410,7 +410,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
 
   const T* layer_input = x;
   for (std::int64_t l = 0; l < L; ++l) {
-    T* out = a.training ? store->outputs[l] : (l < L - 1 ? between_buffers[l % 2] : (by_length ? y_packed : a.y));
+    T* out =
+        a.training ? store->outputs[l] : (l < L - 1 ? between_buffers[l % 2] : (by_length ? y_packed : a.y));
     if (concurrent) {
       // Each direction writes its own columns of y, its own slots of h_n / c_n and of the store.
       parallel_region(2, [&](const ThreadContext& ctx) {
@@ -507,7 +508,8 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   // segment, the initial h, c, and the h, c before the segment's first processed step.
   T* const states = scratch.take(by_length ? 8 * NX : 0);
   T *dhs = states, *dcs = states + NX, *dh_out = states + 2 * NX, *dc_out = states + 3 * NX;
-  T *h_init = states + 4 * NX, *c_init = states + 5 * NX, *h_before = states + 6 * NX, *c_before = states + 7 * NX;
+  T *h_init = states + 4 * NX, *c_init = states + 5 * NX, *h_before = states + 6 * NX,
+    *c_before = states + 7 * NX;
 
   const T* dy = a.dy;
   if (by_length && a.dy) {

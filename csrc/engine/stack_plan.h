@@ -39,12 +39,12 @@ template <class T>
 struct StackForward {
   std::int64_t steps = 0, batch = 0;  // T, N
   // S: the width of h, P with a projection (proj_size), else H.
-  const T* x = nullptr;               // x: [T,N,C]
-  const T* h0 = nullptr;              // h0: [L*D,N,S] or null (zeros)
-  const T* c0 = nullptr;              // c0: [L*D,N,H] or null (zeros); cells with a cell state
-  T* y = nullptr;                     // y: [T,N,D*S] out
-  T* h_n = nullptr;                   // h_n: [L*D,N,S] out
-  T* c_n = nullptr;                   // c_n: [L*D,N,H] out; cells with a cell state
+  const T* x = nullptr;     // x: [T,N,C]
+  const T* h0 = nullptr;    // h0: [L*D,N,S] or null (zeros)
+  const T* c0 = nullptr;    // c0: [L*D,N,H] or null (zeros); cells with a cell state
+  T* y = nullptr;           // y: [T,N,D*S] out
+  T* h_n = nullptr;         // h_n: [L*D,N,S] out
+  T* c_n = nullptr;         // c_n: [L*D,N,H] out; cells with a cell state
   bool training = false;    // keep what backward needs (copies: later edits of x, h0, c0 are harmless)
   bool keep_packs = false;  // keep the packed weights for the next calls
   // lengths: [N] each sequence's length in [1, T], or null (all T). With lengths, y is zero past each

@@ -108,7 +108,8 @@ inline void pack_reduced_rows(WeightFormat f, const float* src, std::int64_t ld,
       const std::int64_t count = std::min(per_piece, k - k0);
       if (f == WeightFormat::int8) {
         int8_row(row + k0, count, inverse, offset, buffer);
-        for (int e = 0; e < 4; ++e) buffer[count + e] = static_cast<std::uint8_t>(offset);  // padding: level 0
+        for (int e = 0; e < 4; ++e)
+          buffer[count + e] = static_cast<std::uint8_t>(offset);  // padding: level 0
       } else {
         auto* halves = reinterpret_cast<std::uint16_t*>(buffer);
         for (std::int64_t c = 0; c < count; ++c) halves[c] = bf16_bits(row[k0 + c]);

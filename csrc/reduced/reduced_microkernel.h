@@ -32,11 +32,13 @@ constexpr int kReducedNR = 32;  // every reduced kernel's NR: the packed weights
 constexpr int kReducedMaxMR = 8;
 
 constexpr int group_size(WeightFormat f) { return f == WeightFormat::int8 ? 4 : 2; }
-constexpr std::int64_t k_groups(WeightFormat f, std::int64_t k) { return (k + group_size(f) - 1) / group_size(f); }
+constexpr std::int64_t k_groups(WeightFormat f, std::int64_t k) {
+  return (k + group_size(f) - 1) / group_size(f);
+}
 
 using ReducedKernelFn = void (*)(std::int64_t k_groups, const std::uint32_t* a, const std::uint32_t* b,
-                                 const float* a_scale, const float* b_scale, const std::int32_t* b_comp, float* c,
-                                 std::int64_t ldc);
+                                 const float* a_scale, const float* b_scale, const std::int32_t* b_comp,
+                                 float* c, std::int64_t ldc);
 
 struct ReducedMicrokernel {
   int mr;
@@ -72,7 +74,8 @@ namespace reduced_avx512 {
 const ReducedPath& bf16_path();
 const ReducedPath& int8_path();
 }  // namespace reduced_avx512
-// AVX-VNNI (VEX vpdpbusd on 256-bit registers): the int8 path under the AVX2 table (reduced/ukernel_reduced_avxvnni.cc).
+// AVX-VNNI (VEX vpdpbusd on 256-bit registers): the int8 path under the AVX2 table
+// (reduced/ukernel_reduced_avxvnni.cc).
 namespace reduced_avxvnni {
 const ReducedPath& int8_path();
 }  // namespace reduced_avxvnni

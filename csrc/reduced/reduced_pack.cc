@@ -49,12 +49,14 @@ ReducedWeights::ReducedWeights(const LayerConfig& cfg, void* base) {
   elements = carve.used();
 }
 
-void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k, const ReducedMatrix& m) {
+void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k,
+                         const ReducedMatrix& m) {
   const std::int64_t blocks = (units + kReducedNR - 1) / kReducedNR;
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t real = std::min<std::int64_t>(kReducedNR, units - b * kReducedNR);
     for (std::int64_t g = 0; g < m.gates; ++g) {
-      // The block's weight rows as one panel of kReducedNR "rows" (units), the A-operand rules with no offset.
+      // The block's weight rows as one panel of kReducedNR "rows" (units), the A-operand rules with no
+      // offset.
       std::uint32_t* panel = const_cast<std::uint32_t*>(m.panel(b, g));
       float* scale = m.scale ? m.scale + (b * m.gates + g) * kReducedNR : nullptr;
       pack_reduced_rows(f, w + (g * units + b * kReducedNR) * k, k, 0, real, k, kReducedNR, panel, scale, 0);

@@ -15,8 +15,8 @@ namespace fusedrnn {
 // [k_groups][kReducedNR] words, with the units' int8 scale and offset sum (reduced_microkernel.h).
 struct ReducedMatrix {
   std::uint32_t* words = nullptr;
-  float* scale = nullptr;         // [blocks*gates][kReducedNR] (int8)
-  std::int32_t* comp = nullptr;   // [blocks*gates][kReducedNR] (int8)
+  float* scale = nullptr;        // [blocks*gates][kReducedNR] (int8)
+  std::int32_t* comp = nullptr;  // [blocks*gates][kReducedNR] (int8)
   std::int64_t k_groups = 0;
   std::int64_t gates = 0;
 
@@ -39,7 +39,8 @@ struct ReducedWeights {
 };
 
 // Quantises and packs a matrix w [gates*units, k] (row g*units + j: gate g of unit j) into m.
-void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k, const ReducedMatrix& m);
+void pack_reduced_matrix(WeightFormat f, const float* w, std::int64_t units, std::int64_t k,
+                         const ReducedMatrix& m);
 
 // Packs the layer-direction's weights (w_hr null without a projection).
 void pack_reduced_weights(const LayerConfig& cfg, const float* w_ih, const float* w_hh, const float* w_hr,

@@ -168,8 +168,8 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
     // Row panel p of operand a times panel (b, g) of m, into out (row stride ld).
     auto product = [](const ReducedOperand& a, std::int64_t p, const ReducedMatrix& m, std::int64_t b,
                       std::int64_t g, float* out, std::int64_t ld) {
-      a.kernel->fn(a.k_groups, a.panel(p), m.panel(b, g), a.panel_scales(p), m.panel_scale(b, g), m.panel_comp(b, g),
-                   out, ld);
+      a.kernel->fn(a.k_groups, a.panel(p), m.panel(b, g), a.panel_scales(p), m.panel_scale(b, g),
+                   m.panel_comp(b, g), out, ld);
     };
     // h_{t-1} as the products read it: this thread's copy, or the shared one.
     const ReducedOperand h_operand = ws.private_h ? ws.h.copy(ctx.id) : ws.h;

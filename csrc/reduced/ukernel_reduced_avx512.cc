@@ -35,17 +35,17 @@ void bf16_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* 
 #undef FUSEDRNN_ZERO
   for (std::int64_t q = 0; q < kg; ++q) {
     const __m512i b0 = _mm512_loadu_si512(b + q * NR), b1 = _mm512_loadu_si512(b + q * NR + 16);
-#define FUSEDRNN_STEP(i)                                                     \
-  {                                                                          \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i]));    \
-    dpbf16(c##i##a, av, b0);                                                 \
-    dpbf16(c##i##b, av, b1);                                                 \
+#define FUSEDRNN_STEP(i)                                                  \
+  {                                                                       \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i])); \
+    dpbf16(c##i##a, av, b0);                                              \
+    dpbf16(c##i##b, av, b1);                                              \
   }
     FUSEDRNN_ROWS8(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP
   }
-#define FUSEDRNN_STORE(i)                     \
-  _mm512_storeu_ps(c + i * ldc, c##i##a);     \
+#define FUSEDRNN_STORE(i)                 \
+  _mm512_storeu_ps(c + i * ldc, c##i##a); \
   _mm512_storeu_ps(c + i * ldc + 16, c##i##b);
   FUSEDRNN_ROWS8(FUSEDRNN_STORE)
 #undef FUSEDRNN_STORE
@@ -62,11 +62,11 @@ void bf16_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, c
 #undef FUSEDRNN_ZERO
   std::int64_t q = 0;
   for (; q + 4 <= kg; q += 4) {
-#define FUSEDRNN_STEP(u)                                                     \
-  {                                                                          \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u]));        \
-    dpbf16(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));               \
-    dpbf16(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));          \
+#define FUSEDRNN_STEP(u)                                              \
+  {                                                                   \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u])); \
+    dpbf16(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));        \
+    dpbf16(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));   \
   }
     FUSEDRNN_LANES4(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP
@@ -80,8 +80,8 @@ void bf16_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, c
   _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_add_ps(s0b, s1b), _mm512_add_ps(s2b, s3b)));
 }
 
-inline void store_int8_row(const __m512i acc[2], const std::int32_t* b_comp, const float* b_scale, float a_scale,
-                           float* c) {
+inline void store_int8_row(const __m512i acc[2], const std::int32_t* b_comp, const float* b_scale,
+                           float a_scale, float* c) {
   const __m512 as = _mm512_set1_ps(a_scale);
   for (int h = 0; h < 2; ++h) {
     const __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[h], _mm512_loadu_si512(b_comp + 16 * h)));
@@ -96,19 +96,19 @@ void int8_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* 
 #undef FUSEDRNN_ZERO
   for (std::int64_t q = 0; q < kg; ++q) {
     const __m512i b0 = _mm512_loadu_si512(b + q * NR), b1 = _mm512_loadu_si512(b + q * NR + 16);
-#define FUSEDRNN_STEP(i)                                                     \
-  {                                                                          \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i]));    \
-    dpbusd(c##i##a, av, b0);                                                 \
-    dpbusd(c##i##b, av, b1);                                                 \
+#define FUSEDRNN_STEP(i)                                                  \
+  {                                                                       \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i])); \
+    dpbusd(c##i##a, av, b0);                                              \
+    dpbusd(c##i##b, av, b1);                                              \
   }
     FUSEDRNN_ROWS8(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP
   }
-#define FUSEDRNN_STORE(i)                                                        \
-  {                                                                              \
-    const __m512i row[2] = {c##i##a, c##i##b};                                   \
-    store_int8_row(row, b_comp, b_scale, a_scale[i], c + i * ldc);               \
+#define FUSEDRNN_STORE(i)                                          \
+  {                                                                \
+    const __m512i row[2] = {c##i##a, c##i##b};                     \
+    store_int8_row(row, b_comp, b_scale, a_scale[i], c + i * ldc); \
   }
   FUSEDRNN_ROWS8(FUSEDRNN_STORE)
 #undef FUSEDRNN_STORE
@@ -121,11 +121,11 @@ void int8_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, c
 #undef FUSEDRNN_ZERO
   std::int64_t q = 0;
   for (; q + 4 <= kg; q += 4) {
-#define FUSEDRNN_STEP(u)                                                     \
-  {                                                                          \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u]));        \
-    dpbusd(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));               \
-    dpbusd(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));          \
+#define FUSEDRNN_STEP(u)                                              \
+  {                                                                   \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u])); \
+    dpbusd(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));        \
+    dpbusd(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));   \
   }
     FUSEDRNN_LANES4(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP

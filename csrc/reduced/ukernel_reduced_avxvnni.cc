@@ -14,7 +14,9 @@ namespace {
 
 constexpr int NR = kReducedNR;
 
-inline __m256i load(const std::uint32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i load(const std::uint32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
 
 // acc += a . b over 4 byte pairs (u8 a, s8 b), as inline assembly: with the intrinsic GCC 12 copied every
 // accumulator between registers at every group, as it does for the AVX-512 form. "x": the VEX encoding
@@ -25,7 +27,7 @@ inline void dpbusd(__m256i& acc, __m256i a_u8, const std::uint32_t* b_s8) {
           : [a] "x"(a_u8), [b] "m"(*reinterpret_cast<const __m256i*>(b_s8)));
 }
 
-// acc + the products of one group for 8 of the row's 32 units (quarter h of the tile's columns).
+// Dequantises one row's 32 int32 sums (four registers of 8) into c: reduced_microkernel.h's int8 rule.
 inline void store_row(const __m256i acc[4], const std::int32_t* b_comp, const float* b_scale, float a_scale,
                       float* c) {
   const __m256 as = _mm256_set1_ps(a_scale);
@@ -41,27 +43,27 @@ inline void store_row(const __m256i acc[4], const std::int32_t* b_comp, const fl
 
 void int8_kernel3(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float* a_scale,
                   const float* b_scale, const std::int32_t* b_comp, float* c, std::int64_t ldc) {
-#define FUSEDRNN_ZERO(i)                                                                            \
-  __m256i c##i##0 = _mm256_setzero_si256(), c##i##1 = _mm256_setzero_si256(),                        \
+#define FUSEDRNN_ZERO(i)                                                      \
+  __m256i c##i##0 = _mm256_setzero_si256(), c##i##1 = _mm256_setzero_si256(), \
           c##i##2 = _mm256_setzero_si256(), c##i##3 = _mm256_setzero_si256();
   FUSEDRNN_ROWS3(FUSEDRNN_ZERO)
 #undef FUSEDRNN_ZERO
   for (std::int64_t q = 0; q < kg; ++q) {
     const std::uint32_t* bq = b + q * NR;
 #define FUSEDRNN_DOT(i, h) dpbusd(c##i##h, av, bq + 8 * h);
-#define FUSEDRNN_STEP(i)                                                   \
-  {                                                                        \
-    const __m256i av = _mm256_set1_epi32(static_cast<int>(a[q * 3 + i]));  \
-    FUSEDRNN_QUARTERS(FUSEDRNN_DOT, i)                                     \
+#define FUSEDRNN_STEP(i)                                                  \
+  {                                                                       \
+    const __m256i av = _mm256_set1_epi32(static_cast<int>(a[q * 3 + i])); \
+    FUSEDRNN_QUARTERS(FUSEDRNN_DOT, i)                                    \
   }
     FUSEDRNN_ROWS3(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP
 #undef FUSEDRNN_DOT
   }
-#define FUSEDRNN_STORE(i)                                          \
-  {                                                                \
-    const __m256i row[4] = {c##i##0, c##i##1, c##i##2, c##i##3};   \
-    store_row(row, b_comp, b_scale, a_scale[i], c + i * ldc);      \
+#define FUSEDRNN_STORE(i)                                        \
+  {                                                              \
+    const __m256i row[4] = {c##i##0, c##i##1, c##i##2, c##i##3}; \
+    store_row(row, b_comp, b_scale, a_scale[i], c + i * ldc);    \
   }
   FUSEDRNN_ROWS3(FUSEDRNN_STORE)
 #undef FUSEDRNN_STORE
@@ -75,7 +77,8 @@ void int8_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, c
           s12 = _mm256_setzero_si256(), s13 = _mm256_setzero_si256();
   std::int64_t q = 0;
   for (; q + 2 <= kg; q += 2) {
-    const __m256i a0 = _mm256_set1_epi32(static_cast<int>(a[q])), a1 = _mm256_set1_epi32(static_cast<int>(a[q + 1]));
+    const __m256i a0 = _mm256_set1_epi32(static_cast<int>(a[q])),
+                  a1 = _mm256_set1_epi32(static_cast<int>(a[q + 1]));
     const std::uint32_t* b0 = b + q * NR;
     const std::uint32_t* b1 = b0 + NR;
     dpbusd(s00, a0, b0);

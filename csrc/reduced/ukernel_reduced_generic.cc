@@ -18,7 +18,8 @@ void bf16_kernel(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b
   for (std::int64_t q = 0; q < kg; ++q) {
     for (int i = 0; i < MR; ++i) {
       const std::uint32_t aw = a[q * MR + i];
-      const float a0 = bf16_to_float(static_cast<std::uint16_t>(aw)), a1 = bf16_to_float(static_cast<std::uint16_t>(aw >> 16));
+      const float a0 = bf16_to_float(static_cast<std::uint16_t>(aw)),
+                  a1 = bf16_to_float(static_cast<std::uint16_t>(aw >> 16));
       for (int j = 0; j < NR; ++j) {
         const std::uint32_t bw = b[q * NR + j];
         // Each product of two bf16 values is exact in float32: only the two additions round.
@@ -50,7 +51,8 @@ void int8_kernel(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b
     }
   }
   for (int i = 0; i < MR; ++i) {
-    for (int j = 0; j < NR; ++j) c[i * ldc + j] = static_cast<float>(acc[i][j] - b_comp[j]) * b_scale[j] * a_scale[i];
+    for (int j = 0; j < NR; ++j)
+      c[i * ldc + j] = static_cast<float>(acc[i][j] - b_comp[j]) * b_scale[j] * a_scale[i];
   }
 }
 

@@ -1,16 +1,16 @@
 #include "runtime/threads.h"
 
-#include "runtime/out_of_memory.h"
-
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <mutex>
-#include <vector>
 #include <thread>
+#include <vector>
+
+#include "runtime/out_of_memory.h"
 
 #ifdef __linux__
 #include <linux/futex.h>
@@ -127,8 +127,8 @@ void ensure_thread_team(int n) {
   pthread_attr_destroy(&attr);
   if (error != 0) {
     throw OutOfMemory("could not start " + std::to_string(n) + " threads (only " +
-                           std::to_string(started.size() + 1) + " could run: out of memory or a thread/" +
-                           "address-space limit); fusedrnn.set_num_threads(1) runs on one thread");
+                      std::to_string(started.size() + 1) + " could run: out of memory or a thread/" +
+                      "address-space limit); fusedrnn.set_num_threads(1) runs on one thread");
   }
   team_known_to_start.store(n, std::memory_order_release);
 #else
