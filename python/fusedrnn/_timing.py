@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import glob
 import importlib
 import math
 import time
@@ -286,6 +287,24 @@ class Measurement:
     @property
     def unstable(self):
         return self.spread > UNSTABLE_SPREAD
+
+
+def core_wait_seconds():
+    """Seconds this process's threads have spent ready to run but waiting for a core, or None where the
+    system does not say (Linux: /proc/self/task/*/schedstat, second field). A median can repeat itself
+    and still be wrong: with another program on both cores, every call of a contender can stall alike
+    (seen: torch's keras-seed forward at 248 ms per call in every turn, 58 µs quiet). The wait shows it."""
+    tasks = glob.glob("/proc/self/task/*/schedstat")
+    if not tasks:
+        return None
+    total = 0
+    for path in tasks:
+        try:
+            with open(path) as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            pass
+    return total / 1e9
 
 
 def timing_context(problem, mode):
