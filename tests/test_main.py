@@ -3,6 +3,7 @@ table (on given timings, nothing timed), the optional columns, and the table on 
 
 import re
 import sys
+import time
 
 import pytest
 
@@ -32,6 +33,18 @@ def test_spread_flags_a_repeat_slowed_by_a_busy_machine():
     assert m.spread == pytest.approx(80.0)
     assert m.unstable
     assert m.seconds == pytest.approx(1e-3)  # the median over all calls hides the stall: hence the flag
+
+
+def test_the_round_robin_ends_with_the_round_in_which_the_deadline_passes():
+    counts = {"a": 0, "b": 0}
+
+    def call(name):
+        counts[name] += 1
+
+    turns = _timing.round_robin(
+        {name: lambda name=name: call(name) for name in counts}, 60, 0.0, deadline=time.perf_counter()
+    )
+    assert [len(t) for t in turns.values()] == [1, 1]  # one turn of one call each (slice 0)
 
 
 def test_spread_groups_turns_into_repeats():
@@ -66,17 +79,19 @@ def test_the_wait_for_a_core_is_read_where_the_system_says():
 @pytest.mark.parametrize("first", [(QUIET, 0.0), (BUSY, 0.0), (QUIET, 0.5)])
 @pytest.mark.parametrize("retry", [True, False])
 def test_a_busy_row_is_timed_once_more(monkeypatch, first, retry):
+    """...before the deadline (retry), not after it."""
     outcomes = iter([first, (QUIET, 0.0)])
     timed = []
 
-    def timed_row(problem, calls, mode):
+    def timed_row(problem, calls, mode, deadline):
         timed.append(mode)
         turns, waited = next(outcomes)
         return {"fusedrnn": _timing.Measurement.of(turns)}, waited
 
     monkeypatch.setattr(main_job, "timed_row", timed_row)
     first_busy = first != (QUIET, 0.0)
-    row, flagged = main_job.measure_row(None, {}, "forward", retry)
+    deadline = time.perf_counter() + (60 if retry else -1)
+    row, flagged = main_job.measure_row(None, {}, "forward", deadline)
     assert len(timed) == (2 if first_busy and retry else 1)
     assert flagged == (first_busy and not retry)
     assert main_job.table_row(main_job.GRID[1], "forward", row, flagged)[0] == (

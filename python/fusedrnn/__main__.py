@@ -46,9 +46,10 @@ CELL = "lstm"
 MIN_TIME_S = 0.2
 SLICE_S = MIN_TIME_S / _timing.REPEATS
 REFERENCE_LIMIT_S = 1.0  # the NumPy reference is skipped where one call would take longer
-# On a quiet 2-core machine the table takes about 15 s. On a busy one, where thread pools fight for
-# the cores and calls can be 10-100x slower, the remaining rows are skipped past this point.
-TIME_LIMIT_SECONDS = 30
+# On a quiet 2-core machine the table takes about 16 s. On a busy one, where thread pools fight for
+# the cores and calls can be 10-100x slower, the timing stops at the end of the round in progress past
+# this point, and the remaining rows are skipped.
+TIME_LIMIT_SECONDS = 25
 # A row is flagged when a contender's repeats disagree (_timing.UNSTABLE_SPREAD) or when this process's
 # threads were kept waiting for a core more than this fraction of the row's time.
 WAIT_LIMIT = 0.1
@@ -208,21 +209,22 @@ def busy(row, waited):
     return unstable(row) or (waited is not None and waited > WAIT_LIMIT)
 
 
-def timed_row(problem, calls, mode):
+def timed_row(problem, calls, mode, deadline):
     """({contender: Measurement}, the fraction of the time this process's threads waited for a core)."""
     start, wait = time.perf_counter(), _timing.core_wait_seconds()
-    row = _timing.measure(problem, calls, mode, MIN_TIME_S, SLICE_S)
+    row = _timing.measure(problem, calls, mode, MIN_TIME_S, SLICE_S, deadline)
     if wait is None:
         return row, None
     return row, (_timing.core_wait_seconds() - wait) / (time.perf_counter() - start)
 
 
-def measure_row(problem, calls, mode, retry=True):
-    """({contender: Measurement}, flagged): a busy row is timed once more (unless retry is false), and
-    the second timing kept: a passing burst of load is then gone, lasting load is flagged."""
-    row, waited = timed_row(problem, calls, mode)
-    if retry and busy(row, waited):
-        row, waited = timed_row(problem, calls, mode)
+def measure_row(problem, calls, mode, deadline):
+    """({contender: Measurement}, flagged): a busy row is timed once more (unless the time.perf_counter()
+    deadline has passed, which also cuts a timing short), and the second timing kept: a passing burst of
+    load is then gone, lasting load is flagged."""
+    row, waited = timed_row(problem, calls, mode, deadline)
+    if busy(row, waited) and time.perf_counter() < deadline:
+        row, waited = timed_row(problem, calls, mode, deadline)
     return row, busy(row, waited)
 
 
@@ -261,20 +263,20 @@ def legend(names, missing, threads, flagged):
     """What the table's rows and columns mean, for someone who has not read the benchmark docs."""
     width = max(len(s.name) for s in GRID)
     shapes = [f"  {s.name:<{width}}  {s.about} (T={s.T} N={s.N} C={s.C} H={s.H})" for s in GRID]
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "its default number of")
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
     columns = [
         "Columns: the median time per call of each implementation, timed in turns that alternate between "
         f"them (each >= {MIN_TIME_S:g} s in >= {_timing.REPEATS} turns). GF/s: fusedrnn's GEMM flops per "
         "second (forward 2·T·N·4·H·(C+H), training step 3× that). vs X = X's time / fusedrnn's time: how "
         "many times faster fusedrnn is than X (higher: fusedrnn is faster; below 1: X is faster).",
         "reference: fusedrnn.reference, the pure-NumPy oracle of the self-check above (NumPy's BLAS on "
-        f"{blas} thread(s)).",
+        f"{_threads(blas) if blas else 'its default number of threads'}).",
     ]
     if "torch" in names:
         columns.append(f"torch: torch.nn.LSTM with the same weights, torch.set_num_threads({threads}).")
     if "onnxruntime" in names:
         columns.append(
-            f"onnxruntime: the layer as fusedrnn.onnx.export writes it, {threads} thread(s); inference only."
+            f"onnxruntime: the layer as fusedrnn.onnx.export writes it, {_threads(threads)}; inference only."
         )
     paragraphs = [  # each a list of entries, every entry wrapped on its own
         ["Rows: one LSTM layer (float32) on a shape of the benchmark grid, T steps of N sequences with C "
@@ -298,6 +300,10 @@ def legend(names, missing, threads, flagged):
     print("\n" + "\n\n".join("\n".join(map(_wrap, entries)) for entries in paragraphs))
 
 
+def _threads(count):
+    return f"{count} thread{'' if str(count) == '1' else 's'}"
+
+
 def _wrap(text):
     """`text` in lines of at most LEGEND_WIDTH; an indented entry (a shape) stays as it is."""
     if text.startswith(" "):
@@ -312,24 +318,23 @@ def run_timings():
         import torch
 
         torch.set_num_threads(threads)
-    print(f"\n## Timing: LSTM, float32, one layer, {threads} thread(s); median time per call\n")
+    print(f"\n## Timing: LSTM, float32, one layer, {_threads(threads)}; median time per call\n")
     header = ["shape", "mode", "fusedrnn", "GF/s"]
     for name in names[1:]:
         header += [name, f"vs {name}"]
     print("| " + " | ".join(header) + " |")
     print("|---|---|" + "---:|" * (len(header) - 2), flush=True)
-    start, flagged = time.perf_counter(), False
+    deadline, flagged = time.perf_counter() + TIME_LIMIT_SECONDS, False
     with tempfile.TemporaryDirectory() as directory:
         for shape in GRID:
             problem = _timing.make_problem(CELL, shape, with_torch="torch" in names)
             for mode in MODES:
-                if time.perf_counter() - start > TIME_LIMIT_SECONDS:
+                if time.perf_counter() > deadline:
                     _row(shape.name, MODES[mode], f"skipped ({TIME_LIMIT_SECONDS} s limit)",
                          *[""] * (len(header) - 3))  # fmt: skip
                     continue
                 calls = make_calls(problem, mode, names, threads, directory)
-                retry = time.perf_counter() - start < TIME_LIMIT_SECONDS / 2
-                row, busy_row = measure_row(problem, calls, mode, retry)
+                row, busy_row = measure_row(problem, calls, mode, deadline)
                 flagged |= busy_row
                 _row(*table_row(shape, mode, row, busy_row))
     legend(names, missing, threads, flagged)

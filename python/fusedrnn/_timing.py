@@ -212,9 +212,10 @@ def warm_up(call, seconds=0.05):
         call()
 
 
-def round_robin(calls, min_time, slice_s, before_turn=None):
+def round_robin(calls, min_time, slice_s, before_turn=None, deadline=None):
     """{name: [[seconds per call] per turn]}: turns in rotation until each contender has run for
-    >= min_time, >= MIN_CALLS calls and >= REPEATS turns.
+    >= min_time, >= MIN_CALLS calls and >= REPEATS turns, or until the round in which the
+    time.perf_counter() `deadline` passes ends.
 
     before_turn: {name: zero-argument callable} run at the start of each of that contender's turns,
     untimed (the busy-machine measurement sets the thread count there)."""
@@ -250,6 +251,8 @@ def round_robin(calls, min_time, slice_s, before_turn=None):
                 for n in active
                 if totals[n] < min_time or sum(map(len, turns[n])) < MIN_CALLS or len(turns[n]) < REPEATS
             ]
+            if deadline is not None and time.perf_counter() > deadline:
+                break
     finally:
         if gc_enabled:
             gc.enable()
@@ -317,13 +320,14 @@ def timing_context(problem, mode):
     return contextlib.nullcontext()
 
 
-def measure(problem, calls, mode, min_time, slice_s):
-    """{contender: Measurement} for calls {contender: zero-argument callable, or the Unavailable note}."""
+def measure(problem, calls, mode, min_time, slice_s, deadline=None):
+    """{contender: Measurement} for calls {contender: zero-argument callable, or the Unavailable note};
+    deadline: see round_robin."""
     runnable = {name: c for name, c in calls.items() if callable(c)}
     with timing_context(problem, mode):
         for call in runnable.values():
             warm_up(call)
-        turns = round_robin(runnable, min_time, slice_s)
+        turns = round_robin(runnable, min_time, slice_s, deadline=deadline)
     return {
         name: Measurement.of(turns[name]) if name in turns else Measurement(note=calls[name])
         for name in calls
