@@ -45,9 +45,12 @@ How
     onnxruntime's pool) still spin for a while after its call and slow the first call of the
     next turn. With 2 ms turns that was a third of the calls on `energy` and moved the medians;
     with 20 ms turns the medians matched runs of each contender alone. A contender leaves the
-    rotation once it has run at least --min-time seconds and at least 5 calls. Every call is
-    timed on its own and the median is reported. The NumPy reference is skipped where one call
-    would take more than 2 s, estimated from a timed call on a prefix of the sequence.
+    rotation once it has run at least --min-time seconds, at least 5 calls and at least 4 turns.
+    Every call is timed on its own and the median is reported, with its spread: the turns, in order,
+    cut into 4 groups, the slowest group's median / the fastest's (a busy machine makes them disagree).
+    The NumPy reference is skipped where one call would take more than 2 s, estimated from a timed
+    call on a prefix of the sequence. The timing code is fusedrnn._timing, shared with
+    `python -m fusedrnn`.
 
 Output
     A markdown report (the FMA peak in its header; one table per cell x mode with GF/s and % peak of
@@ -75,9 +78,7 @@ import contextlib
 import copy
 import datetime
 import functools
-import gc
 import io
-import math
 import platform
 import shlex
 import subprocess
@@ -90,66 +91,40 @@ from pathlib import Path
 import numpy as np
 
 import fusedrnn as fr
-
-try:
-    import torch
-except ImportError:
-    torch = None
-
-try:
-    import onnxruntime as ort
-except ImportError:
-    ort = None
-
-
-@dataclass(frozen=True)
-class Shape:
-    name: str
-    T: int  # steps
-    N: int  # batch
-    C: int  # input features
-    H: int  # hidden units
-    num_layers: int = 1
-    bidirectional: bool = False
-
-    @property
-    def D(self):  # directions
-        return 2 if self.bidirectional else 1
-
-    @property
-    def stack(self):
-        """The layer options of fusedrnn's and torch.nn's classes (and fusedrnn.reference's functions)."""
-        return {"num_layers": self.num_layers, "bidirectional": self.bidirectional}
-
-    def describe(self):
-        text = f"T={self.T}, N={self.N}, C={self.C}, H={self.H}"
-        if self.num_layers > 1:
-            text += f", {self.num_layers} layers"
-        if self.bidirectional:
-            text += ", bidirectional"
-        return text
-
-
-# The benchmark grid and its targets: docs/benchmarks.md.
-GRID = (
-    Shape("keras-seed", 3, 1, 1, 50),
-    Shape("energy", 33, 32, 1, 64),
-    Shape("mnist-row", 28, 128, 28, 128),
-    Shape("char-lstm", 100, 64, 128, 256),
-    Shape("stream-b1", 100, 1, 256, 512),
-    Shape("medium", 50, 64, 512, 512),
-    Shape("large", 50, 128, 1024, 1024),
+from fusedrnn._timing import (
+    GATES,
+    GRID,
+    MIN_CALLS,
+    MODES,
+    REPEATS,
+    SETTLE_S,
+    UNSTABLE_SPREAD,
+    Measurement,
+    Shape,
+    Unavailable,
+    fusedrnn_call,
+    gemm_flops,
+    make_problem,
+    measure,
+    onnxruntime_session,
+    optional,
+    round_robin,
+    timing_context,
+    torch_call,
+    warm_up,
 )
+from fusedrnn._timing import reference_call as _reference_call
+
+torch = optional("torch")
+ort = optional("onnxruntime")
+
+
 # Beyond the grid: the stacked bidirectional path (layer 1 reads both directions of layer 0).
 EXTRA_SHAPES = (Shape("medium-2l-bi", 50, 64, 512, 512, num_layers=2, bidirectional=True),)
 SHAPES = {s.name: s for s in GRID + EXTRA_SHAPES}
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # the class is CELL.upper() in fusedrnn and torch.nn
-MODES = ("forward", "training")
 CONTENDERS = ("fusedrnn", "torch", "onnxruntime", "reference")
 COLORS = {"fusedrnn": "C0", "torch": "C1", "onnxruntime": "C2", "reference": "C3"}  # same in every panel
-MIN_CALLS = 5
 REFERENCE_LIMIT_S = 2.0
-UNSTABLE_SPREAD = 1.5  # q75/q25 of the per-call times above which a median is marked †
 PEAK_SETTLE_S = 0.5  # pause before the FMA peak, after the imports' thread pools started
 PEAK_CALL_S = 0.1  # one _fma_peak_gflops call is sized to about this long
 PEAK_CALLS = 5  # the peak is their median
@@ -168,47 +143,7 @@ PROFILE_PLACEHOLDER = (
 )
 
 
-def gemm_flops(cell, shape, mode):
-    """Forward: the sum over layers of 2*T*N*G*H*D*(C_l+H), C_0 = C, C_l = D*H; training 3x."""
-    forward = sum(
-        2 * shape.T * shape.N * GATES[cell] * shape.H * shape.D * (layer_input + shape.H)
-        for layer_input in [shape.C] + [shape.D * shape.H] * (shape.num_layers - 1)
-    )
-    return forward * (3 if mode == "training" else 1)
-
-
 # -- the problems ----------------------------------------------------------------------------------
-
-
-class Unavailable(Exception):
-    """A contender cannot run a case; the message goes into the table instead of a time."""
-
-
-@dataclass
-class Problem:
-    """One (cell, shape): weights, input, output gradient, and the layer objects holding the weights."""
-
-    cell: str
-    shape: Shape
-    x: np.ndarray  # [T,N,C]
-    dy: np.ndarray  # [T,N,D*H]
-    params: dict  # torch state_dict names -> float32 arrays
-    layer: object  # the fusedrnn layer
-    module: object = None  # the torch.nn module, when torch is installed
-
-
-def make_problem(cell, shape, seed=0):
-    T, N, C, H = shape.T, shape.N, shape.C, shape.H
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((T, N, C), dtype=np.float32)
-    dy = rng.standard_normal((T, N, shape.D * H), dtype=np.float32)
-    layer = getattr(fr, cell.upper())(C, H, **shape.stack, seed=seed)
-    module = None
-    if torch is not None:
-        torch.manual_seed(seed)
-        module = getattr(torch.nn, cell.upper())(C, H, **shape.stack)
-        layer.load_state_dict({k: v.detach().numpy() for k, v in module.state_dict().items()})
-    return Problem(cell, shape, x, dy, layer.state_dict(), layer, module)
 
 
 def max_abs_diff_vs_torch(p):
@@ -224,54 +159,12 @@ def max_abs_diff_vs_torch(p):
 # -- one call of each contender -------------------------------------------------------------------
 
 
-def fusedrnn_call(p, mode):
-    layer = p.layer.train(mode == "training")
-    if mode == "forward":
-        return lambda: layer(p.x)
-
-    def step():
-        layer(p.x)
-        layer.backward(p.dy)
-
-    return step
-
-
-def torch_call(p, mode):
-    if p.module is None:
-        raise Unavailable("n/a (torch not installed)")
-    module, x = p.module, torch.from_numpy(p.x)
-    if mode == "forward":
-        return lambda: module(x)  # timed inside torch.inference_mode(), see timing_context
-    x = x.clone().requires_grad_(True)
-    dy = torch.from_numpy(p.dy)
-    inputs = [x, *module.parameters()]
-
-    def step():
-        y, _ = module(x)
-        torch.autograd.grad((y * dy).sum(), inputs)
-
-    return step
-
-
 def reference_call(p, mode):
-    forward = getattr(fr.reference, p.cell)
-    backward = getattr(fr.reference, p.cell + "_backward")
-
-    def run(x, dy):
-        _, _, cache = forward(x, p.params, **p.shape.stack)
-        if mode == "training":
-            backward(cache, dy)
-
-    # The reference loops over time in Python: its cost is linear in T, so a timed call on a prefix
-    # estimates a full call without paying for one.
-    steps = min(p.shape.T, max(1, math.ceil(p.shape.T / 10)))
-    start = time.perf_counter()
-    run(p.x[:steps], p.dy[:steps])
-    estimate = (time.perf_counter() - start) * p.shape.T / steps
-    if estimate > REFERENCE_LIMIT_S:
-        log(f"    reference: ~{estimate:.1f} s per call, skipped")
-        raise Unavailable("skipped (too slow)")
-    return lambda: run(p.x, p.dy)
+    try:
+        return _reference_call(p, mode, REFERENCE_LIMIT_S)
+    except Unavailable as why:
+        log(f"    reference: {why}")
+        raise
 
 
 def onnx_model(p):
@@ -309,17 +202,7 @@ def onnxruntime_call(p, mode, threads):
         raise Unavailable("n/a (onnxruntime not installed)")
     if p.module is None:
         raise Unavailable("n/a (torch needed for the ONNX export)")
-    model = onnx_model(p)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # No busy-waiting between runs: spinning workers would steal the cores of whichever contender runs
-    # next (onnxruntime's own speed is unaffected at these call lengths).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    try:
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    except Exception as e:  # a model onnxruntime refuses is reported, not fatal
-        raise Unavailable(f"n/a (session failed: {type(e).__name__})") from e
+    session = onnxruntime_session(onnx_model(p), threads)
     feed = {session.get_inputs()[0].name: p.x}
     with torch.inference_mode():
         y_torch = p.module(torch.from_numpy(p.x))[0].numpy()
@@ -343,100 +226,6 @@ def make_calls(p, mode, threads, contenders):
         except Unavailable as why:
             calls[name] = str(why)
     return calls
-
-
-# -- timing ---------------------------------------------------------------------------------------
-
-
-def warm_up(call, seconds=0.05):
-    """At least one call, more until `seconds` have passed (page faults, thread pools, caches)."""
-    end = time.perf_counter() + seconds
-    call()
-    while time.perf_counter() < end:
-        call()
-
-
-SETTLE_S = 0.05
-
-
-def round_robin(calls, min_time, slice_s, before_turn=None):
-    """{name: [seconds per call]}: turns in rotation until each has >= min_time and >= MIN_CALLS.
-
-    before_turn: {name: zero-argument callable} run at the start of each of that contender's turns,
-    untimed (the busy-machine measurement sets the thread count there)."""
-    samples = {name: [] for name in calls}
-    totals = dict.fromkeys(calls, 0.0)
-    active = list(calls)
-    gc_enabled = gc.isenabled()
-    gc.disable()  # a collection would land on whichever contender happens to run
-    try:
-        while active:
-            for name in active:
-                call, turn = calls[name], 0.0
-                if before_turn:
-                    before_turn[name]()
-                # Let the previous contender's worker threads (libgomp, onnxruntime's pool) stop
-                # spinning, then one untimed call: with 2 cores, still-spinning foreign threads
-                # preempt a newcomer's threads at every per-step barrier (seen: fusedrnn's medium LSTM
-                # at 140 ms per call right after an onnxruntime turn, 78 ms alone).
-                time.sleep(SETTLE_S)
-                call()
-                while True:
-                    start = time.perf_counter()
-                    call()
-                    elapsed = time.perf_counter() - start
-                    samples[name].append(elapsed)
-                    turn += elapsed
-                    if turn >= slice_s:
-                        break
-                totals[name] += turn
-            active = [n for n in active if totals[n] < min_time or len(samples[n]) < MIN_CALLS]
-    finally:
-        if gc_enabled:
-            gc.enable()
-    return samples
-
-
-def timing_context(mode):
-    # Entering inference_mode per call costs torch a few microseconds (5 % at keras-seed), so a
-    # forward round runs inside it as a whole; it does not touch the NumPy-based contenders.
-    if mode == "forward" and torch is not None:
-        return torch.inference_mode()
-    return contextlib.nullcontext()
-
-
-@dataclass
-class Measurement:
-    """The outcome of one contender on one (cell, shape, mode): a median time, or why there is none."""
-
-    seconds: float | None = None
-    calls: int = 0
-    note: str = ""
-    spread: float = 1.0  # q75 / q25 of the per-call times
-    mean: float | None = None  # seconds per call on average: includes the stalls the median leaves out
-
-    @classmethod
-    def of(cls, samples):
-        q25, median, q75 = np.percentile(samples, [25, 50, 75])
-        return cls(float(median), len(samples), spread=float(q75 / q25), mean=float(np.mean(samples)))
-
-    @property
-    def unstable(self):
-        # On a shared 2-core machine another process taking one core stalls every OpenMP barrier
-        # (seen: torch's LSTM on energy going from 1 ms to 270 ms per call). Flag such medians.
-        return self.spread > UNSTABLE_SPREAD
-
-
-def measure(calls, mode, min_time, slice_s):
-    runnable = {name: c for name, c in calls.items() if callable(c)}
-    with timing_context(mode):
-        for call in runnable.values():
-            warm_up(call)
-        samples = round_robin(runnable, min_time, slice_s)
-    return {
-        name: Measurement.of(samples[name]) if name in samples else Measurement(note=calls[name])
-        for name in calls
-    }
 
 
 # -- reduced precision (--reduced) ----------------------------------------------------------------
@@ -507,11 +296,11 @@ def run_reduced(args, threads):
             log(f"reduced precision: {cell.upper()} {name}")
             p = make_problem(cell, shape)
             calls = reduced_calls(p)
-            with timing_context("forward"):
+            with timing_context(p, "forward"):
                 y = calls["fusedrnn"]()[0].astype(np.float64)
                 errors = {n: float(np.max(np.abs(_output(c()) - y)))
                           for n, c in calls.items() if n != "fusedrnn"}  # fmt: skip
-            row = measure(calls, "forward", args.min_time, args.slice_ms / 1000)
+            row = measure(p, calls, "forward", args.min_time, args.slice_ms / 1000)
             formats = p.layer.quantized("int8").layer_formats
             out[cell, name] = (row, errors, formats)
             log("  " + "  ".join(f"{n} {describe(m)}" for n, m in row.items()))
@@ -790,7 +579,7 @@ def run_grid(args, threads, peak):
                 log(f"    fusedrnn max |dy| vs torch: {diff:.2e}")
             for mode in args.modes:
                 calls = make_calls(problem, mode, threads, contenders)
-                row = measure(calls, mode, args.min_time, args.slice_ms / 1000)
+                row = measure(problem, calls, mode, args.min_time, args.slice_ms / 1000)
                 results.times[cell, mode, shape.name] = row
                 log(f"  {mode:<9}" + "  ".join(f"{n} {describe(m)}" for n, m in row.items()))
     return results
@@ -799,7 +588,7 @@ def run_grid(args, threads, peak):
 def describe(m):
     if m.seconds is None:
         return m.note
-    return f"{format_ms(m.seconds * 1e3)} ms ({m.calls} calls, q75/q25 {m.spread:.2f})"
+    return f"{format_ms(m.seconds * 1e3)} ms ({m.calls} calls, spread {m.spread:.2f})"
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -1028,9 +817,10 @@ def header(args, threads, started, wall_s, load, peak):
             f"the median of {PEAK_CALLS} calls of about {PEAK_CALL_S:g} s each per thread count. "
             "speed-up vs X = X's time / fusedrnn's time. "
             f"The NumPy reference is skipped where a call would take more than {REFERENCE_LIMIT_S:g} s. "
-            f"† marks an unstable median (the middle half of the calls spans more than {UNSTABLE_SPREAD:g}×, "
-            "q75/q25): on a 2-core machine another busy process stalls the OpenMP barriers of every "
-            "contender, so rerun such rows on a quiet machine. Each turn starts after a "
+            f"† marks an unstable median (the medians of {REPEATS} consecutive groups of turns differ by "
+            f"more than {UNSTABLE_SPREAD:g}×, the slowest / the fastest): on a 2-core machine another busy "
+            "process stalls the OpenMP barriers of every contender, so rerun such rows on a quiet machine. "
+            "Each turn starts after a "
             f"{SETTLE_S * 1000:g} ms pause with one untimed call; onnxruntime runs with "
             "session.intra_op.allow_spinning=0 and the reference's OpenBLAS with one thread, because "
             "their spinning workers otherwise slow whichever contender runs next on 2 cores.",

@@ -7,8 +7,10 @@
 
 The self-check runs a small stacked bidirectional LSTM forward and backward through `fusedrnn.LSTM`
 and compares every output and gradient with the pure-NumPy oracle `fusedrnn.reference`, given the
-same parameters and evaluated in float64. The timing table compares fusedrnn with that reference
-on the small shapes of the DESIGN.md benchmark grid (LSTM, float32, one layer).
+same parameters and evaluated in float64. The timing table compares fusedrnn with that reference,
+and with PyTorch and onnxruntime when they are installed, on the small shapes of the benchmark grid
+(LSTM, float32, one layer); a legend under it says what each row and column stands for, and a † marks
+a median that did not repeat itself (a busy machine).
 
 Exit status: 0 when every self-check passes, 1 otherwise.
 """
@@ -16,43 +18,44 @@ Exit status: 0 when every self-check passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
-import statistics
 import sys
+import tempfile
+import textwrap
 import time
 
 import numpy as np
 
 import fusedrnn
-from fusedrnn import reference
+from fusedrnn import _timing, reference
 
 # Self-check: a stack small enough to run instantly, big enough to cross layers and directions.
 CHECK_T, CHECK_N, CHECK_C, CHECK_H, CHECK_LAYERS = 7, 3, 5, 8, 2
 # Largest accepted max|fusedrnn - reference| / max|reference|, per kernel dtype.
 TOLERANCES = {np.float64: 1e-10, np.float32: 1e-4}
 
-# Timing: the DESIGN.md section 5 shapes that take seconds, not minutes, on 2 cores.
-GRID = [  # name, T, N, C, H
-    ("keras-seed", 3, 1, 1, 50),
-    ("energy", 33, 32, 1, 64),
-    ("mnist-row", 28, 128, 28, 128),
-    ("char-lstm", 100, 64, 128, 256),
-]
-GATES = 4  # LSTM
-# Measured time per implementation and cell, but at least MIN_REPS calls: a call slower than
-# BUDGET_SECONDS / MIN_REPS (the char-lstm training reference, say) runs exactly MIN_REPS times.
-BUDGET_SECONDS = 0.2
-MIN_REPS = 3
-# The two implementations alternate in this many blocks of calls, so slow drift in the machine's
-# load hits both. Not call by call: on 2 cores, a thread pool still spinning after the other
-# implementation's call roughly doubled per-call times (energy shape, measured).
-ROUNDS = 4
-SETTLE_SECONDS = 0.05
-# On a quiet 2-core machine the table takes about 15 s. On a busy one, where thread pools fight for
-# the cores and calls can be 10-100x slower, the remaining cells are skipped past this point.
-TIME_LIMIT_SECONDS = 30
+# Timing: the shapes of the benchmark grid that take seconds, not minutes, on 2 cores.
+GRID = [s for s in _timing.GRID if s.name in ("keras-seed", "energy", "mnist-row", "char-lstm")]
+MODES = {"forward": "inference", "training": "training step"}
+CELL = "lstm"
+# Each contender runs >= MIN_TIME_S per case, in REPEATS or more turns of >= SLICE_S alternating with the
+# other contenders', so slow drift in the machine's load reaches all of them alike (and shows as
+# disagreeing repeats, see _timing.spread). Not call by call: on 2 cores, a thread pool still spinning
+# after the other implementation's call roughly doubled per-call times (energy shape, measured).
+MIN_TIME_S = 0.2
+SLICE_S = MIN_TIME_S / _timing.REPEATS
+REFERENCE_LIMIT_S = 1.0  # the NumPy reference is skipped where one call would take longer
+# On a quiet 2-core machine the table takes about 16 s. On a busy one, where thread pools fight for
+# the cores and calls can be 10-100x slower, the timing stops at the end of the round in progress past
+# this point, and the remaining rows are skipped.
+TIME_LIMIT_SECONDS = 25
+# A row is flagged when a contender's repeats disagree (_timing.UNSTABLE_SPREAD) or when this process's
+# threads were kept waiting for a core more than this fraction of the row's time.
+WAIT_LIMIT = 0.1
+# The optional contenders and what each needs installed.
+OPTIONAL = {"torch": ("torch",), "onnxruntime": ("onnxruntime", "onnx")}
+LEGEND_WIDTH = 100
 
 
 # -- about this install ------------------------------------------------------------------------------
@@ -152,53 +155,77 @@ def run_self_checks():
 # -- timing ------------------------------------------------------------------------------------------
 
 
-def _seconds(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def contenders():
+    """(the contenders that get columns, the packages whose install would add the missing ones)."""
+    names, missing = ["fusedrnn", "reference"], []
+    for name, packages in OPTIONAL.items():
+        absent = [p for p in packages if _timing.optional(p) is None]
+        if absent:
+            missing += absent
+        else:
+            names.append(name)
+    return names, missing
 
 
-def median_times(fused, ref):
-    """Median seconds per call of two functions, run in alternating blocks so machine noise hits both."""
-    # The first call of each is a warm-up (weight packing, page faults, BLAS threads starting) and
-    # sizes the run.
-    counts = [max(MIN_REPS, int(BUDGET_SECONDS / max(_seconds(fn), 1e-9))) for fn in (fused, ref)]
-    rounds = min(ROUNDS, *counts)
-    per_round = [math.ceil(count / rounds) for count in counts]
-    samples = ([], [])
-    for _ in range(rounds):
-        for fn, k, out in zip((fused, ref), per_round, samples, strict=True):
-            # A pause, then one untimed call: the other implementation's worker threads (NumPy's
-            # BLAS pool spins long after a call) would otherwise steal the cores at every per-step
-            # barrier (mnist-row forward measured 8.3 ms that way, 4.5 ms with the pause).
-            time.sleep(SETTLE_SECONDS)
-            fn()
-            out.extend(_seconds(fn) for _ in range(k))
-    return statistics.median(samples[0]), statistics.median(samples[1])
+def onnxruntime_call(problem, mode, threads, directory):
+    """A session of the layer as fusedrnn.onnx.export writes it (inference only)."""
+    if mode != "forward":
+        raise _timing.Unavailable("–")
+    from fusedrnn import onnx
+
+    path = os.path.join(directory, f"{problem.cell}-{problem.shape.name}.onnx")
+    onnx.export(problem.layer, path)
+    session = _timing.onnxruntime_session(path, threads)
+    feed = {"x": problem.x}
+    return lambda: session.run(None, feed)
 
 
-def timed_calls(T, N, C, H):
-    """{mode: (fusedrnn call, reference call, GEMM flops per call)} for one grid shape."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((T, N, C)).astype(np.float32)
-    dy = rng.standard_normal((T, N, H)).astype(np.float32)
-    inference = fusedrnn.LSTM(C, H, seed=0).eval()
-    training = fusedrnn.LSTM(C, H, seed=0)
-    params = training.state_dict()
-
-    def fused_train():
-        training(x)
-        training.backward(dy)
-
-    def reference_train():
-        _, _, cache = reference.lstm(x, params)
-        reference.lstm_backward(cache, dy)
-
-    forward_flops = 2 * T * N * GATES * H * (C + H)
-    return {
-        "forward (eval)": (lambda: inference(x), lambda: reference.lstm(x, params), forward_flops),
-        "training step": (fused_train, reference_train, 3 * forward_flops),
+def make_calls(problem, mode, names, threads, directory):
+    """{contender: zero-argument callable, or the note to show instead of a time}."""
+    builders = {
+        "fusedrnn": lambda: _timing.fusedrnn_call(problem, mode),
+        "reference": lambda: _timing.reference_call(problem, mode, REFERENCE_LIMIT_S),
+        "torch": lambda: _timing.torch_call(problem, mode),
+        "onnxruntime": lambda: onnxruntime_call(problem, mode, threads, directory),
     }
+    calls = {}
+    for name in names:
+        try:
+            calls[name] = builders[name]()
+        except _timing.Unavailable as why:
+            calls[name] = str(why)
+    return calls
+
+
+def unstable(row):
+    """Whether any contender's median in `row` ({contender: Measurement}) is unstable."""
+    return any(m.seconds is not None and m.unstable for m in row.values())
+
+
+def busy(row, waited):
+    """Whether a row's times are not to be trusted: a contender's repeats disagree (see _timing.spread),
+    or this process's threads spent more than WAIT_LIMIT of the time waiting for a core (waited: that
+    fraction, None where the system does not say)."""
+    return unstable(row) or (waited is not None and waited > WAIT_LIMIT)
+
+
+def timed_row(problem, calls, mode, deadline):
+    """({contender: Measurement}, the fraction of the time this process's threads waited for a core)."""
+    start, wait = time.perf_counter(), _timing.core_wait_seconds()
+    row = _timing.measure(problem, calls, mode, MIN_TIME_S, SLICE_S, deadline)
+    if wait is None:
+        return row, None
+    return row, (_timing.core_wait_seconds() - wait) / (time.perf_counter() - start)
+
+
+def measure_row(problem, calls, mode, deadline):
+    """({contender: Measurement}, flagged): a busy row is timed once more (unless the time.perf_counter()
+    deadline has passed, which also cuts a timing short), and the second timing kept: a passing burst of
+    load is then gone, lasting load is flagged."""
+    row, waited = timed_row(problem, calls, mode, deadline)
+    if busy(row, waited) and time.perf_counter() < deadline:
+        row, waited = timed_row(problem, calls, mode, deadline)
+    return row, busy(row, waited)
 
 
 def _duration(seconds):
@@ -209,30 +236,108 @@ def _duration(seconds):
     return f"{seconds:.2f} s"
 
 
-def run_timings():
-    print("\n## Timing: LSTM, float32, one layer; median time per call\n")
-    print("| shape | T×N×C×H | mode | fusedrnn | GF/s | reference | GF/s | speed-up |")
-    print("|---|---|---|---:|---:|---:|---:|---:|", flush=True)
-    start = time.perf_counter()
-    for name, T, N, C, H in GRID:
-        shape = f"{T}×{N}×{C}×{H}"
-        for mode, (fused, ref, flops) in timed_calls(T, N, C, H).items():
-            if time.perf_counter() - start > TIME_LIMIT_SECONDS:
-                _row(name, shape, mode, f"skipped ({TIME_LIMIT_SECONDS} s limit)", "", "", "", "")
-                continue
-            t_fused, t_ref = median_times(fused, ref)
-            _row(
-                name, shape, mode,
-                _duration(t_fused), f"{flops / t_fused / 1e9:.3g}",
-                _duration(t_ref), f"{flops / t_ref / 1e9:.3g}",
-                f"{t_ref / t_fused:.2f}×",
-            )  # fmt: skip
-    print(
-        "\nGF/s counts GEMM flops: forward 2·T·N·4·H·(C+H), training step 3× that. "
-        "speed-up = reference time / fusedrnn time (> 1: fusedrnn is faster).\n"
-        "The reference is the NumPy oracle (fusedrnn.reference), with NumPy's BLAS on "
-        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'its default number of')} thread(s)."
+def time_text(m):
+    return m.note if m.seconds is None else _duration(m.seconds)
+
+
+def ratio_text(row, name):
+    """name's time / fusedrnn's, or "" when either has none."""
+    mine, theirs = row["fusedrnn"].seconds, row[name].seconds
+    return "" if mine is None or theirs is None else f"{theirs / mine:.2f}×"
+
+
+def table_row(shape, mode, row, flagged):
+    """The cells of one table row: shape (with † when flagged), mode, fusedrnn's time and GF/s, then each
+    other contender's time and how many times faster fusedrnn is."""
+    fused = row["fusedrnn"]
+    cells = [shape.name + (" †" if flagged else ""), MODES[mode], time_text(fused)]
+    cells.append(
+        f"{_timing.gemm_flops(CELL, shape, mode) / fused.seconds / 1e9:.3g}" if fused.seconds else ""
     )
+    for name in list(row)[1:]:
+        cells += [time_text(row[name]), ratio_text(row, name)]
+    return cells
+
+
+def legend(names, missing, threads, flagged):
+    """What the table's rows and columns mean, for someone who has not read the benchmark docs."""
+    width = max(len(s.name) for s in GRID)
+    shapes = [f"  {s.name:<{width}}  {s.about} (T={s.T} N={s.N} C={s.C} H={s.H})" for s in GRID]
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    columns = [
+        "Columns: the median time per call of each implementation, timed in turns that alternate between "
+        f"them (each >= {MIN_TIME_S:g} s in >= {_timing.REPEATS} turns). GF/s: fusedrnn's GEMM flops per "
+        "second (forward 2·T·N·4·H·(C+H), training step 3× that). vs X = X's time / fusedrnn's time: how "
+        "many times faster fusedrnn is than X (higher: fusedrnn is faster; below 1: X is faster).",
+        "reference: fusedrnn.reference, the pure-NumPy oracle of the self-check above (NumPy's BLAS on "
+        f"{_threads(blas) if blas else 'its default number of threads'}).",
+    ]
+    if "torch" in names:
+        columns.append(f"torch: torch.nn.LSTM with the same weights, torch.set_num_threads({threads}).")
+    if "onnxruntime" in names:
+        columns.append(
+            f"onnxruntime: the layer as fusedrnn.onnx.export writes it, {_threads(threads)}; inference only."
+        )
+    paragraphs = [  # each a list of entries, every entry wrapped on its own
+        ["Rows: one LSTM layer (float32) on a shape of the benchmark grid, T steps of N sequences with C "
+         "input features and H hidden units:", *shapes],
+        ["inference = one call over the whole sequence in eval mode; training step = that forward plus the "
+         "backward (the gradients with respect to the input and every weight)."],
+        columns,
+    ]  # fmt: skip
+    if flagged:
+        paragraphs.append(
+            [
+                "† the machine was busy: another program took the cores while this row was timed (timed "
+                f"in {_timing.REPEATS} parts, the slowest part's median was more than "
+                f"{_timing.UNSTABLE_SPREAD:g}× the fastest's, or this process waited for a core more than "
+                f"{WAIT_LIMIT:.0%} of the time), also when timed a second time, so the row's times and "
+                "ratios mean little. Rerun `python -m fusedrnn` when the machine is quiet."
+            ]
+        )
+    if missing:
+        paragraphs.append([f"(install {' / '.join(missing)} for more columns)"])
+    print("\n" + "\n\n".join("\n".join(map(_wrap, entries)) for entries in paragraphs))
+
+
+def _threads(count):
+    return f"{count} thread{'' if str(count) == '1' else 's'}"
+
+
+def _wrap(text):
+    """`text` in lines of at most LEGEND_WIDTH; an indented entry (a shape) stays as it is."""
+    if text.startswith(" "):
+        return text
+    return "\n".join(textwrap.wrap(text, LEGEND_WIDTH, break_on_hyphens=False))
+
+
+def run_timings():
+    names, missing = contenders()
+    threads = fusedrnn.get_num_threads()
+    if "torch" in names:
+        import torch
+
+        torch.set_num_threads(threads)
+    print(f"\n## Timing: LSTM, float32, one layer, {_threads(threads)}; median time per call\n")
+    header = ["shape", "mode", "fusedrnn", "GF/s"]
+    for name in names[1:]:
+        header += [name, f"vs {name}"]
+    print("| " + " | ".join(header) + " |")
+    print("|---|---|" + "---:|" * (len(header) - 2), flush=True)
+    deadline, flagged = time.perf_counter() + TIME_LIMIT_SECONDS, False
+    with tempfile.TemporaryDirectory() as directory:
+        for shape in GRID:
+            problem = _timing.make_problem(CELL, shape, with_torch="torch" in names)
+            for mode in MODES:
+                if time.perf_counter() > deadline:
+                    _row(shape.name, MODES[mode], f"skipped ({TIME_LIMIT_SECONDS} s limit)",
+                         *[""] * (len(header) - 3))  # fmt: skip
+                    continue
+                calls = make_calls(problem, mode, names, threads, directory)
+                row, busy_row = measure_row(problem, calls, mode, deadline)
+                flagged |= busy_row
+                _row(*table_row(shape, mode, row, busy_row))
+    legend(names, missing, threads, flagged)
 
 
 # -- command line ------------------------------------------------------------------------------------
