@@ -274,7 +274,8 @@ def reduced_calls(p):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # its deprecation notice
                 quantized = torch.ao.quantization.quantize_dynamic(
-                    _TorchWrapper(p.module), {type(p.module)}, dtype=torch.qint8)  # fmt: skip
+                    _TorchWrapper(p.module), {type(p.module)}, dtype=torch.qint8
+                )
             calls["torch int8"] = lambda: quantized(x)
         halved = copy.deepcopy(p.module).to(torch.bfloat16)
         x16 = x.to(torch.bfloat16)
@@ -298,8 +299,9 @@ def run_reduced(args, threads):
             calls = reduced_calls(p)
             with timing_context(p, "forward"):
                 y = calls["fusedrnn"]()[0].astype(np.float64)
-                errors = {n: float(np.max(np.abs(_output(c()) - y)))
-                          for n, c in calls.items() if n != "fusedrnn"}  # fmt: skip
+                errors = {
+                    n: float(np.max(np.abs(_output(c()) - y))) for n, c in calls.items() if n != "fusedrnn"
+                }
             row = measure(p, calls, "forward", args.min_time, args.slice_ms / 1000)
             formats = p.layer.quantized("int8").layer_formats
             out[cell, name] = (row, errors, formats)
@@ -315,13 +317,28 @@ def _times(row, a, b):
 
 def reduced_section(reduced):
     names = ["fusedrnn", "fusedrnn int8", "fusedrnn bf16", "torch", "torch int8", "torch bf16"]
-    ratios = [("fusedrnn int8", "torch int8"), ("fusedrnn int8", "torch"), ("fusedrnn bf16", "torch"),
-              ("fusedrnn int8", "fusedrnn"), ("fusedrnn bf16", "fusedrnn")]  # fmt: skip
-    short = {"fusedrnn": "fr", "fusedrnn int8": "fr int8", "fusedrnn bf16": "fr bf16", "torch": "torch",
-             "torch int8": "torch int8", "torch bf16": "torch bf16"}  # fmt: skip
-    header = (["cell", "shape"] + [f"{n} ms" for n in names]
-              + [f"{short[a]} vs {short[b]}" for a, b in ratios]
-              + [f"max \\|Δy\\| {short[n]}" for n in names[1:]] + ["our layers run"])  # fmt: skip
+    ratios = [
+        ("fusedrnn int8", "torch int8"),
+        ("fusedrnn int8", "torch"),
+        ("fusedrnn bf16", "torch"),
+        ("fusedrnn int8", "fusedrnn"),
+        ("fusedrnn bf16", "fusedrnn"),
+    ]
+    short = {
+        "fusedrnn": "fr",
+        "fusedrnn int8": "fr int8",
+        "fusedrnn bf16": "fr bf16",
+        "torch": "torch",
+        "torch int8": "torch int8",
+        "torch bf16": "torch bf16",
+    }
+    header = (
+        ["cell", "shape"]
+        + [f"{n} ms" for n in names]
+        + [f"{short[a]} vs {short[b]}" for a, b in ratios]
+        + [f"max \\|Δy\\| {short[n]}" for n in names[1:]]
+        + ["our layers run"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for (cell, name), (row, errors, formats) in reduced.items():
         cells = [cell.upper(), name]
@@ -339,20 +356,27 @@ def reduced_section(reduced):
         status = "not evaluated" if value is None else ("met" if value >= required else "**NOT MET**")
         targets.append(f"| {cell.upper()} {name}: {a} ≥ {required:g}× faster than {b} | {text} | {status} |")
     for fmt, bound in REDUCED_ERROR_BOUNDS.items():
-        worst = [errors[f"fusedrnn {fmt}"] for (cell, _), (_, errors, formats) in reduced.items()
-                 if cell == "lstm" and formats != ["fp32"]]  # fmt: skip
+        worst = [
+            errors[f"fusedrnn {fmt}"]
+            for (cell, _), (_, errors, formats) in reduced.items()
+            if cell == "lstm" and formats != ["fp32"]
+        ]
         if worst:
             status = "met" if max(worst) <= bound else "**NOT MET**"
-            targets.append(f"| LSTM max \\|Δy\\| of {fmt} vs float32 ≤ {bound:g} (shapes it runs on) | "
-                           f"{max(worst):.1e} | {status} |")  # fmt: skip
+            targets.append(
+                f"| LSTM max \\|Δy\\| of {fmt} vs float32 ≤ {bound:g} (shapes it runs on) | "
+                f"{max(worst):.1e} | {status} |"
+            )
     return (
         "## Reduced precision (inference)\n\n"
-        "layer.quantized(\"int8\" | \"bf16\") against the float32 layer and torch (float32, "
+        'layer.quantized("int8" | "bf16") against the float32 layer and torch (float32, '
         "torch.ao.quantization.quantize_dynamic int8 for LSTM and GRU, bfloat16 modules), forward only, "
         "the same round robin; errors are max |y - y_fusedrnn_fp32| on PyTorch's default init. Layers under "
-        "4,096 weights stay float32 in a quantized layer (\"our layers run\"), so there the formats time "
+        '4,096 weights stay float32 in a quantized layer ("our layers run"), so there the formats time '
         f"the float32 kernels. Reduced kernels: {fr.cpu_info()['reduced_precision']}.\n\n"
-        + "\n".join(lines) + "\n\n" + "\n".join(targets)
+        + "\n".join(lines)
+        + "\n\n"
+        + "\n".join(targets)
     )
 
 
@@ -688,20 +712,56 @@ class Target:
 
 
 TARGETS = (
-    Target("LSTM forward ≥ 1.15× faster than PyTorch on every shape", ("lstm",), ("forward",), None,
-           "speedup", 1.15),
-    Target("LSTM forward ≥ 85 % of the measured FMA peak on medium and large", ("lstm",), ("forward",),
-           ("medium", "large"), "peak", 0.85),
-    Target("LSTM training step ≥ 1.3× faster than PyTorch on every shape", ("lstm",), ("training",), None,
-           "speedup", 1.3),
-    Target("GRU and RNN forward and training ≥ 2.5× faster than PyTorch on keras-seed, energy, stream-b1",
-           ("gru", "rnn"), MODES, ("keras-seed", "energy", "stream-b1"), "speedup", 2.5),
-    Target("GRU and RNN forward and training ≥ 1.5× faster than PyTorch on mnist-row, char-lstm",
-           ("gru", "rnn"), MODES, ("mnist-row", "char-lstm"), "speedup", 1.5),
-    Target("GRU and RNN forward and training ≥ 85 % of the measured FMA peak on medium and large",
-           ("gru", "rnn"), MODES, ("medium", "large"), "peak", 0.85),
+    Target(
+        "LSTM forward ≥ 1.15× faster than PyTorch on every shape",
+        ("lstm",),
+        ("forward",),
+        None,
+        "speedup",
+        1.15,
+    ),
+    Target(
+        "LSTM forward ≥ 85 % of the measured FMA peak on medium and large",
+        ("lstm",),
+        ("forward",),
+        ("medium", "large"),
+        "peak",
+        0.85,
+    ),
+    Target(
+        "LSTM training step ≥ 1.3× faster than PyTorch on every shape",
+        ("lstm",),
+        ("training",),
+        None,
+        "speedup",
+        1.3,
+    ),
+    Target(
+        "GRU and RNN forward and training ≥ 2.5× faster than PyTorch on keras-seed, energy, stream-b1",
+        ("gru", "rnn"),
+        MODES,
+        ("keras-seed", "energy", "stream-b1"),
+        "speedup",
+        2.5,
+    ),
+    Target(
+        "GRU and RNN forward and training ≥ 1.5× faster than PyTorch on mnist-row, char-lstm",
+        ("gru", "rnn"),
+        MODES,
+        ("mnist-row", "char-lstm"),
+        "speedup",
+        1.5,
+    ),
+    Target(
+        "GRU and RNN forward and training ≥ 85 % of the measured FMA peak on medium and large",
+        ("gru", "rnn"),
+        MODES,
+        ("medium", "large"),
+        "peak",
+        0.85,
+    ),
     Target("keras-seed forward ≤ 5 µs per call", tuple(GATES), ("forward",), ("keras-seed",), "us", 5.0),
-)  # fmt: skip
+)
 
 
 def target_value(target, row, cell, shape, mode, peak):
@@ -897,8 +957,13 @@ def plot(results, path, threads):
             bars = [(x, g) for x, g in bars if g]  # skipped / unavailable: no bar
             ax.bar([x for x, _ in bars], [g for _, g in bars], width, label=name, color=COLORS[name])
         if results.peak is not None:
-            ax.axhline(results.peak.all_threads, color="k", linestyle="--", linewidth=0.8,
-                       label=f"FMA peak, {results.peak.threads} threads")  # fmt: skip
+            ax.axhline(
+                results.peak.all_threads,
+                color="k",
+                linestyle="--",
+                linewidth=0.8,
+                label=f"FMA peak, {results.peak.threads} threads",
+            )
         ax.set_yscale("log")
         ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
         ax.set_ylabel("GF/s (GEMM flops)")

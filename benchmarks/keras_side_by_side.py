@@ -23,16 +23,38 @@ def tasks():
 
     X = np.array([[i, i + 1, i + 2] for i in range(1, 100, 3)], np.float32)[:, :, None]
     probe = np.array([[[50], [51], [52]]], np.float32)
-    sum3 = dict(name="sum_of_three", X=X, y=X.sum(axis=1), units=50, activation="relu", outputs=1,
-                loss="mse", lr=0.001, epochs=300, batch=32, test=(probe, None))  # fmt: skip
+    sum3 = dict(
+        name="sum_of_three",
+        X=X,
+        y=X.sum(axis=1),
+        units=50,
+        activation="relu",
+        outputs=1,
+        loss="mse",
+        lr=0.001,
+        epochs=300,
+        batch=32,
+        test=(probe, None),
+    )
     values = forecasting.series(4000)
     values = (values - values.mean()) / values.std()
     from fusedrnn import data
 
     Xf, yf = data.sliding_windows(values, steps=33)
     cut = int(0.8 * len(Xf))
-    fore = dict(name="forecasting", X=Xf[:cut], y=yf[:cut, 0], units=64, activation="tanh", outputs=1,
-                loss="mse", lr=0.005, epochs=10, batch=64, test=(Xf[cut:], yf[cut:, 0]))  # fmt: skip
+    fore = dict(
+        name="forecasting",
+        X=Xf[:cut],
+        y=yf[:cut, 0],
+        units=64,
+        activation="tanh",
+        outputs=1,
+        loss="mse",
+        lr=0.005,
+        epochs=10,
+        batch=64,
+        test=(Xf[cut:], yf[cut:, 0]),
+    )
     out = [sum3, fore]
     try:
         from sklearn.datasets import load_digits
@@ -42,9 +64,21 @@ def tasks():
         order = np.random.default_rng(0).permutation(len(Xd))
         Xd, yd = Xd[order], yd[order]
         c = int(0.75 * len(Xd))
-        out.append(dict(name="digits", X=Xd[:c], y=yd[:c], units=64, activation="tanh", outputs=10,
-                        loss="sparse_categorical_crossentropy", lr=0.01, epochs=30, batch=64,
-                        test=(Xd[c:], yd[c:])))  # fmt: skip
+        out.append(
+            dict(
+                name="digits",
+                X=Xd[:c],
+                y=yd[:c],
+                units=64,
+                activation="tanh",
+                outputs=10,
+                loss="sparse_categorical_crossentropy",
+                lr=0.01,
+                epochs=30,
+                batch=64,
+                test=(Xd[c:], yd[c:]),
+            )
+        )
     except ImportError:
         pass
     return out
@@ -62,8 +96,10 @@ def metric(task, pred):
 def run_fusedrnn(task, epochs):
     from fusedrnn import nn
 
-    model = nn.Sequential([nn.LSTM(task["units"], activation=task["activation"], init="keras"),
-                           nn.Dense(task["outputs"])], seed=0)  # fmt: skip
+    model = nn.Sequential(
+        [nn.LSTM(task["units"], activation=task["activation"], init="keras"), nn.Dense(task["outputs"])],
+        seed=0,
+    )
     model.compile(nn.Adam(task["lr"]), task["loss"])
     times = []
     for _ in range(epochs):
@@ -109,8 +145,9 @@ def main():
             rows.append(("keras",) + run_keras(task, epochs))
         for who, times, result in rows:
             per_epoch = statistics.median(times[1:])
-            print(f"  {task['name']:13s} {who:9s} {per_epoch * 1e3:8.2f} ms/epoch  ({epochs} epochs)  "
-                  f"{result}")
+            print(
+                f"  {task['name']:13s} {who:9s} {per_epoch * 1e3:8.2f} ms/epoch  ({epochs} epochs)  {result}"
+            )
         if len(rows) == 2:
             speedup = statistics.median(rows[1][1][1:]) / statistics.median(rows[0][1][1:])
             print(f"  {task['name']:13s} fusedrnn {speedup:.1f}x faster per epoch")

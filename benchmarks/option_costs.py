@@ -49,8 +49,10 @@ def main():
     x = rng.standard_normal((T, N, C)).astype(np.float32)
     lengths = rng.integers(T // 2, T + 1, size=N)
     real = lengths.sum() / (T * N)
-    print(f"shape T={T} N={N} C={C} H={H}, fusedrnn {fr.__version__}, {fr.cpu_info()['isa']}, "
-          f"{fr.get_num_threads()} threads; lengths uniform in [T/2, T]: {real:.1%} real steps")
+    print(
+        f"shape T={T} N={N} C={C} H={H}, fusedrnn {fr.__version__}, {fr.cpu_info()['isa']}, "
+        f"{fr.get_num_threads()} threads; lengths uniform in [T/2, T]: {real:.1%} real steps"
+    )
 
     print("\nLSTM, per-sequence lengths vs none")
     for mode in ("forward", "training"):
@@ -63,19 +65,36 @@ def main():
             if mode == "training":
                 lstm.backward(dy)
 
-        times = paired({"plain": lambda: call_lengths(False), "lengths": lambda: call_lengths(True)},
-                       args.repeats)  # fmt: skip
-        print(f"  {mode:9s} plain {times['plain'] * 1e3:7.2f} ms   lengths {times['lengths'] * 1e3:7.2f} ms"
-              f"   ratio {times['lengths'] / times['plain']:.2f} (target <= 0.80)")
+        times = paired(
+            {"plain": lambda: call_lengths(False), "lengths": lambda: call_lengths(True)}, args.repeats
+        )
+        print(
+            f"  {mode:9s} plain {times['plain'] * 1e3:7.2f} ms   lengths {times['lengths'] * 1e3:7.2f} ms"
+            f"   ratio {times['lengths'] / times['plain']:.2f} (target <= 0.80)"
+        )
 
     print("\nOptions vs the default layer of the same class (ratio of medians; forward = eval mode)")
     option_sets = (
-        (fr.LSTM, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid"), dict(dropout=0.0),
-                   dict(recurrent_dropout=0.25)]),
-        (fr.GRU, [dict(activation="relu"), dict(recurrent_activation="hard_sigmoid"), dict(reset_after=False),
-                  dict(recurrent_dropout=0.25)]),
+        (
+            fr.LSTM,
+            [
+                dict(activation="relu"),
+                dict(recurrent_activation="hard_sigmoid"),
+                dict(dropout=0.0),
+                dict(recurrent_dropout=0.25),
+            ],
+        ),
+        (
+            fr.GRU,
+            [
+                dict(activation="relu"),
+                dict(recurrent_activation="hard_sigmoid"),
+                dict(reset_after=False),
+                dict(recurrent_dropout=0.25),
+            ],
+        ),
         (fr.RNN, [dict(nonlinearity="relu"), dict(nonlinearity="linear"), dict(recurrent_dropout=0.25)]),
-    )  # fmt: skip
+    )
     for cls, options in option_sets:
         for mode in ("forward", "training"):
             layers = {"default": cls(C, H, seed=0)} | {str(o): cls(C, H, seed=0, **o) for o in options}
@@ -114,12 +133,17 @@ def main():
     xt = torch.tensor(x)
     lt = torch.tensor(lengths)
     with torch.no_grad():
-        times = paired({
-            "padded": lambda: module(xt),
-            "packed": lambda: module(pack_padded_sequence(xt, lt, enforce_sorted=False)),
-        }, args.repeats)
-    print(f"\ntorch {torch.__version__} LSTM forward: padded {times['padded'] * 1e3:.2f} ms, packed "
-          f"{times['packed'] * 1e3:.2f} ms, ratio {times['packed'] / times['padded']:.2f}")
+        times = paired(
+            {
+                "padded": lambda: module(xt),
+                "packed": lambda: module(pack_padded_sequence(xt, lt, enforce_sorted=False)),
+            },
+            args.repeats,
+        )
+    print(
+        f"\ntorch {torch.__version__} LSTM forward: padded {times['padded'] * 1e3:.2f} ms, packed "
+        f"{times['packed'] * 1e3:.2f} ms, ratio {times['packed'] / times['padded']:.2f}"
+    )
 
     import warnings
 
@@ -145,16 +169,25 @@ def main():
 
         mine.eval()
         with torch.no_grad():
-            fwd = paired({"fusedrnn": lambda mine=mine, x2=x2: mine(x2),
-                          "torch": lambda theirs=theirs, xt2=xt2: theirs(xt2)}, args.repeats)  # fmt: skip
+            fwd = paired(
+                {
+                    "fusedrnn": lambda mine=mine, x2=x2: mine(x2),
+                    "torch": lambda theirs=theirs, xt2=xt2: theirs(xt2),
+                },
+                args.repeats,
+            )
         mine.train()
         train = paired({"fusedrnn": mine_train, "torch": torch_train}, args.repeats)
-        print(f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms"
-              f"  torch {fwd['torch'] * 1e3:7.2f} ms"
-              f"  speedup {fwd['torch'] / fwd['fusedrnn']:.2f}x")
-        print(f"  {label:9s} training fusedrnn {train['fusedrnn'] * 1e3:7.2f} ms"
-              f"  torch {train['torch'] * 1e3:7.2f} ms"
-              f"  speedup {train['torch'] / train['fusedrnn']:.2f}x")
+        print(
+            f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms"
+            f"  torch {fwd['torch'] * 1e3:7.2f} ms"
+            f"  speedup {fwd['torch'] / fwd['fusedrnn']:.2f}x"
+        )
+        print(
+            f"  {label:9s} training fusedrnn {train['fusedrnn'] * 1e3:7.2f} ms"
+            f"  torch {train['torch'] * 1e3:7.2f} ms"
+            f"  speedup {train['torch'] / train['fusedrnn']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,7 @@ import pytest
 import fusedrnn as fr
 
 # name: (T, N, C, H)
-SHAPES = {
-    "keras-seed": (3, 1, 1, 50),
-    "energy": (33, 32, 1, 64),
-    "mnist-row": (28, 128, 28, 128),
-}
+SHAPES = {"keras-seed": (3, 1, 1, 50), "energy": (33, 32, 1, 64), "mnist-row": (28, 128, 28, 128)}
 CELLS = {"lstm": (fr.LSTM, 4), "gru": (fr.GRU, 3), "rnn": (fr.RNN, 1)}
 
 

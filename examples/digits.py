@@ -1,6 +1,6 @@
 """The lectures' row-by-row classification on scikit-learn's digits (fusedrnn.demos.digits).
 
-    pip install ".[examples]" && python examples/digits.py     # or: python -m fusedrnn demo digits
+pip install ".[examples]" && python examples/digits.py     # or: python -m fusedrnn demo digits
 """
 
 from fusedrnn.demos import script

@@ -1,6 +1,6 @@
 """The lecture notes' example `forecasting` (fusedrnn.demos.forecasting).
 
-    python examples/forecasting.py          # or: python -m fusedrnn demo forecasting
+python examples/forecasting.py          # or: python -m fusedrnn demo forecasting
 """
 
 from fusedrnn.demos import script

@@ -1,6 +1,6 @@
 """The lecture notes' example `sentiment` (fusedrnn.demos.sentiment).
 
-    python examples/sentiment.py          # or: python -m fusedrnn demo sentiment
+python examples/sentiment.py          # or: python -m fusedrnn demo sentiment
 """
 
 from fusedrnn.demos import script

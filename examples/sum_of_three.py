@@ -1,6 +1,6 @@
 """The lecture notes' example `sum_of_three` (fusedrnn.demos.sum_of_three).
 
-    python examples/sum_of_three.py          # or: python -m fusedrnn demo sum_of_three
+python examples/sum_of_three.py          # or: python -m fusedrnn demo sum_of_three
 """
 
 from fusedrnn.demos import script

@@ -23,8 +23,10 @@ import fusedrnn as fr
 from fusedrnn import reference
 
 CLEAN = (TypeError, ValueError, RuntimeError, KeyError)
-NAMED = re.compile(r"^(x|hx|h0|c0|dy|dhx|dh_n|dc_n|out|lengths|backward|cache|grads(\[.*\])?|params(\[.*\])?|"
-                   r"state_dict\[.*\]): ")
+NAMED = re.compile(
+    r"^(x|hx|h0|c0|dy|dhx|dh_n|dc_n|out|lengths|backward|cache|grads(\[.*\])?|params(\[.*\])?|"
+    r"state_dict\[.*\]): "
+)
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hard_sigmoid", "linear"]
 # Unbounded gates make gated cells explode (tests/test_kernels.py).
 BOUNDED = ["tanh", "sigmoid", "hard_sigmoid"]
@@ -82,9 +84,18 @@ def cases(draw):
         if unbatched and draw(st.booleans()):
             lengths = lengths[0]
     if wrong == "lengths":
-        lengths = draw(st.sampled_from([[0] * (1 if unbatched else N), [T + 1] * (1 if unbatched else N),
-                                        [1.5] * (1 if unbatched else N), [1] * (N + 1), "1",
-                                        [True]]))  # fmt: skip
+        lengths = draw(
+            st.sampled_from(
+                [
+                    [0] * (1 if unbatched else N),
+                    [T + 1] * (1 if unbatched else N),
+                    [1.5] * (1 if unbatched else N),
+                    [1] * (N + 1),
+                    "1",
+                    [True],
+                ]
+            )
+        )
 
     def shaped(shape, corrupt_shape, corrupt_type):
         if corrupt_type:
@@ -100,9 +111,22 @@ def cases(draw):
         states = (h0, _array(draw, state_shape, "float")) if cell == "lstm" else h0
     training = draw(st.booleans())
     dy = None if draw(st.booleans()) else shaped(y_shape, wrong == "dy_shape", wrong == "dy_type")
-    return dict(cell=cell, C=C, H=H, L=L, bidirectional=bidirectional, batch_first=batch_first, bias=bias,
-                dtype=dtype, x=x, states=states, training=training, dy=dy, options=options,
-                lengths=lengths)  # fmt: skip
+    return dict(
+        cell=cell,
+        C=C,
+        H=H,
+        L=L,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        bias=bias,
+        dtype=dtype,
+        x=x,
+        states=states,
+        training=training,
+        dy=dy,
+        options=options,
+        lengths=lengths,
+    )
 
 
 def _reference(case, layer, x64, states64):
@@ -117,20 +141,34 @@ def _reference(case, layer, x64, states64):
     unbatched = x64.ndim == 2
     if lengths is not None and unbatched:  # the reference takes lengths for batched input only
         x64 = x64[:, None]
-        states64 = None if states64 is None else (
-            tuple(s[:, None] for s in states64) if case["cell"] == "lstm" else states64[:, None])
+        states64 = (
+            None
+            if states64 is None
+            else (tuple(s[:, None] for s in states64) if case["cell"] == "lstm" else states64[:, None])
+        )
         options["lengths"] = np.atleast_1d(lengths)
         options["batch_first"] = False
     elif lengths is not None:
         options["lengths"] = np.asarray(lengths)
     if case["cell"] == "lstm":
-        y = reference.lstm(x64, params, states64, activation=given.get("activation", "tanh"),
-                           recurrent_activation=given.get("recurrent_activation", "sigmoid"),
-                           **options)[0]  # fmt: skip
+        y = reference.lstm(
+            x64,
+            params,
+            states64,
+            activation=given.get("activation", "tanh"),
+            recurrent_activation=given.get("recurrent_activation", "sigmoid"),
+            **options,
+        )[0]
     elif case["cell"] == "gru":
-        y = reference.gru(x64, params, states64, activation=given.get("activation", "tanh"),
-                          recurrent_activation=given.get("recurrent_activation", "sigmoid"),
-                          reset_after=given.get("reset_after", True), **options)[0]  # fmt: skip
+        y = reference.gru(
+            x64,
+            params,
+            states64,
+            activation=given.get("activation", "tanh"),
+            recurrent_activation=given.get("recurrent_activation", "sigmoid"),
+            reset_after=given.get("reset_after", True),
+            **options,
+        )[0]
     else:
         y = reference.rnn(x64, params, states64, given.get("activation", "tanh"), **options)[0]
     return y[:, 0] if lengths is not None and unbatched else y
@@ -141,14 +179,25 @@ def _clean(err):
     assert NAMED.match(str(err)), f"message names no argument: {type(err).__name__}: {err}"
 
 
-@settings(max_examples=int(sys.argv[1]) if len(sys.argv) > 1 else 200, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=int(sys.argv[1]) if len(sys.argv) > 1 else 200,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(cases())
 def check(case):
-    layer = LAYERS[case["cell"]](case["C"], case["H"], num_layers=case["L"], bias=case["bias"],
-                                 batch_first=case["batch_first"], bidirectional=case["bidirectional"],
-                                 dtype=case["dtype"], seed=0,
-                                 **case["options"]).train(case["training"])  # fmt: skip
+    layer = LAYERS[case["cell"]](
+        case["C"],
+        case["H"],
+        num_layers=case["L"],
+        bias=case["bias"],
+        batch_first=case["batch_first"],
+        bidirectional=case["bidirectional"],
+        dtype=case["dtype"],
+        seed=0,
+        **case["options"],
+    ).train(case["training"])
     try:
         y, _ = layer(case["x"], case["states"], lengths=case["lengths"])
     except CLEAN as err:
@@ -175,9 +224,11 @@ def check(case):
         assert dx.shape == x64.shape and np.isfinite(dx).all()
 
 
-FUNCTIONAL = {"lstm": (fr.functional.lstm, fr.functional.lstm_backward, reference.lstm),
-              "gru": (fr.functional.gru, fr.functional.gru_backward, reference.gru),
-              "rnn": (fr.functional.rnn, fr.functional.rnn_backward, reference.rnn)}  # fmt: skip
+FUNCTIONAL = {
+    "lstm": (fr.functional.lstm, fr.functional.lstm_backward, reference.lstm),
+    "gru": (fr.functional.gru, fr.functional.gru_backward, reference.gru),
+    "rnn": (fr.functional.rnn, fr.functional.rnn_backward, reference.rnn),
+}
 
 
 @st.composite
@@ -204,14 +255,30 @@ def functional_cases(draw):
     if draw(st.booleans()) or wrong == "grads":
         grads = {k: np.zeros(np.shape(v), dtype) for k, v in layer.state_dict().items()}
         if wrong == "grads":
-            grads[name] = draw(st.sampled_from([grads[name][..., ::-1], grads[name].astype(np.float16),
-                                                grads[name].ravel(), [0.0]]))  # fmt: skip
-    return dict(cell=cell, L=L, bidirectional=bidirectional, dtype=dtype, params=params, x=x, grads=grads,
-                wrong=wrong, forge=draw(st.sampled_from(["plan", "params", "sizes", "y_shape", "cell"])))
+            grads[name] = draw(
+                st.sampled_from(
+                    [grads[name][..., ::-1], grads[name].astype(np.float16), grads[name].ravel(), [0.0]]
+                )
+            )
+    return dict(
+        cell=cell,
+        L=L,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        params=params,
+        x=x,
+        grads=grads,
+        wrong=wrong,
+        forge=draw(st.sampled_from(["plan", "params", "sizes", "y_shape", "cell"])),
+    )
 
 
-@settings(max_examples=int(sys.argv[1]) // 2 if len(sys.argv) > 1 else 100, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=int(sys.argv[1]) // 2 if len(sys.argv) > 1 else 100,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(functional_cases())
 def check_functional(case):
     forward, backward, ref = FUNCTIONAL[case["cell"]]
@@ -240,5 +307,7 @@ def check_functional(case):
 if __name__ == "__main__":
     check()
     check_functional()
-    print(f"fuzz: {sum(counts.values())} cases, {counts['results']} results equal to the reference, "
-          f"{counts['clean errors']} clean errors")  # fmt: skip
+    print(
+        f"fuzz: {sum(counts.values())} cases, {counts['results']} results equal to the reference, "
+        f"{counts['clean errors']} clean errors"
+    )

@@ -25,8 +25,9 @@ def test_valid_call_runs():
 
 
 def test_cell_facts_come_from_the_traits():
-    assert fr._core.cells["lstm"] == dict(name="lstm", gates=4, has_cell_state=True, saves_gates=True,
-                                          saves_per_unit=True, input_fusable=True)  # fmt: skip
+    assert fr._core.cells["lstm"] == dict(
+        name="lstm", gates=4, has_cell_state=True, saves_gates=True, saves_per_unit=True, input_fusable=True
+    )
     assert fr._core.cells["gru"]["gates"] == 3 and not fr._core.cells["gru"]["has_cell_state"]
     assert not fr._core.cells["rnn"]["saves_gates"]
 

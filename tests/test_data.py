@@ -26,8 +26,12 @@ def test_windows_and_targets():
 
 
 def test_bad_arguments():
-    for kwargs, match in [(dict(steps=0), "steps"), (dict(steps=3, horizon=-1), "horizon"),
-                          (dict(steps=3, stride=0), "stride"), (dict(steps=10), "too few")]:  # fmt: skip
+    for kwargs, match in [
+        (dict(steps=0), "steps"),
+        (dict(steps=3, horizon=-1), "horizon"),
+        (dict(steps=3, stride=0), "stride"),
+        (dict(steps=10), "too few"),
+    ]:
         with pytest.raises(ValueError, match=match):
             fr.data.sliding_windows(np.arange(10), **kwargs)
     with pytest.raises(TypeError, match="series: expected real numbers"):

@@ -20,8 +20,13 @@ def assert_matches_reference(layer, y, dx, ry, rdx, rgrads):
     np.testing.assert_allclose(y, ry, **tol)
     np.testing.assert_allclose(dx, rdx, **tol)
     for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            layer.grads[name],
+            want,
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * max(1.0, np.abs(want).max()),
+        )
 
 
 def forward_backward(layer, cell, x, dy, lengths=None):
@@ -44,8 +49,11 @@ def test_gradients_given_the_masks_match_the_reference(rng, cell, dtype, with_le
     assert masks.shape == (2, T, N, 2 * H) and masks.dtype == dtype
     params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
     ref_forward = {"lstm": reference.lstm, "gru": reference.gru, "rnn": reference.rnn}[cell]
-    ref_backward = {"lstm": reference.lstm_backward, "gru": reference.gru_backward,
-                    "rnn": reference.rnn_backward}[cell]  # fmt: skip
+    ref_backward = {
+        "lstm": reference.lstm_backward,
+        "gru": reference.gru_backward,
+        "rnn": reference.rnn_backward,
+    }[cell]
     opts = dict(num_layers=3, bidirectional=True, lengths=lengths, dropout_masks=masks.astype(np.float64))
     ry, _, cache = ref_forward(x.astype(np.float64), params, None, **opts)
     rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
@@ -108,10 +116,12 @@ def test_full_dropout_and_bad_values():
     top = fr.RNN(3, 3, seed=0)
     top.load_state_dict({k.replace("_l1", "_l0"): v for k, v in layer.state_dict().items() if "_l1" in k})
     np.testing.assert_allclose(y, top(np.zeros((3, 1, 3), np.float32))[0], rtol=1e-6)
-    for value, error, match in [(-0.1, ValueError, "dropout: expected a probability"),
-                                (1.5, ValueError, "dropout: expected a probability"),
-                                (True, TypeError, "dropout: expected a float"),
-                                ("0.2", TypeError, "dropout")]:  # fmt: skip
+    for value, error, match in [
+        (-0.1, ValueError, "dropout: expected a probability"),
+        (1.5, ValueError, "dropout: expected a probability"),
+        (True, TypeError, "dropout: expected a float"),
+        ("0.2", TypeError, "dropout"),
+    ]:
         with pytest.raises(error, match=match):
             fr.LSTM(2, 3, num_layers=2, dropout=value)
     with warnings.catch_warnings(record=True) as caught:
@@ -125,8 +135,12 @@ def test_full_dropout_and_bad_values():
 CELL_LAYERS = {
     "lstm": (lambda **o: fr.LSTM(**o), reference.lstm, reference.lstm_backward, {}),
     "gru": (lambda **o: fr.GRU(**o), reference.gru, reference.gru_backward, {}),
-    "gru_reset_before": (lambda **o: fr.GRU(reset_after=False, **o), reference.gru, reference.gru_backward,
-                         {"reset_after": False}),  # fmt: skip
+    "gru_reset_before": (
+        lambda **o: fr.GRU(reset_after=False, **o),
+        reference.gru,
+        reference.gru_backward,
+        {"reset_after": False},
+    ),
     "rnn": (lambda **o: fr.RNN(**o), reference.rnn, reference.rnn_backward, {}),
 }
 
@@ -138,8 +152,16 @@ CELL_LAYERS = {
 def test_recurrent_dropout_gradients_given_the_masks_match_the_reference(rng, cell, dtype, with_lengths):
     T, N, C, H = 6, 4, 3, 7
     make, ref_forward, ref_backward, extra = CELL_LAYERS[cell]
-    layer = make(input_size=C, hidden_size=H, num_layers=2, bidirectional=True, dropout=0.3,
-                 recurrent_dropout=0.4, dtype=dtype, seed=4)  # fmt: skip
+    layer = make(
+        input_size=C,
+        hidden_size=H,
+        num_layers=2,
+        bidirectional=True,
+        dropout=0.3,
+        recurrent_dropout=0.4,
+        dtype=dtype,
+        seed=4,
+    )
     x = rng.standard_normal((T, N, C)).astype(dtype)
     dy = rng.standard_normal((T, N, 2 * H)).astype(dtype)
     lengths = np.array([6, 2, 5, 1]) if with_lengths else None
@@ -147,9 +169,17 @@ def test_recurrent_dropout_gradients_given_the_masks_match_the_reference(rng, ce
     rec = layer.recurrent_dropout_masks
     assert rec.shape == (4, N, H) and rec.dtype == dtype
     params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
-    ry, _, cache = ref_forward(x.astype(np.float64), params, None, num_layers=2, bidirectional=True,
-                               lengths=lengths, dropout_masks=layer.dropout_masks.astype(np.float64),
-                               recurrent_masks=rec.astype(np.float64), **extra)  # fmt: skip
+    ry, _, cache = ref_forward(
+        x.astype(np.float64),
+        params,
+        None,
+        num_layers=2,
+        bidirectional=True,
+        lengths=lengths,
+        dropout_masks=layer.dropout_masks.astype(np.float64),
+        recurrent_masks=rec.astype(np.float64),
+        **extra,
+    )
     rdx, _, rgrads = ref_backward(cache, dy.astype(np.float64), None)
     assert_matches_reference(layer, y, dx, ry, rdx, rgrads)
 
@@ -181,6 +211,9 @@ def test_functional_recurrent_dropout():
     x = np.random.default_rng(0).standard_normal((4, 2, 3))
     y, _, cache = F.lstm(x, layer.state_dict(), training=True, recurrent_dropout=0.5, generator=1)
     assert cache.recurrent_masks.shape == (1, 2, 5)
-    ref, _, _ = reference.lstm(x, {k: v.astype(np.float64) for k, v in layer.state_dict().items()},
-                               recurrent_masks=cache.recurrent_masks.astype(np.float64))  # fmt: skip
+    ref, _, _ = reference.lstm(
+        x,
+        {k: v.astype(np.float64) for k, v in layer.state_dict().items()},
+        recurrent_masks=cache.recurrent_masks.astype(np.float64),
+    )
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)

@@ -395,7 +395,7 @@ def test_backward_refuses_a_non_cache(cell, functional_call, not_a_cache, type_n
         ("unbatched", None),
         ("y_shape", (1,)),
         ("cell", 3),
-    ],  # fmt: skip
+    ],
 )
 def test_backward_refuses_a_forged_cache(cell, functional_call, field, forged):
     _, y, cache = functional_call
@@ -910,8 +910,7 @@ def spiked(x, value):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(
-    "case",
-    ["all+1e4", "all-1e4", "mixed-1e4", "spikes+inf", "spikes-inf", "spikes-max"],
+    "case", ["all+1e4", "all-1e4", "mixed-1e4", "spikes+inf", "spikes-inf", "spikes-max"]
 )
 def test_large_inputs_give_finite_outputs(rng, cell, dtype, case):
     x = make_x(rng, dtype=dtype)

@@ -47,23 +47,44 @@ def fusedrnn_state_dict(keras_layer, cell):
 
 def keras_and_fusedrnn(cell, activation, recurrent_activation):
     if cell == "lstm":
-        k = keras.layers.LSTM(H, activation=activation, recurrent_activation=recurrent_activation,
-                              return_sequences=True, return_state=True)  # fmt: skip
+        k = keras.layers.LSTM(
+            H,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            return_sequences=True,
+            return_state=True,
+        )
         f = fr.LSTM(C, H, batch_first=True, activation=activation, recurrent_activation=recurrent_activation)
     elif cell in ("gru", "gru_reset_before"):
         reset_after = cell == "gru"
-        k = keras.layers.GRU(H, activation=activation, recurrent_activation=recurrent_activation,
-                             return_sequences=True, return_state=True, reset_after=reset_after)  # fmt: skip
-        f = fr.GRU(C, H, batch_first=True, activation=activation, recurrent_activation=recurrent_activation,
-                   reset_after=reset_after)  # fmt: skip
+        k = keras.layers.GRU(
+            H,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            return_sequences=True,
+            return_state=True,
+            reset_after=reset_after,
+        )
+        f = fr.GRU(
+            C,
+            H,
+            batch_first=True,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=reset_after,
+        )
     else:
         k = keras.layers.SimpleRNN(H, activation=activation, return_sequences=True, return_state=True)
         f = fr.RNN(C, H, batch_first=True, activation=activation)
     k.build((N, T, C))
     rng = np.random.default_rng(3)
     # Keras's default bias is zero; random biases check that the bias is mapped too.
-    k.set_weights([w if i < 2 else rng.standard_normal(w.shape).astype(np.float32) * 0.3
-                   for i, w in enumerate(k.get_weights())])  # fmt: skip
+    k.set_weights(
+        [
+            w if i < 2 else rng.standard_normal(w.shape).astype(np.float32) * 0.3
+            for i, w in enumerate(k.get_weights())
+        ]
+    )
     f.load_state_dict(fusedrnn_state_dict(k, cell))
     return k, f.eval()
 
@@ -102,8 +123,14 @@ def test_lecture_relu_lstm_weights_give_keras_prediction():
     k.build((1, 3, 1))
     f = fr.LSTM(1, 50, activation="relu", batch_first=True)
     weights = k.get_weights()
-    f.load_state_dict({"weight_ih_l0": weights[0].T, "weight_hh_l0": weights[1].T, "bias_ih_l0": weights[2],
-                       "bias_hh_l0": np.zeros(200, np.float32)})  # fmt: skip
+    f.load_state_dict(
+        {
+            "weight_ih_l0": weights[0].T,
+            "weight_hh_l0": weights[1].T,
+            "bias_ih_l0": weights[2],
+            "bias_hh_l0": np.zeros(200, np.float32),
+        }
+    )
     x = np.array([[[50.0], [51.0], [52.0]]], np.float32)
     _, (h_n, _) = f.eval()(x)
     np.testing.assert_allclose(h_n[0], as_numpy(k(x)), rtol=1e-5, atol=1e-4)
@@ -112,8 +139,9 @@ def test_lecture_relu_lstm_weights_give_keras_prediction():
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("units, features", [(50, 1), (7, 3)])
 def test_parameter_counts_both_ways(cell, units, features):
-    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU,
-                   "rnn": keras.layers.SimpleRNN}[cell](units)  # fmt: skip
+    keras_layer = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[cell](
+        units
+    )
     keras_layer.build((None, 3, features))
     layer = {"lstm": fr.LSTM, "gru": fr.GRU, "rnn": fr.RNN}[cell](features, units)
     assert layer.parameter_count("keras") == keras_layer.count_params()
@@ -127,8 +155,9 @@ KERAS_LAYERS = [
     lambda: keras.layers.LSTM(H, return_sequences=True, activation="relu"),
     lambda: keras.layers.LSTM(H, return_sequences=True, use_bias=False),
     lambda: keras.layers.GRU(H, return_sequences=True),
-    lambda: keras.layers.GRU(H, return_sequences=True, reset_after=False,
-                             recurrent_activation="hard_sigmoid"),  # fmt: skip
+    lambda: keras.layers.GRU(
+        H, return_sequences=True, reset_after=False, recurrent_activation="hard_sigmoid"
+    ),
     lambda: keras.layers.SimpleRNN(H, return_sequences=True, activation="tanh"),
     lambda: keras.layers.Bidirectional(keras.layers.LSTM(H, return_sequences=True)),
     lambda: keras.layers.Bidirectional(keras.layers.GRU(H, return_sequences=True, reset_after=False)),

@@ -49,10 +49,34 @@ def run_layer(layer, x, states, dy, dstates):
     return y, (h_n,), dx, (dh0,)
 
 
-def make_case(rng, T, N, C, H, num_layers=1, bidirectional=False, bias=True, batch_first=False,
-              unbatched=False, with_hx=True, dtype=np.float64, cell="lstm", activations=None):  # fmt: skip
-    layer = make_layer(cell, C, H, num_layers, activations, bias=bias, batch_first=batch_first,
-                       bidirectional=bidirectional, dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
+def make_case(
+    rng,
+    T,
+    N,
+    C,
+    H,
+    num_layers=1,
+    bidirectional=False,
+    bias=True,
+    batch_first=False,
+    unbatched=False,
+    with_hx=True,
+    dtype=np.float64,
+    cell="lstm",
+    activations=None,
+):
+    layer = make_layer(
+        cell,
+        C,
+        H,
+        num_layers,
+        activations,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        seed=int(rng.integers(1 << 30)),
+    )
     x_shape, state_shape, y_shape = io_shapes(T, N, C, H, num_layers, bidirectional, batch_first, unbatched)
     k = num_states(layer)
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -79,8 +103,9 @@ def reference_result(layer, x, hx, dy, dhx):
         dx, dstates, grads = reference.lstm_backward(cache, dy, dhx)
         return y, states, dx, dstates, grads
     if isinstance(layer, fr.GRU):
-        y, h_n, cache = reference.gru(x, params, None if hx is None else hx[0], reset_after=layer.reset_after,
-                                      **opts)  # fmt: skip
+        y, h_n, cache = reference.gru(
+            x, params, None if hx is None else hx[0], reset_after=layer.reset_after, **opts
+        )
         dx, dh0, grads = reference.gru_backward(cache, dy, dhx[0])
     else:
         y, h_n, cache = reference.rnn(x, params, None if hx is None else hx[0], layer.nonlinearity, **opts)
@@ -119,8 +144,13 @@ def assert_matches_reference(layer, x, hx, dy, dhx):
     assert layer.grads.keys() == rgrads.keys()
     for name, want in rgrads.items():
         # Gradients sum over T*N terms: scale the absolute tolerance with their magnitude.
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            layer.grads[name],
+            want,
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * max(1.0, np.abs(want).max()),
+        )
 
 
 DTYPES = [np.float64, np.float32]
@@ -155,8 +185,9 @@ def test_options(rng, cell, dtype, option):
         "no_hx": dict(with_hx=False),
         "unbatched_batch_first": dict(unbatched=True, batch_first=True),
     }[option]
-    assert_matches_reference(*make_case(rng, 5, 3, 4, 21, num_layers=2, bidirectional=True, dtype=dtype,
-                                        cell=cell, **kwargs))  # fmt: skip
+    assert_matches_reference(
+        *make_case(rng, 5, 3, 4, 21, num_layers=2, bidirectional=True, dtype=dtype, cell=cell, **kwargs)
+    )
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -185,24 +216,74 @@ ACTIVATION_CASES += [("rnn", a, "sigmoid") for a in ACTIVATIONS]
 def test_activations(rng, cell, dtype, activation, recurrent_activation):
     if dtype == np.float32 and explosive(cell, (activation, recurrent_activation)):
         pytest.skip("grows doubly exponentially: float64 only (see explosive)")
-    assert_matches_reference(*make_case(rng, 5, 3, 4, 21, num_layers=2, bidirectional=True, dtype=dtype,
-                                        cell=cell,
-                                        activations=(activation, recurrent_activation)))  # fmt: skip
+    assert_matches_reference(
+        *make_case(
+            rng,
+            5,
+            3,
+            4,
+            21,
+            num_layers=2,
+            bidirectional=True,
+            dtype=dtype,
+            cell=cell,
+            activations=(activation, recurrent_activation),
+        )
+    )
 
 
 @given(
-    cell=st.sampled_from(CELLS), T=st.integers(1, 6), N=st.integers(1, 9), C=st.integers(1, 9),
-    H=st.integers(1, 40), num_layers=st.integers(1, 3), bidirectional=st.booleans(), bias=st.booleans(),
-    batch_first=st.booleans(), unbatched=st.booleans(), with_hx=st.booleans(),
-    dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**32 - 1),
+    cell=st.sampled_from(CELLS),
+    T=st.integers(1, 6),
+    N=st.integers(1, 9),
+    C=st.integers(1, 9),
+    H=st.integers(1, 40),
+    num_layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    bias=st.booleans(),
+    batch_first=st.booleans(),
+    unbatched=st.booleans(),
+    with_hx=st.booleans(),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**32 - 1),
     activations=st.none() | st.tuples(st.sampled_from(ACTIVATIONS), st.sampled_from(ACTIVATIONS)),
-)  # fmt: skip
-def test_hypothesis_sweep(cell, T, N, C, H, num_layers, bidirectional, bias, batch_first, unbatched, with_hx,
-                          dtype, seed, activations):  # fmt: skip
+)
+def test_hypothesis_sweep(
+    cell,
+    T,
+    N,
+    C,
+    H,
+    num_layers,
+    bidirectional,
+    bias,
+    batch_first,
+    unbatched,
+    with_hx,
+    dtype,
+    seed,
+    activations,
+):
     assume(not explosive(cell, activations))
     rng = np.random.default_rng(seed)
-    assert_matches_reference(*make_case(rng, T, N, C, H, num_layers, bidirectional, bias, batch_first,
-                                        unbatched, with_hx, dtype, cell, activations))  # fmt: skip
+    assert_matches_reference(
+        *make_case(
+            rng,
+            T,
+            N,
+            C,
+            H,
+            num_layers,
+            bidirectional,
+            bias,
+            batch_first,
+            unbatched,
+            with_hx,
+            dtype,
+            cell,
+            activations,
+        )
+    )
 
 
 FUNCTIONAL = {

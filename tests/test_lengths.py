@@ -43,8 +43,12 @@ def run_reference(layer, cell, x, hx, lengths, dy, dhx):
         return None if t is None else tuple(a.astype(np.float64) for a in t)
 
     hx, dhx, x, dy = as64(hx), as64(dhx), x.astype(np.float64), dy.astype(np.float64)
-    opts = dict(num_layers=layer.num_layers, bidirectional=layer.bidirectional, batch_first=layer.batch_first,
-                lengths=lengths)  # fmt: skip
+    opts = dict(
+        num_layers=layer.num_layers,
+        bidirectional=layer.bidirectional,
+        batch_first=layer.batch_first,
+        lengths=lengths,
+    )
     if cell == "lstm":
         y, states, cache = reference.lstm(x, params, hx, **opts)
         dx, dstates, grads = reference.lstm_backward(cache, dy, dhx)
@@ -60,13 +64,24 @@ def run_reference(layer, cell, x, hx, lengths, dy, dhx):
 
 
 def make_case(rng, cell, T, N, C, H, num_layers, bidirectional, batch_first, with_hx, dtype, lengths=None):
-    layer = make_layer(cell, C, H, num_layers=num_layers, bidirectional=bidirectional,
-                       batch_first=batch_first, dtype=dtype, seed=int(rng.integers(1 << 30)))  # fmt: skip
+    layer = make_layer(
+        cell,
+        C,
+        H,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        dtype=dtype,
+        seed=int(rng.integers(1 << 30)),
+    )
     D = 2 if bidirectional else 1
     x = rng.standard_normal((N, T, C) if batch_first else (T, N, C)).astype(dtype)
     k = 2 if cell == "lstm" else 1
-    hx = (tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k))
-          if with_hx else None)  # fmt: skip
+    hx = (
+        tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k))
+        if with_hx
+        else None
+    )
     dy = rng.standard_normal((N, T, D * H) if batch_first else (T, N, D * H)).astype(dtype)
     dhx = tuple(rng.standard_normal((num_layers * D, N, H)).astype(dtype) for _ in range(k))
     if lengths is None:
@@ -79,14 +94,21 @@ def assert_matches_reference(cell, layer, x, hx, lengths, dy, dhx):
     tol = TOLERANCE[dtype]
     y, states, dx, dstates = run_layer(layer, cell, x, hx, lengths, dy, dhx)
     ry, rstates, rdx, rdstates, rgrads = run_reference(layer, cell, x, hx, lengths, dy, dhx)
-    for name, got, want in [("y", y, ry), ("dx", dx, rdx)] + [
-        (f"state[{i}]", a, b) for i, (a, b) in enumerate(zip(states, rstates, strict=True))
-    ] + [(f"dstate0[{i}]", a, b) for i, (a, b) in enumerate(zip(dstates, rdstates, strict=True))]:
+    for name, got, want in (
+        [("y", y, ry), ("dx", dx, rdx)]
+        + [(f"state[{i}]", a, b) for i, (a, b) in enumerate(zip(states, rstates, strict=True))]
+        + [(f"dstate0[{i}]", a, b) for i, (a, b) in enumerate(zip(dstates, rdstates, strict=True))]
+    ):
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, err_msg=name, **tol)
     for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            layer.grads[name],
+            want,
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * max(1.0, np.abs(want).max()),
+        )
     # Padding: y is exactly zero there, and so is dx.
     time_major = (lambda a: a.transpose(1, 0, 2)) if layer.batch_first else (lambda a: a)
     for n, length in enumerate(lengths):
@@ -99,21 +121,30 @@ def assert_matches_reference(cell, layer, x, hx, lengths, dy, dhx):
 @pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (1, True), (2, True), (3, False)])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_matches_reference(rng, cell, dtype, num_layers, bidirectional, batch_first):
-    case = make_case(rng, cell, 7, 6, 3, 9, num_layers, bidirectional, batch_first, True, dtype,
-                     lengths=[3, 7, 1, 7, 4, 3])  # fmt: skip
+    case = make_case(
+        rng, cell, 7, 6, 3, 9, num_layers, bidirectional, batch_first, True, dtype, lengths=[3, 7, 1, 7, 4, 3]
+    )
     assert_matches_reference(cell, *case)
 
 
 @given(
-    cell=st.sampled_from(CELLS), T=st.integers(1, 7), N=st.integers(1, 9), C=st.integers(1, 5),
-    H=st.integers(1, 20), num_layers=st.integers(1, 2), bidirectional=st.booleans(),
-    batch_first=st.booleans(), with_hx=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+    cell=st.sampled_from(CELLS),
+    T=st.integers(1, 7),
+    N=st.integers(1, 9),
+    C=st.integers(1, 5),
+    H=st.integers(1, 20),
+    num_layers=st.integers(1, 2),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    with_hx=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
     seed=st.integers(0, 2**32 - 1),
-)  # fmt: skip
+)
 def test_hypothesis_sweep(cell, T, N, C, H, num_layers, bidirectional, batch_first, with_hx, dtype, seed):
     rng = np.random.default_rng(seed)
-    assert_matches_reference(cell, *make_case(rng, cell, T, N, C, H, num_layers, bidirectional, batch_first,
-                                              with_hx, dtype))  # fmt: skip
+    assert_matches_reference(
+        cell, *make_case(rng, cell, T, N, C, H, num_layers, bidirectional, batch_first, with_hx, dtype)
+    )
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -123,8 +154,9 @@ def test_full_lengths_equal_no_lengths_bitwise(rng, cell):
     grads = {k: v.copy() for k, v in layer.grads.items()}
     layer.zero_grad()
     full = run_layer(layer, cell, x, hx, [5, 5, 5, 5], dy, dhx)
-    for a, b in zip([plain[0], *plain[1], plain[2], *plain[3]], [full[0], *full[1], full[2], *full[3]],
-                    strict=True):  # fmt: skip
+    for a, b in zip(
+        [plain[0], *plain[1], plain[2], *plain[3]], [full[0], *full[1], full[2], *full[3]], strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     for name, g in grads.items():
         np.testing.assert_array_equal(layer.grads[name], g)
@@ -189,8 +221,9 @@ def test_matches_torch_packed_sequences(cell, batch_first):
     out, final = module(packed, tuple(st_) if cell == "lstm" else st_[0])
     yt, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
     finals = list(final) if cell == "lstm" else [final]
-    loss = (yt * torch.tensor(dy)).sum() + sum((f * torch.tensor(d)).sum()
-                                               for f, d in zip(finals, dstates, strict=True))  # fmt: skip
+    loss = (yt * torch.tensor(dy)).sum() + sum(
+        (f * torch.tensor(d)).sum() for f, d in zip(finals, dstates, strict=True)
+    )
     loss.backward()
 
     hx = tuple(states) if cell == "lstm" else states[0]
@@ -224,8 +257,11 @@ def test_pad_sequences_feeds_lengths():
         np.testing.assert_allclose(h_n[:, n], h_n_alone[:, 0], rtol=1e-6, atol=1e-7)
     first, _ = fr.pad_sequences([[1, 2], [3]], batch_first=True, padding_value=-1, dtype=np.float64)
     np.testing.assert_array_equal(first, [[[1], [2]], [[3], [-1]]])
-    for bad, error, match in [([], TypeError, "non-empty list"), ([np.zeros((0, 2))], ValueError, "T_n >= 1"),
-                              ([np.zeros((2, 2)), np.zeros((2, 3))], ValueError, "has 3 features"),
-                              (["ab"], TypeError, "real-valued")]:  # fmt: skip
+    for bad, error, match in [
+        ([], TypeError, "non-empty list"),
+        ([np.zeros((0, 2))], ValueError, "T_n >= 1"),
+        ([np.zeros((2, 2)), np.zeros((2, 3))], ValueError, "has 3 features"),
+        (["ab"], TypeError, "real-valued"),
+    ]:
         with pytest.raises(error, match=match):
             fr.pad_sequences(bad)

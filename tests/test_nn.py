@@ -85,8 +85,12 @@ def test_cross_entropy(rng):
     value, grad = nn.sparse_categorical_crossentropy(logits, labels)
     p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     assert value == pytest.approx(-np.mean(np.log(np.take_along_axis(p, labels[..., None], -1))))
-    np.testing.assert_allclose(grad, numerical(lambda: nn.sparse_categorical_crossentropy(logits, labels)[0],
-                                               logits, 1e-6), rtol=1e-4, atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(
+        grad,
+        numerical(lambda: nn.sparse_categorical_crossentropy(logits, labels)[0], logits, 1e-6),
+        rtol=1e-4,
+        atol=1e-8,
+    )
     with pytest.raises(ValueError, match="target: expected integer labels"):
         nn.sparse_categorical_crossentropy(logits, labels.astype(float))
 

@@ -87,8 +87,10 @@ def test_refusals(tmp_path):
     layer = fr.LSTM(3, 4).eval()
     fr.onnx.export(layer, tmp_path / "ok.onnx")
     model = onnx.load(str(tmp_path / "ok.onnx"))
-    for change, match in [(helper.make_attribute("clip", 3.0), "clip=3.0"),
-                          (helper.make_attribute("input_forget", 1), "input_forget=1")]:  # fmt: skip
+    for change, match in [
+        (helper.make_attribute("clip", 3.0), "clip=3.0"),
+        (helper.make_attribute("input_forget", 1), "input_forget=1"),
+    ]:
         bad = onnx.ModelProto()
         bad.CopyFrom(model)
         next(n for n in bad.graph.node if n.op_type == "LSTM").attribute.append(change)

@@ -20,28 +20,68 @@ ANY = BOUNDED + ["relu", "linear"]
 
 @given(
     cell=st.sampled_from(["lstm", "lstm_proj", "gru", "gru_reset_before", "rnn"]),
-    T=st.integers(1, 6), N=st.integers(1, 6), C=st.integers(1, 5), H=st.integers(2, 12),
-    num_layers=st.integers(1, 3), bidirectional=st.booleans(), batch_first=st.booleans(), bias=st.booleans(),
-    activation=st.sampled_from(ANY), recurrent_activation=st.sampled_from(BOUNDED),
-    dropout=st.sampled_from([0.0, 0.5]), recurrent_dropout=st.sampled_from([0.0, 0.3]),
-    with_lengths=st.booleans(), with_states=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
+    T=st.integers(1, 6),
+    N=st.integers(1, 6),
+    C=st.integers(1, 5),
+    H=st.integers(2, 12),
+    num_layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    activation=st.sampled_from(ANY),
+    recurrent_activation=st.sampled_from(BOUNDED),
+    dropout=st.sampled_from([0.0, 0.5]),
+    recurrent_dropout=st.sampled_from([0.0, 0.3]),
+    with_lengths=st.booleans(),
+    with_states=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
     seed=st.integers(0, 2**32 - 1),
-)  # fmt: skip
-def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch_first, bias, activation,
-                              recurrent_activation, dropout, recurrent_dropout, with_lengths, with_states,
-                              dtype, seed):  # fmt: skip
+)
+def test_all_options_together(
+    cell,
+    T,
+    N,
+    C,
+    H,
+    num_layers,
+    bidirectional,
+    batch_first,
+    bias,
+    activation,
+    recurrent_activation,
+    dropout,
+    recurrent_dropout,
+    with_lengths,
+    with_states,
+    dtype,
+    seed,
+):
     rng = np.random.default_rng(seed)
-    options = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional,
-                   dtype=dtype, seed=seed % 1000, recurrent_dropout=recurrent_dropout,
-                   dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+    options = dict(
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        seed=seed % 1000,
+        recurrent_dropout=recurrent_dropout,
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
     P = 0
     if cell in ("lstm", "lstm_proj"):
         P = max(1, H // 2) if cell == "lstm_proj" else 0
-        layer = fr.LSTM(C, H, activation=activation, recurrent_activation=recurrent_activation, proj_size=P,
-                        **options)  # fmt: skip
+        layer = fr.LSTM(
+            C, H, activation=activation, recurrent_activation=recurrent_activation, proj_size=P, **options
+        )
     elif cell.startswith("gru"):
-        layer = fr.GRU(C, H, activation=activation, recurrent_activation=recurrent_activation,
-                       reset_after=cell == "gru", **options)  # fmt: skip
+        layer = fr.GRU(
+            C,
+            H,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=cell == "gru",
+            **options,
+        )
     else:
         layer = fr.RNN(C, H, nonlinearity=activation, **options)
     S, D = P or H, 2 if bidirectional else 1
@@ -67,17 +107,31 @@ def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch
         return None if a is None else a.astype(np.float64)
 
     if lstm:
-        ry, rstates, cache = reference.lstm(x.astype(np.float64), params,
-                                            None if h0 is None else (as64(h0), as64(c0)),
-                                            activation=activation, recurrent_activation=recurrent_activation,
-                                            **opts)  # fmt: skip
+        ry, rstates, cache = reference.lstm(
+            x.astype(np.float64),
+            params,
+            None if h0 is None else (as64(h0), as64(c0)),
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            **opts,
+        )
         rdx, rdstates, rgrads = reference.lstm_backward(cache, as64(dy), (as64(dh), as64(dc)))
-        pairs = [(states[0], rstates[0]), (states[1], rstates[1]), (dstates[0], rdstates[0]),
-                 (dstates[1], rdstates[1])]  # fmt: skip
+        pairs = [
+            (states[0], rstates[0]),
+            (states[1], rstates[1]),
+            (dstates[0], rdstates[0]),
+            (dstates[1], rdstates[1]),
+        ]
     elif cell.startswith("gru"):
-        ry, rh, cache = reference.gru(x.astype(np.float64), params, as64(h0), activation=activation,
-                                      recurrent_activation=recurrent_activation, reset_after=cell == "gru",
-                                      **opts)  # fmt: skip
+        ry, rh, cache = reference.gru(
+            x.astype(np.float64),
+            params,
+            as64(h0),
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=cell == "gru",
+            **opts,
+        )
         rdx, rdh0, rgrads = reference.gru_backward(cache, as64(dy), as64(dh))
         pairs = [(states, rh), (dstates, rdh0)]
     else:
@@ -88,8 +142,14 @@ def test_all_options_together(cell, T, N, C, H, num_layers, bidirectional, batch
     # Unbounded activations (relu, linear candidates) let values grow over the steps: scale atol with them.
     for got, want in [(y, ry), (dx, rdx)] + pairs:
         assert got.shape == want.shape
-        np.testing.assert_allclose(got, want, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            got, want, rtol=tol["rtol"], atol=tol["atol"] * max(1.0, np.abs(want).max())
+        )
     for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            layer.grads[name],
+            want,
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * max(1.0, np.abs(want).max()),
+        )

@@ -258,9 +258,15 @@ def test_concurrent_calls_into_one_layer_are_refused():
 
 @pytest.mark.parametrize(
     "name, value",
-    [("num_layers", 1), ("bidirectional", False), ("hidden_size", 3), ("dtype", np.float64),
-     ("input_size", 2), ("bias", False)],
-)  # fmt: skip
+    [
+        ("num_layers", 1),
+        ("bidirectional", False),
+        ("hidden_size", 3),
+        ("dtype", np.float64),
+        ("input_size", 2),
+        ("bias", False),
+    ],
+)
 def test_configuration_is_fixed(cell, name, value):
     layer = make(cell)
     with pytest.raises(AttributeError, match=f"{name}: fixed when the layer is made"):

@@ -16,11 +16,34 @@ pytestmark = pytest.mark.usefixtures("isa")
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-11), np.float32: dict(rtol=2e-4, atol=2e-5)}
 
 
-def make_case(rng, T, N, C, H, P, num_layers=1, bidirectional=False, batch_first=False, bias=True,
-              dtype=np.float64, unbatched=False, with_hx=True, **options):  # fmt: skip
-    layer = fr.LSTM(C, H, num_layers=num_layers, bias=bias, batch_first=batch_first,
-                    bidirectional=bidirectional, proj_size=P, dtype=dtype, seed=int(rng.integers(1 << 30)),
-                    **options)  # fmt: skip
+def make_case(
+    rng,
+    T,
+    N,
+    C,
+    H,
+    P,
+    num_layers=1,
+    bidirectional=False,
+    batch_first=False,
+    bias=True,
+    dtype=np.float64,
+    unbatched=False,
+    with_hx=True,
+    **options,
+):
+    layer = fr.LSTM(
+        C,
+        H,
+        num_layers=num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        proj_size=P,
+        dtype=dtype,
+        seed=int(rng.integers(1 << 30)),
+        **options,
+    )
     D = 2 if bidirectional else 1
     LD = num_layers * D
     if unbatched:
@@ -29,8 +52,10 @@ def make_case(rng, T, N, C, H, P, num_layers=1, bidirectional=False, batch_first
         x_shape = (N, T, C) if batch_first else (T, N, C)
         h_shape, c_shape = (LD, N, P), (LD, N, H)
         y_shape = x_shape[:-1] + (D * P,)
+
     def r(shape):
         return rng.standard_normal(shape).astype(dtype)
+
     hx = (r(h_shape), r(c_shape)) if with_hx else None
     return layer, r(x_shape), hx, r(y_shape), (r(h_shape), r(c_shape))
 
@@ -45,41 +70,65 @@ def check(layer, x, hx, dy, dhx, lengths=None):
     def as64(t):
         return None if t is None else tuple(a.astype(np.float64) for a in t)
 
-    opts = dict(num_layers=layer.num_layers, bidirectional=layer.bidirectional, batch_first=layer.batch_first,
-                lengths=lengths, activation=layer.activation,
-                recurrent_activation=layer.recurrent_activation)  # fmt: skip
+    opts = dict(
+        num_layers=layer.num_layers,
+        bidirectional=layer.bidirectional,
+        batch_first=layer.batch_first,
+        lengths=lengths,
+        activation=layer.activation,
+        recurrent_activation=layer.recurrent_activation,
+    )
     if layer.dropout_masks is not None:
         opts["dropout_masks"] = layer.dropout_masks.astype(np.float64)
     if layer.recurrent_dropout_masks is not None:
         opts["recurrent_masks"] = layer.recurrent_dropout_masks.astype(np.float64)
     ry, (rh, rc), cache = reference.lstm(x.astype(np.float64), params, as64(hx), **opts)
     rdx, (rdh0, rdc0), rgrads = reference.lstm_backward(cache, dy.astype(np.float64), as64(dhx))
-    for name, got, want in [("y", y, ry), ("h_n", h_n, rh), ("c_n", c_n, rc), ("dx", dx, rdx),
-                            ("dh0", dh0, rdh0), ("dc0", dc0, rdc0)]:  # fmt: skip
+    for name, got, want in [
+        ("y", y, ry),
+        ("h_n", h_n, rh),
+        ("c_n", c_n, rc),
+        ("dx", dx, rdx),
+        ("dh0", dh0, rdh0),
+        ("dc0", dc0, rdc0),
+    ]:
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, err_msg=name, **tol)
     assert any(name.startswith("weight_hr") for name in rgrads)
     for name, want in rgrads.items():
-        np.testing.assert_allclose(layer.grads[name], want, err_msg=name, rtol=tol["rtol"],
-                                   atol=tol["atol"] * max(1.0, np.abs(want).max()))  # fmt: skip
+        np.testing.assert_allclose(
+            layer.grads[name],
+            want,
+            err_msg=name,
+            rtol=tol["rtol"],
+            atol=tol["atol"] * max(1.0, np.abs(want).max()),
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("T,N,C,H,P", [(1, 1, 1, 2, 1), (5, 3, 4, 6, 3), (4, 9, 70, 40, 17),
-                                       (3, 2, 5, 33, 32), (6, 13, 3, 70, 20)])  # fmt: skip
+@pytest.mark.parametrize(
+    "T,N,C,H,P", [(1, 1, 1, 2, 1), (5, 3, 4, 6, 3), (4, 9, 70, 40, 17), (3, 2, 5, 33, 32), (6, 13, 3, 70, 20)]
+)
 @pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, True)])
 def test_matches_reference(rng, dtype, T, N, C, H, P, num_layers, bidirectional):
     check(*make_case(rng, T, N, C, H, P, num_layers, bidirectional, dtype=dtype))
 
 
-@pytest.mark.parametrize("option", ["no_bias", "batch_first", "unbatched", "no_hx", "lengths", "dropout",
-                                    "recurrent_dropout", "relu"])  # fmt: skip
+@pytest.mark.parametrize(
+    "option",
+    ["no_bias", "batch_first", "unbatched", "no_hx", "lengths", "dropout", "recurrent_dropout", "relu"],
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_options(rng, option, dtype):
-    kwargs = {"no_bias": dict(bias=False), "batch_first": dict(batch_first=True),
-              "unbatched": dict(unbatched=True), "no_hx": dict(with_hx=False), "dropout": dict(dropout=0.4),
-              "recurrent_dropout": dict(recurrent_dropout=0.4),
-              "relu": dict(activation="relu")}.get(option, {})  # fmt: skip
+    kwargs = {
+        "no_bias": dict(bias=False),
+        "batch_first": dict(batch_first=True),
+        "unbatched": dict(unbatched=True),
+        "no_hx": dict(with_hx=False),
+        "dropout": dict(dropout=0.4),
+        "recurrent_dropout": dict(recurrent_dropout=0.4),
+        "relu": dict(activation="relu"),
+    }.get(option, {})
     case = make_case(rng, 6, 4, 5, 12, 5, num_layers=2, bidirectional=True, dtype=dtype, **kwargs)
     check(*case, lengths=np.array([6, 2, 5, 1]) if option == "lengths" else None)
 
@@ -95,8 +144,9 @@ def test_both_input_projection_paths(rng, fuse_max):
 
 
 def test_results_identical_for_any_thread_count(rng):
-    layer, x, hx, dy, dhx = make_case(rng, 6, 33, 20, 130, 47, num_layers=2, bidirectional=True,
-                                      dtype=np.float32)  # fmt: skip
+    layer, x, hx, dy, dhx = make_case(
+        rng, 6, 33, 20, 130, 47, num_layers=2, bidirectional=True, dtype=np.float32
+    )
     results = []
     saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
     fr._core._set_min_flops_per_thread(1)
@@ -115,10 +165,18 @@ def test_results_identical_for_any_thread_count(rng):
             np.testing.assert_array_equal(a, b)
 
 
-@given(T=st.integers(1, 5), N=st.integers(1, 7), C=st.integers(1, 6), H=st.integers(2, 30),
-       P_fraction=st.floats(0.01, 0.99), num_layers=st.integers(1, 2), bidirectional=st.booleans(),
-       batch_first=st.booleans(), dtype=st.sampled_from([np.float64, np.float32]),
-       seed=st.integers(0, 2**32 - 1))  # fmt: skip
+@given(
+    T=st.integers(1, 5),
+    N=st.integers(1, 7),
+    C=st.integers(1, 6),
+    H=st.integers(2, 30),
+    P_fraction=st.floats(0.01, 0.99),
+    num_layers=st.integers(1, 2),
+    bidirectional=st.booleans(),
+    batch_first=st.booleans(),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_hypothesis_sweep(T, N, C, H, P_fraction, num_layers, bidirectional, batch_first, dtype, seed):
     P = max(1, min(H - 1, int(P_fraction * H)))
     rng = np.random.default_rng(seed)

@@ -54,8 +54,13 @@ def sequential_bf16(a, w):
 # -- the products ----------------------------------------------------------------------------------------
 
 
-@given(m=st.integers(0, 19), k=st.integers(0, 70), n=st.integers(1, 70), seed=st.integers(0, 2**31 - 1),
-       scale=st.sampled_from([1e-3, 1.0, 1e3]))  # fmt: skip
+@given(
+    m=st.integers(0, 19),
+    k=st.integers(0, 70),
+    n=st.integers(1, 70),
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+)
 def test_int8_product_is_bit_exact_on_every_path(m, k, n, seed, scale):
     rng = np.random.default_rng(seed)
     a = (rng.standard_normal((m, k)) * scale).astype(np.float32)
@@ -86,8 +91,9 @@ def test_bf16_product_matches_the_scheme_on_every_path(m, k, n, seed):
 
 def test_bf16_rounding_is_the_kernels():
     # a @ I^T with one nonzero product per output: the kernel returns bf16(a) itself.
-    values = np.array([[1.0, 1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-9), 3.0e38, -0.0, 65504.1, 1e-40]],
-                      np.float32)  # fmt: skip
+    values = np.array(
+        [[1.0, 1 + 2**-8, 1 + 3 * 2**-8, -(1 + 2**-9), 3.0e38, -0.0, 65504.1, 1e-40]], np.float32
+    )
     expected = ref.bf16_round(values)
     for path in paths("bf16"):
         assert fr._core._select_reduced_path("bf16", path)
@@ -127,12 +133,17 @@ CASES = {
 def reference_forward(kind, layer, x, fmt, lengths=None):
     """The reference stack with the kernels' product scheme, float64 elsewhere."""
     params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
-    common = dict(num_layers=layer.num_layers, bidirectional=layer.bidirectional, lengths=lengths,
-                  product=ref.reduced_product(fmt))  # fmt: skip
+    common = dict(
+        num_layers=layer.num_layers,
+        bidirectional=layer.bidirectional,
+        lengths=lengths,
+        product=ref.reduced_product(fmt),
+    )
     x = x.astype(np.float64)
     if kind == "lstm":
-        y, (h, c), _ = ref.lstm(x, params, activation=layer.activation,
-                                recurrent_activation=layer.recurrent_activation, **common)  # fmt: skip
+        y, (h, c), _ = ref.lstm(
+            x, params, activation=layer.activation, recurrent_activation=layer.recurrent_activation, **common
+        )
         return y, h
     if kind == "gru":
         y, h, _ = ref.gru(x, params, reset_after=layer.reset_after, **common)

@@ -181,9 +181,14 @@ def _torch_case(layout, bias, seed):
     torch = pytest.importorskip("torch")
     torch.manual_seed(seed)
     module = torch.nn.LSTM(
-        C, H, num_layers=2, bias=bias, batch_first=layout == "batch_first",
-        bidirectional=True, dtype=torch.float64,
-    )  # fmt: skip
+        C,
+        H,
+        num_layers=2,
+        bias=bias,
+        batch_first=layout == "batch_first",
+        bidirectional=True,
+        dtype=torch.float64,
+    )
     params = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
     rng = np.random.default_rng(seed)
     if layout == "unbatched":

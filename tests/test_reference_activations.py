@@ -15,12 +15,20 @@ NAMES = list(ref.ACTIVATIONS)
 def run(cell, x, params, hx, activations):
     options = dict(num_layers=1, bidirectional=True)
     if cell == "lstm":
-        y, states, cache = ref.lstm(x, params, hx, **options, activation=activations[0],
-                                    recurrent_activation=activations[1])  # fmt: skip
+        y, states, cache = ref.lstm(
+            x, params, hx, **options, activation=activations[0], recurrent_activation=activations[1]
+        )
         return y, states, cache
     if cell in ("gru", "gru_reset_before"):
-        y, h_n, cache = ref.gru(x, params, hx[0], **options, activation=activations[0],
-                                recurrent_activation=activations[1], reset_after=cell == "gru")  # fmt: skip
+        y, h_n, cache = ref.gru(
+            x,
+            params,
+            hx[0],
+            **options,
+            activation=activations[0],
+            recurrent_activation=activations[1],
+            reset_after=cell == "gru",
+        )
     else:
         y, h_n, cache = ref.rnn(x, params, hx[0], nonlinearity=activations[0], **options)
     return y, (h_n,), cache
@@ -42,8 +50,9 @@ CASES += [("gru_reset_before", a, r) for a in NAMES for r in NAMES]
 @pytest.mark.parametrize("cell, activation, recurrent_activation", CASES)
 def test_gradients_match_finite_differences(cell, activation, recurrent_activation):
     rng = np.random.default_rng(12)
-    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=1,
-                           bidirectional=True)  # fmt: skip
+    params = random_params(
+        rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=1, bidirectional=True
+    )
     if cell != "rnn" and recurrent_activation in ("relu", "linear"):
         # Unbounded gates make the recurrence polynomial in h (z * h, f * c): at the usual scale it
         # reaches 1e58 in these 2 x 3 steps. Small weights keep every value near 1.
@@ -60,8 +69,9 @@ def test_gradients_match_finite_differences(cell, activation, recurrent_activati
         return np.sum(y * r_y) + sum(np.sum(s * r) for s, r in zip(states, r_states, strict=True))
 
     dx, dstates0, grads = backward(cell, cache, r_y, r_states)
-    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s)
-                                for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]  # fmt: skip
+    checks = [("dx", dx, x)] + [
+        (f"dstate0[{i}]", d, s) for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))
+    ]
     checks += [(k, grads[k], params[k]) for k in params]
     for name, analytic, arr in checks:
         # relu / hard_sigmoid have kinks, where a central difference straddling one is off: with seed 12
@@ -85,8 +95,9 @@ def test_activation_definitions():
 def test_recurrent_masks_gradients_match_finite_differences(cell):
     # Variational recurrent dropout: a fixed [L*D, N, H] mask on h_{t-1} in every recurrent product.
     rng = np.random.default_rng(13)
-    params = random_params(rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=2,
-                           bidirectional=True)  # fmt: skip
+    params = random_params(
+        rng, "gru" if cell == "gru_reset_before" else cell, C, H, num_layers=2, bidirectional=True
+    )
     x = rng.standard_normal((T, N, C))
     hx = tuple(rng.standard_normal((4, N, H)) for _ in range(2 if cell == "lstm" else 1))
     masks = (rng.random((4, N, H)) >= 0.4) / 0.6
@@ -108,12 +119,17 @@ def test_recurrent_masks_gradients_match_finite_differences(cell):
         y, states, _ = outputs()
         return np.sum(y * r_y) + sum(np.sum(s * r) for s, r in zip(states, r_states, strict=True))
 
-    backward = {"lstm": ref.lstm_backward, "gru": ref.gru_backward, "gru_reset_before": ref.gru_backward,
-                "rnn": ref.rnn_backward}[cell]  # fmt: skip
+    backward = {
+        "lstm": ref.lstm_backward,
+        "gru": ref.gru_backward,
+        "gru_reset_before": ref.gru_backward,
+        "rnn": ref.rnn_backward,
+    }[cell]
     dx, dstates0, grads = backward(cache, r_y, r_states if cell == "lstm" else r_states[0])
     dstates0 = dstates0 if cell == "lstm" else (dstates0,)
-    checks = [("dx", dx, x)] + [(f"dstate0[{i}]", d, s)
-                                for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))]  # fmt: skip
+    checks = [("dx", dx, x)] + [
+        (f"dstate0[{i}]", d, s) for i, (d, s) in enumerate(zip(dstates0, hx, strict=True))
+    ]
     checks += [(k, grads[k], params[k]) for k in params]
     for name, analytic, arr in checks:
         np.testing.assert_allclose(analytic, numerical_grad(loss, arr), rtol=1e-6, atol=1e-7, err_msg=name)

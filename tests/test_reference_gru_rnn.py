@@ -12,8 +12,9 @@ CELLS = ["gru", "rnn_tanh", "rnn_relu"]
 
 
 def make_params(rng, cell, num_layers, bidirectional, bias):
-    return random_params(rng, "rnn" if cell.startswith("rnn") else cell, C, H, num_layers, bidirectional,
-                         bias)  # fmt: skip
+    return random_params(
+        rng, "rnn" if cell.startswith("rnn") else cell, C, H, num_layers, bidirectional, bias
+    )
 
 
 def forward(cell, x, params, h0, **options):

@@ -11,8 +11,19 @@ import pytest
 import fusedrnn as fr
 
 LAYERS = [
-    lambda: fr.LSTM(3, 6, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64, activation="relu",
-                    dropout=0.2, recurrent_dropout=0.1, batch_first=True, seed=1),  # fmt: skip
+    lambda: fr.LSTM(
+        3,
+        6,
+        num_layers=2,
+        bidirectional=True,
+        proj_size=2,
+        dtype=np.float64,
+        activation="relu",
+        dropout=0.2,
+        recurrent_dropout=0.1,
+        batch_first=True,
+        seed=1,
+    ),
     lambda: fr.GRU(3, 5, reset_after=False, bias=False, init="keras", seed=2).eval(),
     lambda: fr.RNN(2, 4, nonlinearity="relu", seed=3),
 ]

@@ -17,8 +17,9 @@ from fusedrnn.sklearn import RecurrentClassifier, RecurrentRegressor  # noqa: E4
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")  # the checks' own SkipTestWarnings (no pandas, no array API)
-@pytest.mark.parametrize("estimator", [RecurrentRegressor(random_state=0),
-                                       RecurrentClassifier(random_state=0)])  # fmt: skip
+@pytest.mark.parametrize(
+    "estimator", [RecurrentRegressor(random_state=0), RecurrentClassifier(random_state=0)]
+)
 def test_scikit_learn_estimator_checks(estimator):
     results = check_estimator(estimator, on_fail=None)
     failed = [(r["check_name"], str(r["exception"])) for r in results if r["status"] == "failed"]
@@ -29,8 +30,12 @@ def test_pipeline_and_grid_search(rng):
     series = np.sin(np.arange(400) / 5.0) + 0.05 * rng.standard_normal(400)
     X, y = fr.data.sliding_windows(series.astype(np.float32), steps=10)
     y = y[:, 0, 0]
-    pipeline = Pipeline([("scale", FunctionTransformer(lambda a: a * 0.5)),
-                         ("rnn", RecurrentRegressor(epochs=30, random_state=0))])  # fmt: skip
+    pipeline = Pipeline(
+        [
+            ("scale", FunctionTransformer(lambda a: a * 0.5)),
+            ("rnn", RecurrentRegressor(epochs=30, random_state=0)),
+        ]
+    )
     search = GridSearchCV(pipeline, {"rnn__cell": ["lstm", "gru"], "rnn__hidden_size": [8, 16]}, cv=2)
     search.fit(X, y)
     assert search.best_score_ > 0.8  # R^2 on held-out folds

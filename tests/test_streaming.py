@@ -23,8 +23,11 @@ def test_steps_equal_the_whole_sequence_bitwise(rng, cls, C, batch_first):
         h, state = layer.step(x[:, t] if batch_first else x[t], state)
         outputs.append(h)
     np.testing.assert_array_equal(np.stack(outputs, axis=1 if batch_first else 0), y)
-    for a, b in zip(np.atleast_1d(state) if cls is not fr.LSTM else state,
-                    np.atleast_1d(final) if cls is not fr.LSTM else final, strict=True):  # fmt: skip
+    for a, b in zip(
+        np.atleast_1d(state) if cls is not fr.LSTM else state,
+        np.atleast_1d(final) if cls is not fr.LSTM else final,
+        strict=True,
+    ):
         np.testing.assert_array_equal(a, b)
 
 

@@ -78,8 +78,12 @@ def test_threads_that_cannot_start_raise_memory_error(margin_mib):
         sanitized = "libasan" in maps.read()
     if sanitized:
         pytest.skip("AddressSanitizer's shadow memory does not fit an address-space limit")
-    child = subprocess.run([sys.executable, "-c", _UNDER_ADDRESS_SPACE_LIMIT, str(margin_mib)],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", _UNDER_ADDRESS_SPACE_LIMIT, str(margin_mib)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == 0, child.stderr
     assert child.stdout.startswith(("result", "MemoryError:")), child.stdout + child.stderr
     if child.stdout.startswith("MemoryError:"):

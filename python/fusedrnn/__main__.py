@@ -117,8 +117,14 @@ def self_check(dtype):
     ry, (rh_n, rc_n), cache = reference.lstm(f64(x), params, hx, num_layers=L, bidirectional=True)
     rdx, (rdh0, rdc0), rgrads = reference.lstm_backward(cache, f64(dy), (f64(dh_n), f64(dc_n)))
 
-    pairs = [("y", y, ry), ("h_n", h_n, rh_n), ("c_n", c_n, rc_n),
-             ("dx", dx, rdx), ("dh0", dh0, rdh0), ("dc0", dc0, rdc0)]  # fmt: skip
+    pairs = [
+        ("y", y, ry),
+        ("h_n", h_n, rh_n),
+        ("c_n", c_n, rc_n),
+        ("dx", dx, rdx),
+        ("dh0", dh0, rdh0),
+        ("dc0", dc0, rdc0),
+    ]
     grad_pairs = [(f"grad {name}", lstm.grads[name], rgrads[name]) for name in rgrads]
     pairs.append(max(grad_pairs, key=lambda p: _relative(_max_abs(p[1] - p[2]), _max_abs(p[2]))))
     return [(name, _max_abs(got - want), _max_abs(want)) for name, got, want in pairs]
@@ -279,12 +285,17 @@ def legend(names, missing, threads, flagged):
             f"onnxruntime: the layer as fusedrnn.onnx.export writes it, {_threads(threads)}; inference only."
         )
     paragraphs = [  # each a list of entries, every entry wrapped on its own
-        ["Rows: one LSTM layer (float32) on a shape of the benchmark grid, T steps of N sequences with C "
-         "input features and H hidden units:", *shapes],
-        ["inference = one call over the whole sequence in eval mode; training step = that forward plus the "
-         "backward (the gradients with respect to the input and every weight)."],
+        [
+            "Rows: one LSTM layer (float32) on a shape of the benchmark grid, T steps of N sequences with C "
+            "input features and H hidden units:",
+            *shapes,
+        ],
+        [
+            "inference = one call over the whole sequence in eval mode; training step = that forward plus "
+            "the backward (the gradients with respect to the input and every weight)."
+        ],
         columns,
-    ]  # fmt: skip
+    ]
     if flagged:
         paragraphs.append(
             [
@@ -330,8 +341,12 @@ def run_timings():
             problem = _timing.make_problem(CELL, shape, with_torch="torch" in names)
             for mode in MODES:
                 if time.perf_counter() > deadline:
-                    _row(shape.name, MODES[mode], f"skipped ({TIME_LIMIT_SECONDS} s limit)",
-                         *[""] * (len(header) - 3))  # fmt: skip
+                    _row(
+                        shape.name,
+                        MODES[mode],
+                        f"skipped ({TIME_LIMIT_SECONDS} s limit)",
+                        *[""] * (len(header) - 3),
+                    )
                     continue
                 calls = make_calls(problem, mode, names, threads, directory)
                 row, busy_row = measure_row(problem, calls, mode, deadline)

@@ -98,7 +98,7 @@ class Problem:
     shape: Shape
     x: np.ndarray  # [T,N,C]
     dy: np.ndarray  # [T,N,D*H]
-    params: dict  # torch state_dict names -> float32 arrays
+    params: dict[str, np.ndarray]  # torch state_dict names -> float32 arrays
     layer: object  # the fusedrnn layer
     module: object = None  # the torch.nn module, when torch is installed and asked for
 

@@ -81,8 +81,9 @@ def activation(value: object, name: str) -> str:
     return value
 
 
-def lengths_array(value: ArrayLike | None, batch: int, steps: int,
-                  unbatched: bool) -> NDArray[np.int64] | None:  # fmt: skip
+def lengths_array(
+    value: ArrayLike | None, batch: int, steps: int, unbatched: bool
+) -> NDArray[np.int64] | None:
     """Per-sequence lengths as a C-contiguous int64 array [N] with 1 <= length <= T, or None."""
     if value is None:
         return None
@@ -95,8 +96,9 @@ def lengths_array(value: ArrayLike | None, batch: int, steps: int,
         expected = "(1,) or a scalar (unbatched input)" if unbatched else f"({batch},) = [N]"
         raise ValueError(f"lengths: expected shape {expected}, got {array.shape}")
     if batch and (array.min() < 1 or array.max() > steps):
-        raise ValueError(f"lengths: every length must be in [1, T] = [1, {steps}], "
-                         f"got {array.min()}..{array.max()}")  # fmt: skip
+        raise ValueError(
+            f"lengths: every length must be in [1, T] = [1, {steps}], got {array.min()}..{array.max()}"
+        )
     return np.ascontiguousarray(array, dtype=np.int64)
 
 
@@ -109,8 +111,15 @@ def probability(value: object, name: str) -> float:
     return float(value)
 
 
-def dropout_masks(rng: np.random.Generator | None, p: float, num_layers: int, steps: int, batch: int,
-                  width: int, dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
+def dropout_masks(
+    rng: np.random.Generator | None,
+    p: float,
+    num_layers: int,
+    steps: int,
+    batch: int,
+    width: int,
+    dtype: DTypeLike,
+) -> FloatArray | None:
     """PyTorch's inverted dropout between stacked layers: [L-1, T, N, width] factors, each 0 with
     probability p and 1/(1-p) otherwise (all 0 when p = 1), or None when there is nothing to drop."""
     if p == 0.0 or num_layers < 2:
@@ -121,8 +130,9 @@ def dropout_masks(rng: np.random.Generator | None, p: float, num_layers: int, st
     return (keep * scale).astype(dtype)
 
 
-def recurrent_dropout_masks(rng: np.random.Generator | None, p: float, slots: int, batch: int, hidden: int,
-                            dtype: DTypeLike) -> FloatArray | None:  # fmt: skip
+def recurrent_dropout_masks(
+    rng: np.random.Generator | None, p: float, slots: int, batch: int, hidden: int, dtype: DTypeLike
+) -> FloatArray | None:
     """Variational recurrent dropout: [L*D, N, H] factors on h_{t-1} in the recurrent products, each 0
     with probability p and 1/(1-p) otherwise, one per layer-direction and sequence for every step; None
     when p = 0."""

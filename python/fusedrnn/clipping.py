@@ -17,8 +17,13 @@ Gradients: TypeAlias = Mapping[str, NDArray[np.floating[Any]]] | Iterable[NDArra
 
 
 def _arrays(grads: Gradients, name: str = "grads") -> list[NDArray[np.floating[Any]]]:
-    values: list[Any] = list(grads.values()) if hasattr(grads, "values") else list(grads) if not isinstance(
-        grads, np.ndarray) else [grads]  # fmt: skip
+    values: list[Any] = (
+        list(grads.values())
+        if hasattr(grads, "values")
+        else list(grads)
+        if not isinstance(grads, np.ndarray)
+        else [grads]
+    )
     for i, value in enumerate(values):
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             raise TypeError(f"{name}[{i}]: expected a float numpy array, got {type(value).__name__}")
@@ -27,8 +32,9 @@ def _arrays(grads: Gradients, name: str = "grads") -> list[NDArray[np.floating[A
     return values
 
 
-def clip_grad_norm_(grads: Gradients, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:  # fmt: skip
+def clip_grad_norm_(
+    grads: Gradients, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> float:
     """Scales the gradients in place so that their joint norm is at most max_norm, as
     ``torch.nn.utils.clip_grad_norm_``.
 
@@ -78,8 +84,10 @@ def clip_grad_norm_(grads: Gradients, max_norm: float, norm_type: float = 2.0,
     else:
         # Each array's norm first, then the norm of those: as torch computes it (no overflow of squares
         # of the whole set in float32: each partial norm is taken in float64).
-        norms = [float(np.linalg.norm(a.ravel().astype(np.float64), ord=norm_type)) if a.size else 0.0
-                 for a in arrays]  # fmt: skip
+        norms = [
+            float(np.linalg.norm(a.ravel().astype(np.float64), ord=norm_type)) if a.size else 0.0
+            for a in arrays
+        ]
         total = float(np.linalg.norm(np.array(norms), ord=norm_type))
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} is {total}")

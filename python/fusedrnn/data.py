@@ -1,7 +1,7 @@
 """Data preparation for sequence models: the lectures' "sequence creation" step.
 
-    X, y = fr.data.sliding_windows(series, steps=33, horizon=1)
-    # X [samples, 33, features], y [samples, 1, features]
+X, y = fr.data.sliding_windows(series, steps=33, horizon=1)
+# X [samples, 33, features], y [samples, 1, features]
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["sliding_windows"]
 
 
-def sliding_windows(series: ArrayLike, steps: int, horizon: int = 1,
-                    stride: int = 1) -> tuple[NDArray[Any], NDArray[Any]]:  # fmt: skip
+def sliding_windows(
+    series: ArrayLike, steps: int, horizon: int = 1, stride: int = 1
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Windows of a series for supervised learning, batch-first (Keras's layout, fusedrnn's with
     ``batch_first=True``).
 

@@ -108,14 +108,21 @@ def param_names(num_layers: int = 1, bidirectional: bool = False, bias: bool = T
     ]
 
 
-def param_shapes(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, bias: bool = True) -> dict[str, tuple[int, ...]]:  # fmt: skip
+def param_shapes(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    bias: bool = True,
+) -> dict[str, tuple[int, ...]]:
     """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
     ValueError names the argument past the size limits."""
     if cell not in _CELL_NAMES:
         raise ValueError(f"cell: expected one of {', '.join(map(repr, _CELL_NAMES))}, got {cell!r}")
-    return dict(_core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers,
-                                       bidirectional, bias))  # fmt: skip
+    return dict(
+        _core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers, bidirectional, bias)
+    )
 
 
 class RecurrentCache(NamedTuple):
@@ -140,13 +147,30 @@ class RecurrentCache(NamedTuple):
 _ISSUED_CACHES: weakref.WeakKeyDictionary[_core.Plan, tuple[object, ...]] = weakref.WeakKeyDictionary()
 
 
-def _issue_cache(cell: str, plan: _core.Plan, params: dict[str, FloatArray], sizes: _Sizes, batch_first: bool,
-                 unbatched: bool, y_shape: tuple[int, ...], dropout_masks: FloatArray | None,
-                 recurrent_masks: FloatArray | None) -> RecurrentCache:  # fmt: skip
-    cache = RecurrentCache(cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
-                           recurrent_masks)  # fmt: skip
-    _ISSUED_CACHES[plan] = (cell, params, sizes, batch_first, unbatched, y_shape, dropout_masks,
-                            recurrent_masks)  # fmt: skip
+def _issue_cache(
+    cell: str,
+    plan: _core.Plan,
+    params: dict[str, FloatArray],
+    sizes: _Sizes,
+    batch_first: bool,
+    unbatched: bool,
+    y_shape: tuple[int, ...],
+    dropout_masks: FloatArray | None,
+    recurrent_masks: FloatArray | None,
+) -> RecurrentCache:
+    cache = RecurrentCache(
+        cell, plan, params, sizes, batch_first, unbatched, y_shape, dropout_masks, recurrent_masks
+    )
+    _ISSUED_CACHES[plan] = (
+        cell,
+        params,
+        sizes,
+        batch_first,
+        unbatched,
+        y_shape,
+        dropout_masks,
+        recurrent_masks,
+    )
     return cache
 
 
@@ -155,8 +179,16 @@ def _check_issued(cache: RecurrentCache, caller: str) -> None:
     issued = _ISSUED_CACHES.get(plan) if isinstance(plan, _core.Plan) else None
     if issued is None:
         raise TypeError(f"cache: its plan was not made by {caller}(..., training=True)")
-    fields = ("cell", "params", "sizes", "batch_first", "unbatched", "y_shape", "dropout_masks",
-              "recurrent_masks")  # fmt: skip
+    fields = (
+        "cell",
+        "params",
+        "sizes",
+        "batch_first",
+        "unbatched",
+        "y_shape",
+        "dropout_masks",
+        "recurrent_masks",
+    )
     for name, value, expected in zip(fields, cache[:1] + cache[2:], issued, strict=True):
         by_identity = name in ("params", "dropout_masks", "recurrent_masks")
         same = value is expected if by_identity else type(value) is type(expected) and value == expected
@@ -180,12 +212,26 @@ class _Sizes(NamedTuple):
 
 def _new_plan(cell: _Cell, sizes: _Sizes, bias: bool, activations: tuple[str, str]) -> _core.Plan:
     """The prepared plan of a stack; activations is (activation, recurrent_activation)."""
-    return _core.Plan(cell.name, sizes.input_size, sizes.hidden_size, sizes.num_layers, sizes.directions == 2,
-                      bias, sizes.dtype.name, *activations, sizes.proj_size)  # fmt: skip
+    return _core.Plan(
+        cell.name,
+        sizes.input_size,
+        sizes.hidden_size,
+        sizes.num_layers,
+        sizes.directions == 2,
+        bias,
+        sizes.dtype.name,
+        *activations,
+        sizes.proj_size,
+    )
 
 
-def _checked_params(cell: _Cell, params: Mapping[str, ArrayLike], num_layers: int, bidirectional: bool,
-                    dtype: DTypeLike | None) -> tuple[dict[str, FloatArray], _Sizes]:  # fmt: skip
+def _checked_params(
+    cell: _Cell,
+    params: Mapping[str, ArrayLike],
+    num_layers: int,
+    bidirectional: bool,
+    dtype: DTypeLike | None,
+) -> tuple[dict[str, FloatArray], _Sizes]:
     """params converted to the kernel dtype and checked against PyTorch's names and shapes."""
     if not hasattr(params, "keys"):
         raise TypeError(
@@ -205,8 +251,9 @@ def _checked_params(cell: _Cell, params: Mapping[str, ArrayLike], num_layers: in
     proj = "weight_hr_l0" in params and cell.name == "lstm"
     width = "P" if proj else "H"
     if len(w_hh) != 2 or w_hh[1] < 1 or w_hh[0] < G or w_hh[0] % G or (not proj and w_hh[0] != G * w_hh[1]):
-        raise ValueError(f"params: weight_hh_l0 must have shape ({G}*H, {width}) with {width} >= 1, "
-                         f"got {w_hh}")  # fmt: skip
+        raise ValueError(
+            f"params: weight_hh_l0 must have shape ({G}*H, {width}) with {width} >= 1, got {w_hh}"
+        )
     if len(w_ih) != 2 or w_ih[1] < 1:
         raise ValueError(f"params: weight_ih_l0 must have shape ({G}*H, C) with C >= 1, got {w_ih}")
     bias = "bias_ih_l0" in params
@@ -243,8 +290,9 @@ def _time_major(x: ArrayLike, sizes: _Sizes, batch_first: bool) -> tuple[FloatAr
     return x, False
 
 
-def _state(value: ArrayLike | None, name: str, sizes: _Sizes, batch: int,
-           unbatched: bool) -> FloatArray | None:  # fmt: skip
+def _state(
+    value: ArrayLike | None, name: str, sizes: _Sizes, batch: int, unbatched: bool
+) -> FloatArray | None:
     """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None (h0 / dh_n are P wide
     with a projection)."""
     if value is None:
@@ -276,8 +324,9 @@ def _external_layout(array: FloatArray, unbatched: bool, batch_first: bool) -> F
     return array.transpose(1, 0, 2) if batch_first else array
 
 
-def _output_buffer(out: FloatArray | None, unbatched: bool, batch_first: bool, shape: tuple[int, ...],
-                   dtype: np.dtype[Any]) -> FloatArray | None:  # fmt: skip
+def _output_buffer(
+    out: FloatArray | None, unbatched: bool, batch_first: bool, shape: tuple[int, ...], dtype: np.dtype[Any]
+) -> FloatArray | None:
     """The user's ``out`` array as the plan's time-major y, or None (the plan allocates y)."""
     if out is None:
         return None
@@ -289,12 +338,29 @@ def _output_buffer(out: FloatArray | None, unbatched: bool, batch_first: bool, s
     return out[:, None, :] if unbatched else out
 
 
-def _run_forward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, x: ArrayLike, h0: ArrayLike | None,
-                 c0: ArrayLike | None, batch_first: bool, training: bool, keep_packs: bool,
-                 out: FloatArray | None = None, lengths: ArrayLike | None = None, dropout: float = 0.0,
-                 rng: np.random.Generator | None = None, recurrent_dropout: float = 0.0,
-                 ) -> tuple[FloatArray, FloatArray, FloatArray | None, bool, tuple[int, ...],
-                            tuple[FloatArray | None, FloatArray | None]]:  # fmt: skip
+def _run_forward(
+    plan: _core.Plan,
+    cell: _Cell,
+    sizes: _Sizes,
+    x: ArrayLike,
+    h0: ArrayLike | None,
+    c0: ArrayLike | None,
+    batch_first: bool,
+    training: bool,
+    keep_packs: bool,
+    out: FloatArray | None = None,
+    lengths: ArrayLike | None = None,
+    dropout: float = 0.0,
+    rng: np.random.Generator | None = None,
+    recurrent_dropout: float = 0.0,
+) -> tuple[
+    FloatArray,
+    FloatArray,
+    FloatArray | None,
+    bool,
+    tuple[int, ...],
+    tuple[FloatArray | None, FloatArray | None],
+]:
     """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, the layout
     facts (unbatched, y_shape) a backward needs and the masks used: (dropout masks [L-1, T, N, D*H]
     time-major, recurrent masks [L*D, N, H]), each or None."""
@@ -320,11 +386,19 @@ def _run_forward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, x: ArrayLike, h0:
     return y, h_n, c_n, unbatched, y_shape, (masks, recurrent)
 
 
-def _run_backward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, batch_first: bool, unbatched: bool,
-                  y_shape: tuple[int, ...], dy: ArrayLike | None, dh_n: ArrayLike | None,
-                  dc_n: ArrayLike | None,
-                  grads: Sequence[FloatArray] | None, accumulate: bool,
-                  ) -> tuple[FloatArray, FloatArray, FloatArray | None, list[FloatArray]]:  # fmt: skip
+def _run_backward(
+    plan: _core.Plan,
+    cell: _Cell,
+    sizes: _Sizes,
+    batch_first: bool,
+    unbatched: bool,
+    y_shape: tuple[int, ...],
+    dy: ArrayLike | None,
+    dh_n: ArrayLike | None,
+    dc_n: ArrayLike | None,
+    grads: Sequence[FloatArray] | None,
+    accumulate: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray | None, list[FloatArray]]:
     """The stacked BPTT of the plan's pending forward; returns dx, dh0, dc0 (or None), grads (list)."""
     if dy is not None:
         dy = real_array(dy, "dy", sizes.dtype)
@@ -344,11 +418,24 @@ def _run_backward(plan: _core.Plan, cell: _Cell, sizes: _Sizes, batch_first: boo
     return dx, dh0, dc0, grads
 
 
-def _forward(cell: _Cell, x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None,
-             c0: ArrayLike | None, num_layers: int, bidirectional: bool, batch_first: bool, training: bool,
-             dtype: DTypeLike | None, out: FloatArray | None, activations: tuple[str, str],
-             lengths: ArrayLike | None, dropout: float, generator: Seed, recurrent_dropout: float = 0.0,
-             ) -> tuple[FloatArray, FloatArray, FloatArray | None, RecurrentCache | None]:  # fmt: skip
+def _forward(
+    cell: _Cell,
+    x: ArrayLike,
+    params: Mapping[str, ArrayLike],
+    h0: ArrayLike | None,
+    c0: ArrayLike | None,
+    num_layers: int,
+    bidirectional: bool,
+    batch_first: bool,
+    training: bool,
+    dtype: DTypeLike | None,
+    out: FloatArray | None,
+    activations: tuple[str, str],
+    lengths: ArrayLike | None,
+    dropout: float,
+    generator: Seed,
+    recurrent_dropout: float = 0.0,
+) -> tuple[FloatArray, FloatArray, FloatArray | None, RecurrentCache | None]:
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = positive_int(num_layers, "num_layers")
     dropout = probability(dropout, "dropout")
@@ -366,19 +453,38 @@ def _forward(cell: _Cell, x: ArrayLike, params: Mapping[str, ArrayLike], h0: Arr
     plan = _new_plan(cell, sizes, "bias_ih_l0" in params, activations)
     plan.set_parameters(list(params.values()))
     y, h_n, c_n, unbatched, y_shape, (masks, recurrent) = _run_forward(
-        plan, cell, sizes, x, h0, c0, batch_first, training, keep_packs=False, out=out, lengths=lengths,
-        dropout=dropout, rng=rng, recurrent_dropout=recurrent_dropout,
-    )  # fmt: skip
+        plan,
+        cell,
+        sizes,
+        x,
+        h0,
+        c0,
+        batch_first,
+        training,
+        keep_packs=False,
+        out=out,
+        lengths=lengths,
+        dropout=dropout,
+        rng=rng,
+        recurrent_dropout=recurrent_dropout,
+    )
     cache = None
     if training:
-        cache = _issue_cache(cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks,
-                             recurrent)  # fmt: skip
+        cache = _issue_cache(
+            cell.name, plan, params, sizes, batch_first, unbatched, y_shape, masks, recurrent
+        )
     return y, h_n, c_n, cache
 
 
-def _backward(cell: _Cell, cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None,
-              dc_n: ArrayLike | None, grads: dict[str, FloatArray] | None, caller: str,
-              ) -> tuple[FloatArray, FloatArray, FloatArray | None, dict[str, FloatArray]]:  # fmt: skip
+def _backward(
+    cell: _Cell,
+    cache: RecurrentCache,
+    dy: ArrayLike | None,
+    dh_n: ArrayLike | None,
+    dc_n: ArrayLike | None,
+    grads: dict[str, FloatArray] | None,
+    caller: str,
+) -> tuple[FloatArray, FloatArray, FloatArray | None, dict[str, FloatArray]]:
     """The functional backward of a cache; returns dx, dh0, dc0 (or None), grads (dict)."""
     if not isinstance(cache, RecurrentCache):
         raise TypeError(
@@ -396,8 +502,19 @@ def _backward(cell: _Cell, cache: RecurrentCache, dy: ArrayLike | None, dh_n: Ar
         grad_list = [grads[name] for name in params]
     else:
         grad_list = None
-    dx, dh0, dc0, grad_list = _run_backward(cache.plan, cell, cache.sizes, cache.batch_first, cache.unbatched,
-                                            cache.y_shape, dy, dh_n, dc_n, grad_list, accumulate)  # fmt: skip
+    dx, dh0, dc0, grad_list = _run_backward(
+        cache.plan,
+        cell,
+        cache.sizes,
+        cache.batch_first,
+        cache.unbatched,
+        cache.y_shape,
+        dy,
+        dh_n,
+        dc_n,
+        grad_list,
+        accumulate,
+    )
     if grads is None:
         grads = dict(zip(params, grad_list, strict=True))
     return dx, dh0, dc0, grads
@@ -431,12 +548,24 @@ def _activations(activation_: Activation, recurrent_activation: Activation) -> t
     return activation(activation_, "activation"), activation(recurrent_activation, "recurrent_activation")
 
 
-def lstm(x: ArrayLike, params: Mapping[str, ArrayLike], hx: StatePair | None = None, *, num_layers: int = 1,
-         bidirectional: bool = False, batch_first: bool = False, training: bool = False,
-         dtype: DTypeLike | None = None, out: FloatArray | None = None, activation: Activation = "tanh",
-         recurrent_activation: Activation = "sigmoid", lengths: ArrayLike | None = None, dropout: float = 0.0,
-         generator: Seed = None, recurrent_dropout: float = 0.0,
-         ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], RecurrentCache | None]:  # fmt: skip
+def lstm(
+    x: ArrayLike,
+    params: Mapping[str, ArrayLike],
+    hx: StatePair | None = None,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    training: bool = False,
+    dtype: DTypeLike | None = None,
+    out: FloatArray | None = None,
+    activation: Activation = "tanh",
+    recurrent_activation: Activation = "sigmoid",
+    lengths: ArrayLike | None = None,
+    dropout: float = 0.0,
+    generator: Seed = None,
+    recurrent_dropout: float = 0.0,
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray], RecurrentCache | None]:
     """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM``, or as Keras's ``LSTM`` with its
     activations: ``i, f, o = rec(.)``, ``g = act(.)``, ``c = f * c_prev + i * g``, ``h = o * act(c)``
     (``h = W_hr (o * act(c))`` when params has ``weight_hr_l0``, PyTorch's projection).
@@ -505,15 +634,34 @@ def lstm(x: ArrayLike, params: Mapping[str, ArrayLike], hx: StatePair | None = N
     """
     h0, c0 = _pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
-    y, h_n, c_n, cache = _forward(_LSTM, x, params, h0, c0, num_layers, bidirectional, batch_first,
-                                  training, dtype, out, activations, lengths, dropout, generator,
-                                  recurrent_dropout)  # fmt: skip
+    y, h_n, c_n, cache = _forward(
+        _LSTM,
+        x,
+        params,
+        h0,
+        c0,
+        num_layers,
+        bidirectional,
+        batch_first,
+        training,
+        dtype,
+        out,
+        activations,
+        lengths,
+        dropout,
+        generator,
+        recurrent_dropout,
+    )
     return y, (h_n, c_n), cache  # type: ignore[return-value]  # an LSTM's c_n is an array
 
 
-def lstm_backward(cache: RecurrentCache, dy: ArrayLike | None, dhx: StatePair | None = None, *,
-                  grads: dict[str, FloatArray] | None = None,
-                  ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], dict[str, FloatArray]]:  # fmt: skip
+def lstm_backward(
+    cache: RecurrentCache,
+    dy: ArrayLike | None,
+    dhx: StatePair | None = None,
+    *,
+    grads: dict[str, FloatArray] | None = None,
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray], dict[str, FloatArray]]:
     """Backpropagation through time of a training-mode `lstm` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n) + sum(dc_n * c_n)``.
 
@@ -552,12 +700,25 @@ def lstm_backward(cache: RecurrentCache, dy: ArrayLike | None, dhx: StatePair | 
     return dx, (dh0, dc0), grads_out  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 
-def gru(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = None, *, num_layers: int = 1,
-        bidirectional: bool = False, batch_first: bool = False, training: bool = False,
-        dtype: DTypeLike | None = None, out: FloatArray | None = None, activation: Activation = "tanh",
-        recurrent_activation: Activation = "sigmoid", lengths: ArrayLike | None = None, dropout: float = 0.0,
-        generator: Seed = None, reset_after: bool = True, recurrent_dropout: float = 0.0,
-        ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:  # fmt: skip
+def gru(
+    x: ArrayLike,
+    params: Mapping[str, ArrayLike],
+    h0: ArrayLike | None = None,
+    *,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    training: bool = False,
+    dtype: DTypeLike | None = None,
+    out: FloatArray | None = None,
+    activation: Activation = "tanh",
+    recurrent_activation: Activation = "sigmoid",
+    lengths: ArrayLike | None = None,
+    dropout: float = 0.0,
+    generator: Seed = None,
+    reset_after: bool = True,
+    recurrent_dropout: float = 0.0,
+) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:
     """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``, in PyTorch's gate order r, z, n
     (Keras orders its kernels z, r, h): ``r, z = rec(.)``, ``n = act(W_in x + b_in + r * (W_hn h +
     b_hn))``, ``h = (1 - z) * n + z * h_prev``.
@@ -617,15 +778,34 @@ def gru(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = No
     """
     activations = _activations(activation, recurrent_activation)
     cell = _GRU if flag(reset_after, "reset_after") else _GRU_RESET_BEFORE
-    y, h_n, _, cache = _forward(cell, x, params, h0, None, num_layers, bidirectional, batch_first,
-                                training, dtype, out, activations, lengths, dropout, generator,
-                                  recurrent_dropout)  # fmt: skip
+    y, h_n, _, cache = _forward(
+        cell,
+        x,
+        params,
+        h0,
+        None,
+        num_layers,
+        bidirectional,
+        batch_first,
+        training,
+        dtype,
+        out,
+        activations,
+        lengths,
+        dropout,
+        generator,
+        recurrent_dropout,
+    )
     return y, h_n, cache
 
 
-def gru_backward(cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None = None, *,
-                 grads: dict[str, FloatArray] | None = None,
-                 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:  # fmt: skip
+def gru_backward(
+    cache: RecurrentCache,
+    dy: ArrayLike | None,
+    dh_n: ArrayLike | None = None,
+    *,
+    grads: dict[str, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
     """Backpropagation through time of a training-mode `gru` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n)``.
 
@@ -664,12 +844,23 @@ def gru_backward(cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | 
     return dx, dh0, grads_out
 
 
-def rnn(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = None, *,
-        nonlinearity: Activation = "tanh", num_layers: int = 1, bidirectional: bool = False,
-        batch_first: bool = False, training: bool = False, dtype: DTypeLike | None = None,
-        out: FloatArray | None = None, lengths: ArrayLike | None = None, dropout: float = 0.0,
-        generator: Seed = None, recurrent_dropout: float = 0.0,
-        ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:  # fmt: skip
+def rnn(
+    x: ArrayLike,
+    params: Mapping[str, ArrayLike],
+    h0: ArrayLike | None = None,
+    *,
+    nonlinearity: Activation = "tanh",
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    batch_first: bool = False,
+    training: bool = False,
+    dtype: DTypeLike | None = None,
+    out: FloatArray | None = None,
+    lengths: ArrayLike | None = None,
+    dropout: float = 0.0,
+    generator: Seed = None,
+    recurrent_dropout: float = 0.0,
+) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:
     """Stacked Elman RNN forward, as ``torch.nn.RNN``: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
     Parameters
@@ -722,15 +913,34 @@ def rnn(x: ArrayLike, params: Mapping[str, ArrayLike], h0: ArrayLike | None = No
         Parameter names or shapes that do not match, or an input of the wrong shape.
     """
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
-    y, h_n, _, cache = _forward(_RNN, x, params, h0, None, num_layers, bidirectional, batch_first, training,
-                                dtype, out, activations, lengths, dropout, generator,
-                                recurrent_dropout)  # fmt: skip
+    y, h_n, _, cache = _forward(
+        _RNN,
+        x,
+        params,
+        h0,
+        None,
+        num_layers,
+        bidirectional,
+        batch_first,
+        training,
+        dtype,
+        out,
+        activations,
+        lengths,
+        dropout,
+        generator,
+        recurrent_dropout,
+    )
     return y, h_n, cache
 
 
-def rnn_backward(cache: RecurrentCache, dy: ArrayLike | None, dh_n: ArrayLike | None = None, *,
-                 grads: dict[str, FloatArray] | None = None,
-                 ) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:  # fmt: skip
+def rnn_backward(
+    cache: RecurrentCache,
+    dy: ArrayLike | None,
+    dh_n: ArrayLike | None = None,
+    *,
+    grads: dict[str, FloatArray] | None = None,
+) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
     """Backpropagation through time of a training-mode `rnn` call, for the loss
     ``sum(dy * y) + sum(dh_n * h_n)``.
 

@@ -73,8 +73,10 @@ def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[st
     kernel, recurrent = weights[0], weights[1]
     H = recurrent.shape[0]
     G = _GATES[cell]
-    params = {"weight_ih" + suffix: _keras_to_torch_blocks(kernel, H, cell),
-              "weight_hh" + suffix: _keras_to_torch_blocks(recurrent, H, cell)}  # fmt: skip
+    params = {
+        "weight_ih" + suffix: _keras_to_torch_blocks(kernel, H, cell),
+        "weight_hh" + suffix: _keras_to_torch_blocks(recurrent, H, cell),
+    }
     if len(weights) > 2:
         bias = weights[2]
         if cell == "gru" and bias.ndim == 2:  # reset_after: input and recurrent biases
@@ -159,23 +161,30 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
     recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
     layer: LSTM | GRU | RNN
     options: dict[str, Any] = dict(
-                   batch_first=True, bidirectional=wrapper is not None, bias=bool(first.use_bias),
-                   dtype=dtype, recurrent_dropout=recurrent_dropout,
-                   merge_mode=wrapper.merge_mode if wrapper is not None else "concat")  # fmt: skip
+        batch_first=True,
+        bidirectional=wrapper is not None,
+        bias=bool(first.use_bias),
+        dtype=dtype,
+        recurrent_dropout=recurrent_dropout,
+        merge_mode=wrapper.merge_mode if wrapper is not None else "concat",
+    )
     activation = _activation_name(first.activation, "activation")
     if cell == "rnn":
         layer = layers.RNN(C, H, nonlinearity=activation, **options)
     else:
         recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
-        kwargs: dict[str, Any] = dict(activation=activation, recurrent_activation=recurrent_activation,
-                                      **options)
+        kwargs: dict[str, Any] = dict(
+            activation=activation, recurrent_activation=recurrent_activation, **options
+        )
         if cell == "gru":
             layer = layers.GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
         else:
             layer = layers.LSTM(C, H, **kwargs)
     layer.load_state_dict(params)
-    layer.keras_options = {"return_sequences": bool(first.return_sequences),
-                           "return_state": bool(first.return_state)}  # fmt: skip
+    layer.keras_options = {
+        "return_sequences": bool(first.return_sequences),
+        "return_state": bool(first.return_state),
+    }
     return layer
 
 

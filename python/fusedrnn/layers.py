@@ -72,32 +72,66 @@ class _RecurrentLayer(Generic[_State]):
     dropout_masks: FloatArray | None
     recurrent_dropout_masks: FloatArray | None
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: DTypeLike = np.float32, seed: Seed = None, *, activation: Activation = "tanh",
-                 recurrent_activation: Activation = "sigmoid", recurrent_dropout: float = 0.0,
-                 init: InitScheme = "torch", merge_mode: MergeMode = "concat", stateful: bool = False,
-                 **unknown: NoReturn) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: DTypeLike = np.float32,
+        seed: Seed = None,
+        *,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        recurrent_dropout: float = 0.0,
+        init: InitScheme = "torch",
+        merge_mode: MergeMode = "concat",
+        stateful: bool = False,
+        **unknown: NoReturn,
+    ) -> None:
         """The constructor LSTM and GRU share (see theirs for the arguments)."""
         with _errors_name(type(self)):
             self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
             self.activation = _activation(activation, "activation")
             self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                            dtype, seed)  # fmt: skip
+            self._configure(
+                input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, seed
+            )
 
     # Every constructor argument (the subclasses' included), for the unknown-argument message.
     _ARGUMENTS: tuple[str, ...] = (
-                  "input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout",
-                  "bidirectional", "dtype", "seed", "init", "merge_mode", "stateful", "activation",
-                  "recurrent_activation",
-                  "recurrent_dropout")  # fmt: skip
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "dtype",
+        "seed",
+        "init",
+        "merge_mode",
+        "stateful",
+        "activation",
+        "recurrent_activation",
+        "recurrent_dropout",
+    )
 
     def _plan_activations(self) -> tuple[str, str]:
         return self.activation, self.recurrent_activation
 
-    def _options(self, unknown: Mapping[str, object], stateful: bool, init: str, merge_mode: str,
-                 bidirectional: bool, recurrent_dropout: float) -> None:  # fmt: skip
+    def _options(
+        self,
+        unknown: Mapping[str, object],
+        stateful: bool,
+        init: str,
+        merge_mode: str,
+        bidirectional: bool,
+        recurrent_dropout: float,
+    ) -> None:
         """The keyword options every class checks the same way (the constructors share them)."""
         _refuse_unknown(unknown, self._ARGUMENTS)
         self.stateful = flag(stateful, "stateful")
@@ -105,8 +139,18 @@ class _RecurrentLayer(Generic[_State]):
         self.merge_mode = _merge_mode(merge_mode, bidirectional)
         self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
 
-    def _configure(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
-                   dropout: float, bidirectional: bool, dtype: DTypeLike, seed: Seed) -> None:  # fmt: skip
+    def _configure(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
+        dtype: DTypeLike,
+        seed: Seed,
+    ) -> None:
         self.input_size = positive_int(input_size, "input_size")
         self.hidden_size = positive_int(hidden_size, "hidden_size")
         self.num_layers = positive_int(num_layers, "num_layers")
@@ -145,9 +189,18 @@ class _RecurrentLayer(Generic[_State]):
         self._attach(plan)
 
     def _new_plan(self) -> _core.Plan:
-        return _core.Plan(self._cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
-                          self.bias, self.dtype.name, *self._plan_activations(),
-                          self._proj_size(), self._weight_format)  # fmt: skip
+        return _core.Plan(
+            self._cell,
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            self.bidirectional,
+            self.bias,
+            self.dtype.name,
+            *self._plan_activations(),
+            self._proj_size(),
+            self._weight_format,
+        )
 
     def _proj_size(self) -> int:
         return 0
@@ -159,8 +212,9 @@ class _RecurrentLayer(Generic[_State]):
         self._grad_list = list(self.grads.values())
         self._cell_facts = functional._CELLS[self._cell]
         D = 2 if self.bidirectional else 1
-        self._sizes = functional._Sizes(self.input_size, self.hidden_size, self.num_layers, D, self.dtype,
-                                        self._proj_size())  # fmt: skip
+        self._sizes = functional._Sizes(
+            self.input_size, self.hidden_size, self.num_layers, D, self.dtype, self._proj_size()
+        )
         # (thread id, unbatched, y_shape) of the forward backward would differentiate
         self._pending: tuple[int, bool, tuple[int, ...]] | None = None
         # merge_mode="mul": the two directions' outputs of the pending forward
@@ -177,9 +231,23 @@ class _RecurrentLayer(Generic[_State]):
     # -- pickling (the plan is rebuilt, not pickled) ------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        keep = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-                "dtype", "training", "_params", "grads", "_rng", "init", "merge_mode",
-                "stateful")  # fmt: skip
+        keep = (
+            "input_size",
+            "hidden_size",
+            "num_layers",
+            "bias",
+            "batch_first",
+            "dropout",
+            "bidirectional",
+            "dtype",
+            "training",
+            "_params",
+            "grads",
+            "_rng",
+            "init",
+            "merge_mode",
+            "stateful",
+        )
         state = {key: self.__dict__[key] for key in keep + self._extra_state}
         if self._weight_format != "fp32":
             state["_weight_format"] = self._weight_format
@@ -208,8 +276,11 @@ class _RecurrentLayer(Generic[_State]):
     _extra_state: tuple[str, ...] = ("activation", "recurrent_activation", "recurrent_dropout")
     # Pickles of 0.1.0 had none of these.
     _state_defaults: tuple[tuple[str, object], ...] = (
-                       ("activation", "tanh"), ("recurrent_activation", "sigmoid"), ("dropout", 0.0),
-                       ("recurrent_dropout", 0.0))  # fmt: skip
+        ("activation", "tanh"),
+        ("recurrent_activation", "sigmoid"),
+        ("dropout", 0.0),
+        ("recurrent_dropout", 0.0),
+    )
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -223,9 +294,20 @@ class _RecurrentLayer(Generic[_State]):
     # The configuration the plan was built for: fixed for the layer's lifetime (reassigning num_layers
     # used to run a different stack than the parameters described).
     _CONFIGURATION: tuple[str, ...] = (
-        "input_size", "hidden_size", "num_layers", "bias", "bidirectional", "dtype", "nonlinearity",
-        "activation", "recurrent_activation", "dropout", "reset_after", "recurrent_dropout", "proj_size",
-    )  # fmt: skip
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "bidirectional",
+        "dtype",
+        "nonlinearity",
+        "activation",
+        "recurrent_activation",
+        "dropout",
+        "reset_after",
+        "recurrent_dropout",
+        "proj_size",
+    )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name[0] == "_":  # private state (every call sets some): neither a parameter nor configuration
@@ -510,7 +592,7 @@ class _RecurrentLayer(Generic[_State]):
 
     @property
     def weight_format(self) -> str:
-        """"fp32", or "bf16" / "int8" for a layer made by `quantized`."""
+        """ "fp32", or "bf16" / "int8" for a layer made by `quantized`."""
         return self._weight_format
 
     @property
@@ -527,8 +609,14 @@ class _RecurrentLayer(Generic[_State]):
 
     # -- computation --------------------------------------------------------------------------------
 
-    def _forward(self, x: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None, out: FloatArray | None,
-                 lengths: ArrayLike | None) -> tuple[FloatArray, FloatArray, FloatArray | None]:  # fmt: skip
+    def _forward(
+        self,
+        x: ArrayLike,
+        h0: ArrayLike | None,
+        c0: ArrayLike | None,
+        out: FloatArray | None,
+        lengths: ArrayLike | None,
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
         if self.stateful and h0 is None and c0 is None and self._state is not None:
             h0, c0 = self._state
             batch = np.shape(x)[0 if self.batch_first else 1] if np.ndim(x) == 3 else None
@@ -543,10 +631,21 @@ class _RecurrentLayer(Generic[_State]):
                 f"out: not supported with merge_mode={self.merge_mode!r} (y is merged after the kernels)"
             )
         y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
-            self._plan, self._cell_facts, self._sizes, x, h0, c0, self.batch_first, self.training,
-            keep_packs=not self.training, out=out, lengths=lengths, dropout=self.dropout, rng=self._rng,
+            self._plan,
+            self._cell_facts,
+            self._sizes,
+            x,
+            h0,
+            c0,
+            self.batch_first,
+            self.training,
+            keep_packs=not self.training,
+            out=out,
+            lengths=lengths,
+            dropout=self.dropout,
+            rng=self._rng,
             recurrent_dropout=self.recurrent_dropout,
-        )  # fmt: skip
+        )
         # The masks of the last training forward, or None: dropout between layers [L-1, T, N, D*H]
         # (time-major factors) and recurrent dropout [L*D, N, H]. Set through __dict__: this runs at every
         # call, and __setattr__'s checks cost microseconds on small shapes.
@@ -564,12 +663,16 @@ class _RecurrentLayer(Generic[_State]):
             forward_part, backward_part = y[..., :S], y[..., S:]
             if self.training and self.merge_mode == "mul":
                 self._merge_inputs = (forward_part, backward_part)
-            y = {"sum": forward_part + backward_part, "mul": forward_part * backward_part,
-                 "ave": (forward_part + backward_part) / 2}[self.merge_mode]  # fmt: skip
+            y = {
+                "sum": forward_part + backward_part,
+                "mul": forward_part * backward_part,
+                "ave": (forward_part + backward_part) / 2,
+            }[self.merge_mode]
         return y, h_n, c_n
 
-    def _backward(self, dy: ArrayLike | None, dh_n: ArrayLike | None,
-                  dc_n: ArrayLike | None) -> tuple[FloatArray, FloatArray, FloatArray | None]:  # fmt: skip
+    def _backward(
+        self, dy: ArrayLike | None, dh_n: ArrayLike | None, dc_n: ArrayLike | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
         if self._pending is None:
             if self._last_forward_was_eval:
                 raise RuntimeError(
@@ -586,9 +689,18 @@ class _RecurrentLayer(Generic[_State]):
         if self.merge_mode != "concat" and dy is not None:
             dy = self._unmerge_gradient(dy, y_shape)
         dx, dh0, dc0, _ = functional._run_backward(
-            self._plan, self._cell_facts, self._sizes, self.batch_first, unbatched, y_shape, dy, dh_n, dc_n,
-            self._grad_list, True,
-        )  # fmt: skip
+            self._plan,
+            self._cell_facts,
+            self._sizes,
+            self.batch_first,
+            unbatched,
+            y_shape,
+            dy,
+            dh_n,
+            dc_n,
+            self._grad_list,
+            True,
+        )
         # Released only after a successful backward: a call refused for bad arguments can be retried.
         self._pending = None
         return dx, dh0, dc0
@@ -647,18 +759,26 @@ class _RecurrentLayer(Generic[_State]):
         dtype = self.dtype
         # The eval-mode fast path: arrays the kernel takes as they are go straight to the plan (its checks
         # still name every argument); anything else takes the general path below.
-        if (not self.training and not self.stateful and not self.bidirectional and type(x_t) is np.ndarray
-                and x_t.ndim == 2 and x_t.dtype == dtype and x_t.flags.c_contiguous
-                and (h0 is None or (type(h0) is np.ndarray and h0.dtype == dtype and h0.ndim == 3))
-                and (c0 is None or (type(c0) is np.ndarray and c0.dtype == dtype
-                                    and c0.ndim == 3))):  # fmt: skip
+        if (
+            not self.training
+            and not self.stateful
+            and not self.bidirectional
+            and type(x_t) is np.ndarray
+            and x_t.ndim == 2
+            and x_t.dtype == dtype
+            and x_t.flags.c_contiguous
+            and (h0 is None or (type(h0) is np.ndarray and h0.dtype == dtype and h0.ndim == 3))
+            and (c0 is None or (type(c0) is np.ndarray and c0.dtype == dtype and c0.ndim == 3))
+        ):
             # The prepared plan, packs kept.
             y, h_n, c_n = self._plan.forward(x_t[None], h0, c0, False, True, None)
             self._last_forward_was_eval = True
             return y[0], self._join_state(h_n, c_n)
         if self.bidirectional:
-            raise ValueError("step: a bidirectional layer needs the whole sequence (its reverse direction "
-                             "starts at the end); call the layer on the sequence")  # fmt: skip
+            raise ValueError(
+                "step: a bidirectional layer needs the whole sequence (its reverse direction "
+                "starts at the end); call the layer on the sequence"
+            )
         if self.stateful and state is None and self._state is not None:
             h0, c0 = self._state
         batched = np.ndim(x_t) == 2
@@ -678,8 +798,10 @@ class _RecurrentLayer(Generic[_State]):
         merged_shape = tuple(y_shape[:-1]) + (y_shape[-1] // 2,)
         dy = real_array(dy, "dy", self.dtype)
         if dy.shape != merged_shape:
-            raise ValueError(f"dy: expected shape {merged_shape} (the merged output, merge_mode="
-                             f"{self.merge_mode!r}), got {dy.shape}")  # fmt: skip
+            raise ValueError(
+                f"dy: expected shape {merged_shape} (the merged output, merge_mode="
+                f"{self.merge_mode!r}), got {dy.shape}"
+            )
         if self.merge_mode == "mul":
             forward_part, backward_part = cast("tuple[FloatArray, FloatArray]", self._merge_inputs)
             parts: tuple[FloatArray, FloatArray] = (dy * backward_part, dy * forward_part)
@@ -689,10 +811,18 @@ class _RecurrentLayer(Generic[_State]):
         return np.concatenate(parts, axis=-1)
 
     _REPR_DEFAULTS: tuple[tuple[str, object], ...] = (
-                      ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
-                      ("bidirectional", False), ("activation", "tanh"),
-                      ("recurrent_activation", "sigmoid"), ("recurrent_dropout", 0.0),
-                      ("init", "torch"), ("merge_mode", "concat"), ("stateful", False))  # fmt: skip
+        ("num_layers", 1),
+        ("bias", True),
+        ("batch_first", False),
+        ("dropout", 0.0),
+        ("bidirectional", False),
+        ("activation", "tanh"),
+        ("recurrent_activation", "sigmoid"),
+        ("recurrent_dropout", 0.0),
+        ("init", "torch"),
+        ("merge_mode", "concat"),
+        ("stateful", False),
+    )
 
     def __repr__(self) -> str:
         extra = "".join(
@@ -743,8 +873,9 @@ class _errors_name:
     def __enter__(self) -> _errors_name:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
-                 traceback: TracebackType | None) -> Literal[False]:  # fmt: skip
+    def __exit__(
+        self, kind: type[BaseException] | None, err: BaseException | None, traceback: TracebackType | None
+    ) -> Literal[False]:
         if kind in (TypeError, ValueError) and not str(err).startswith(self.prefix):
             raise kind(self.prefix + str(err)).with_traceback(traceback) from None
         return False
@@ -807,12 +938,27 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("proj_size", 0),)
     proj_size: int
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: DTypeLike = np.float32, seed: Seed = None, *, proj_size: int = 0,
-                 activation: Activation = "tanh", recurrent_activation: Activation = "sigmoid",
-                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
-                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: DTypeLike = np.float32,
+        seed: Seed = None,
+        *,
+        proj_size: int = 0,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        recurrent_dropout: float = 0.0,
+        init: InitScheme = "torch",
+        merge_mode: MergeMode = "concat",
+        stateful: bool = False,
+        **unknown: NoReturn,
+    ) -> None:
         """Makes the layer and initialises its parameters.
 
         Parameters
@@ -878,10 +1024,24 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
             if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
                 raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
         self.proj_size = int(proj_size)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
-                         recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
-                         stateful=stateful, **unknown)  # fmt: skip
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype,
+            seed,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            recurrent_dropout=recurrent_dropout,
+            init=init,
+            merge_mode=merge_mode,
+            stateful=stateful,
+            **unknown,
+        )
 
     def _proj_size(self) -> int:
         return self.proj_size
@@ -892,9 +1052,14 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
     def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         return (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
-    def forward(self, x: ArrayLike, hx: StatePair | None = None, *, out: FloatArray | None = None,
-                lengths: ArrayLike | None = None,
-                ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+    def forward(
+        self,
+        x: ArrayLike,
+        hx: StatePair | None = None,
+        *,
+        out: FloatArray | None = None,
+        lengths: ArrayLike | None = None,
+    ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """Runs the layer over whole sequences (also ``lstm(x, hx)``).
 
         In training mode the workspace for `backward` is kept (with copies of x, the initial states and
@@ -945,8 +1110,9 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
 
     __call__ = forward
 
-    def backward(self, dy: ArrayLike | None = None, dhx: StatePair | None = None,
-                 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:  # fmt: skip
+    def backward(
+        self, dy: ArrayLike | None = None, dhx: StatePair | None = None
+    ) -> tuple[FloatArray, tuple[FloatArray, FloatArray]]:
         """Backpropagation through time of the last training-mode forward.
 
         Differentiates the loss ``sum(dy * y) + sum(dh_n * h_n) + sum(dc_n * c_n)``. Parameter gradients
@@ -1013,12 +1179,27 @@ class GRU(_RecurrentLayer[FloatArray]):
     _state_defaults = _RecurrentLayer._state_defaults + (("reset_after", True),)
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("reset_after", True),)
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: DTypeLike = np.float32, seed: Seed = None, *, reset_after: bool = True,
-                 activation: Activation = "tanh", recurrent_activation: Activation = "sigmoid",
-                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
-                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: DTypeLike = np.float32,
+        seed: Seed = None,
+        *,
+        reset_after: bool = True,
+        activation: Activation = "tanh",
+        recurrent_activation: Activation = "sigmoid",
+        recurrent_dropout: float = 0.0,
+        init: InitScheme = "torch",
+        merge_mode: MergeMode = "concat",
+        stateful: bool = False,
+        **unknown: NoReturn,
+    ) -> None:
         """Makes the layer and initialises its parameters.
 
         Parameters
@@ -1078,15 +1259,34 @@ class GRU(_RecurrentLayer[FloatArray]):
         with _errors_name(type(self)):
             self.reset_after = flag(reset_after, "reset_after")
         self._cell = "gru" if self.reset_after else "gru_reset_before"
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype, seed, activation=activation, recurrent_activation=recurrent_activation,
-                         recurrent_dropout=recurrent_dropout, init=init, merge_mode=merge_mode,
-                         stateful=stateful, **unknown)  # fmt: skip
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype,
+            seed,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            recurrent_dropout=recurrent_dropout,
+            init=init,
+            merge_mode=merge_mode,
+            stateful=stateful,
+            **unknown,
+        )
 
     # GRU and RNN share forward and backward (an RNN's has the same arguments): self is either.
-    def forward(self: _RecurrentLayer[FloatArray], x: ArrayLike, h0: ArrayLike | None = None, *,
-                out: FloatArray | None = None,
-                lengths: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+    def forward(
+        self: _RecurrentLayer[FloatArray],
+        x: ArrayLike,
+        h0: ArrayLike | None = None,
+        *,
+        out: FloatArray | None = None,
+        lengths: ArrayLike | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
         """Runs the layer over whole sequences (also ``layer(x, h0)``).
 
         In training mode the workspace for `backward` is kept (with copies of x, the initial state and
@@ -1129,8 +1329,9 @@ class GRU(_RecurrentLayer[FloatArray]):
 
     __call__ = forward
 
-    def backward(self: _RecurrentLayer[FloatArray], dy: ArrayLike | None = None,
-                 dh_n: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+    def backward(
+        self: _RecurrentLayer[FloatArray], dy: ArrayLike | None = None, dh_n: ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """Backpropagation through time of the last training-mode forward.
 
         Differentiates the loss ``sum(dy * y) + sum(dh_n * h_n)``. Parameter gradients accumulate into
@@ -1197,12 +1398,26 @@ class RNN(_RecurrentLayer[FloatArray]):
         ("stateful", False),
     )
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: Activation = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype: DTypeLike = np.float32,
-                 seed: Seed = None, *, activation: Activation = _UNSET,
-                 recurrent_dropout: float = 0.0, init: InitScheme = "torch", merge_mode: MergeMode = "concat",
-                 stateful: bool = False, **unknown: NoReturn) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: Activation = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype: DTypeLike = np.float32,
+        seed: Seed = None,
+        *,
+        activation: Activation = _UNSET,
+        recurrent_dropout: float = 0.0,
+        init: InitScheme = "torch",
+        merge_mode: MergeMode = "concat",
+        stateful: bool = False,
+        **unknown: NoReturn,
+    ) -> None:
         """Makes the layer and initialises its parameters.
 
         Parameters
@@ -1266,8 +1481,9 @@ class RNN(_RecurrentLayer[FloatArray]):
                         "for the same choice: give one of them)"
                     )
                 self.nonlinearity = keras_name
-            self._configure(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                            dtype, seed)  # fmt: skip
+            self._configure(
+                input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, seed
+            )
 
     @property
     def activation(self) -> str:  # type: ignore[override]  # read-only here: nonlinearity is the setting

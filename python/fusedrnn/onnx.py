@@ -58,8 +58,14 @@ def _cell_of(layer: object) -> str:
     return name.lower()
 
 
-def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_lengths: bool = False,
-           with_initial_states: bool = False) -> None:  # fmt: skip
+def export(
+    layer: LSTM | GRU | RNN,
+    path: PathLike,
+    *,
+    opset: int = 17,
+    with_lengths: bool = False,
+    with_initial_states: bool = False,
+) -> None:
     """Writes a layer as an ONNX model: one ``LSTM`` / ``GRU`` / ``RNN`` node per layer.
 
     The model's input is ``x`` ([T, N, C], or [N, T, C] with batch_first), its outputs ``y``, ``h_n``
@@ -108,8 +114,11 @@ def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_len
     nodes: list[Any] = []
     initializers: list[Any] = []
     x_name = "x"
-    inputs = [helper.make_tensor_value_info("x", elem, ["N", "T", layer.input_size] if layer.batch_first
-                                            else ["T", "N", layer.input_size])]  # fmt: skip
+    inputs = [
+        helper.make_tensor_value_info(
+            "x", elem, ["N", "T", layer.input_size] if layer.batch_first else ["T", "N", layer.input_size]
+        )
+    ]
     if layer.batch_first:
         nodes.append(helper.make_node("Transpose", ["x"], ["x_time_major"], perm=[1, 0, 2]))
         x_name = "x_time_major"
@@ -148,8 +157,11 @@ def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_len
             W.append(_reorder(params["weight_ih" + s], H, order))
             R.append(_reorder(params["weight_hh" + s], H, order))
             if layer.bias:
-                B.append(np.concatenate([_reorder(params["bias_ih" + s], H, order),
-                                         _reorder(params["bias_hh" + s], H, order)]))  # fmt: skip
+                B.append(
+                    np.concatenate(
+                        [_reorder(params["bias_ih" + s], H, order), _reorder(params["bias_hh" + s], H, order)]
+                    )
+                )
         for key, value in (("W", W), ("R", R), ("B", B)):
             if value:  # no B without bias
                 stacked = np.stack(value).astype(layer.dtype)
@@ -162,12 +174,22 @@ def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_len
             if with_initial_states:
                 nodes.append(helper.make_node("Slice", [state, f"s{lk}", f"e{lk}"], [f"{state}_l{lk}"]))
             state_names.append(f"{state}_l{lk}" if with_initial_states else "")
-        node_inputs = [layer_input, f"W{lk}", f"R{lk}", f"B{lk}" if layer.bias else "",
-                       "sequence_lens" if with_lengths else ""]  # fmt: skip
+        node_inputs = [
+            layer_input,
+            f"W{lk}",
+            f"R{lk}",
+            f"B{lk}" if layer.bias else "",
+            "sequence_lens" if with_lengths else "",
+        ]
         node_inputs += state_names
         outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
-        attributes = dict(hidden_size=H, direction="bidirectional" if D == 2 else "forward",
-                          activations=names, activation_alpha=alphas, activation_beta=betas)  # fmt: skip
+        attributes = dict(
+            hidden_size=H,
+            direction="bidirectional" if D == 2 else "forward",
+            activations=names,
+            activation_alpha=alphas,
+            activation_beta=betas,
+        )
         if cell == "gru":
             attributes["linear_before_reset"] = 1 if layer.reset_after else 0
         node = helper.make_node(_OP[cell], node_inputs, outputs, name=f"{_OP[cell]}_{lk}", **attributes)
@@ -185,8 +207,10 @@ def export(layer: LSTM | GRU | RNN, path: PathLike, *, opset: int = 17, with_len
         nodes.append(helper.make_node("Identity", [layer_input], ["y"]))
     nodes.append(helper.make_node("Concat", h_outputs, ["h_n"], axis=0))
     y_shape = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
-    outputs = [helper.make_tensor_value_info("y", elem, y_shape),
-               helper.make_tensor_value_info("h_n", elem, [L * D, "N", H])]  # fmt: skip
+    outputs = [
+        helper.make_tensor_value_info("y", elem, y_shape),
+        helper.make_tensor_value_info("h_n", elem, [L * D, "N", H]),
+    ]
     if cell == "lstm":
         nodes.append(helper.make_node("Concat", c_outputs, ["c_n"], axis=0))
         outputs.append(helper.make_tensor_value_info("c_n", elem, [L * D, "N", H]))
@@ -301,14 +325,18 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
                 params["bias_hh" + s] = _reorder(B[d][GH:], H, inverse)
         layer: LSTM | GRU | RNN
         options: dict[str, Any] = dict(
-                       bidirectional=D == 2, batch_first=attributes.get("layout", 0) == 1, bias=B is not None,
-                       dtype=dtype or W.dtype)  # fmt: skip
+            bidirectional=D == 2,
+            batch_first=attributes.get("layout", 0) == 1,
+            bias=B is not None,
+            dtype=dtype or W.dtype,
+        )
         if cell == "lstm":
             layer = layers.LSTM(C, H, activation=ours[1], recurrent_activation=ours[0], **options)
         elif cell == "gru":
             reset_after = bool(attributes.get("linear_before_reset", 0))
-            layer = layers.GRU(C, H, activation=ours[1], recurrent_activation=ours[0],
-                               reset_after=reset_after, **options)  # fmt: skip
+            layer = layers.GRU(
+                C, H, activation=ours[1], recurrent_activation=ours[0], reset_after=reset_after, **options
+            )
         else:
             layer = layers.RNN(C, H, nonlinearity=ours[0], **options)
         layer.load_state_dict(params)

@@ -75,9 +75,21 @@ def _time_order(T, reverse):
     return list(range(T - 1, -1, -1)) if reverse else list(range(T))
 
 
-def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                       recurrent_activation="sigmoid", recurrent_mask=None, w_hr=None,
-                       product=None):  # fmt: skip
+def lstm_layer_forward(
+    x,
+    h0,
+    c0,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    reverse=False,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    recurrent_mask=None,
+    w_hr=None,
+    product=None,
+):
     """One layer, one direction.
 
     x: [T,N,C]; h0, c0: [N,H]; w_ih: [4H,C]; w_hh: [4H,H]; b_ih, b_hh: [4H] or None (no bias).
@@ -119,12 +131,23 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False, activat
         y[t] = h
 
     cache = {
-        "x": x, "h0": h0, "c0": c0, "w_ih": w_ih, "w_hh": w_hh,
-        "has_bias_ih": b_ih is not None, "has_bias_hh": b_hh is not None,
-        "reverse": reverse, "gates": gates, "c": cs, "y": y,
-        "activation": activation, "recurrent_activation": recurrent_activation,
-        "recurrent_mask": recurrent_mask, "w_hr": w_hr, "m": ms,
-    }  # fmt: skip
+        "x": x,
+        "h0": h0,
+        "c0": c0,
+        "w_ih": w_ih,
+        "w_hh": w_hh,
+        "has_bias_ih": b_ih is not None,
+        "has_bias_hh": b_hh is not None,
+        "reverse": reverse,
+        "gates": gates,
+        "c": cs,
+        "y": y,
+        "activation": activation,
+        "recurrent_activation": recurrent_activation,
+        "recurrent_mask": recurrent_mask,
+        "w_hr": w_hr,
+        "m": ms,
+    }
     return y, h, c, cache
 
 
@@ -191,9 +214,20 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     return dx, dh, dc, grads
 
 
-def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="tanh",
-                      recurrent_activation="sigmoid", reset_after=True, recurrent_mask=None,
-                      product=None):  # fmt: skip
+def gru_layer_forward(
+    x,
+    h0,
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh,
+    reverse=False,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+    recurrent_mask=None,
+    product=None,
+):
     """One GRU layer, one direction, gate order r, z, n, rec / act the recurrent activation and
     activation (default sigmoid / tanh); PyTorch's reset-after form (Keras's reset_after=True)::
 
@@ -238,11 +272,21 @@ def gru_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False, activation="
         y[t] = h
 
     cache = {
-        "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
-        "has_bias_hh": b_hh is not None, "reverse": reverse, "gates": gates, "hn": hn, "y": y,
-        "activation": activation, "recurrent_activation": recurrent_activation, "reset_after": reset_after,
+        "x": x,
+        "h0": h0,
+        "w_ih": w_ih,
+        "w_hh": w_hh,
+        "has_bias_ih": b_ih is not None,
+        "has_bias_hh": b_hh is not None,
+        "reverse": reverse,
+        "gates": gates,
+        "hn": hn,
+        "y": y,
+        "activation": activation,
+        "recurrent_activation": recurrent_activation,
+        "reset_after": reset_after,
         "recurrent_mask": recurrent_mask,
-    }  # fmt: skip
+    }
     return y, h, cache
 
 
@@ -301,8 +345,9 @@ def gru_layer_backward(cache, dy, dh_n=None):
     return dx, dh, grads
 
 
-def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, recurrent_mask=None,
-                      product=None):  # fmt: skip
+def rnn_layer_forward(
+    x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False, recurrent_mask=None, product=None
+):
     """One Elman RNN layer, one direction: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).
 
     x: [T,N,C]; h0: [N,H]; w_ih: [H,C]; w_hh: [H,H]; b_ih, b_hh: [H] or None; product as in
@@ -324,10 +369,17 @@ def rnn_layer_forward(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", revers
         h = act(z)
         y[t] = h
     cache = {
-        "x": x, "h0": h0, "w_ih": w_ih, "w_hh": w_hh, "has_bias_ih": b_ih is not None,
-        "has_bias_hh": b_hh is not None, "reverse": reverse, "y": y, "nonlinearity": nonlinearity,
+        "x": x,
+        "h0": h0,
+        "w_ih": w_ih,
+        "w_hh": w_hh,
+        "has_bias_ih": b_ih is not None,
+        "has_bias_hh": b_hh is not None,
+        "reverse": reverse,
+        "y": y,
+        "nonlinearity": nonlinearity,
         "recurrent_mask": recurrent_mask,
-    }  # fmt: skip
+    }
     return y, h, cache
 
 
@@ -364,8 +416,18 @@ def _suffix(layer, direction):
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
-def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bidirectional, batch_first,
-                   dropout_masks=None, recurrent_masks=None):  # fmt: skip
+def _stack_forward(
+    layer_forward,
+    num_states,
+    x,
+    params,
+    states,
+    num_layers,
+    bidirectional,
+    batch_first,
+    dropout_masks=None,
+    recurrent_masks=None,
+):
     """A stacked, optionally bidirectional recurrent module, exactly like torch.nn.LSTM/GRU/RNN.
 
     layer_forward(x, states_k, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask) -> (y, final_states_k,
@@ -397,12 +459,16 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
             s = _suffix(layer, d)
             k = layer * D + d
             y, final, cache = layer_forward(
-                layer_input, tuple(state[k] for state in states),
-                params["weight_ih" + s], params["weight_hh" + s],
-                params.get("bias_ih" + s), params.get("bias_hh" + s),
-                d == 1, None if recurrent_masks is None else recurrent_masks[k],
+                layer_input,
+                tuple(state[k] for state in states),
+                params["weight_ih" + s],
+                params["weight_hh" + s],
+                params.get("bias_ih" + s),
+                params.get("bias_hh" + s),
+                d == 1,
+                None if recurrent_masks is None else recurrent_masks[k],
                 **({"w_hr": params["weight_hr" + s]} if "weight_hr" + s in params else {}),
-            )  # fmt: skip
+            )
             outputs.append(y)
             finals.append(final)
             caches.append(cache)
@@ -418,9 +484,14 @@ def _stack_forward(layer_forward, num_states, x, params, states, num_layers, bid
     elif batch_first:
         y = y.transpose(1, 0, 2)
     cache = {
-        "layers": caches, "num_layers": num_layers, "D": D, "H": H,
-        "batch_first": batch_first, "unbatched": unbatched, "dropout_masks": dropout_masks,
-    }  # fmt: skip
+        "layers": caches,
+        "num_layers": num_layers,
+        "D": D,
+        "H": H,
+        "batch_first": batch_first,
+        "unbatched": unbatched,
+        "dropout_masks": dropout_masks,
+    }
     return y, finals, cache
 
 
@@ -517,9 +588,19 @@ def _backward_by_length(run_backward, cache, dy, dstates):
 
 def _lstm_layer(**activations):
     def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask, w_hr=None):
-        y, h, c, cache = lstm_layer_forward(x, states[0], states[1], w_ih, w_hh, b_ih, b_hh, reverse,
-                                            recurrent_mask=recurrent_mask, w_hr=w_hr,
-                                            **activations)  # fmt: skip
+        y, h, c, cache = lstm_layer_forward(
+            x,
+            states[0],
+            states[1],
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            reverse,
+            recurrent_mask=recurrent_mask,
+            w_hr=w_hr,
+            **activations,
+        )
         return y, (h, c), cache
 
     return run
@@ -531,9 +612,20 @@ def _lstm_layer_backward(cache, dy, dstates):
     return dx, (dh0, dc0), grads
 
 
-def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-         recurrent_activation="sigmoid", lengths=None, dropout_masks=None, recurrent_masks=None,
-         product=None):  # fmt: skip
+def lstm(
+    x,
+    params,
+    hx=None,
+    num_layers=1,
+    bidirectional=False,
+    batch_first=False,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    lengths=None,
+    dropout_masks=None,
+    recurrent_masks=None,
+    product=None,
+):
     """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with
     Keras's activations and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each
     sequence run alone). dropout_masks:
@@ -554,15 +646,19 @@ def lstm(x, params, hx=None, num_layers=1, bidirectional=False, batch_first=Fals
     """
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation, product=product)
     if lengths is not None:
-        def run(x_n, hx_n, masks_n, rec_n):
-            return _stack_forward(layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n,
-                                  rec_n)  # fmt: skip
 
-        y, (h_n, c_n), cache = _forward_by_length(run, x, hx, lengths, batch_first, dropout_masks,
-                                                  recurrent_masks)  # fmt: skip
+        def run(x_n, hx_n, masks_n, rec_n):
+            return _stack_forward(
+                layer, 2, x_n, params, hx_n, num_layers, bidirectional, False, masks_n, rec_n
+            )
+
+        y, (h_n, c_n), cache = _forward_by_length(
+            run, x, hx, lengths, batch_first, dropout_masks, recurrent_masks
+        )
         return y, (h_n, c_n), cache
-    y, (h_n, c_n), cache = _stack_forward(layer, 2, x, params, hx, num_layers, bidirectional, batch_first,
-                                          dropout_masks, recurrent_masks)  # fmt: skip
+    y, (h_n, c_n), cache = _stack_forward(
+        layer, 2, x, params, hx, num_layers, bidirectional, batch_first, dropout_masks, recurrent_masks
+    )
     return y, (h_n, c_n), cache
 
 
@@ -574,6 +670,7 @@ def lstm_backward(cache, dy, dhx=None):
     like params.
     """
     if "by_length" in cache:
+
         def run_backward(cache_n, dy_n, dhx_n):
             return _stack_backward(_lstm_layer_backward, 2, cache_n, dy_n, dhx_n)
 
@@ -585,8 +682,9 @@ def lstm_backward(cache, dy, dhx=None):
 
 def _single_state_layer(layer_forward, **options):
     def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask):
-        y, h, cache = layer_forward(x, states[0], w_ih, w_hh, b_ih, b_hh, reverse=reverse,
-                                    recurrent_mask=recurrent_mask, **options)  # fmt: skip
+        y, h, cache = layer_forward(
+            x, states[0], w_ih, w_hh, b_ih, b_hh, reverse=reverse, recurrent_mask=recurrent_mask, **options
+        )
         return y, (h,), cache
 
     return run
@@ -600,39 +698,62 @@ def _single_state_backward(layer_backward):
     return run
 
 
-def gru(x, params, h0=None, num_layers=1, bidirectional=False, batch_first=False, activation="tanh",
-        recurrent_activation="sigmoid", lengths=None, dropout_masks=None, reset_after=True,
-        recurrent_masks=None, product=None):  # fmt: skip
+def gru(
+    x,
+    params,
+    h0=None,
+    num_layers=1,
+    bidirectional=False,
+    batch_first=False,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    lengths=None,
+    dropout_masks=None,
+    reset_after=True,
+    recurrent_masks=None,
+    product=None,
+):
     """The stacked module, exactly like torch.nn.GRU, with Keras's activations and optional ``lengths``,
     ``dropout_masks`` and ``product`` (as `lstm`); reset_after=False: the reset-before form
     (`gru_layer_forward`).
     h0: None or [L*D,N,H] ([L*D,H] unbatched). Returns ``y, h_n, cache``."""
-    layer = _single_state_layer(gru_layer_forward, activation=activation,
-                                recurrent_activation=recurrent_activation,
-                                reset_after=reset_after, product=product)  # fmt: skip
-    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
-                               dropout_masks, recurrent_masks)  # fmt: skip
+    layer = _single_state_layer(
+        gru_layer_forward,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        reset_after=reset_after,
+        product=product,
+    )
+    return _single_state_stack(
+        layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks, recurrent_masks
+    )
 
 
-def _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks,
-                        recurrent_masks):  # fmt: skip
+def _single_state_stack(
+    layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks, recurrent_masks
+):
     states = None if h0 is None else (h0,)
     if lengths is not None:
-        def run(x_n, states_n, masks_n, rec_n):
-            return _stack_forward(layer, 1, x_n, params, states_n, num_layers, bidirectional, False, masks_n,
-                                  rec_n)  # fmt: skip
 
-        y, (h_n,), cache = _forward_by_length(run, x, states, lengths, batch_first, dropout_masks,
-                                              recurrent_masks)  # fmt: skip
+        def run(x_n, states_n, masks_n, rec_n):
+            return _stack_forward(
+                layer, 1, x_n, params, states_n, num_layers, bidirectional, False, masks_n, rec_n
+            )
+
+        y, (h_n,), cache = _forward_by_length(
+            run, x, states, lengths, batch_first, dropout_masks, recurrent_masks
+        )
         return y, h_n, cache
-    y, (h_n,), cache = _stack_forward(layer, 1, x, params, states, num_layers, bidirectional, batch_first,
-                                      dropout_masks, recurrent_masks)  # fmt: skip
+    y, (h_n,), cache = _stack_forward(
+        layer, 1, x, params, states, num_layers, bidirectional, batch_first, dropout_masks, recurrent_masks
+    )
     return y, h_n, cache
 
 
 def _single_state_stack_backward(layer_backward, cache, dy, dh_n):
     dstates = None if dh_n is None else (dh_n,)
     if "by_length" in cache:
+
         def run_backward(cache_n, dy_n, dstates_n):
             return _stack_backward(_single_state_backward(layer_backward), 1, cache_n, dy_n, dstates_n)
 
@@ -647,13 +768,25 @@ def gru_backward(cache, dy, dh_n=None):
     return _single_state_stack_backward(gru_layer_backward, cache, dy, dh_n)
 
 
-def rnn(x, params, h0=None, nonlinearity="tanh", num_layers=1, bidirectional=False, batch_first=False,
-        lengths=None, dropout_masks=None, recurrent_masks=None, product=None):  # fmt: skip
+def rnn(
+    x,
+    params,
+    h0=None,
+    nonlinearity="tanh",
+    num_layers=1,
+    bidirectional=False,
+    batch_first=False,
+    lengths=None,
+    dropout_masks=None,
+    recurrent_masks=None,
+    product=None,
+):
     """The stacked module, exactly like torch.nn.RNN; nonlinearity: any of `ACTIVATIONS`; lengths,
     dropout_masks, recurrent_masks and product as in `lstm`. Returns ``y, h_n, cache``."""
     layer = _single_state_layer(rnn_layer_forward, nonlinearity=nonlinearity, product=product)
-    return _single_state_stack(layer, x, params, h0, num_layers, bidirectional, batch_first, lengths,
-                               dropout_masks, recurrent_masks)  # fmt: skip
+    return _single_state_stack(
+        layer, x, params, h0, num_layers, bidirectional, batch_first, lengths, dropout_masks, recurrent_masks
+    )
 
 
 def rnn_backward(cache, dy, dh_n=None):
@@ -695,12 +828,14 @@ def reduced_product(format):
     "bf16": both rounded by `bf16_round`, the products summed in float64 (the kernels sum in float32, in
     an order of their own, so they differ from this by float32 rounding of the sums)."""
     if format == "int8":
+
         def product(a, w):
             qa, sa = int8_quantize_rows(a)
             qw, sw = int8_quantize_rows(w)
             sums = (qa @ qw.T).astype(np.float32)
             return (sums * sw[None, :]) * sa[:, None]
     elif format == "bf16":
+
         def product(a, w):
             return bf16_round(a).astype(np.float64) @ bf16_round(w).astype(np.float64).T
     else:

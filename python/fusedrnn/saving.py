@@ -25,8 +25,18 @@ PathLike: TypeAlias = "str | os.PathLike[str]"
 FORMAT = "fusedrnn-layer"
 VERSION = 1
 # Constructor arguments saved per class (everything that defines the computation).
-_COMMON = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-           "recurrent_dropout", "init", "merge_mode")  # fmt: skip
+_COMMON = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "recurrent_dropout",
+    "init",
+    "merge_mode",
+)
 _BY_CLASS = {
     "LSTM": _COMMON + ("activation", "recurrent_activation", "proj_size"),
     "GRU": _COMMON + ("activation", "recurrent_activation", "reset_after"),
@@ -66,8 +76,14 @@ def save(layer: LSTM | GRU | RNN, path: PathLike) -> None:
     if name not in _BY_CLASS or not isinstance(layer, tuple(_classes().values())):
         raise TypeError(f"layer: expected a fusedrnn LSTM, GRU or RNN, got {type(layer).__name__}")
     config = {key: getattr(layer, key) for key in _BY_CLASS[name]}
-    header = {"format": FORMAT, "version": VERSION, "class": name, "dtype": layer.dtype.name,
-              "training": layer.training, "config": config}  # fmt: skip
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "class": name,
+        "dtype": layer.dtype.name,
+        "training": layer.training,
+        "config": config,
+    }
     if layer.weight_format != "fp32":
         header["weight_format"] = layer.weight_format
     # Any: np.savez's stub types its keyword arguments as its own options, not as arrays.

@@ -16,8 +16,12 @@ from ._validation import kernel_dtype
 __all__ = ["pad_sequences"]
 
 
-def pad_sequences(sequences: Sequence[ArrayLike], batch_first: bool = False, padding_value: float = 0.0,
-                  dtype: DTypeLike = np.float32) -> tuple[FloatArray, NDArray[np.int64]]:  # fmt: skip
+def pad_sequences(
+    sequences: Sequence[ArrayLike],
+    batch_first: bool = False,
+    padding_value: float = 0.0,
+    dtype: DTypeLike = np.float32,
+) -> tuple[FloatArray, NDArray[np.int64]]:
     """One padded array and the lengths from sequences of different lengths.
 
     ``fr.LSTM(...)(padded, lengths=lengths)`` then ignores the padding.
@@ -68,8 +72,9 @@ def pad_sequences(sequences: Sequence[ArrayLike], batch_first: bool = False, pad
         if a.ndim != 2 or a.shape[0] < 1:
             raise ValueError(f"sequences[{n}]: expected shape [T_n >= 1, C] or [T_n], got {np.shape(seq)}")
         if arrays and a.shape[1] != arrays[0].shape[1]:
-            raise ValueError(f"sequences[{n}]: has {a.shape[1]} features, "
-                             f"sequences[0] has {arrays[0].shape[1]}")  # fmt: skip
+            raise ValueError(
+                f"sequences[{n}]: has {a.shape[1]} features, sequences[0] has {arrays[0].shape[1]}"
+            )
         arrays.append(a)
     lengths = np.array([a.shape[0] for a in arrays], np.int64)
     padded = np.full((int(lengths.max()), len(arrays), arrays[0].shape[1]), padding_value, dtype)

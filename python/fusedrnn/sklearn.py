@@ -30,10 +30,18 @@ _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
 
 
 class _RecurrentEstimator(BaseEstimator):
-    def __init__(self, cell: str = "lstm", hidden_size: int = 32, num_layers: int = 1,
-                 bidirectional: bool = False, activation: str | None = "tanh", epochs: int = 100,
-                 batch_size: int = 32, learning_rate: float = 0.005,
-                 random_state: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cell: str = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        activation: str | None = "tanh",
+        epochs: int = 100,
+        batch_size: int = 32,
+        learning_rate: float = 0.005,
+        random_state: Any = None,
+    ) -> None:
         """The model's options, in scikit-learn's manner (kept as given; checked by fit).
 
         Parameters
@@ -73,8 +81,9 @@ class _RecurrentEstimator(BaseEstimator):
         return tags
 
     # X, y: Any, as scikit-learn's validation takes them (array-likes, data frames, sparse input refused).
-    def _validated(self, X: Any, y: Any = None, fitting: bool = False,
-                   y_options: dict[str, Any] | None = None) -> Any:  # fmt: skip
+    def _validated(
+        self, X: Any, y: Any = None, fitting: bool = False, y_options: dict[str, Any] | None = None
+    ) -> Any:
         """X as float32 sequences [n, steps, features] (and y checked), through scikit-learn's validation:
         its messages, its n_features_in_ (the number of steps) and its refusal of NaN / inf."""
         if fitting:
@@ -88,8 +97,9 @@ class _RecurrentEstimator(BaseEstimator):
         if fitting:
             self.sequence_shape_ = X.shape[1:]
         elif X.shape[1:] != self.sequence_shape_:
-            raise ValueError(f"X: has samples of shape {X.shape[1:]}, the estimator was fitted on "
-                             f"{self.sequence_shape_}")  # fmt: skip
+            raise ValueError(
+                f"X: has samples of shape {X.shape[1:]}, the estimator was fitted on {self.sequence_shape_}"
+            )
         return (X, y) if fitting else X
 
     def _fit(self, X: Any, targets: NDArray[Any], outputs: int, loss: Loss | str) -> Any:
@@ -100,8 +110,9 @@ class _RecurrentEstimator(BaseEstimator):
         else:
             seed = np.random.RandomState(self.random_state).randint(2**31)
         activation: dict[str, Any] = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
-        layer = _CELLS[self.cell](self.hidden_size, num_layers=self.num_layers,
-                                  bidirectional=self.bidirectional, **activation)  # fmt: skip
+        layer = _CELLS[self.cell](
+            self.hidden_size, num_layers=self.num_layers, bidirectional=self.bidirectional, **activation
+        )
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
         self.model_.compile(nn.Adam(self.learning_rate), loss)
         self.model_.fit(X, targets, epochs=self.epochs, batch_size=self.batch_size, verbose=0)

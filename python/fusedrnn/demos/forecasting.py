@@ -35,8 +35,10 @@ def run(smoke=False, plot_dir=None):
     persistence = X[cut:, -1, 0] * std + mean
     mae, baseline = float(np.mean(np.abs(pred - truth))), float(np.mean(np.abs(persistence - truth)))
     seconds = time.perf_counter() - start
-    print(f"forecasting: MAE {mae:.3f} vs persistence {baseline:.3f} ({baseline / mae:.2f}x better), "
-          f"{seconds:.2f} s")
+    print(
+        f"forecasting: MAE {mae:.3f} vs persistence {baseline:.3f} ({baseline / mae:.2f}x better), "
+        f"{seconds:.2f} s"
+    )
     result = {"mae": mae, "persistence_mae": baseline, "seconds": seconds}
     also: tuple[str, ...] = ()
     if plot_dir is not None:

@@ -22,8 +22,10 @@ def add_loss_curve(result, history, plot_dir, name, *also):
     result["plots"] and says so; the demos' common ending."""
     if plot_dir is None:
         return result
-    result["plots"] = [*also, loss_curve(history, os.path.join(plot_dir, f"{name}_loss.png"),
-                                         f"{name}: training loss")]  # fmt: skip
+    result["plots"] = [
+        *also,
+        loss_curve(history, os.path.join(plot_dir, f"{name}_loss.png"), f"{name}: training loss"),
+    ]
     print("  plots:", ", ".join(result["plots"]))
     return result
 

@@ -37,8 +37,9 @@ def run(smoke=False):
     windows = np.lib.stride_tricks.sliding_window_view(encoded, 41)[::20]
     X, y = windows[:, :-1], windows[:, 1:]
     cut = int(0.9 * len(X))
-    model = nn.Sequential([nn.Embedding(len(chars), 32), nn.LSTM(128, return_sequences=True),
-                           nn.Dense(len(chars))], seed=0)  # fmt: skip
+    model = nn.Sequential(
+        [nn.Embedding(len(chars), 32), nn.LSTM(128, return_sequences=True), nn.Dense(len(chars))], seed=0
+    )
     model.compile(nn.Adam(0.01, clipnorm=5.0), "sparse_categorical_crossentropy")
     model.fit(X[:cut], y[:cut], epochs=10 if smoke else 20, batch_size=64, verbose=0)
     loss = model.evaluate(X[cut:], y[cut:])

@@ -17,7 +17,22 @@ from .optimizers import SGD, Adam, RMSprop
 from .sequential import EarlyStopping, Sequential
 
 __all__ = [
-    "GRU", "LOSSES", "LSTM", "SGD", "Adam", "Dense", "Dropout", "EarlyStopping", "Embedding", "Layer",
-    "RMSprop", "Recurrent", "Sequential", "SimpleRNN", "binary_crossentropy", "mae", "mse",
+    "GRU",
+    "LOSSES",
+    "LSTM",
+    "SGD",
+    "Adam",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "Embedding",
+    "Layer",
+    "RMSprop",
+    "Recurrent",
+    "Sequential",
+    "SimpleRNN",
+    "binary_crossentropy",
+    "mae",
+    "mse",
     "sparse_categorical_crossentropy",
-]  # fmt: skip
+]

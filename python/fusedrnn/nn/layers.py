@@ -160,8 +160,13 @@ class Recurrent(Layer):
 
     name = "recurrent"
 
-    def __init__(self, cell_class: type[recurrent_layers.LSTM | recurrent_layers.GRU | recurrent_layers.RNN],
-                 units: int, return_sequences: bool = False, **options: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cell_class: type[recurrent_layers.LSTM | recurrent_layers.GRU | recurrent_layers.RNN],
+        units: int,
+        return_sequences: bool = False,
+        **options: Any,
+    ) -> None:
         self.cell_class, self.units = cell_class, int(units)
         self.return_sequences = bool(return_sequences)
         self.options = options

@@ -31,8 +31,9 @@ def sparse_categorical_crossentropy(logits: NDArray[Any], labels: ArrayLike) -> 
     """Softmax cross-entropy of logits [..., K] against integer labels [...] (classes, or per step)."""
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu" or labels.shape != logits.shape[:-1]:
-        raise ValueError(f"target: expected integer labels of shape {logits.shape[:-1]}, got {labels.dtype} "
-                         f"{labels.shape}")  # fmt: skip
+        raise ValueError(
+            f"target: expected integer labels of shape {logits.shape[:-1]}, got {labels.dtype} {labels.shape}"
+        )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
     picked = np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
@@ -52,6 +53,11 @@ def binary_crossentropy(prob: NDArray[Any], target: ArrayLike) -> tuple[float, N
     return float(value), grad.astype(prob.dtype)
 
 
-LOSSES: dict[str, Loss] = {"mse": mse, "mean_squared_error": mse, "mae": mae, "mean_absolute_error": mae,
-          "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
-          "binary_crossentropy": binary_crossentropy}  # fmt: skip
+LOSSES: dict[str, Loss] = {
+    "mse": mse,
+    "mean_squared_error": mse,
+    "mae": mae,
+    "mean_absolute_error": mae,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
+    "binary_crossentropy": binary_crossentropy,
+}

@@ -46,8 +46,9 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum (Keras's defaults)."""
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0,
-                 clipnorm: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, learning_rate: float = 0.01, momentum: float = 0.0, clipnorm: float | None = None
+    ) -> None:
         super().__init__(learning_rate, clipnorm)
         self.momentum = float(momentum)
 
@@ -64,8 +65,14 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba), with Keras's defaults."""
 
-    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, clipnorm: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        clipnorm: float | None = None,
+    ) -> None:
         super().__init__(learning_rate, clipnorm)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
@@ -87,8 +94,13 @@ class Adam(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop, with Keras's defaults."""
 
-    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, epsilon: float = 1e-7,
-                 clipnorm: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        learning_rate: float = 0.001,
+        rho: float = 0.9,
+        epsilon: float = 1e-7,
+        clipnorm: float | None = None,
+    ) -> None:
         super().__init__(learning_rate, clipnorm)
         self.rho, self.epsilon = rho, epsilon
 

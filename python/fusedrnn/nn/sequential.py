@@ -27,8 +27,13 @@ class EarlyStopping:
     """Stops fit when `monitor` ("val_loss" or "loss") has not improved by min_delta for `patience` epochs;
     restore_best_weights puts back the parameters of the best epoch."""
 
-    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
-                 restore_best_weights: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = False,
+    ) -> None:
         self.monitor, self.patience, self.min_delta = monitor, int(patience), float(min_delta)
         self.restore_best_weights = restore_best_weights
         self.best, self.wait = np.inf, 0
@@ -140,13 +145,14 @@ class Sequential:
         from .layers import Embedding, Recurrent
 
         any_length = bool(self.layers) and isinstance(self.layers[0], (Recurrent, Embedding))
-        mismatch = (len(X.shape[1:]) != len(self.built_for)
-                    or (X.shape[2:] if any_length else X.shape[1:])
-                    != (self.built_for[1:] if any_length else self.built_for))  # fmt: skip
+        mismatch = len(X.shape[1:]) != len(self.built_for) or (
+            X.shape[2:] if any_length else X.shape[1:]
+        ) != (self.built_for[1:] if any_length else self.built_for)
         if mismatch:
             note = " (any number of steps)" if any_length else ""
-            raise ValueError(f"X: the model was built for samples of shape {self.built_for}{note}, "
-                             f"got {X.shape[1:]}")  # fmt: skip
+            raise ValueError(
+                f"X: the model was built for samples of shape {self.built_for}{note}, got {X.shape[1:]}"
+            )
 
     def forward(self, X: Any, training: bool = False) -> Any:
         """The model's output for the batch X (training: layers keep what backward needs)."""
@@ -180,10 +186,18 @@ class Sequential:
         self.optimizer.step(self.parameters(), self.gradients())
         return value
 
-    def fit(self, X: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
-            validation_split: float = 0.0, validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-            shuffle: bool = True, callbacks: Iterable[Callback] = (), verbose: int = 1,
-            ) -> dict[str, list[float]]:  # fmt: skip
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_split: float = 0.0,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        shuffle: bool = True,
+        callbacks: Iterable[Callback] = (),
+        verbose: int = 1,
+    ) -> dict[str, list[float]]:
         """Keras's fit: trains for `epochs` passes over (X, y) in shuffled batches.
 
         Parameters
@@ -254,8 +268,10 @@ class Sequential:
         """Keras-style table: layer, output shape, parameters."""
         if self.built_for is None:
             raise RuntimeError("summary: build the model first (fit, predict or build(input_shape))")
-        rows = [(f"{type(layer).__name__.lower()}_{i}", str(shape), sum(p.size for p in layer.parameters()))
-                for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))]  # fmt: skip
+        rows = [
+            (f"{type(layer).__name__.lower()}_{i}", str(shape), sum(p.size for p in layer.parameters()))
+            for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))
+        ]
         lines = [f"{'Layer':<20}{'Output shape':<24}{'Param #':>10}"]
         lines += [f"{name:<20}{shape:<24}{count:>10,}" for name, shape, count in rows]
         lines.append(f"Total params: {sum(r[2] for r in rows):,}")
