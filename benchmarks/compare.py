@@ -372,7 +372,7 @@ def reduced_section(reduced):
         'layer.quantized("int8" | "bf16") against the float32 layer and torch (float32, '
         "torch.ao.quantization.quantize_dynamic int8 for LSTM and GRU, bfloat16 modules), forward only, "
         "the same round robin; errors are max |y - y_fusedrnn_fp32| on PyTorch's default init. Layers under "
-        '4,096 weights stay float32 in a quantized layer ("our layers run"), so there the formats time '
+        '8,192 weights stay float32 in a quantized layer ("our layers run"), so there the formats time '
         f"the float32 kernels. Reduced kernels: {fr.cpu_info()['reduced_precision']}.\n\n"
         + "\n".join(lines)
         + "\n\n"

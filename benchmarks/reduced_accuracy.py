@@ -80,7 +80,7 @@ def forecasting_model():
 def trained_models():
     lines = ["| model (held-out data) | float32 | int8 | bf16 |", "|---|---|---|---|"]
     # The demos' LSTM(64) layers have 16,896 (forecasting) and 20,992 (digits) weights: above the
-    # 4,096-weight size rule, so both quantise.
+    # 8,192-weight size rule, so both quantise.
     models = {
         "digits, LSTM(64) + Dense(10)": digits_model,
         "forecasting, LSTM(64) + Dense(1)": forecasting_model,

@@ -260,7 +260,7 @@ def test_error_against_float32_within_the_documented_bound(cls, fmt, rng):
 
 def test_small_layers_stay_float32_by_default(rng):
     fr._core._set_reduced_min_weights(DEFAULT_MIN_WEIGHTS)
-    assert DEFAULT_MIN_WEIGHTS == 4096
+    assert DEFAULT_MIN_WEIGHTS == 8192
     small = fr.RNN(1, 50, seed=0)  # 2,550 weights
     lecture = fr.LSTM(1, 50, num_layers=2, seed=0)  # the lectures' LSTM(50), 10,200 weights, then 20,000
     assert small.quantized("int8").layer_formats == ["fp32"]

@@ -79,10 +79,10 @@ void StackConfig::validate() const {
 }
 
 namespace {
-// Below this many weight elements per layer the fp32 kernels are as fast: per-call costs dominate (measured
-// on keras-seed, T=3 N=1 H=50: the LSTM (10,200 weights) 1.07x faster in int8, the RNN (2,550) 0.96x;
-// energy's 16,896-weight LSTM 1.25x).
-constexpr std::int64_t kDefaultReducedMinWeights = 4096;
+// Below this many weight elements per layer the fp32 kernels are as fast: per-call costs dominate (measured,
+// benchmarks/RESULTS.md "Reduced precision": the RNN on energy, 4,160 weights, 0.91x in int8; the GRU on
+// keras-seed, 7,650, 1.03x; the LSTM on keras-seed, 10,200, 1.05x; the GRU on energy, 12,480, 1.10x).
+constexpr std::int64_t kDefaultReducedMinWeights = 8192;
 
 std::atomic<std::int64_t>& reduced_min() {
   static std::atomic<std::int64_t> value{kDefaultReducedMinWeights};

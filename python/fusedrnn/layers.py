@@ -560,7 +560,7 @@ class _RecurrentLayer(Generic[_State]):
             A layer of the same class in eval mode, with its own copy of the parameters (read-only):
             the same call signature and outputs as this one, with every option that applies to
             inference (stacks, bidirectional, ``lengths``, activations, projection, both GRU forms,
-            `step`). `train` and `backward` raise RuntimeError. Layers with fewer than 4,096 weights
+            `step`). `train` and `backward` raise RuntimeError. Layers with fewer than 8,192 weights
             stay float32 (the reduced formats are not faster there); `layer_formats` tells which do.
 
         Raises
