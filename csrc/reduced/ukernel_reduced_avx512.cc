@@ -1,6 +1,8 @@
 // The AVX-512 reduced kernels: vdpbf16ps (AVX512-BF16) and vpdpbusd (AVX512-VNNI), 8 x 32 tiles (16
 // accumulators) and a 1-row kernel. This file alone is compiled with those extensions enabled; nothing
 // here runs unless CPUID reports them (reduced/select_reduced_path.cc). Contract: reduced_microkernel.h.
+// One tile loop and one row loop serve both formats (templated on the dot product); only the epilogues
+// differ (bf16: store; int8: dequantise).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -16,21 +18,31 @@ constexpr int NR = kReducedNR;
 // kept the 16 accumulators of the 8 x 32 tile but copied each of them between registers at every group
 // (30 register moves and 2 spills per 16 useful instructions in the loop, objdump), which made the int8
 // kernel slower than the bf16 one. acc += a . b over 4 byte pairs (u8 a, s8 b) / 2 bf16 pairs.
-inline void dpbusd(__m512i& acc, __m512i a_u8, __m512i b_s8) {
-  __asm__("vpdpbusd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a_u8), [b] "v"(b_s8));
-}
-inline void dpbf16(__m512& acc, __m512i a, __m512i b) {
-  __asm__("vdpbf16ps %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "v"(b));
-}
+struct Int8Dot {
+  using Acc = __m512i;
+  static Acc zero() { return _mm512_setzero_si512(); }
+  static Acc add(Acc x, Acc y) { return _mm512_add_epi32(x, y); }
+  static void dot(Acc& acc, __m512i a_u8, __m512i b_s8) {
+    __asm__("vpdpbusd %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a_u8), [b] "v"(b_s8));
+  }
+};
+struct Bf16Dot {
+  using Acc = __m512;
+  static Acc zero() { return _mm512_setzero_ps(); }
+  static Acc add(Acc x, Acc y) { return _mm512_add_ps(x, y); }
+  static void dot(Acc& acc, __m512i a, __m512i b) {
+    __asm__("vdpbf16ps %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "v"(b));
+  }
+};
 
-// The 8 x 32 kernels keep their 16 accumulators in named variables (c<row>a, c<row>b): held in an array,
-// GCC 12 kept them in memory around the asm statements, or copied them between registers at every group
-// with the intrinsics.
+// The sums of an 8 x 32 tile into out[row][half]. The 16 accumulators are named variables (c<row>a,
+// c<row>b) inside the loop: held in an array there, GCC 12 kept them in memory around the asm statements.
 #define FUSEDRNN_ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-void bf16_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float*, const float*,
-                  const std::int32_t*, float* c, std::int64_t ldc) {
-#define FUSEDRNN_ZERO(i) __m512 c##i##a = _mm512_setzero_ps(), c##i##b = _mm512_setzero_ps();
+template <class D>
+inline void tile_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
+                      typename D::Acc (&out)[8][2]) {
+#define FUSEDRNN_ZERO(i) typename D::Acc c##i##a = D::zero(), c##i##b = D::zero();
   FUSEDRNN_ROWS8(FUSEDRNN_ZERO)
 #undef FUSEDRNN_ZERO
   for (std::int64_t q = 0; q < kg; ++q) {
@@ -38,49 +50,49 @@ void bf16_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* 
 #define FUSEDRNN_STEP(i)                                                  \
   {                                                                       \
     const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i])); \
-    dpbf16(c##i##a, av, b0);                                              \
-    dpbf16(c##i##b, av, b1);                                              \
+    D::dot(c##i##a, av, b0);                                              \
+    D::dot(c##i##b, av, b1);                                              \
   }
     FUSEDRNN_ROWS8(FUSEDRNN_STEP)
 #undef FUSEDRNN_STEP
   }
-#define FUSEDRNN_STORE(i)                 \
-  _mm512_storeu_ps(c + i * ldc, c##i##a); \
-  _mm512_storeu_ps(c + i * ldc + 16, c##i##b);
-  FUSEDRNN_ROWS8(FUSEDRNN_STORE)
-#undef FUSEDRNN_STORE
+#define FUSEDRNN_OUT(i) \
+  out[i][0] = c##i##a;  \
+  out[i][1] = c##i##b;
+  FUSEDRNN_ROWS8(FUSEDRNN_OUT)
+#undef FUSEDRNN_OUT
 }
 
-// One row: four independent accumulator pairs (named, as above) over consecutive groups hide the
-// instruction's latency (a single chain would wait on it at every group); summed in a fixed order at the end.
-#define FUSEDRNN_LANES4(X) X(0) X(1) X(2) X(3)
-
-void bf16_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float*, const float*,
-              const std::int32_t*, float* c, std::int64_t) {
-#define FUSEDRNN_ZERO(u) __m512 s##u##a = _mm512_setzero_ps(), s##u##b = _mm512_setzero_ps();
-  FUSEDRNN_LANES4(FUSEDRNN_ZERO)
-#undef FUSEDRNN_ZERO
+// The sums of one row into out[half]: four independent accumulator pairs (named, as above) over
+// consecutive groups hide the instruction's latency (a single chain would wait on it at every group),
+// summed in a fixed order at the end.
+template <class D>
+inline void row_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
+                     typename D::Acc (&out)[2]) {
+  typename D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(),
+                  s2b = D::zero(), s3a = D::zero(), s3b = D::zero();
   std::int64_t q = 0;
   for (; q + 4 <= kg; q += 4) {
 #define FUSEDRNN_STEP(u)                                              \
   {                                                                   \
     const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u])); \
-    dpbf16(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));        \
-    dpbf16(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));   \
+    D::dot(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));        \
+    D::dot(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));   \
   }
-    FUSEDRNN_LANES4(FUSEDRNN_STEP)
+    FUSEDRNN_STEP(0) FUSEDRNN_STEP(1) FUSEDRNN_STEP(2) FUSEDRNN_STEP(3)
 #undef FUSEDRNN_STEP
   }
   for (; q < kg; ++q) {
     const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q]));
-    dpbf16(s0a, av, _mm512_loadu_si512(b + q * NR));
-    dpbf16(s0b, av, _mm512_loadu_si512(b + q * NR + 16));
+    D::dot(s0a, av, _mm512_loadu_si512(b + q * NR));
+    D::dot(s0b, av, _mm512_loadu_si512(b + q * NR + 16));
   }
-  _mm512_storeu_ps(c, _mm512_add_ps(_mm512_add_ps(s0a, s1a), _mm512_add_ps(s2a, s3a)));
-  _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_add_ps(s0b, s1b), _mm512_add_ps(s2b, s3b)));
+  out[0] = D::add(D::add(s0a, s1a), D::add(s2a, s3a));
+  out[1] = D::add(D::add(s0b, s1b), D::add(s2b, s3b));
 }
 
-inline void store_int8_row(const __m512i acc[2], const std::int32_t* b_comp, const float* b_scale,
+// int8's epilogue: float(sum - comp) * b_scale * a_scale for one row of 32.
+inline void store_int8_row(const __m512i (&acc)[2], const std::int32_t* b_comp, const float* b_scale,
                            float a_scale, float* c) {
   const __m512 as = _mm512_set1_ps(a_scale);
   for (int h = 0; h < 2; ++h) {
@@ -89,55 +101,36 @@ inline void store_int8_row(const __m512i acc[2], const std::int32_t* b_comp, con
   }
 }
 
+void bf16_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float*, const float*,
+                  const std::int32_t*, float* c, std::int64_t ldc) {
+  __m512 sums[8][2];
+  tile_sums<Bf16Dot>(kg, a, b, sums);
+  for (int i = 0; i < 8; ++i) {
+    _mm512_storeu_ps(c + i * ldc, sums[i][0]);
+    _mm512_storeu_ps(c + i * ldc + 16, sums[i][1]);
+  }
+}
+
+void bf16_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float*, const float*,
+              const std::int32_t*, float* c, std::int64_t) {
+  __m512 sums[2];
+  row_sums<Bf16Dot>(kg, a, b, sums);
+  _mm512_storeu_ps(c, sums[0]);
+  _mm512_storeu_ps(c + 16, sums[1]);
+}
+
 void int8_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float* a_scale,
                   const float* b_scale, const std::int32_t* b_comp, float* c, std::int64_t ldc) {
-#define FUSEDRNN_ZERO(i) __m512i c##i##a = _mm512_setzero_si512(), c##i##b = _mm512_setzero_si512();
-  FUSEDRNN_ROWS8(FUSEDRNN_ZERO)
-#undef FUSEDRNN_ZERO
-  for (std::int64_t q = 0; q < kg; ++q) {
-    const __m512i b0 = _mm512_loadu_si512(b + q * NR), b1 = _mm512_loadu_si512(b + q * NR + 16);
-#define FUSEDRNN_STEP(i)                                                  \
-  {                                                                       \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i])); \
-    dpbusd(c##i##a, av, b0);                                              \
-    dpbusd(c##i##b, av, b1);                                              \
-  }
-    FUSEDRNN_ROWS8(FUSEDRNN_STEP)
-#undef FUSEDRNN_STEP
-  }
-#define FUSEDRNN_STORE(i)                                          \
-  {                                                                \
-    const __m512i row[2] = {c##i##a, c##i##b};                     \
-    store_int8_row(row, b_comp, b_scale, a_scale[i], c + i * ldc); \
-  }
-  FUSEDRNN_ROWS8(FUSEDRNN_STORE)
-#undef FUSEDRNN_STORE
+  __m512i sums[8][2];
+  tile_sums<Int8Dot>(kg, a, b, sums);
+  for (int i = 0; i < 8; ++i) store_int8_row(sums[i], b_comp, b_scale, a_scale[i], c + i * ldc);
 }
 
 void int8_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float* a_scale,
               const float* b_scale, const std::int32_t* b_comp, float* c, std::int64_t) {
-#define FUSEDRNN_ZERO(u) __m512i s##u##a = _mm512_setzero_si512(), s##u##b = _mm512_setzero_si512();
-  FUSEDRNN_LANES4(FUSEDRNN_ZERO)
-#undef FUSEDRNN_ZERO
-  std::int64_t q = 0;
-  for (; q + 4 <= kg; q += 4) {
-#define FUSEDRNN_STEP(u)                                              \
-  {                                                                   \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q + u])); \
-    dpbusd(s##u##a, av, _mm512_loadu_si512(b + (q + u) * NR));        \
-    dpbusd(s##u##b, av, _mm512_loadu_si512(b + (q + u) * NR + 16));   \
-  }
-    FUSEDRNN_LANES4(FUSEDRNN_STEP)
-#undef FUSEDRNN_STEP
-  }
-  for (; q < kg; ++q) {
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q]));
-    dpbusd(s0a, av, _mm512_loadu_si512(b + q * NR));
-    dpbusd(s0b, av, _mm512_loadu_si512(b + q * NR + 16));
-  }
-  const __m512i sum[2] = {_mm512_add_epi32(_mm512_add_epi32(s0a, s1a), _mm512_add_epi32(s2a, s3a)),
-                          _mm512_add_epi32(_mm512_add_epi32(s0b, s1b), _mm512_add_epi32(s2b, s3b))};
-  store_int8_row(sum, b_comp, b_scale, a_scale[0], c);
+  __m512i sums[2];
+  row_sums<Int8Dot>(kg, a, b, sums);
+  store_int8_row(sums, b_comp, b_scale, a_scale[0], c);
 }
 
 }  // namespace
