@@ -2,38 +2,26 @@
 
 #include <algorithm>
 
+#include "engine/arena.h"
 #include "reduced/quantize.h"
 
 namespace fusedrnn {
 namespace {
 
-// Consecutive 64-byte aligned pieces of 4-byte words (a null base only measures).
-class WordCarver {
- public:
-  explicit WordCarver(void* base) : base_(static_cast<std::uint32_t*>(base)) {}
-  template <class W>
-  W* take(std::int64_t words) {
-    W* piece = base_ ? reinterpret_cast<W*>(base_ + used_) : nullptr;
-    used_ += (words + 15) / 16 * 16;
-    return piece;
-  }
-  std::int64_t used() const { return used_; }
+// The pack is carved in 4-byte words (engine/arena.h's Pieces: 64-byte aligned pieces, a null base only
+// measures); scales and offset sums are words too.
+using WordPieces = Pieces<std::uint32_t>;
 
- private:
-  std::uint32_t* base_;
-  std::int64_t used_ = 0;
-};
-
-ReducedMatrix carve_matrix(WordCarver& carve, WeightFormat f, std::int64_t gates, std::int64_t units,
+ReducedMatrix carve_matrix(WordPieces& carve, WeightFormat f, std::int64_t gates, std::int64_t units,
                            std::int64_t k) {
   ReducedMatrix m;
   const std::int64_t blocks = (units + kReducedNR - 1) / kReducedNR, lanes = blocks * gates * kReducedNR;
   m.k_groups = k_groups(f, k);
   m.gates = gates;
-  m.words = carve.take<std::uint32_t>(units > 0 ? lanes * m.k_groups : 0);
+  m.words = carve.take(units > 0 ? lanes * m.k_groups : 0);
   if (f == WeightFormat::int8 && units > 0) {
-    m.scale = carve.take<float>(lanes);
-    m.comp = carve.take<std::int32_t>(lanes);
+    m.scale = reinterpret_cast<float*>(carve.take(lanes));
+    m.comp = reinterpret_cast<std::int32_t*>(carve.take(lanes));
   }
   return m;
 }
@@ -41,7 +29,7 @@ ReducedMatrix carve_matrix(WordCarver& carve, WeightFormat f, std::int64_t gates
 }  // namespace
 
 ReducedWeights::ReducedWeights(const LayerConfig& cfg, void* base) {
-  WordCarver carve(base);
+  WordPieces carve(static_cast<std::uint32_t*>(base));
   const WeightFormat f = cfg.weight_format;
   w_ih = carve_matrix(carve, f, cfg.gates, cfg.hidden, cfg.input_size);
   w_hh = carve_matrix(carve, f, cfg.gates, cfg.hidden, cfg.state_width());

@@ -583,11 +583,9 @@ class _RecurrentLayer(Generic[_State]):
         if self.dtype != np.float32:
             raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
         state = self.__getstate__()
-        state.update(training=False, _weight_format=fmt)
-        state["grads"] = {name: np.zeros((0,), self.dtype) for name in self.grads}  # never used
+        state.update(training=False, _weight_format=fmt, grads={})  # inference-only: no gradients
         layer = type(self).__new__(type(self))
         layer.__setstate__(state)
-        layer.__dict__["grads"] = {}
         return layer
 
     @property
