@@ -17,6 +17,36 @@
 namespace fusedrnn {
 namespace {
 
+// Python's main thread, the one that runs signal handlers (threading.main_thread() at import).
+unsigned long& main_thread_ident() {
+  static unsigned long ident = 0;
+  return ident;
+}
+
+// CallInterrupt's hook: takes the GIL and runs Python's pending signal handlers; true when one raised
+// (KeyboardInterrupt for Ctrl-C), which is then the error the call returns with.
+bool python_signal_raised() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
+// A call on the main thread can be interrupted; on other threads Python runs no signal handlers.
+CallInterrupt::Poll interrupt_poll() {
+  return PyThread_get_thread_ident() == main_thread_ident() ? &python_signal_raised : nullptr;
+}
+
+// Runs an engine call with the GIL released; a call the poll stopped returns with its exception.
+template <class Fn>
+void run_released(Fn&& fn) {
+  try {
+    py::gil_scoped_release release;
+    fn();
+  } catch (const CallInterrupted&) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    throw;  // not expected: a stop is only asked for by the poll, which leaves its error set
+  }
+}
+
 py::dict facts_dict(const CellFacts& f) {
   py::dict d;
   d["name"] = f.name;
@@ -135,7 +165,19 @@ class PlanBinding {
                       plan_);
   }
   void drop_packs() {
+    py::gil_scoped_release release;  // it waits for the running calls, which may need the GIL to finish
     std::visit([](auto& plan) { plan->drop_packs(); }, plan_);
+  }
+  void with_calls_excluded(const py::function& change) {
+    std::visit(
+        [&](auto& plan) {
+          py::gil_scoped_release release;
+          plan->with_calls_excluded([&] {
+            py::gil_scoped_acquire gil;
+            change();
+          });
+        },
+        plan_);
   }
   bool has_packs() const {
     return std::visit([](auto& plan) { return plan->has_packs(); }, plan_);
@@ -173,7 +215,10 @@ class PlanBinding {
       pointers.push_back(input<T>(p, specs_[i].name.c_str(), specs_[i].shape));
       kept.push_back(py::reinterpret_borrow<py::array>(p));
     }
-    plan.set_weights(by_slot<SlotWeights<T>>(cfg_, pointers));
+    {
+      py::gil_scoped_release release;  // waits for the calls reading the old weights
+      plan.set_weights(by_slot<SlotWeights<T>>(cfg_, pointers));
+    }
     params_ = std::move(kept);  // the plan reads these arrays: keep them alive
   }
 
@@ -228,10 +273,9 @@ class PlanBinding {
       if (!training) throw py::value_error("recurrent_masks: training mode only");
       args.recurrent_masks = input<T>(recurrent_masks, "recurrent_masks", {LD, N, S});
     }
-    {
-      py::gil_scoped_release release;
-      plan.forward(args);
-    }
+    CallInterrupt interrupt(interrupt_poll());
+    args.interrupt = &interrupt;
+    run_released([&] { plan.forward(args); });
     return py::make_tuple(y, h_n, c_n);
   }
 
@@ -279,10 +323,9 @@ class PlanBinding {
       args.dc0 = d.mutable_data();
       dc0 = d;
     }
-    {
-      py::gil_scoped_release release;
-      plan.backward(args);
-    }
+    CallInterrupt interrupt(interrupt_poll());
+    args.interrupt = &interrupt;
+    run_released([&] { plan.backward(args); });
     return py::make_tuple(dx, dh0, dc0, grad_arrays);
   }
 
@@ -295,6 +338,8 @@ class PlanBinding {
 }  // namespace
 
 void register_plans(py::module_& m) {
+  main_thread_ident() =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   py::dict cells;
   for (const CellFacts& f : all_cell_facts()) cells[f.name] = facts_dict(f);
   m.attr("cells") = cells;
@@ -333,7 +378,10 @@ void register_plans(py::module_& m) {
            py::arg("grads"), py::arg("accumulate"),
            "Gradients of the pending training forward -> (dx [T,N,C], dh0, dc0 or None, grads).")
       .def("drop_packs", &PlanBinding::drop_packs,
-           "Forget the packed weights (pack again at the next forward).")
+           "Forget the packed weights (pack again at the next forward); waits for running calls.")
+      .def("with_calls_excluded", &PlanBinding::with_calls_excluded, py::arg("change"),
+           "Calls change() with no forward or backward running (running ones finish first, new ones wait), "
+           "then packs again at the next forward: the way to write the parameters in place.")
       .def_property_readonly("has_packs", &PlanBinding::has_packs)
       .def_property_readonly("pending", &PlanBinding::pending)
       .def_property_readonly("retained_bytes", &PlanBinding::retained_bytes)

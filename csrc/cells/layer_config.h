@@ -57,6 +57,8 @@ struct LayerConfig {
   }
 };
 
+class CallInterrupt;  // runtime/interrupt.h
+
 // Forward tensors of one layer-direction. Pointers marked "or null" may be nullptr.
 template <class T>
 struct ForwardTensors {
@@ -71,11 +73,12 @@ struct ForwardTensors {
   bool training = false;    // keep what backward needs (below); inference keeps nothing
   T* gates = nullptr;       // gates: [T,N,G*H] activated gates out (training, cells that save gates)
   T* saved = nullptr;       // saved: [T,N,H] per-unit workspace out (training, cells that save one)
-  const T* recurrent_mask = nullptr;  // [N,S] factors on h_{t-1} in the recurrent products, or null
-                                      // (recurrent dropout: the same at every step)
-  T* cell_output = nullptr;           // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
-  const T* packed_weights = nullptr;  // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
-  T* workspace = nullptr;             // the forward's scratch, sized by the kernel table's forward_workspace
+  const T* recurrent_mask = nullptr;   // [N,S] factors on h_{t-1} in the recurrent products, or null
+                                       // (recurrent dropout: the same at every step)
+  T* cell_output = nullptr;            // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
+  const T* packed_weights = nullptr;   // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
+  T* workspace = nullptr;              // the forward's scratch, sized by the kernel table's forward_workspace
+  CallInterrupt* interrupt = nullptr;  // asked between steps whether to stop early, or null
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
@@ -107,6 +110,7 @@ struct BackwardTensors {
   bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
   T* workspace = nullptr;               // the backward's scratch, sized by the table's backward_workspace
+  CallInterrupt* interrupt = nullptr;   // asked between steps whether to stop early, or null
 };
 
 }  // namespace fusedrnn

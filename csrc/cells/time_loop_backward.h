@@ -18,6 +18,7 @@
 #include "cells/time_loop_forward.h"
 #include "cells/workspace.h"
 #include "gemm/gemm_driver.h"
+#include "runtime/interrupt.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
@@ -330,7 +331,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           }
         }
       }
-      barrier(ctx);
+      if (step_end(ctx, io.interrupt, s)) return;  // every thread stops at the same step
     }
 
     // dh0: the state gradient past the first processed step (packed dGh written at s = 0).

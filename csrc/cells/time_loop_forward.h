@@ -21,6 +21,7 @@
 #include "cells/layer_config.h"
 #include "cells/workspace.h"
 #include "gemm/gemm_driver.h"
+#include "runtime/interrupt.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
@@ -378,7 +379,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
                         mr, h_write);
       }
-      barrier(ctx);
+      if (step_end(ctx, io.interrupt, s)) return;  // every thread stops at the same step
     }
 
     const T* h_last = io.y + cfg.time_at(T_ - 1) * N * cfg.y_ld;

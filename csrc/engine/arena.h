@@ -35,6 +35,11 @@ class Arena {
     }
     return reinterpret_cast<T*>(data_.get());
   }
+  // The buffer as it is (null before the first reserve).
+  template <class T>
+  T* data() const {
+    return reinterpret_cast<T*>(data_.get());
+  }
   std::size_t bytes() const { return capacity_; }
 
  private:

@@ -2,16 +2,34 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "dispatch/kernel_table.h"
 #include "engine/arena.h"
+#include "engine/call_gate.h"
 #include "engine/sequence_segments.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
+
+namespace {
+// Kernel calls running in this process right now (every plan's forward and backward).
+std::atomic<int>& running_calls() {
+  static std::atomic<int> count{0};
+  return count;
+}
+// Counts one call for as long as it runs.
+class RunningCall {
+ public:
+  RunningCall() { running_calls().fetch_add(1, std::memory_order_relaxed); }
+  ~RunningCall() { running_calls().fetch_sub(1, std::memory_order_relaxed); }
+  RunningCall(const RunningCall&) = delete;
+  RunningCall& operator=(const RunningCall&) = delete;
+};
+}  // namespace
 
 int threads_for(const LayerConfig& cfg) {
   // A parallel region costs microseconds, more than a whole tiny sequence (measured on keras-seed, T=3
@@ -19,7 +37,11 @@ int threads_for(const LayerConfig& cfg) {
   // this only changes speed.
   const double flops = 2.0 * cfg.steps * cfg.batch * cfg.gates * cfg.hidden * (cfg.input_size + cfg.hidden);
   const double useful = flops / static_cast<double>(min_flops_per_thread()) + 1.0;
-  const int requested = machine_contended() ? 1 : get_num_threads();
+  // Calls running at once (Python threads sharing a layer, or each with its own) share the thread count
+  // set_num_threads gave: two threads' calls on a 2-core machine run on one thread each rather than
+  // four threads fighting for two cores.
+  const int sharing = std::max(1, running_calls().load(std::memory_order_relaxed));
+  const int requested = machine_contended() ? 1 : std::max(1, get_num_threads() / sharing);
   return useful >= requested ? requested : std::max(1, static_cast<int>(useful));
 }
 
@@ -76,21 +98,28 @@ struct TrainingStore {
   }
 };
 
-// Refuses a second call into the same plan while one runs (the plan's memory serves one call at a
-// time); the GIL is released during calls, so two Python threads could otherwise share it.
-class ExclusiveUse {
+constexpr const char* kBusyMessage =
+    "this layer is running calls in other threads; eval-mode calls may share a layer, but a training-mode "
+    "forward or backward needs it to itself: give each training thread its own layer";
+
+// A call that has the plan to itself. Training calls refuse rather than wait (a training layer shared
+// between threads is a mistake to report, not to serialise); weight changes wait (kWait).
+class ExclusiveCall {
  public:
-  explicit ExclusiveUse(std::atomic<bool>& busy) : busy_(busy) {
-    if (busy_.exchange(true)) {
-      throw std::runtime_error(
-          "this layer is already running a forward or backward in another thread; a layer (and its "
-          "workspace) serves one thread at a time: give each thread its own layer");
+  enum Mode { kRefuse, kWait };
+  ExclusiveCall(CallGate& gate, Mode mode) : gate_(gate) {
+    if (mode == kWait) {
+      gate_.enter_exclusive();
+    } else if (!gate_.try_enter_exclusive()) {
+      throw std::runtime_error(kBusyMessage);
     }
   }
-  ~ExclusiveUse() { busy_.store(false); }
+  ~ExclusiveCall() { gate_.leave_exclusive(); }
+  ExclusiveCall(const ExclusiveCall&) = delete;
+  ExclusiveCall& operator=(const ExclusiveCall&) = delete;
 
  private:
-  std::atomic<bool>& busy_;
+  CallGate& gate_;
 };
 
 void check_call_size(std::int64_t steps, std::int64_t batch) {
@@ -112,29 +141,38 @@ struct StackPlan<T>::Impl {
   std::int64_t reduced_min = -1;           // and the reduced-format size rule (StackConfig::slot_format)
   std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
-  Arena packs, scratch, store;
+  // What one call uses besides the packs: kernel scratch, its lengths sorted into segments, its thread
+  // counts. Eval calls running at once each take one from the pool; exclusive calls (training forward
+  // and backward) use `own`, whose segments the backward of the pending forward reads again.
+  struct CallScratch {
+    Arena scratch;
+    SequenceSegments sequences;
+    std::vector<Segment> whole;     // the one segment of a call without lengths
+    std::vector<int> slot_threads;  // this call's thread count per slot: sizes and kernels must agree
+    // The segments a call runs (sequence_segments.h): by length, or the whole [T, N] as one.
+    const std::vector<Segment>& segments(bool with_lengths, std::int64_t T_, std::int64_t N) {
+      whole.assign(1, Segment{0, T_, N, 0});
+      return with_lengths ? sequences.segments : whole;
+    }
+  };
+  Arena packs, store;
+  CallScratch own;
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<CallScratch>> pool;  // every scratch eval calls have used
+  std::vector<CallScratch*> idle;                  // those of `pool` no call holds now
+  CallGate gate;
   TrainingStore<T> store_layout;  // the pending forward's pieces of `store`
   bool packs_valid = false;
-  bool pending = false;
+  std::atomic<bool> pending{false};  // eval calls clear it while others run beside them
   std::int64_t steps = 0, batch = 0;
   bool has_h0 = false, has_c0 = false;
   bool by_length = false;          // the pending forward had lengths: its segments are `sequences`
   bool dropout = false;            // the pending forward dropped out the outputs between layers
   bool recurrent_dropout = false;  // and had recurrent masks (in the store)
-  SequenceSegments sequences;      // the last call's lengths, sorted into segments
-  std::vector<Segment> whole;      // the one segment of a call without lengths
-  std::atomic<bool> busy{false};
-  std::vector<int> slot_threads;  // this call's thread count per slot: sizes and kernels must agree
 
   // Threads per slot for a call over T_ x N, chosen once per call (the choice can change between
   // calls, e.g. when the machine becomes contended, never within one).
-  // The segments a call runs (sequence_segments.h): by length, or the whole [T, N] as one.
-  const std::vector<Segment>& call_segments(bool with_lengths, std::int64_t T_, std::int64_t N) {
-    whole.assign(1, Segment{0, T_, N, 0});
-    return with_lengths ? sequences.segments : whole;
-  }
-
-  void choose_threads(std::int64_t T_, std::int64_t N) {
+  void choose_threads(std::int64_t T_, std::int64_t N, std::vector<int>& slot_threads) const {
     slot_threads.resize(static_cast<std::size_t>(cfg.slots()));
     int most = 1;
     for (std::int64_t k = 0; k < cfg.slots(); ++k) {
@@ -144,8 +182,49 @@ struct StackPlan<T>::Impl {
     ensure_thread_team(most);  // a MemoryError now, rather than libgomp ending the process in a region
   }
 
+  // A scratch for one eval call, from the pool (made when every one is in use).
+  CallScratch* lease_scratch() {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (idle.empty()) {
+      pool.push_back(std::make_unique<CallScratch>());
+      return pool.back().get();
+    }
+    CallScratch* s = idle.back();
+    idle.pop_back();
+    return s;
+  }
+  void return_scratch(CallScratch* s) {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    idle.push_back(s);
+  }
+
+  // Whether the packs were made for the kernels and rules in use now (an exclusive call makes them so).
+  bool packs_current() const {
+    return packs_valid && table == &active_kernels() && fuse_max == fuse_input_max_features() &&
+           reduced_min == reduced_min_weights();
+  }
+
+  // Packs every slot's weights (exclusive calls only).
+  void pack_all(const TypedKernels<T>& kernels, std::int64_t T_, std::int64_t N,
+                const std::vector<int>& slot_threads) {
+    T* base = packs.template reserve<T>(pack_offsets.back());
+    for (std::int64_t k = 0; k < cfg.slots(); ++k) {
+      const LayerConfig lc = slot_config(k, T_, N);
+      // Packing small weights is cheaper than starting the threads for it (a region start is itself
+      // several microseconds, and far more when an idle vCPU has to be woken).
+      const std::int64_t elements = pack_offsets[k + 1] - pack_offsets[k];
+      const int pack_threads = elements < kMinParallelPackElements ? 1 : slot_threads[k];
+      kernels.pack_weights(lc, weights[k].w_ih, weights[k].w_hh, weights[k].w_hr, base + pack_offsets[k],
+                           pack_threads);
+    }
+  }
+
+  // The forward of one call, with the plan to itself (exclusive: it may pack and keep a training
+  // store) or shared with other eval calls (the packs are current and stay so while it runs).
+  void forward_call(const StackForward<T>& a, CallScratch& cs, bool exclusive);
+
   // Pack layouts differ between ISAs (tests switch the active one) and with the fusion rule (a tuning
-  // knob): follow the ones in use.
+  // knob): follow the ones in use. Exclusive calls only (it may reset the layout).
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
     if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights()) {
@@ -203,10 +282,10 @@ StackPlan<T>::~StackPlan() = default;
 
 template <class T>
 void StackPlan<T>::set_weights(const std::vector<SlotWeights<T>>& weights) {
-  ExclusiveUse guard(impl_->busy);
   if (static_cast<std::int64_t>(weights.size()) != impl_->cfg.slots()) {
     throw std::invalid_argument("weights: expected one entry per layer and direction");
   }
+  ExclusiveCall guard(impl_->gate, ExclusiveCall::kWait);  // after the calls reading the old weights
   impl_->weights = weights;
   impl_->packs_valid = false;
   impl_->pending = false;
@@ -214,7 +293,15 @@ void StackPlan<T>::set_weights(const std::vector<SlotWeights<T>>& weights) {
 
 template <class T>
 void StackPlan<T>::drop_packs() {
+  ExclusiveCall guard(impl_->gate, ExclusiveCall::kWait);
   impl_->packs_valid = false;
+}
+
+template <class T>
+void StackPlan<T>::with_calls_excluded(const std::function<void()>& change) {
+  ExclusiveCall guard(impl_->gate, ExclusiveCall::kWait);
+  impl_->packs_valid = false;  // whatever `change` does to the weights, the packs follow at the next call
+  change();
 }
 
 template <class T>
@@ -237,23 +324,66 @@ std::int64_t StackPlan<T>::pending_batch() const {
 
 template <class T>
 std::int64_t StackPlan<T>::retained_bytes() const {
-  return static_cast<std::int64_t>(impl_->packs.bytes() + impl_->scratch.bytes() + impl_->store.bytes());
+  Impl& m = *impl_;
+  std::size_t bytes = m.packs.bytes() + m.own.scratch.bytes() + m.store.bytes();
+  std::lock_guard<std::mutex> lock(m.pool_mutex);
+  for (const auto& s : m.pool) bytes += s->scratch.bytes();
+  return static_cast<std::int64_t>(bytes);
 }
 
 template <class T>
 void StackPlan<T>::forward(const StackForward<T>& a) {
-  ExclusiveUse guard(impl_->busy);
   Impl& m = *impl_;
   const StackConfig& cfg = m.cfg;
-  if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots())
-    throw std::logic_error("forward: no weights set");
   check_call_size(a.steps, a.batch);
-  m.pending = false;  // a new forward replaces the pending one, even if it fails
   if (a.training && cfg.weight_format != WeightFormat::fp32) {
     throw std::invalid_argument(std::string("training: a ") + weight_format_name(cfg.weight_format) +
                                 " layer is inference-only (train the float32 layer, then quantise it)");
   }
-  const TypedKernels<T>& kernels = m.kernels();
+  const RunningCall running;
+  if (a.training || !a.keep_packs) {
+    const ExclusiveCall guard(m.gate, ExclusiveCall::kRefuse);
+    m.forward_call(a, m.own, true);
+    return;
+  }
+  // Eval: shared with the other eval calls once the packs are current. Packing needs the plan to itself;
+  // a weight change may come between packing and entering again, hence the loop.
+  m.gate.enter_shared();
+  while (!m.packs_current()) {
+    m.gate.leave_shared();
+    {
+      const ExclusiveCall guard(m.gate, ExclusiveCall::kWait);
+      if (!m.packs_current()) {
+        if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots())
+          throw std::logic_error("forward: no weights set");
+        const TypedKernels<T>& kernels = m.kernels();
+        m.choose_threads(a.steps, a.batch, m.own.slot_threads);
+        m.pack_all(kernels, a.steps, a.batch, m.own.slot_threads);
+        m.packs_valid = true;
+      }
+    }
+    m.gate.enter_shared();
+  }
+  struct Leave {
+    Impl& m;
+    typename Impl::CallScratch* scratch;
+    ~Leave() {
+      m.return_scratch(scratch);
+      m.gate.leave_shared();
+    }
+  } leave{m, m.lease_scratch()};
+  m.forward_call(a, *leave.scratch, false);
+}
+
+template <class T>
+void StackPlan<T>::Impl::forward_call(const StackForward<T>& a, CallScratch& cs, bool exclusive) {
+  Impl& m = *this;
+  const StackConfig& cfg = m.cfg;
+  if (static_cast<std::int64_t>(m.weights.size()) != cfg.slots())
+    throw std::logic_error("forward: no weights set");
+  m.pending = false;  // a new forward replaces the pending one, even if it fails
+  // Shared calls use the kernels the packs were made for (packs_current: the active ones).
+  const TypedKernels<T>& kernels = exclusive ? m.kernels() : m.table->template typed<T>();
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
   const std::int64_t T_ = a.steps, N = a.batch, C = cfg.input_size, H = cfg.hidden;
@@ -261,27 +391,28 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   // S: the width of h (P with a projection); DS: y's row (both directions).
   const std::int64_t S = cfg.state_width(), NS = N * S, DS = cfg.directions * S, NX = N * std::max(H, S);
   const bool by_length = a.lengths != nullptr && N > 0;
-  if (by_length) m.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
+  if (by_length) cs.sequences.build(a.lengths, T_, N);  // throws on a bad length, before any work
   const bool dropout = a.dropout_masks != nullptr && L > 1;
   if (a.dropout_masks && !a.training) throw std::invalid_argument("dropout_masks: training mode only");
   const bool recurrent_dropout = a.recurrent_masks != nullptr;
   if (recurrent_dropout && !a.training) throw std::invalid_argument("recurrent_masks: training mode only");
-  const SequenceSegments& seq = m.sequences;
-  const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
+  const SequenceSegments& seq = cs.sequences;
+  const std::vector<Segment>& segments = cs.segments(by_length, T_, N);
   const std::int64_t rows = by_length ? seq.rows : T_ * N;  // rows of the (packed) [., C] / [., D*H] tensors
 
   // Memory first (growing may throw), then the packs, then the layers.
-  m.choose_threads(T_, N);
+  const std::vector<int>& slot_threads = cs.slot_threads;
+  m.choose_threads(T_, N, cs.slot_threads);
   // The two directions of a layer on one thread each, side by side, where each would get two threads
   // one after the other: no barrier between the threads at each step. Measured (2-layer bidirectional,
   // forward, 2 threads, Zen 5): 1.5x faster on energy, 1.13x mnist-row, 1.06x char-lstm, 0.98x medium
   // (134 MFLOP per step and direction), so only below kConcurrentStepFlops of recurrent work per step.
   const double step_flops = 2.0 * N * cfg.gates() * H * H;
   bool concurrent = cfg.directions == 2 && concurrent_directions() && step_flops < kConcurrentStepFlops;
-  for (int t : m.slot_threads) concurrent = concurrent && t == 2;
+  for (int t : slot_threads) concurrent = concurrent && t == 2;
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
-    const int threads = concurrent ? 1 : m.slot_threads[k];
+    const int threads = concurrent ? 1 : slot_threads[k];
     for (const Segment& g : segments) {
       LayerConfig lc = m.slot_config(k, g.steps, g.batch);
       lc.recurrent_dropout = recurrent_dropout;
@@ -298,24 +429,14 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   scratch_layout.take(by_length && !a.training ? rows * C : 0);
   scratch_layout.take(by_length && !a.training ? rows * DS : 0);
   scratch_layout.take(state_sets * 4 * NX);
-  Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
+  Pieces<T> scratch(cs.scratch.template reserve<T>(scratch_layout.used()));
   T* const workspaces[2] = {scratch.take(kernel_ws), scratch.take(concurrent ? kernel_ws : 0)};
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
   T* const x_packed = scratch.take(by_length && !a.training ? rows * C : 0);
   T* const y_packed = scratch.take(by_length && !a.training ? rows * DS : 0);
   T* const states = scratch.take(state_sets * 4 * NX);
-  T* packs = m.packs.template reserve<T>(m.pack_offsets.back());
-  if (!m.packs_valid) {
-    for (std::int64_t k = 0; k < cfg.slots(); ++k) {
-      const LayerConfig lc = m.slot_config(k, T_, N);
-      // Packing small weights is cheaper than starting the threads for it (a region start is itself
-      // several microseconds, and far more when an idle vCPU has to be woken).
-      const std::int64_t elements = m.pack_offsets[k + 1] - m.pack_offsets[k];
-      const int pack_threads = elements < kMinParallelPackElements ? 1 : m.slot_threads[k];
-      kernels.pack_weights(lc, m.weights[k].w_ih, m.weights[k].w_hh, m.weights[k].w_hr,
-                           packs + m.pack_offsets[k], pack_threads);
-    }
-  }
+  if (exclusive && !m.packs_valid) m.pack_all(kernels, T_, N, slot_threads);
+  const T* packs = m.packs.template data<T>();
 
   const T* x = a.x;
   const T* h0 = a.h0;
@@ -396,7 +517,9 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       io.cell_output = a.training && cfg.proj_size > 0 ? store->cell_output[k] + g.row0 * H : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
       io.workspace = workspace;
+      io.interrupt = a.interrupt;
       kernels.forward[kind](lc, io, threads);
+      if (a.interrupt && a.interrupt->stopped()) return;  // may run inside a region: the caller throws
       if (by_length) {  // the segment's rows carry on (or, having ended, keep their final state)
         std::copy(h_out, h_out + g.batch * S, hs);
         if (f.has_cell_state) std::copy(c_out, c_out + g.batch * H, cs);
@@ -419,8 +542,9 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
       });
     } else {
       for (int d = 0; d < cfg.directions; ++d)
-        run_direction(l, d, layer_input, out, workspaces[0], m.slot_threads[l * cfg.directions + d], states);
+        run_direction(l, d, layer_input, out, workspaces[0], slot_threads[l * cfg.directions + d], states);
     }
+    if (a.interrupt && a.interrupt->stopped()) throw CallInterrupted();
     layer_input = out;
     if (dropout && l + 1 < L) {  // the next layer reads the dropped-out copy; out stays for this backward
       const T* mask = store->masks[l];
@@ -434,7 +558,7 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
   } else if (a.training) {
     std::copy(layer_input, layer_input + T_ * N * DS, a.y);
   }
-  m.packs_valid = a.keep_packs;
+  if (exclusive) m.packs_valid = a.keep_packs;
   if (a.training) {
     m.pending = true;
     m.steps = T_;
@@ -449,7 +573,8 @@ void StackPlan<T>::forward(const StackForward<T>& a) {
 
 template <class T>
 void StackPlan<T>::backward(const StackBackward<T>& a) {
-  ExclusiveUse guard(impl_->busy);
+  const RunningCall running;
+  const ExclusiveCall guard(impl_->gate, ExclusiveCall::kRefuse);
   Impl& m = *impl_;
   const StackConfig& cfg = m.cfg;
   if (!m.pending) throw std::logic_error("backward: no training-mode forward to differentiate");
@@ -464,8 +589,9 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   const std::int64_t S = cfg.state_width(), NS = N * S, DS = cfg.directions * S, NX = N * std::max(H, S);
   const TrainingStore<T>& store = m.store_layout;
   const bool by_length = m.by_length;
-  const SequenceSegments& seq = m.sequences;
-  const std::vector<Segment>& segments = m.call_segments(by_length, T_, N);
+  const SequenceSegments& seq = m.own.sequences;  // the pending forward's (exclusive, as this call)
+  const std::vector<Segment>& segments = m.own.segments(by_length, T_, N);
+  const std::vector<int>& slot_threads = m.own.slot_threads;
   const std::int64_t rows = by_length ? seq.rows : T_ * N;
 
   // The gradients belong to the weights the forward used: refuse if any changed in place since.
@@ -482,13 +608,13 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
                              "forward again");
   }
 
-  m.choose_threads(T_, N);
+  m.choose_threads(T_, N, m.own.slot_threads);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     for (const Segment& g : segments) {
       LayerConfig lc = m.slot_config(k, g.steps, g.batch);
       lc.recurrent_dropout = m.recurrent_dropout;
-      kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, m.slot_threads[k]));
+      kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, slot_threads[k]));
     }
   }
   const std::int64_t between = L > 1 ? rows * DS : 0;  // gradients reaching the outputs of lower layers
@@ -499,7 +625,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   scratch_layout.take(by_length && a.dy ? rows * DS : 0);
   scratch_layout.take(by_length ? rows * C : 0);
   scratch_layout.take(by_length ? 8 * NX : 0);
-  Pieces<T> scratch(m.scratch.template reserve<T>(scratch_layout.used()));
+  Pieces<T> scratch(m.own.scratch.template reserve<T>(scratch_layout.used()));
   T* workspace = scratch.take(kernel_ws);
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
   T* const dy_packed = scratch.take(by_length && a.dy ? rows * DS : 0);
@@ -586,7 +712,9 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
         io.accumulate_dx = d == 1;
         io.accumulate_param_grads = a.accumulate || j > 0;
         io.workspace = workspace;
-        kernels.backward[kind](lc, io, m.slot_threads[k]);
+        io.interrupt = a.interrupt;
+        kernels.backward[kind](lc, io, slot_threads[k]);
+        if (a.interrupt && a.interrupt->stopped()) throw CallInterrupted();
         if (by_length) {
           std::copy(dh_out, dh_out + g.batch * S, dhs);
           if (f.has_cell_state) std::copy(dc_out, dc_out + g.batch * H, dcs);

@@ -10,10 +10,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "engine/stack_config.h"
+#include "runtime/interrupt.h"
 
 namespace fusedrnn {
 
@@ -57,6 +59,9 @@ struct StackForward {
   // recurrent_masks: [L*D,N,S] or null (training only): factors on h_{t-1} wherever it enters a
   // recurrent product (variational recurrent dropout: one mask per layer-direction and sequence).
   const T* recurrent_masks = nullptr;
+  // Asked between steps whether to stop (Ctrl-C), or null. A stopped call throws CallInterrupted and
+  // leaves the plan as before it (no pending forward; packs, if made, are valid).
+  CallInterrupt* interrupt = nullptr;
 };
 
 template <class T>
@@ -69,6 +74,9 @@ struct StackBackward {
   T* dc0 = nullptr;                 // dc0: [L*D,N,H] out; cells with a cell state
   std::vector<SlotGrads<T>> grads;  // per slot, written or (accumulate) added to
   bool accumulate = false;
+  // As StackForward's. A stopped backward throws CallInterrupted; the forward stays pending, but the
+  // gradients of the layers above the one interrupted have been written (or added to).
+  CallInterrupt* interrupt = nullptr;
 };
 
 template <class T>
@@ -79,10 +87,19 @@ class StackPlan {
   StackPlan(const StackPlan&) = delete;
   StackPlan& operator=(const StackPlan&) = delete;
 
+  // Calls may run at once from several threads: eval-mode forwards share the plan (each with scratch of
+  // its own from a pool, all reading one set of packs); a training forward, a backward, and every
+  // change of the weights have it to themselves. Training calls refuse (std::runtime_error) while
+  // another call runs; weight changes wait for the running calls, and calls that arrive meanwhile wait
+  // for the change, so no call ever mixes old and new weights.
+
   // One entry per slot. Drops the packs and any pending training forward.
   void set_weights(const std::vector<SlotWeights<T>>& weights);
   // The weights have changed (or may change): pack them again at the next forward.
   void drop_packs();
+  // Runs `change` (which writes the weights in place) with no call running, then packs again at the
+  // next forward.
+  void with_calls_excluded(const std::function<void()>& change);
   bool has_packs() const;
 
   void forward(const StackForward<T>& args);

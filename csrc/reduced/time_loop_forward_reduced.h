@@ -24,6 +24,7 @@
 #include "cells/workspace.h"
 #include "reduced/quantize.h"
 #include "reduced/reduced_pack.h"
+#include "runtime/interrupt.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
@@ -276,7 +277,8 @@ void time_loop_forward_reduced(const LayerConfig& cfg, const ForwardTensors<floa
           }
         }
       }
-      barrier(ctx);  // h_t complete before the next step packs it
+      // h_t complete before the next step packs it; every thread stops at the same step
+      if (step_end(ctx, io.interrupt, s)) return;
     }
     const float* h_last = io.y + cfg.time_at(T_ - 1) * N * cfg.y_ld;
     for (std::int64_t n = 0; n < N; ++n) {

@@ -1,7 +1,7 @@
 # Private extension module (C++ kernels, csrc/bindings/). Use fusedrnn / fusedrnn.functional instead.
 # Every name, argument, default and return type here matches the bindings; tests/test_core_stub.py
 # compares this file with the signatures pybind11 records in the compiled module, so it cannot drift.
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, SupportsIndex, SupportsInt, TypeAlias, TypedDict, type_check_only
 
 import numpy as np
@@ -115,6 +115,7 @@ class Plan:
         accumulate: bool,
     ) -> tuple[_Array, _Array, _Array | None, list[_Array]]: ...
     def drop_packs(self) -> None: ...
+    def with_calls_excluded(self, change: Callable[[], None]) -> None: ...
     def parameter_shapes(self) -> list[tuple[str, tuple[int, ...]]]: ...
     @property
     def has_packs(self) -> bool: ...

@@ -332,13 +332,19 @@ class _RecurrentLayer(Generic[_State]):
             self._write_parameters({name: array})
 
     def _write_parameters(self, arrays: Mapping[str, FloatArray]) -> None:
-        """Copies arrays into the parameters' storage: the one way the layer writes its parameters."""
-        self._plan.drop_packs()
-        for name, array in arrays.items():
-            target = self._params[name]
-            target.flags.writeable = True
-            np.copyto(target, array)
-            target.flags.writeable = self.training
+        """Copies arrays into the parameters' storage: the one way the layer writes its parameters.
+
+        It waits for the calls running in other threads and holds back new ones until the copy is done,
+        so every call computes with the old parameters or the new ones, never a mix."""
+
+        def copy() -> None:
+            for name, array in arrays.items():
+                target = self._params[name]
+                target.flags.writeable = True
+                np.copyto(target, array)
+                target.flags.writeable = self.training
+
+        self._plan.with_calls_excluded(copy)
 
     def named_parameters(self) -> list[tuple[str, FloatArray]]:
         """The parameters with their names, in PyTorch's order.
