@@ -6,7 +6,8 @@ soon Ctrl-C stops a long call.
    (medians of the rounds). GRU, T=50, N=16, C=H=256 by default.
 2. Memory: retained bytes of the shared layer after the threads ran, against one layer per thread.
 3. Ctrl-C: a child process runs a long eval forward; SIGINT after 0.5-1 s; latency from sending the
-   signal to reading the line the child prints on catching the KeyboardInterrupt (target: <= 0.2 s). Median and maximum of the trials.
+   signal to reading the line the child prints on catching the KeyboardInterrupt (target: <= 0.2 s);
+   median and maximum of the trials.
 
     python benchmarks/serving.py [--cell gru] [--shape T,N,C,H] [--threads 2] [--rounds 15] [--sigint 7]
 """
@@ -114,14 +115,13 @@ def main():
 
     weights = sum(p.nbytes for _, p in layer.named_parameters())
     shared_bytes = layer.retained_bytes
+    mb = 1e-6
     print("\n## Memory\n")
+    print(f"parameters {weights * mb:.2f} MB; retained: {alone_bytes * mb:.2f} MB after one thread,")
+    print(f"{shared_bytes * mb:.2f} MB after {K} threads shared it (packs once, scratch per running call).")
     print(
-        f"parameters {weights / 1e6:.2f} MB; retained by the layer: {alone_bytes / 1e6:.2f} MB after one thread, "
-    )
-    print(
-        f"{shared_bytes / 1e6:.2f} MB after {K} threads shared it (packs once, scratch per concurrent call); "
-        f"{K} layers, one per thread, would keep {K * (alone_bytes + weights) / 1e6:.2f} MB with their parameters "
-        f"against {(shared_bytes + weights) / 1e6:.2f} MB shared"
+        f"With parameters: {(shared_bytes + weights) * mb:.2f} MB shared, against "
+        f"{K * (alone_bytes + weights) * mb:.2f} MB for {K} layers, one per thread."
     )
 
     if args.sigint:
