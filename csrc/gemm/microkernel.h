@@ -83,12 +83,14 @@ struct StepKernel {
   int mr = 1;  // rows per row panel of the packed A operand (1 with the row kernel)
   int nr = 1;
 
-  // How many consecutive unit blocks one call should cover when each block has `panels` B panels:
-  // enough for kRowPanels panels with the row kernel, one with the full kernel (its MR rows already
-  // give it 2*MR chains). Never more than `limit` (what the caller's tile holds).
+  // How many consecutive unit blocks one call should cover when each block has `panels` B panels: with
+  // the row kernel the fewest whose panels fill whole groups of kRowPanels (G = 1: 4 blocks, 2: 2,
+  // 3: 4, 4: 1), with the full kernel one (its MR rows already give it 2*MR chains). Never more than
+  // `limit` (what the caller's tile holds).
   std::int64_t blocks_per_call(int panels, std::int64_t limit) const {
     if (full) return 1;
-    const std::int64_t blocks = (kRowPanels + panels - 1) / panels;
+    std::int64_t blocks = 1;
+    while (blocks * panels % kRowPanels != 0) ++blocks;
     return blocks < limit ? blocks : limit;
   }
 
