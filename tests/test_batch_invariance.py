@@ -103,7 +103,7 @@ def train_step(layer, cell, x, h0, c0, lengths, dy, dh, dc):
 
 
 def assert_rows_equal(full, part, rows, names):
-    for name, a, b in zip(names, full, part):
+    for name, a, b in zip(names[: len(full)], full, part, strict=True):
         assert a.shape[1] > 0 and b.shape[1] == len(rows), name
         same = np.array_equal(a[:, rows], b, equal_nan=True)
         assert same, f"{name}: max |diff| {np.nanmax(np.abs(a[:, rows] - b))}"
@@ -112,7 +112,7 @@ def assert_rows_equal(full, part, rows, names):
 NAMES = ["y", "h_n", "c_n", "dx", "dh0", "dc0"]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     cell=st.sampled_from(CELLS),
     dtype=st.sampled_from([np.float32, np.float64]),
@@ -125,13 +125,15 @@ NAMES = ["y", "h_n", "c_n", "dx", "dh0", "dc0"]
 def test_eval_outputs_do_not_depend_on_the_batch(threads, cell, dtype, sizes, T, C, H, options):
     N, rows = sizes
     layer = make_layer(cell, C, H, dtype, options).eval()
-    x, h0, c0, lengths = inputs(np.random.default_rng(options["seed"]), T, N, C, layer, dtype, options["lengths"])
+    x, h0, c0, lengths = inputs(
+        np.random.default_rng(options["seed"]), T, N, C, layer, dtype, options["lengths"]
+    )
     full = call(layer, cell, x, h0, c0, lengths)
     part = call(layer, cell, x[:, rows], h0[:, rows], c0[:, rows], None if lengths is None else lengths[rows])
     assert_rows_equal(full, part, rows, NAMES)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     cell=st.sampled_from(CELLS),
     dtype=st.sampled_from([np.float32, np.float64]),
@@ -155,12 +157,17 @@ def test_training_outputs_and_input_gradients_do_not_depend_on_the_batch(
     full = train_step(layer, cell, x, h0, c0, lengths, dy, dh, dc)
     sub = None if lengths is None else lengths[rows]
     part = train_step(
-        layer, cell, x[:, rows], h0[:, rows], c0[:, rows], sub, dy[:, rows], dh[:, rows],
+        layer,
+        cell,
+        x[:, rows],
+        h0[:, rows],
+        c0[:, rows],
+        sub,
+        dy[:, rows],
+        dh[:, rows],
         None if dc is None else dc[:, rows],
     )
-    assert_rows_equal(full, part, rows, NAMES[:3] if cell == "lstm" else NAMES[:2])
-    assert_rows_equal(full[-3 if cell == "lstm" else -2 :], part[-3 if cell == "lstm" else -2 :], rows,
-                      ["dx", "dh0", "dc0"])
+    assert_rows_equal(full, part, rows, NAMES if cell == "lstm" else ["y", "h_n", "dx", "dh0"])
 
 
 @pytest.fixture(params=["bf16", "int8"])
@@ -173,7 +180,7 @@ def reduced(request):
     fr._core._set_reduced_min_weights(saved)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     cell=st.sampled_from(CELLS),
     sizes=batch_and_subset(),
@@ -185,15 +192,17 @@ def reduced(request):
 def test_quantized_outputs_do_not_depend_on_the_batch(threads, reduced, cell, sizes, T, C, H, options):
     N, rows = sizes
     layer = make_layer(cell, C, H, np.float32, options).eval()
-    x, h0, c0, lengths = inputs(np.random.default_rng(options["seed"]), T, N, C, layer, np.float32,
-                                options["lengths"])
+    x, h0, c0, lengths = inputs(
+        np.random.default_rng(options["seed"]), T, N, C, layer, np.float32, options["lengths"]
+    )
     try:
         for path in fr._core.reduced_paths()[reduced]:
             assert fr._core._select_reduced_path(reduced, path)
             q = layer.quantized(reduced)
             full = call(q, cell, x, h0, c0, lengths)
-            part = call(q, cell, x[:, rows], h0[:, rows], c0[:, rows],
-                        None if lengths is None else lengths[rows])
+            part = call(
+                q, cell, x[:, rows], h0[:, rows], c0[:, rows], None if lengths is None else lengths[rows]
+            )
             assert_rows_equal(full, part, rows, NAMES)
     finally:
         fr._core._select_reduced_path(reduced, "")  # back to the default path
@@ -213,6 +222,23 @@ def test_row_kernel_sums_in_the_full_kernels_order(dtype, k):
         narrow = fr._core._gemm(a, b, c0.copy() if accumulate else None, accumulate=accumulate, narrow=True)
         assert np.array_equal(full, narrow)
         for i in (0, 5, 10):  # one row alone, through either kernel
-            alone = fr._core._gemm(a[i : i + 1], b, c0[i : i + 1].copy() if accumulate else None,
-                                   accumulate=accumulate)
+            alone = fr._core._gemm(
+                a[i : i + 1], b, c0[i : i + 1].copy() if accumulate else None, accumulate=accumulate
+            )
             assert np.array_equal(alone[0], full[i])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_activation_values_do_not_depend_on_their_position(dtype, name):
+    """The cells run their activations over flat rows x units arrays, so a value's index (vector body or
+    scalar remainder, and which lane) changes with the rows of a tile: it must not change the result."""
+    rng = np.random.default_rng(7)
+    v = np.concatenate([rng.standard_normal(600) * 4, rng.uniform(-100, 100, 600)]).astype(dtype)
+    whole = v.copy()
+    fr._core._activation(name, whole)
+    for start in range(0, 1200 - 70, 37):
+        for n in (1, 3, 7, 9, 17, 33, 70):
+            part = v[start : start + n].copy()
+            fr._core._activation(name, part)
+            assert np.array_equal(part, whole[start : start + n]), (start, n)

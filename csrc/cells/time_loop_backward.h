@@ -310,7 +310,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
           const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            step(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, GH * nr, m, tile, mr * nr, nr);
+            step(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, GH * nr, m, tile, mr * nr,
+                 nr);
             for (std::int64_t q = 0; q < m; ++q) {
               set_tile(p, b, q, H);
               Cell::backward(st);

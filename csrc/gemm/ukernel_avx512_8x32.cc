@@ -181,7 +181,8 @@ template <class D>
 void row_kernel_impl(std::int64_t k, const typename D::T* a, const typename D::T* b, std::int64_t b_stride,
                      std::int64_t panels, typename D::T* c, std::int64_t c_stride, bool accumulate) {
   std::int64_t q = 0;
-  for (; q + 4 <= panels; q += 4) row_group<D, 4>(k, a, b + q * b_stride, b_stride, c + q * c_stride, c_stride, accumulate);
+  for (; q + 4 <= panels; q += 4)
+    row_group<D, 4>(k, a, b + q * b_stride, b_stride, c + q * c_stride, c_stride, accumulate);
   const typename D::T* bq = b + q * b_stride;
   typename D::T* cq = c + q * c_stride;
   switch (panels - q) {

@@ -67,10 +67,11 @@ inline void tile_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32
 // The sums of one row into out[half], int8: four independent accumulator pairs over consecutive groups
 // hide the instruction's latency (a single chain would wait on it at every group), summed in a fixed
 // order at the end. Integer sums are exact, so this order gives the tile kernel's values.
-inline void row_sums_int8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, __m512i (&out)[2]) {
+inline void row_sums_int8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
+                          __m512i (&out)[2]) {
   using D = Int8Dot;
-  D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(),
-         s2b = D::zero(), s3a = D::zero(), s3b = D::zero();
+  D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(), s2b = D::zero(),
+         s3a = D::zero(), s3b = D::zero();
   std::int64_t q = 0;
   for (; q + 4 <= kg; q += 4) {
 #define FUSEDRNN_STEP(u)                                              \
