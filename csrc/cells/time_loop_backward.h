@@ -96,28 +96,29 @@ struct BackwardWorkspace {
 
   BackwardWorkspace(const LayerConfig& cfg, int threads, T* base) {
     const Microkernel<T>& kernel = microkernel<T>();
-    const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
+    const StepKernel<T> step = step_kernel<T>(cfg.batch);
     const std::int64_t T_ = cfg.steps, N = cfg.batch, H = cfg.hidden, GH = Cell::kGates * H;
     const std::int64_t S = cfg.state_width(), P = cfg.proj_size;
-    const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
-    const std::int64_t unit_blocks = (H + step_kernel.nr - 1) / step_kernel.nr;
-    const std::int64_t state_blocks = (S + step_kernel.nr - 1) / step_kernel.nr;
+    const std::int64_t row_panels = (N + step.mr - 1) / step.mr;
+    const std::int64_t unit_blocks = (H + step.nr - 1) / step.nr;
+    const std::int64_t state_blocks = (S + step.nr - 1) / step.nr;
     WorkspaceCarver<T> carve(base);
     dgates_x = carve.take(T_ * N * GH);
     dgates_h = carve.take(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
     dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
     dh_stash = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
-    dn_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
+    dn_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step.mr : 0);
     masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * S : 0);
     dh_all = carve.take(T_ * N * P);
-    dh_packed = carve.take(row_panels * P * step_kernel.mr);
-    w_hr_packed = carve.take(unit_blocks * P * step_kernel.nr);
-    w_packed = carve.take(state_blocks * GH * step_kernel.nr);
-    dg_packed = carve.take(2 * row_panels * GH * step_kernel.mr);
+    dh_packed = carve.take(row_panels * P * step.mr);
+    w_hr_packed = carve.take(unit_blocks * P * step.nr);
+    w_packed = carve.take(state_blocks * GH * step.nr);
+    dg_packed = carve.take(2 * row_panels * GH * step.mr);
     zeros = carve.take(N * std::max(H, S));
     bias_sums_x = carve.take(GH);
     bias_sums_h = carve.take(Cell::kSeparateRecurrentGrad ? GH : 0);
-    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{step_kernel.mr} * step_kernel.nr;
+    // The tiles: one MR x NR, or up to MR of one row each with the row kernel (blocks_per_call).
+    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * kernel.nr;
     thread_scratch = carve.take(scratch_per_thread * threads);
     elements = carve.used();
   }
@@ -132,8 +133,8 @@ std::int64_t backward_workspace_elements(const LayerConfig& cfg, int threads) {
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
-  const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
+  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  const int mr = step.mr, nr = step.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;
   // S: the width of h (H, or P with a projection h_t = W_hr m_t, m_t = o * act(c_t)).
@@ -174,6 +175,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   T* const w_packed = ws.w_packed;
   T* const dg_packed = ws.dg_packed;
   T* const dh_direct = ws.dh_direct;
+  // Blocks of units per product call (several only with the row kernel): block q of a call has its
+  // MR x NR tile at tile + q*mr*NR.
+  const std::int64_t group = step.blocks_per_call(1, kernel.mr);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -197,28 +201,34 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
 
     // dL/dh for the tile (row panel p, block b) past the step processed just before (later in time):
     // dGh W_hh from that step's packed dGh plus the cell's direct term, or dh_n at the first step.
-    auto state_gradient = [&](const T* dg_read, std::int64_t p, std::int64_t b, bool first) {
-      const std::int64_t n0 = p * mr, j0 = b * nr;
-      if (first) {
-        for (std::int64_t r = 0; r < mr; ++r) {
-          for (int u = 0; u < nr; ++u) {
-            const std::int64_t n = n0 + r, j = j0 + u;
-            tile[r * nr + u] = io.dh_n && n < N && j < S ? io.dh_n[n * S + j] : T(0);
+    // Blocks b .. b+count-1 at once (their tiles at tile + q*mr*nr).
+    auto state_gradient = [&](const T* dg_read, std::int64_t p, std::int64_t b, std::int64_t count,
+                              bool first) {
+      const std::int64_t n0 = p * mr;
+      if (!first) step(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, GH * nr, count, tile, mr * nr, nr);
+      for (std::int64_t q = 0; q < count; ++q) {
+        const std::int64_t j0 = (b + q) * nr;
+        T* bt = tile + q * mr * nr;
+        if (first) {
+          for (std::int64_t r = 0; r < mr; ++r) {
+            for (int u = 0; u < nr; ++u) {
+              const std::int64_t n = n0 + r, j = j0 + u;
+              bt[r * nr + u] = io.dh_n && n < N && j < S ? io.dh_n[n * S + j] : T(0);
+            }
+          }
+          continue;
+        }
+        if (io.recurrent_mask) {  // the products saw h_{t-1} * mask: so does their gradient
+          for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
+            const T* m = io.recurrent_mask + (n0 + r) * S + j0;
+            for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - j0); ++u) bt[r * nr + u] *= m[u];
           }
         }
-        return;
-      }
-      step_kernel.fn(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, tile, nr, false);
-      if (io.recurrent_mask) {  // the products saw h_{t-1} * mask: so does their gradient
-        for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
-          const T* m = io.recurrent_mask + (n0 + r) * S + j0;
-          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - j0); ++u) tile[r * nr + u] *= m[u];
-        }
-      }
-      if (Cell::kDirectStateGrad) {
-        for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
-          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {
-            tile[r * nr + u] += dh_direct[(n0 + r) * H + j0 + u];
+        if (Cell::kDirectStateGrad) {
+          for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - n0); ++r) {
+            for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, H - j0); ++u) {
+              bt[r * nr + u] += dh_direct[(n0 + r) * H + j0 + u];
+            }
           }
         }
       }
@@ -249,12 +259,15 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       st.recurrent_mask = io.recurrent_mask;
       const T* dy = io.dy ? io.dy + t * N * cfg.y_ld : nullptr;
       // dL/dh_t of the tile: from the step after it (or dh_n), plus dy_t.
-      auto tile_state_gradient = [&](std::int64_t p, std::int64_t b) {
-        state_gradient(dg_read, p, b, s == T_ - 1);
-        if (dy) {
-          for (std::int64_t r = 0; r < st.rows; ++r) {
-            const T* dyr = dy + (st.n0 + r) * cfg.y_ld + st.j0;
-            for (std::int64_t u = 0; u < st.units; ++u) tile[r * nr + u] += dyr[u];
+      // Blocks b .. b+count-1 of width `width` (H, or P for h's units) at once.
+      auto tile_state_gradient = [&](std::int64_t p, std::int64_t b, std::int64_t count, std::int64_t width) {
+        state_gradient(dg_read, p, b, count, s == T_ - 1);
+        const std::int64_t n0 = p * mr, rows = std::min<std::int64_t>(mr, N - n0);
+        for (std::int64_t q = 0; dy && q < count; ++q) {
+          const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, width - j0);
+          for (std::int64_t r = 0; r < rows; ++r) {
+            const T* dyr = dy + (n0 + r) * cfg.y_ld + j0;
+            for (std::int64_t u = 0; u < units; ++u) tile[(q * mr + r) * nr + u] += dyr[u];
           }
         }
       };
@@ -270,8 +283,10 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
         }
       };
-      auto set_tile = [&](std::int64_t p, std::int64_t b, std::int64_t width) {
-        st.j0 = b * nr;
+      // Tile (p, b + q) of a call over blocks from b.
+      auto set_tile = [&](std::int64_t p, std::int64_t b, std::int64_t q, std::int64_t width) {
+        st.dh = tile + q * mr * nr;
+        st.j0 = (b + q) * nr;
         st.units = std::min<std::int64_t>(nr, width - st.j0);
         st.n0 = p * mr;
         st.rows = std::min<std::int64_t>(mr, N - st.n0);
@@ -280,54 +295,71 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         // Phase 1: dn_pre (and dz_pre) of every tile, dn_pre packed as the A operand of the second
         // product dL/d(r*h) = dn_pre W_hn, which reads every thread's units.
         st.dh_stash = ws.dh_stash;
-        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+        for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
+          const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b, H);
-            tile_state_gradient(p, b);
-            Cell::backward_update(st);
-            pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr, ws.dn_packed);
+            tile_state_gradient(p, b, m, H);
+            for (std::int64_t q = 0; q < m; ++q) {
+              set_tile(p, b, q, H);
+              Cell::backward_update(st);
+              pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr,
+                                 ws.dn_packed);
+            }
           }
         }
         barrier(ctx);
-        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+        for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
+          const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b, H);
-            step_kernel.fn(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, tile, nr, false);
-            Cell::backward(st);
-            finish_tile();
+            step(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, GH * nr, m, tile, mr * nr,
+                 nr);
+            for (std::int64_t q = 0; q < m; ++q) {
+              set_tile(p, b, q, H);
+              Cell::backward(st);
+              finish_tile();
+            }
           }
         }
       } else if (projected) {
         // Phase 1: dL/dh_t for this thread's units of h, kept for dW_hr and packed as the A operand of
         // dL/dm_t = dL/dh_t W_hr, which reads every thread's units. Phase 2: the cell's derivative.
         T* dh_t = ws.dh_all + t * N * P;
-        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
+        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; b += group) {
+          const std::int64_t m = std::min(group, h_blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b, P);
-            tile_state_gradient(p, b);
-            for (std::int64_t r = 0; r < st.rows; ++r) {
-              for (std::int64_t u = 0; u < st.units; ++u)
-                dh_t[(st.n0 + r) * P + st.j0 + u] = tile[r * nr + u];
+            tile_state_gradient(p, b, m, P);
+            for (std::int64_t q = 0; q < m; ++q) {
+              set_tile(p, b, q, P);
+              for (std::int64_t r = 0; r < st.rows; ++r) {
+                for (std::int64_t u = 0; u < st.units; ++u)
+                  dh_t[(st.n0 + r) * P + st.j0 + u] = st.dh[r * nr + u];
+              }
+              pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed);
             }
-            pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed);
           }
         }
         barrier(ctx);
-        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+        for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
+          const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b, H);
-            step_kernel.fn(P, ws.dh_packed + p * P * mr, ws.w_hr_packed + b * P * nr, tile, nr, false);
-            Cell::backward(st);
-            finish_tile();
+            step(P, ws.dh_packed + p * P * mr, ws.w_hr_packed + b * P * nr, P * nr, m, tile, mr * nr, nr);
+            for (std::int64_t q = 0; q < m; ++q) {
+              set_tile(p, b, q, H);
+              Cell::backward(st);
+              finish_tile();
+            }
           }
         }
       } else {
-        for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
+        for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
+          const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            set_tile(p, b, H);
-            tile_state_gradient(p, b);
-            Cell::backward(st);
-            finish_tile();
+            tile_state_gradient(p, b, m, H);
+            for (std::int64_t q = 0; q < m; ++q) {
+              set_tile(p, b, q, H);
+              Cell::backward(st);
+              finish_tile();
+            }
           }
         }
       }
@@ -335,12 +367,16 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
 
     // dh0: the state gradient past the first processed step (packed dGh written at s = 0).
-    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
+    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; b += group) {
+      const std::int64_t m = std::min(group, h_blocks.end - b);
       for (std::int64_t p = 0; p < row_panels; ++p) {
-        state_gradient(dg_packed, p, b, false);
-        for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - p * mr); ++r) {
-          for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - b * nr); ++u) {
-            io.dh0[(p * mr + r) * S + b * nr + u] = tile[r * nr + u];
+        state_gradient(dg_packed, p, b, m, false);
+        for (std::int64_t q = 0; q < m; ++q) {
+          const std::int64_t j0 = (b + q) * nr;
+          for (std::int64_t r = 0; r < std::min<std::int64_t>(mr, N - p * mr); ++r) {
+            for (std::int64_t u = 0; u < std::min<std::int64_t>(nr, S - j0); ++u) {
+              io.dh0[(p * mr + r) * S + j0 + u] = tile[(q * mr + r) * nr + u];
+            }
           }
         }
       }

@@ -178,18 +178,18 @@ struct ForwardWorkspace {
 
   ForwardWorkspace(const LayerConfig& cfg, bool training, int threads, T* base) {
     const Microkernel<T>& kernel = microkernel<T>();
-    const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
+    const StepKernel<T> step = step_kernel<T>(cfg.batch);
     const std::int64_t N = std::max<std::int64_t>(cfg.batch, 1), H = cfg.hidden, GH = Cell::kGates * H;
-    const std::int64_t row_panels = (N + step_kernel.mr - 1) / step_kernel.mr;
+    const std::int64_t row_panels = (N + step.mr - 1) / step.mr;
     chunk_steps = std::max<std::int64_t>(1, std::min(cfg.steps, input_chunk_elements() / (N * GH)));
     WorkspaceCarver<T> carve(base);
     const std::int64_t S = cfg.state_width(), K = S + (cfg.fuse_input ? cfg.input_size : 0);
     const bool projected = cfg.proj_size > 0;
     gx = carve.take((training && Cell::kSavesGates) || cfg.fuse_input ? 0 : chunk_steps * N * GH);
-    h_packed = carve.take(2 * row_panels * K * step_kernel.mr);
-    reset_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step_kernel.mr : 0);
+    h_packed = carve.take(2 * row_panels * K * step.mr);
+    reset_packed = carve.take(Cell::kTwoPhaseStep ? row_panels * H * step.mr : 0);
     reset_h = carve.take(Cell::kTwoPhaseStep && !training ? N * H : 0);
-    cell_packed = carve.take(projected ? row_panels * H * step_kernel.mr : 0);
+    cell_packed = carve.take(projected ? row_panels * H * step.mr : 0);
     cell_out = carve.take(projected && !training ? N * H : 0);
     zeros = carve.take(N * S);
     zero_bias = carve.take(GH);
@@ -209,8 +209,8 @@ std::int64_t forward_workspace_elements(const LayerConfig& cfg, bool training, i
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const Microkernel<T>& step_kernel = step_microkernel<T>(kernel, cfg.batch);
-  const int mr = step_kernel.mr, nr = step_kernel.nr, G = Cell::kGates;
+  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  const int mr = step.mr, nr = step.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;
 
@@ -245,6 +245,10 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   // bias-filled C: with small C (K = 1 on `energy`, 28 on `mnist-row`) that fill and re-read of C
   // cost more than the products.
   const std::int64_t tile_ld = G * nr;
+  // Unit blocks per product call (several only with the row kernel: its tiles have one row, so the
+  // thread's MR x G*NR tile holds MR of them): block q of a call has its tile at tile + q*mr*G*NR.
+  const std::int64_t group = step.blocks_per_call(Cell::kTwoPhaseStep ? 1 : G, kernel.mr);
+  const std::int64_t proj_group = step.blocks_per_call(1, kernel.mr * G);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -324,9 +328,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           st.units = std::min<std::int64_t>(nr, H - st.j0);
           const T* w_block = packed.w_hh + b * G * K * nr;
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            for (int g = 0; g < 2; ++g) {
-              step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
-            }
+            step(K, h_read + p * K * mr, w_block, K * nr, 2, tile, nr, tile_ld);
             st.n0 = p * mr;
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward_reset(st);
@@ -335,43 +337,48 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         }
         barrier(ctx);
       }
-      for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
-        st.j0 = b * nr;
-        st.units = std::min<std::int64_t>(nr, H - st.j0);
+      for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
+        const std::int64_t m = std::min(group, blocks.end - b);  // unit blocks of this call
         const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = 0; p < row_panels; ++p) {
           if constexpr (Cell::kTwoPhaseStep) {
-            step_kernel.fn(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, tile + 2 * nr, tile_ld,
-                           false);
+            step(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, G * K * nr, m, tile + 2 * nr, G * nr,
+                 tile_ld);
           } else {
-            for (int g = 0; g < G; ++g) {
-              step_kernel.fn(K, h_read + p * K * mr, w_block + g * K * nr, tile + g * nr, tile_ld, false);
-            }
+            step(K, h_read + p * K * mr, w_block, K * nr, m * G, tile, nr, tile_ld);
           }
-          st.n0 = p * mr;
-          st.rows = std::min<std::int64_t>(mr, N - st.n0);
-          Cell::forward(st);
-          if (projected) {
-            pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed);
-          } else {
-            pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write,
-                               io.recurrent_mask, S);
+          for (std::int64_t q = 0; q < m; ++q) {
+            st.j0 = (b + q) * nr;
+            st.units = std::min<std::int64_t>(nr, H - st.j0);
+            st.gh = tile + q * G * nr;
+            st.n0 = p * mr;
+            st.rows = std::min<std::int64_t>(mr, N - st.n0);
+            Cell::forward(st);
+            if (projected) {
+              pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed);
+            } else {
+              pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write,
+                                 io.recurrent_mask, S);
+            }
           }
         }
       }
       if (projected) {
         // h_t = (o * act(c_t)) W_hr^T: every thread's cell outputs, this thread's units of h.
         barrier(ctx);
-        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
-          const std::int64_t j0 = b * nr, units = std::min<std::int64_t>(nr, P - j0);
+        for (std::int64_t b = h_blocks.begin; b < h_blocks.end; b += proj_group) {
+          const std::int64_t m = std::min(proj_group, h_blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
             const std::int64_t n0 = p * mr, rows = std::min<std::int64_t>(mr, N - n0);
-            step_kernel.fn(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, tile, nr, false);
-            for (std::int64_t r = 0; r < rows; ++r) {
-              T* h = y_t + (n0 + r) * cfg.y_ld + j0;
-              for (std::int64_t u = 0; u < units; ++u) h[u] = tile[r * nr + u];
+            step(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, H * nr, m, tile, mr * nr, nr);
+            for (std::int64_t q = 0; q < m; ++q) {
+              const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, P - j0);
+              for (std::int64_t r = 0; r < rows; ++r) {
+                T* h = y_t + (n0 + r) * cfg.y_ld + j0;
+                for (std::int64_t u = 0; u < units; ++u) h[u] = tile[(q * mr + r) * nr + u];
+              }
+              pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S);
             }
-            pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S);
           }
         }
       }

@@ -123,59 +123,89 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
   }
 }
 
-// 1 x 32 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
-// latency that a single chain per vector would expose.
-void narrow_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc, bool accumulate) {
-  (void)ldc;
-  __m512 acc[4][2];
-  for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_ps();
-  std::int64_t p = 0;
-  for (; p + 4 <= k; p += 4) {
+// The row kernel (microkernel.h): one row of A times several B panels of 2 vectors each, one FMA chain
+// per output vector over p in increasing order (the order of the 8 x 32 kernel's rows). Panels go in
+// groups of four: 8 independent chains cover the FMA latency (4 cycles) of two 512-bit FMA pipes.
+struct F32 {
+  using T = float;
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V broadcast(const T* p) { return _mm512_set1_ps(*p); }
+  static V load(const T* p) { return _mm512_loadu_ps(p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
+};
+struct F64 {
+  using T = double;
+  using V = __m512d;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V broadcast(const T* p) { return _mm512_set1_pd(*p); }
+  static V load(const T* p) { return _mm512_loadu_pd(p); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
+};
+
+// Q panels (Q <= 4) of one row.
+template <class D, int Q>
+inline void row_group(std::int64_t k, const typename D::T* a, const typename D::T* b, std::int64_t b_stride,
+                      typename D::T* c, std::int64_t c_stride, bool accumulate) {
+  constexpr int nr = 2 * D::kLanes;
+  typename D::V s[Q][2];
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      const __m512 ap = _mm512_set1_ps(a[p + q]);
-      acc[q][0] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + (p + q) * 32), acc[q][0]);
-      acc[q][1] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + (p + q) * 32 + 16), acc[q][1]);
+  for (int q = 0; q < Q; ++q) s[q][0] = s[q][1] = D::zero();
+  for (std::int64_t p = 0; p < k; ++p) {
+    const typename D::V ap = D::broadcast(a + p);
+#pragma GCC unroll 4
+    for (int q = 0; q < Q; ++q) {
+      const typename D::T* bq = b + q * b_stride + p * nr;
+      s[q][0] = D::fma(ap, D::load(bq), s[q][0]);
+      s[q][1] = D::fma(ap, D::load(bq + D::kLanes), s[q][1]);
     }
   }
-  for (; p < k; ++p) {
-    const __m512 ap = _mm512_set1_ps(a[p]);
-    acc[0][0] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + p * 32), acc[0][0]);
-    acc[0][1] = _mm512_fmadd_ps(ap, _mm512_loadu_ps(b + p * 32 + 16), acc[0][1]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0][h], acc[1][h]), _mm512_add_ps(acc[2][h], acc[3][h]));
-    if (accumulate) sum = _mm512_add_ps(sum, _mm512_loadu_ps(c + h * 16));
-    _mm512_storeu_ps(c + h * 16, sum);
+#pragma GCC unroll 4
+  for (int q = 0; q < Q; ++q) {
+    typename D::T* cq = c + q * c_stride;
+    for (int h = 0; h < 2; ++h) {
+      typename D::V v = s[q][h];
+      if (accumulate) v = D::add(v, D::load(cq + h * D::kLanes));
+      D::store(cq + h * D::kLanes, v);
+    }
   }
 }
 
-// 1 x 16 (one row of C, for batch-1 steps): four independent accumulator pairs over k % 4 hide the FMA
-// latency that a single chain per vector would expose.
-void narrow_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
-                bool accumulate) {
+template <class D>
+void row_kernel_impl(std::int64_t k, const typename D::T* a, const typename D::T* b, std::int64_t b_stride,
+                     std::int64_t panels, typename D::T* c, std::int64_t c_stride, bool accumulate) {
+  std::int64_t q = 0;
+  for (; q + 4 <= panels; q += 4)
+    row_group<D, 4>(k, a, b + q * b_stride, b_stride, c + q * c_stride, c_stride, accumulate);
+  const typename D::T* bq = b + q * b_stride;
+  typename D::T* cq = c + q * c_stride;
+  switch (panels - q) {
+    case 3:
+      row_group<D, 3>(k, a, bq, b_stride, cq, c_stride, accumulate);
+      break;
+    case 2:
+      row_group<D, 2>(k, a, bq, b_stride, cq, c_stride, accumulate);
+      break;
+    case 1:
+      row_group<D, 1>(k, a, bq, b_stride, cq, c_stride, accumulate);
+      break;
+    default:
+      break;
+  }
+}
+
+// The row kernel over one panel, in the microkernel contract (1 x 32 / 1 x 16).
+template <class D>
+void narrow_impl(std::int64_t k, const typename D::T* a, const typename D::T* b, typename D::T* c,
+                 std::int64_t ldc, bool accumulate) {
   (void)ldc;
-  __m512d acc[4][2];
-  for (int q = 0; q < 4; ++q) acc[q][0] = acc[q][1] = _mm512_setzero_pd();
-  std::int64_t p = 0;
-  for (; p + 4 <= k; p += 4) {
-#pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      const __m512d ap = _mm512_set1_pd(a[p + q]);
-      acc[q][0] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + (p + q) * 16), acc[q][0]);
-      acc[q][1] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + (p + q) * 16 + 8), acc[q][1]);
-    }
-  }
-  for (; p < k; ++p) {
-    const __m512d ap = _mm512_set1_pd(a[p]);
-    acc[0][0] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + p * 16), acc[0][0]);
-    acc[0][1] = _mm512_fmadd_pd(ap, _mm512_loadu_pd(b + p * 16 + 8), acc[0][1]);
-  }
-  for (int h = 0; h < 2; ++h) {
-    __m512d sum = _mm512_add_pd(_mm512_add_pd(acc[0][h], acc[1][h]), _mm512_add_pd(acc[2][h], acc[3][h]));
-    if (accumulate) sum = _mm512_add_pd(sum, _mm512_loadu_pd(c + h * 8));
-    _mm512_storeu_pd(c + h * 8, sum);
-  }
+  row_group<D, 1>(k, a, b, 0, c, 0, accumulate);
 }
 
 }  // namespace
@@ -193,13 +223,22 @@ const Microkernel<double>& microkernel<double>() {
 
 template <>
 const Microkernel<float>& narrow_microkernel<float>() {
-  static const Microkernel<float> kernel{1, 32, &narrow_f32, "avx512 1x32"};
+  static const Microkernel<float> kernel{1, 32, &narrow_impl<F32>, "avx512 1x32"};
   return kernel;
 }
 template <>
 const Microkernel<double>& narrow_microkernel<double>() {
-  static const Microkernel<double> kernel{1, 16, &narrow_f64, "avx512 1x16"};
+  static const Microkernel<double> kernel{1, 16, &narrow_impl<F64>, "avx512 1x16"};
   return kernel;
+}
+
+template <>
+RowKernelFn<float> row_kernel<float>() {
+  return &row_kernel_impl<F32>;
+}
+template <>
+RowKernelFn<double> row_kernel<double>() {
+  return &row_kernel_impl<F64>;
 }
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

@@ -27,6 +27,17 @@ void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t 
   }
 }
 
+// The row kernel (microkernel.h): the MR = 1 microkernel per panel, so every element is the same
+// expression as in the 4-row kernel (one chain, p increasing). It is the scalar reference the tests
+// compare the SIMD row kernels with.
+template <class T, int NR>
+void row_generic(std::int64_t k, const T* a, const T* b, std::int64_t b_stride, std::int64_t panels, T* c,
+                 std::int64_t c_stride, bool accumulate) {
+  for (std::int64_t q = 0; q < panels; ++q) {
+    ukernel_generic<T, 1, NR>(k, a, b + q * b_stride, c + q * c_stride, NR, accumulate);
+  }
+}
+
 }  // namespace
 
 template <>
@@ -48,6 +59,14 @@ template <>
 const Microkernel<double>& narrow_microkernel<double>() {
   static const Microkernel<double> kernel{1, 8, &ukernel_generic<double, 1, 8>, "generic 1x8"};
   return kernel;
+}
+template <>
+RowKernelFn<float> row_kernel<float>() {
+  return &row_generic<float, 16>;
+}
+template <>
+RowKernelFn<double> row_kernel<double>() {
+  return &row_generic<double, 8>;
 }
 
 }  // namespace fusedrnn::FUSEDRNN_ISA_NS

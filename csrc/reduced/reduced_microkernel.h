@@ -17,7 +17,10 @@
 //         every path (VNNI or not) gives the same bits, and a NumPy model of the scheme can too.
 //
 // As for the float kernels, tiles are always full (callers pad) and each element depends only on its
-// row and column, so results do not depend on the thread count or the tile a value lands in.
+// row and column, so results do not depend on the thread count, the tile a value lands in or the kernel
+// (full or 1-row) that computes it: the batch a row is in never changes its bits. bf16 sums are float
+// and every kernel of a path adds them in one order (one chain per element over the groups in
+// increasing order, from zero); int8 sums are exact integers, so their order is free.
 #pragma once
 
 #include <cstdint>

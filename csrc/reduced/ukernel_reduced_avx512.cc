@@ -1,8 +1,9 @@
 // The AVX-512 reduced kernels: vdpbf16ps (AVX512-BF16) and vpdpbusd (AVX512-VNNI), 8 x 32 tiles (16
 // accumulators) and a 1-row kernel. This file alone is compiled with those extensions enabled; nothing
 // here runs unless CPUID reports them (reduced/select_reduced_path.cc). Contract: reduced_microkernel.h.
-// One tile loop and one row loop serve both formats (templated on the dot product); only the epilogues
-// differ (bf16: store; int8: dequantise).
+// One tile loop serves both formats (templated on the dot product); the row loops differ (int8 may split
+// its exact integer sums, bf16 must sum in the tile's order), and so do the epilogues (bf16: store; int8:
+// dequantise).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -63,14 +64,14 @@ inline void tile_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32
 #undef FUSEDRNN_OUT
 }
 
-// The sums of one row into out[half]: four independent accumulator pairs (named, as above) over
-// consecutive groups hide the instruction's latency (a single chain would wait on it at every group),
-// summed in a fixed order at the end.
-template <class D>
-inline void row_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
-                     typename D::Acc (&out)[2]) {
-  typename D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(),
-                  s2b = D::zero(), s3a = D::zero(), s3b = D::zero();
+// The sums of one row into out[half], int8: four independent accumulator pairs over consecutive groups
+// hide the instruction's latency (a single chain would wait on it at every group), summed in a fixed
+// order at the end. Integer sums are exact, so this order gives the tile kernel's values.
+inline void row_sums_int8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
+                          __m512i (&out)[2]) {
+  using D = Int8Dot;
+  D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(), s2b = D::zero(),
+         s3a = D::zero(), s3b = D::zero();
   std::int64_t q = 0;
   for (; q + 4 <= kg; q += 4) {
 #define FUSEDRNN_STEP(u)                                              \
@@ -89,6 +90,21 @@ inline void row_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32_
   }
   out[0] = D::add(D::add(s0a, s1a), D::add(s2a, s3a));
   out[1] = D::add(D::add(s0b, s1b), D::add(s2b, s3b));
+}
+
+// The sums of one row into out[half], bf16: one chain per output vector over the groups in increasing
+// order, exactly as each row of tile_sums, so a row's values do not depend on which kernel ran it (float
+// sums split over several accumulators would round differently: batch invariance, microkernel.h).
+inline void row_sums_bf16(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, __m512 (&out)[2]) {
+  using D = Bf16Dot;
+  D::Acc sa = D::zero(), sb = D::zero();
+  for (std::int64_t q = 0; q < kg; ++q) {
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q]));
+    D::dot(sa, av, _mm512_loadu_si512(b + q * NR));
+    D::dot(sb, av, _mm512_loadu_si512(b + q * NR + 16));
+  }
+  out[0] = sa;
+  out[1] = sb;
 }
 
 // int8's epilogue: float(sum - comp) * b_scale * a_scale for one row of 32.
@@ -114,7 +130,7 @@ void bf16_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* 
 void bf16_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float*, const float*,
               const std::int32_t*, float* c, std::int64_t) {
   __m512 sums[2];
-  row_sums<Bf16Dot>(kg, a, b, sums);
+  row_sums_bf16(kg, a, b, sums);
   _mm512_storeu_ps(c, sums[0]);
   _mm512_storeu_ps(c + 16, sums[1]);
 }
@@ -129,7 +145,7 @@ void int8_kernel8(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* 
 void int8_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, const float* a_scale,
               const float* b_scale, const std::int32_t* b_comp, float* c, std::int64_t) {
   __m512i sums[2];
-  row_sums<Int8Dot>(kg, a, b, sums);
+  row_sums_int8(kg, a, b, sums);
   store_int8_row(sums, b_comp, b_scale, a_scale[0], c);
 }
 
