@@ -19,7 +19,11 @@ from fusedrnn import _core
 STUB = Path(fusedrnn.__file__).with_name("_core.pyi")
 
 # pybind11's spellings -> the stub's.
-_RUNTIME_SPELLINGS = {"numpy.ndarray": "NDArray", "collections.abc.Sequence": "Sequence"}
+_RUNTIME_SPELLINGS = {
+    "numpy.ndarray": "NDArray",
+    "collections.abc.Sequence": "Sequence",
+    "collections.abc.Callable": "Callable",
+}
 # A C++ integer argument (pybind11 2.x says int; 3.x the protocols it accepts); returned, it is an int.
 _INTEGER_ARGUMENT = ("int", "typing.SupportsInt | typing.SupportsIndex")
 
