@@ -158,6 +158,14 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
         class_name = cls.__name__
         options = _options.check(class_name, values, where)
         dtype = np.dtype(options["dtype"])
+        # Counted before the shapes are listed: a tiny file declaring 4096 layers stops here.
+        per_direction = (4 if options["bias"] else 2) + (1 if options.get("proj_size", 0) else 0)
+        declared = options["num_layers"] * (2 if options["bidirectional"] else 1) * per_direction
+        if declared != len(members):
+            raise ValueError(
+                f"{where}: the parameters do not match the configuration: it declares {declared} "
+                f"arrays, the file holds {len(members)}"
+            )
         shapes = _options.parameter_shapes(class_name, options, where)
         # The members against the parameters the header declares, from the zip directory alone.
         expected = {f"{key}.npy": (key, shape) for key, shape in shapes}
