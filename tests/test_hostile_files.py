@@ -60,7 +60,10 @@ def small_lstm() -> fr.LSTM:
 
 
 def valid_members(header=None, layer=None) -> dict[str, bytes]:
-    return {"__fusedrnn__.npy": header_npy(HEADER if header is None else header), **parameters(layer or small_lstm())}
+    return {
+        "__fusedrnn__.npy": header_npy(HEADER if header is None else header),
+        **parameters(layer or small_lstm()),
+    }
 
 
 def measured_load(path):
@@ -136,61 +139,259 @@ CASES = [
     ("JSON a list", lambda: zip_bytes(valid_members("[1, 2]")), "not a fusedrnn layer file"),
     ("JSON duplicate key", lambda: zip_bytes(valid_members('{"format": 1, "format": 2}')), "twice"),
     ("header too long", lambda: zip_bytes(valid_members(" " * 70_000 + "{}")), "not a layer file's header"),
-    ("header a float array", lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<f8", (1,), bytes(8))}), "not a JSON string"),
-    ("header shape lies", lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<U9", (10**12,), bytes(36))}), "not a JSON string"),
-    ("header is bytes", lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("|S9", (), b"{}       ")}), "not a JSON string"),
-    ("header bad UTF-32", lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<U1", (), b"\xff\xff\xff\xff")}), "is corrupt"),
+    (
+        "header a float array",
+        lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<f8", (1,), bytes(8))}),
+        "not a JSON string",
+    ),
+    (
+        "header shape lies",
+        lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<U9", (10**12,), bytes(36))}),
+        "not a JSON string",
+    ),
+    (
+        "header is bytes",
+        lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("|S9", (), b"{}       ")}),
+        "not a JSON string",
+    ),
+    (
+        "header bad UTF-32",
+        lambda: zip_bytes({**valid_members(), "__fusedrnn__.npy": npy("<U1", (), b"\xff\xff\xff\xff")}),
+        "is corrupt",
+    ),
     ("version true", lambda: zip_bytes(valid_members({**HEADER, "version": True})), "format version"),
     ("version 99", lambda: zip_bytes(valid_members({**HEADER, "version": 99})), "format version 99"),
     ("class a list", lambda: zip_bytes(valid_members({**HEADER, "class": ["LSTM"]})), "unknown layer class"),
     ("class Dense", lambda: zip_bytes(valid_members({**HEADER, "class": "Dense"})), "unknown layer class"),
-    ("unknown header key", lambda: zip_bytes(valid_members({**HEADER, "exec": "rm"})), "unknown header entries"),
-    ("config a list", lambda: zip_bytes(valid_members({**HEADER, "config": [2, 3]})), "config: expected a JSON object"),
-    ("dtype a structured type", lambda: zip_bytes(valid_members({**HEADER, "dtype": "S1000000000"})), "dtype"),
+    (
+        "unknown header key",
+        lambda: zip_bytes(valid_members({**HEADER, "exec": "rm"})),
+        "unknown header entries",
+    ),
+    (
+        "config a list",
+        lambda: zip_bytes(valid_members({**HEADER, "config": [2, 3]})),
+        "config: expected a JSON object",
+    ),
+    (
+        "dtype a structured type",
+        lambda: zip_bytes(valid_members({**HEADER, "dtype": "S1000000000"})),
+        "dtype",
+    ),
     ("dtype in config", lambda: zip_bytes(valid_members(with_config(dtype="float32"))), "dtype belongs"),
-    ("training 'no'", lambda: zip_bytes(valid_members({**HEADER, "training": "no"})), "training: expected a bool"),
-    ("weight format int4", lambda: zip_bytes(valid_members({**HEADER, "weight_format": "int4"})), "weight format"),
-    ("int8 in training mode", lambda: zip_bytes(valid_members({**HEADER, "weight_format": "int8"})), "inference-only"),
+    (
+        "training 'no'",
+        lambda: zip_bytes(valid_members({**HEADER, "training": "no"})),
+        "training: expected a bool",
+    ),
+    (
+        "weight format int4",
+        lambda: zip_bytes(valid_members({**HEADER, "weight_format": "int4"})),
+        "weight format",
+    ),
+    (
+        "int8 in training mode",
+        lambda: zip_bytes(valid_members({**HEADER, "weight_format": "int8"})),
+        "inference-only",
+    ),
     ("unknown option", lambda: zip_bytes(valid_members(with_config(seed=3))), "unknown LSTM option"),
-    ("batch_first=7", lambda: zip_bytes(valid_members(with_config(batch_first=7))), "batch_first: expected a bool"),
-    ("stateful='yes'", lambda: zip_bytes(valid_members(with_config(stateful="yes"))), "stateful: expected a bool"),
-    ("dropout=5.0", lambda: zip_bytes(valid_members(with_config(dropout=5.0))), "dropout: expected a probability"),
-    ("dropout NaN", lambda: zip_bytes(valid_members('{"format": "fusedrnn-layer", "version": 1, "class": "LSTM", "dtype": "float32", "config": {"input_size": 2, "hidden_size": 3, "dropout": NaN}}')), "dropout"),
-    ("recurrent_dropout=-1", lambda: zip_bytes(valid_members(with_config(recurrent_dropout=-1))), "recurrent_dropout"),
-    ("merge_mode sum one-way", lambda: zip_bytes(valid_members(with_config(merge_mode="sum"))), "needs bidirectional"),
+    (
+        "batch_first=7",
+        lambda: zip_bytes(valid_members(with_config(batch_first=7))),
+        "batch_first: expected a bool",
+    ),
+    (
+        "stateful='yes'",
+        lambda: zip_bytes(valid_members(with_config(stateful="yes"))),
+        "stateful: expected a bool",
+    ),
+    (
+        "dropout=5.0",
+        lambda: zip_bytes(valid_members(with_config(dropout=5.0))),
+        "dropout: expected a probability",
+    ),
+    (
+        "dropout NaN",
+        lambda: zip_bytes(valid_members(json.dumps(with_config(dropout=float("nan"))))),
+        "dropout",
+    ),
+    (
+        "recurrent_dropout=-1",
+        lambda: zip_bytes(valid_members(with_config(recurrent_dropout=-1))),
+        "recurrent_dropout",
+    ),
+    (
+        "merge_mode sum one-way",
+        lambda: zip_bytes(valid_members(with_config(merge_mode="sum"))),
+        "needs bidirectional",
+    ),
     ("activation swish", lambda: zip_bytes(valid_members(with_config(activation="swish"))), "activation"),
     ("init 3", lambda: zip_bytes(valid_members(with_config(init=3))), "init"),
-    ("hidden_size 1.5", lambda: zip_bytes(valid_members(with_config(hidden_size=1.5))), "hidden_size: expected an int"),
+    (
+        "hidden_size 1.5",
+        lambda: zip_bytes(valid_members(with_config(hidden_size=1.5))),
+        "hidden_size: expected an int",
+    ),
     ("hidden_size 0", lambda: zip_bytes(valid_members(with_config(hidden_size=0))), "hidden_size"),
     ("hidden_size 10**100", lambda: zip_bytes(valid_members(with_config(hidden_size=10**100))), "limits"),
-    ("hidden_size 4000 digits", lambda: zip_bytes(valid_members('{"format": "fusedrnn-layer", "version": 1, "class": "LSTM", "config": {"hidden_size": ' + "9" * 5000 + "}}")), "not valid JSON"),
-    ("proj_size = hidden_size", lambda: zip_bytes({**valid_members(with_config(proj_size=3)), "weight_hr_l0.npy": npy("<f4", (3, 3), bytes(36))}), "proj_size"),
-    ("input_size missing", lambda: zip_bytes(valid_members({**HEADER, "config": {"hidden_size": 3}})), "input_size is missing"),
+    (
+        "hidden_size 4000 digits",
+        lambda: zip_bytes(
+            valid_members(
+                '{"format": "fusedrnn-layer", "version": 1, "class": "LSTM", "config": {"hidden_size": '
+                + "9" * 5000
+                + "}}"
+            )
+        ),
+        "not valid JSON",
+    ),
+    (
+        "proj_size = hidden_size",
+        lambda: zip_bytes(
+            {**valid_members(with_config(proj_size=3)), "weight_hr_l0.npy": npy("<f4", (3, 3), bytes(36))}
+        ),
+        "proj_size",
+    ),
+    (
+        "input_size missing",
+        lambda: zip_bytes(valid_members({**HEADER, "config": {"hidden_size": 3}})),
+        "input_size is missing",
+    ),
     # the declared model against the members
-    ("4096 layers, no members", lambda: zip_bytes({"__fusedrnn__.npy": header_npy(with_config(input_size=1400, hidden_size=1400, num_layers=4096))}), "declares 16384 arrays"),
-    ("hidden 12000, small members", lambda: zip_bytes(valid_members(with_config(hidden_size=12000))), "do not match"),
-    ("a layer past the limits", lambda: zip_bytes(valid_members(with_config(input_size=2**40, hidden_size=2**20))), "limit"),
-    ("a member missing", lambda: zip_bytes({k: v for k, v in valid_members().items() if k != "bias_hh_l0.npy"}), "do not match"),
-    ("a member renamed", lambda: zip_bytes({(k if k != "bias_hh_l0.npy" else "../bias_hh_l0.npy"): v for k, v in valid_members().items()}), "unexpected ['../bias_hh_l0.npy']"),
-    ("member dtype float64", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f8", (12,), bytes(96))}), "bias_hh_l0 is float64"),
-    ("member big-endian", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy(">f4", (12,), bytes(48))}), "bias_hh_l0 is >f4"),
-    ("member object dtype", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("|O", (12,), bytes(96))}), "bias_hh_l0 is |O"),
-    ("member bytes dtype", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("|S4", (12,), bytes(48))}), "bias_hh_l0 is |S4"),
-    ("member shape", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (6, 2), bytes(48))}), "do not match"),
-    ("member declares 4 TiB", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (2**40,), bytes(48))}), "do not match"),
-    ("member short", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(20))}), "bytes, its .npy header says"),
-    ("member long", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(200))}), "bytes, its .npy header says"),
-    ("member 1 MB too long", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(1 << 20))}, zipfile.ZIP_DEFLATED), "inflates to"),
-    ("member not .npy", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": b"garbage" * 10}), "not a .npy array"),
-    ("npy header 60 KB", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": b"\x93NUMPY\x02\x00" + struct.pack("<I", 60000) + b" " * 60}), "npy header of 60000"),
-    ("member 60 KB", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(60000))}), "inflates to"),
-    ("npy header nested", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": b"\x93NUMPY\x01\x00" + struct.pack("<H", 2000) + b"(" * 1000 + b")" * 1000}), "malformed .npy header"),
-    ("npy header a call", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": b"\x93NUMPY\x01\x00" + struct.pack("<H", 20) + b"__import__('os')    "}), "malformed .npy header"),
-    ("npy shape negative", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (-12,), bytes(48))}), "malformed .npy header"),
-    ("npy shape bools", lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (True,) * 12, bytes(48))}), "malformed .npy header"),
+    (
+        "4096 layers, no members",
+        lambda: zip_bytes(
+            {"__fusedrnn__.npy": header_npy(with_config(input_size=1400, hidden_size=1400, num_layers=4096))}
+        ),
+        "declares 16384 arrays",
+    ),
+    (
+        "hidden 12000, small members",
+        lambda: zip_bytes(valid_members(with_config(hidden_size=12000))),
+        "do not match",
+    ),
+    (
+        "a layer past the limits",
+        lambda: zip_bytes(valid_members(with_config(input_size=2**40, hidden_size=2**20))),
+        "limit",
+    ),
+    (
+        "a member missing",
+        lambda: zip_bytes({k: v for k, v in valid_members().items() if k != "bias_hh_l0.npy"}),
+        "do not match",
+    ),
+    (
+        "a member renamed",
+        lambda: zip_bytes(
+            {(k if k != "bias_hh_l0.npy" else "../bias_hh_l0.npy"): v for k, v in valid_members().items()}
+        ),
+        "unexpected ['../bias_hh_l0.npy']",
+    ),
+    (
+        "member dtype float64",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f8", (12,), bytes(96))}),
+        "bias_hh_l0 is float64",
+    ),
+    (
+        "member big-endian",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy(">f4", (12,), bytes(48))}),
+        "bias_hh_l0 is >f4",
+    ),
+    (
+        "member object dtype",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("|O", (12,), bytes(96))}),
+        "bias_hh_l0 is |O",
+    ),
+    (
+        "member bytes dtype",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("|S4", (12,), bytes(48))}),
+        "bias_hh_l0 is |S4",
+    ),
+    (
+        "member shape",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (6, 2), bytes(48))}),
+        "do not match",
+    ),
+    (
+        "member declares 4 TiB",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (2**40,), bytes(48))}),
+        "do not match",
+    ),
+    (
+        "member short",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(20))}),
+        "bytes, its .npy header says",
+    ),
+    (
+        "member long",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(200))}),
+        "bytes, its .npy header says",
+    ),
+    (
+        "member 1 MB too long",
+        lambda: zip_bytes(
+            {**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(1 << 20))}, zipfile.ZIP_DEFLATED
+        ),
+        "inflates to",
+    ),
+    (
+        "member not .npy",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": b"garbage" * 10}),
+        "not a .npy array",
+    ),
+    (
+        "npy header 60 KB",
+        lambda: zip_bytes(
+            {**valid_members(), "bias_hh_l0.npy": b"\x93NUMPY\x02\x00" + struct.pack("<I", 60000) + b" " * 60}
+        ),
+        "npy header of 60000",
+    ),
+    (
+        "member 60 KB",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (12,), bytes(60000))}),
+        "inflates to",
+    ),
+    (
+        "npy header nested",
+        lambda: zip_bytes(
+            {
+                **valid_members(),
+                "bias_hh_l0.npy": b"\x93NUMPY\x01\x00" + struct.pack("<H", 2000) + b"(" * 1000 + b")" * 1000,
+            }
+        ),
+        "malformed .npy header",
+    ),
+    (
+        "npy header a call",
+        lambda: zip_bytes(
+            {
+                **valid_members(),
+                "bias_hh_l0.npy": b"\x93NUMPY\x01\x00" + struct.pack("<H", 20) + b"__import__('os')    ",
+            }
+        ),
+        "malformed .npy header",
+    ),
+    (
+        "npy shape negative",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (-12,), bytes(48))}),
+        "malformed .npy header",
+    ),
+    (
+        "npy shape bools",
+        lambda: zip_bytes({**valid_members(), "bias_hh_l0.npy": npy("<f4", (True,) * 12, bytes(48))}),
+        "malformed .npy header",
+    ),
     # the zip directory
-    ("65535 members claimed", lambda: set_end_record(zip_bytes(valid_members()), 0xFFFF), "more than any layer file"),
-    ("directory size lies", lambda: patch_directory_size(zip_bytes(valid_members()), "bias_hh_l0.npy", 60), "CRC"),
+    (
+        "65535 members claimed",
+        lambda: set_end_record(zip_bytes(valid_members()), 0xFFFF),
+        "more than any layer file",
+    ),
+    (
+        "directory size lies",
+        lambda: patch_directory_size(zip_bytes(valid_members()), "bias_hh_l0.npy", 60),
+        "CRC",
+    ),
 ]
 
 
@@ -262,9 +463,13 @@ def test_a_legitimate_load_needs_about_twice_the_parameters_at_most(tmp_path):
 
 def test_a_compressed_or_fortran_ordered_file_loads(tmp_path, rng):
     layer = fr.GRU(3, 4, num_layers=2, seed=1)
-    members = valid_members({**HEADER, "class": "GRU", "config": {"input_size": 3, "hidden_size": 4, "num_layers": 2}}, layer)
+    members = valid_members(
+        {**HEADER, "class": "GRU", "config": {"input_size": 3, "hidden_size": 4, "num_layers": 2}}, layer
+    )
     weight = layer.weight_hh_l1
-    members["weight_hh_l1.npy"] = npy("<f4", weight.shape, np.asfortranarray(weight).tobytes(order="F"), fortran=True)
+    members["weight_hh_l1.npy"] = npy(
+        "<f4", weight.shape, np.asfortranarray(weight).tobytes(order="F"), fortran=True
+    )
     path = tmp_path / "compressed.npz"
     write_zip(path, members, zipfile.ZIP_DEFLATED)
     back = fr.load(path)
@@ -285,18 +490,59 @@ def test_missing_directory_and_non_path_arguments(tmp_path):
 # --- every option round-trips ------------------------------------------------------------------------
 
 OPTION_LAYERS = [
-    lambda: fr.LSTM(3, 5, num_layers=2, bias=False, batch_first=True, dropout=0.25, bidirectional=True,
-                    proj_size=2, activation="relu", recurrent_activation="hard_sigmoid", recurrent_dropout=0.5,
-                    init="keras", merge_mode="ave", stateful=True, dtype=np.float64, seed=0),
-    lambda: fr.GRU(2, 4, reset_after=False, activation="linear", recurrent_activation="tanh", init="orthogonal",
-                   bidirectional=True, merge_mode="mul", stateful=True, seed=1).eval(),
-    lambda: fr.RNN(2, 3, num_layers=3, nonlinearity="relu", init="identity", dropout=1.0, stateful=True, seed=2),
+    lambda: fr.LSTM(
+        3,
+        5,
+        num_layers=2,
+        bias=False,
+        batch_first=True,
+        dropout=0.25,
+        bidirectional=True,
+        proj_size=2,
+        activation="relu",
+        recurrent_activation="hard_sigmoid",
+        recurrent_dropout=0.5,
+        init="keras",
+        merge_mode="ave",
+        stateful=True,
+        dtype=np.float64,
+        seed=0,
+    ),
+    lambda: fr.GRU(
+        2,
+        4,
+        reset_after=False,
+        activation="linear",
+        recurrent_activation="tanh",
+        init="orthogonal",
+        bidirectional=True,
+        merge_mode="mul",
+        stateful=True,
+        seed=1,
+    ).eval(),
+    lambda: fr.RNN(
+        2, 3, num_layers=3, nonlinearity="relu", init="identity", dropout=1.0, stateful=True, seed=2
+    ),
     lambda: fr.LSTM(16, 64, seed=3).eval().quantized("int8"),
     lambda: fr.GRU(16, 64, stateful=True, seed=4).eval().quantized("bf16"),
-]  # fmt: skip
-CHECKED = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
-           "recurrent_dropout", "init", "merge_mode", "stateful", "dtype", "training", "weight_format",
-           "activation")  # fmt: skip
+]
+CHECKED = (
+    "input_size",
+    "hidden_size",
+    "num_layers",
+    "bias",
+    "batch_first",
+    "dropout",
+    "bidirectional",
+    "recurrent_dropout",
+    "init",
+    "merge_mode",
+    "stateful",
+    "dtype",
+    "training",
+    "weight_format",
+    "activation",
+)
 
 
 @pytest.mark.parametrize("make", OPTION_LAYERS)
@@ -384,9 +630,24 @@ def test_tampered_pickles_are_refused(what, change, match):
 def test_pickles_of_earlier_versions_still_load():
     # fusedrnn 0.1 pickled no init / merge_mode / stateful / activations, and named an RNN's cell.
     rnn = fr.RNN(2, 3, nonlinearity="relu", seed=0)
-    state = {k: v for k, v in rnn.__getstate__().items() if k in (
-        "input_size", "hidden_size", "num_layers", "bias", "batch_first", "bidirectional", "dtype", "training",
-        "_params", "grads", "nonlinearity")}  # fmt: skip
+    state = {
+        k: v
+        for k, v in rnn.__getstate__().items()
+        if k
+        in (
+            "input_size",
+            "hidden_size",
+            "num_layers",
+            "bias",
+            "batch_first",
+            "bidirectional",
+            "dtype",
+            "training",
+            "_params",
+            "grads",
+            "nonlinearity",
+        )
+    }
     back = pickle.loads(pickle.dumps(Forged(fr.RNN, {**state, "_cell": "rnn_relu"})))
     assert repr(back) == repr(rnn)
     gru = fr.GRU(2, 3, reset_after=False, seed=0)

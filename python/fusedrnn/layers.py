@@ -263,7 +263,9 @@ class _RecurrentLayer(Generic[_State]):
         cell = state.pop("_cell", None)
         options = _options.check(class_name, state, where)
         if not isinstance(weight_format, str) or weight_format not in _options.WEIGHT_FORMATS:
-            raise ValueError(f"{where}: weight format: expected 'fp32', 'bf16' or 'int8', got {weight_format!r}")
+            raise ValueError(
+                f"{where}: weight format: expected 'fp32', 'bf16' or 'int8', got {weight_format!r}"
+            )
         if not isinstance(training, (bool, np.bool_)):
             raise ValueError(f"{where}: training: expected a bool, got {type(training).__name__}")
         if weight_format != "fp32" and (training or options["dtype"] != "float32" or grads):
@@ -276,7 +278,11 @@ class _RecurrentLayer(Generic[_State]):
             raise ValueError(f"{where}: _rng: expected a numpy Generator, got {type(rng).__name__}")
         own_cell = _options.cell(class_name, options)
         # fusedrnn 0.1 named an RNN's cell after its nonlinearity
-        if cell is not None and cell != own_cell and not (class_name == "RNN" and cell in ("rnn_tanh", "rnn_relu")):
+        if (
+            cell is not None
+            and cell != own_cell
+            and not (class_name == "RNN" and cell in ("rnn_tanh", "rnn_relu"))
+        ):
             raise ValueError(f"{where}: _cell: {cell!r} is not the cell of this {class_name} ({own_cell!r})")
         dtype = np.dtype(options["dtype"])
         shapes = _options.parameter_shapes(class_name, options, where)
