@@ -662,3 +662,41 @@ def test_an_old_file_without_the_newer_options_loads(tmp_path):
     write_zip(path, valid_members(header))
     assert fr.load(path).stateful is False
     assert not os.path.exists(tmp_path / "old.npz.npz")
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_mutated_valid_files_give_a_layer_or_a_value_error(tmp_path, compressed):
+    # 300 mutations of a valid file (bytes flipped, runs zeroed, truncations, insertions): fr.load either
+    # makes a layer or raises ValueError, never anything else, each cheaply.
+    layer = fr.GRU(3, 4, num_layers=2, bidirectional=True, seed=0)
+    source = tmp_path / "valid.npz"
+    fr.save(layer, source)
+    data = source.read_bytes()
+    if compressed:
+        with zipfile.ZipFile(source) as archive:
+            members = {info.filename: archive.read(info) for info in archive.infolist()}
+        data = zip_bytes(members, zipfile.ZIP_DEFLATED)
+    rng = np.random.default_rng(19)
+    path = tmp_path / "mutated.npz"
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(300):
+        mutated = bytearray(data)
+        kind = rng.integers(4)
+        at = int(rng.integers(len(data)))
+        if kind == 0:
+            for k in rng.integers(len(data), size=int(rng.integers(1, 8))):
+                mutated[k] ^= 1 << int(rng.integers(8))
+        elif kind == 1:
+            mutated[at : at + int(rng.integers(1, 64))] = bytes(min(64, len(data) - at))[
+                : len(mutated[at : at + 64])
+            ]
+        elif kind == 2:
+            del mutated[at:]
+        else:
+            mutated[at:at] = rng.bytes(int(rng.integers(1, 32)))
+        path.write_bytes(bytes(mutated))
+        error, peak, seconds = measured_load(path)
+        assert error is None or type(error) is ValueError, f"{type(error).__name__}: {error}"
+        assert peak < SMALL_FILE_PEAK and seconds < SLOW
+        outcomes["loaded" if error is None else "refused"] += 1
+    assert outcomes["refused"] > 200

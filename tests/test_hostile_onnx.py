@@ -470,3 +470,28 @@ def test_unreadable_missing_and_bad_dtype(tmp_path):
         fr.onnx.load(good, dtype=np.int8)
     (layer,) = fr.onnx.load(good, dtype=np.float64)
     assert layer.dtype == np.float64
+
+
+def test_mutated_valid_models_give_layers_or_a_value_error(tmp_path):
+    layer = fr.LSTM(3, 4, num_layers=2, bidirectional=True, seed=0).eval()
+    source = tmp_path / "valid.onnx"
+    fr.onnx.export(layer, source, with_lengths=True, with_initial_states=True)
+    data = source.read_bytes()
+    rng = np.random.default_rng(19)
+    path = tmp_path / "mutated.onnx"
+    for _ in range(300):
+        mutated = bytearray(data)
+        kind = rng.integers(3)
+        at = int(rng.integers(len(data)))
+        if kind == 0:
+            for k in rng.integers(len(data), size=int(rng.integers(1, 8))):
+                mutated[k] ^= 1 << int(rng.integers(8))
+        elif kind == 1:
+            del mutated[at:]
+        else:
+            mutated[at:at] = rng.bytes(int(rng.integers(1, 16)))
+        path.write_bytes(bytes(mutated))
+        try:
+            fr.onnx.load(path)
+        except ValueError:
+            pass
