@@ -13,6 +13,8 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from . import _core, _validation
 from .init import SCHEMES
 
@@ -44,6 +46,8 @@ def _dtype_name(value: object, name: str) -> str:
         if value not in ("float32", "float64"):
             raise ValueError(f"{name}: expected 'float32' or 'float64', got {value!r}")
         return value
+    if not isinstance(value, np.dtype):
+        raise ValueError(f"{name}: expected 'float32' or 'float64', got {type(value).__name__}")
     return _validation.kernel_dtype(value, name).name
 
 
@@ -120,7 +124,13 @@ def parameter_shapes(
     proj_size = options.get("proj_size", 0)
     try:
         shapes = _core.parameter_shapes(
-            cell(class_name, options), *sizes, options["bidirectional"], options["bias"], proj_size
+            cell(class_name, options),
+            sizes[0],
+            sizes[1],
+            sizes[2],
+            options["bidirectional"],
+            options["bias"],
+            proj_size,
         )
     except (TypeError, OverflowError):  # an int past C++'s range
         raise ValueError(f"{where}: sizes {sizes + [proj_size]} are past the supported limits") from None

@@ -185,7 +185,7 @@ def export(
             "sequence_lens" if with_lengths else "",
         ]
         node_inputs += state_names
-        outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
+        node_outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
         attributes: dict[str, Any] = dict(
             hidden_size=H, direction="bidirectional" if D == 2 else "forward", activations=names
         )
@@ -193,7 +193,7 @@ def export(
             attributes.update(activation_alpha=alphas, activation_beta=betas)
         if cell == "gru":
             attributes["linear_before_reset"] = 1 if layer.reset_after else 0
-        node = helper.make_node(_OP[cell], node_inputs, outputs, name=f"{_OP[cell]}_{lk}", **attributes)
+        node = helper.make_node(_OP[cell], node_inputs, node_outputs, name=f"{_OP[cell]}_{lk}", **attributes)
         nodes.append(node)
         # Y [T, D, N, H] -> [T, N, D*H], the next layer's input (and the output y).
         nodes.append(helper.make_node("Transpose", [f"Y{lk}"], [f"Yt{lk}"], perm=[0, 2, 1, 3]))
@@ -207,7 +207,7 @@ def export(
     else:
         nodes.append(helper.make_node("Identity", [layer_input], ["y"]))
     nodes.append(helper.make_node("Concat", h_outputs, ["h_n"], axis=0))
-    y_shape = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
+    y_shape: list[str | int] = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
     outputs = [
         helper.make_tensor_value_info("y", elem, y_shape),
         helper.make_tensor_value_info("h_n", elem, [L * D, "N", H]),

@@ -332,13 +332,14 @@ def _read_parameter(
                 f"{where}: the member {info.filename!r} is {info.file_size} bytes, its .npy header says "
                 f"{offset + array.nbytes}"
             )
-        view = memoryview(array.reshape(-1).view(np.uint8))
+        flat = array.reshape(-1).view(np.uint8)
         done = 0
         while done < array.nbytes:
-            count = stream.readinto(view[done : done + _CHUNK])
-            if not count:
+            chunk = stream.read(min(_CHUNK, array.nbytes - done))
+            if not chunk:
                 raise ValueError(f"{where}: the member {info.filename!r} is truncated")
-            done += count
+            flat[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            done += len(chunk)
         if stream.read(1):  # also where zipfile checks the CRC
             raise ValueError(f"{where}: the member {info.filename!r} is longer than its .npy header says")
     return np.ascontiguousarray(array.T) if fortran else array
