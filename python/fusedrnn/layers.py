@@ -17,7 +17,7 @@ from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypedDict, TypeVa
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _core, functional
+from . import _core, _options, functional
 from . import init as init_module
 from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
 from ._validation import activation as _activation
@@ -228,59 +228,84 @@ class _RecurrentLayer(Generic[_State]):
         for value in self._params.values():
             value.flags.writeable = writable
 
-    # -- pickling (the plan is rebuilt, not pickled) ------------------------------------------------
+    # -- pickling and loading (the plan is rebuilt, never pickled) -----------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        keep = (
-            "input_size",
-            "hidden_size",
-            "num_layers",
-            "bias",
-            "batch_first",
-            "dropout",
-            "bidirectional",
-            "dtype",
-            "training",
-            "_params",
-            "grads",
-            "_rng",
-            "init",
-            "merge_mode",
-            "stateful",
-        )
-        state = {key: self.__dict__[key] for key in keep + self._extra_state}
+        options = _options.OPTIONS[_option_class(type(self))]
+        state: dict[str, Any] = {key: self.__dict__[key] for key in options}
+        state.update(training=self.training, _params=self._params, grads=self.grads, _rng=self._rng)
+        if "reset_after" in options:
+            state["_cell"] = self._cell  # fusedrnn <= 0.3 read the GRU's form from here
         if self._weight_format != "fp32":
             state["_weight_format"] = self._weight_format
         return state
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self._restore(state, "pickled state", copy=True)
+
+    def _restore(self, state: Mapping[str, Any], where: str, *, copy: bool) -> None:
+        """Makes this unmade layer (``cls.__new__(cls)``) from a pickled state or a loaded file.
+
+        Everything is checked as the constructor checks it (`fusedrnn._options`), and the parameters
+        against the shapes the kernels derive from the options, before the plan is made; nothing is
+        initialised at random. Raises only ValueError, naming ``where``. copy=False adopts the parameter
+        arrays (made C-contiguous, aligned and writable, copying only if they are not).
+        """
+        if not isinstance(state, Mapping):
+            raise ValueError(f"{where}: expected a mapping, got {type(state).__name__}")
+        class_name = _option_class(type(self))
         state = dict(state)
-        if state.get("_cell", "").startswith("rnn_"):
-            del state["_cell"]  # pickles of 0.1.0 RNNs named their cell "rnn_tanh" / "rnn_relu"
-        for key, default in self._state_defaults:
-            state.setdefault(key, default)
-        state.setdefault("_rng", np.random.default_rng())
-        state.setdefault("init", "torch")
-        state.setdefault("merge_mode", "concat")
-        state.setdefault("stateful", False)
-        self.__dict__.update(state)
+        weight_format = state.pop("_weight_format", "fp32")
+        training = state.pop("training", True)
+        params = state.pop("_params", None)
+        grads = state.pop("grads", None)
+        rng = state.pop("_rng", None)
+        cell = state.pop("_cell", None)
+        options = _options.check(class_name, state, where)
+        if not isinstance(weight_format, str) or weight_format not in _options.WEIGHT_FORMATS:
+            raise ValueError(
+                f"{where}: weight format: expected 'fp32', 'bf16' or 'int8', got {weight_format!r}"
+            )
+        if not isinstance(training, (bool, np.bool_)):
+            raise ValueError(f"{where}: training: expected a bool, got {type(training).__name__}")
+        if weight_format != "fp32" and (training or options["dtype"] != "float32" or grads):
+            raise ValueError(
+                f"{where}: a {weight_format} layer is inference-only (eval mode, no gradients, float32)"
+            )
+        if rng is None:
+            rng = np.random.default_rng()
+        elif not isinstance(rng, np.random.Generator):
+            raise ValueError(f"{where}: _rng: expected a numpy Generator, got {type(rng).__name__}")
+        own_cell = _options.cell(class_name, options)
+        # fusedrnn 0.1 named an RNN's cell after its nonlinearity
+        if (
+            cell is not None
+            and cell != own_cell
+            and not (class_name == "RNN" and cell in ("rnn_tanh", "rnn_relu"))
+        ):
+            raise ValueError(f"{where}: _cell: {cell!r} is not the cell of this {class_name} ({own_cell!r})")
+        dtype = np.dtype(options["dtype"])
+        shapes = _options.parameter_shapes(class_name, options, where)
+        params = _checked_arrays(params, "_params", shapes, dtype, where, copy)
+        if weight_format != "fp32":
+            grads = {}
+        elif grads is None:
+            grads = {name: np.zeros_like(value) for name, value in params.items()}
+        else:
+            grads = _checked_arrays(grads, "grads", shapes, dtype, where, True)
+        options["dtype"] = dtype
+        self.__dict__.update(options)  # not through __setattr__: nothing is made yet
+        self.__dict__.update(training=bool(training), _params=params, grads=grads, _rng=rng)
+        if weight_format != "fp32":
+            self._weight_format = weight_format
+        if class_name == "GRU":
+            self._cell = own_cell
         self.dropout_masks = self.recurrent_dropout_masks = None
-
-        def own_copies(arrays: Mapping[str, ArrayLike]) -> dict[str, FloatArray]:
-            return {name: np.array(value, dtype=self.dtype, order="C") for name, value in arrays.items()}
-
-        self._params = own_copies(state["_params"])
-        self.grads = own_copies(state["grads"])
-        self._attach(self._new_plan())
-
-    _extra_state: tuple[str, ...] = ("activation", "recurrent_activation", "recurrent_dropout")
-    # Pickles of 0.1.0 had none of these.
-    _state_defaults: tuple[tuple[str, object], ...] = (
-        ("activation", "tanh"),
-        ("recurrent_activation", "sigmoid"),
-        ("dropout", 0.0),
-        ("recurrent_dropout", 0.0),
-    )
+        try:
+            plan = self._new_plan()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+        self._attach(plan)
 
     # -- parameters ---------------------------------------------------------------------------------
 
@@ -867,6 +892,50 @@ def _init_scheme(value: str) -> InitScheme:
     return cast(InitScheme, value)
 
 
+def _option_class(cls: type) -> str:
+    """The fusedrnn class (LSTM, GRU or RNN) that cls is or derives from: its option record's key."""
+    for klass in cls.__mro__:
+        if klass.__module__ == __name__ and klass.__name__ in _options.OPTIONS:
+            return klass.__name__
+    raise TypeError(f"{cls.__name__} is not a fusedrnn LSTM, GRU or RNN")
+
+
+def _checked_arrays(
+    arrays: object,
+    what: str,
+    shapes: Sequence[tuple[str, tuple[int, ...]]],
+    dtype: np.dtype[Any],
+    where: str,
+    copy: bool,
+) -> dict[str, FloatArray]:
+    """``{name: array}`` in the kernels' order, each an ndarray of exactly dtype and its shape: a pickled
+    state's or a loaded file's parameters (or gradients), else ValueError naming where and the name."""
+    if not isinstance(arrays, Mapping):
+        raise ValueError(f"{where}: {what}: expected a mapping of parameter names to arrays")
+    names = [name for name, _ in shapes]
+    missing = [name for name in names if name not in arrays]
+    unexpected = [str(name)[:60] for name in arrays if name not in dict(shapes)]
+    if missing or unexpected:
+        raise ValueError(
+            f"{where}: {what}: the parameters do not match the configuration: missing {missing[:8]}, "
+            f"unexpected {unexpected[:8]}"
+        )
+    checked: dict[str, FloatArray] = {}
+    for name, shape in shapes:
+        value = arrays[name]
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{where}: {what}: {name}: expected an array, got {type(value).__name__}")
+        if value.dtype != dtype:
+            raise ValueError(f"{where}: parameter {name} is {value.dtype}, the layer {dtype}")
+        if value.shape != tuple(shape):
+            raise ValueError(f"{where}: {what}: {name}: expected shape {tuple(shape)}, got {value.shape}")
+        if copy:
+            checked[name] = np.array(value, order="C")
+        else:
+            checked[name] = np.require(value, requirements=["C", "A", "W", "O"])
+    return checked
+
+
 class _errors_name:
     """Prefixes the TypeError / ValueError raised inside a constructor with the public class's name:
     ``fusedrnn.LSTM: hidden_size: expected an int >= 1, got 0``."""
@@ -937,8 +1006,6 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
 
     _cell = "lstm"
     _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("proj_size",)
-    _extra_state = _RecurrentLayer._extra_state + ("proj_size",)
-    _state_defaults = _RecurrentLayer._state_defaults + (("proj_size", 0),)
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("proj_size", 0),)
     proj_size: int
 
@@ -1179,8 +1246,6 @@ class GRU(_RecurrentLayer[FloatArray]):
 
     _cell = "gru"
     _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("reset_after",)
-    _extra_state = _RecurrentLayer._extra_state + ("reset_after", "_cell")
-    _state_defaults = _RecurrentLayer._state_defaults + (("reset_after", True),)
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("reset_after", True),)
 
     def __init__(
@@ -1392,8 +1457,6 @@ class RNN(_RecurrentLayer[FloatArray]):
     _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + (
         "nonlinearity",
     )
-    _extra_state = ("nonlinearity", "recurrent_dropout")
-    _state_defaults = (("dropout", 0.0), ("recurrent_dropout", 0.0))
     _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (
         ("nonlinearity", "tanh"),
         ("recurrent_dropout", 0.0),

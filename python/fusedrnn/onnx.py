@@ -142,8 +142,11 @@ def export(
     for a in activations * D:
         name, alpha, beta = _ONNX_ACTIVATION[a]
         names.append(name)
-        alphas.append(1.0 if alpha is None else alpha)
-        betas.append(0.0 if beta is None else beta)
+        # onnxruntime hands the alphas and betas, in order, to the activations that take them (and
+        # only to those): one per activation would give a Tanh's 1.0 to a HardSigmoid after it.
+        if alpha is not None and beta is not None:
+            alphas.append(alpha)
+            betas.append(beta)
     h_outputs: list[str] = []
     c_outputs: list[str] = []
     layer_input = x_name
@@ -182,17 +185,15 @@ def export(
             "sequence_lens" if with_lengths else "",
         ]
         node_inputs += state_names
-        outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
-        attributes = dict(
-            hidden_size=H,
-            direction="bidirectional" if D == 2 else "forward",
-            activations=names,
-            activation_alpha=alphas,
-            activation_beta=betas,
+        node_outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
+        attributes: dict[str, Any] = dict(
+            hidden_size=H, direction="bidirectional" if D == 2 else "forward", activations=names
         )
+        if alphas:
+            attributes.update(activation_alpha=alphas, activation_beta=betas)
         if cell == "gru":
             attributes["linear_before_reset"] = 1 if layer.reset_after else 0
-        node = helper.make_node(_OP[cell], node_inputs, outputs, name=f"{_OP[cell]}_{lk}", **attributes)
+        node = helper.make_node(_OP[cell], node_inputs, node_outputs, name=f"{_OP[cell]}_{lk}", **attributes)
         nodes.append(node)
         # Y [T, D, N, H] -> [T, N, D*H], the next layer's input (and the output y).
         nodes.append(helper.make_node("Transpose", [f"Y{lk}"], [f"Yt{lk}"], perm=[0, 2, 1, 3]))
@@ -206,7 +207,7 @@ def export(
     else:
         nodes.append(helper.make_node("Identity", [layer_input], ["y"]))
     nodes.append(helper.make_node("Concat", h_outputs, ["h_n"], axis=0))
-    y_shape = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
+    y_shape: list[str | int] = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
     outputs = [
         helper.make_tensor_value_info("y", elem, y_shape),
         helper.make_tensor_value_info("h_n", elem, [L * D, "N", H]),
@@ -221,30 +222,62 @@ def export(
     onnx.save(model, os.fspath(path))
 
 
-def _constant_arrays(graph: Any) -> dict[str, NDArray[Any]]:
-    """Initializers and Constant nodes' values, by name."""
-    from onnx import numpy_helper
+# Per op: (cell, gates, activations per direction and their defaults, inputs it can have, its own
+# attributes beyond the common ones).
+_OPS: dict[str, tuple[str, int, tuple[str, ...], int, tuple[str, ...]]] = {
+    "LSTM": ("lstm", 4, ("Sigmoid", "Tanh", "Tanh"), 8, ("input_forget",)),
+    "GRU": ("gru", 3, ("Sigmoid", "Tanh"), 6, ("linear_before_reset",)),
+    "RNN": ("rnn", 1, ("Tanh",), 6, ()),
+}
+# onnxruntime hands activation_alpha / activation_beta, in order, to the activations that take them.
+_TAKE_ALPHA = ("HardSigmoid", "Affine", "ScaledTanh", "LeakyRelu", "ThresholdedRelu", "Elu")
+_TAKE_BETA = ("HardSigmoid", "Affine", "ScaledTanh")
 
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            for attribute in node.attribute:
-                if attribute.name == "value":
-                    values[node.output[0]] = numpy_helper.to_array(attribute.t)
-    return values
+
+def _attribute_types() -> dict[str, int]:
+    from onnx import AttributeProto as A
+
+    return {
+        "activation_alpha": A.FLOATS,
+        "activation_beta": A.FLOATS,
+        "activations": A.STRINGS,
+        "clip": A.FLOAT,
+        "direction": A.STRING,
+        "hidden_size": A.INT,
+        "layout": A.INT,
+        "input_forget": A.INT,
+        "linear_before_reset": A.INT,
+    }
 
 
-def _activation_of(name: str, alpha: Any, beta: Any, node: str) -> Activation:
-    """The fusedrnn activation of an ONNX one (alpha, beta: the node's float attributes, or None)."""
+def _activation_of(name: str, alpha: float | None, beta: float | None, label: str) -> Activation:
+    """The fusedrnn activation of an ONNX one (alpha, beta: the values onnxruntime gives it, None for
+    the operator's default)."""
     for ours, (onnx_name, a, b) in _ONNX_ACTIVATION.items():
-        if name == onnx_name and (a is None or (np.isclose(alpha, a) and np.isclose(beta, cast(float, b)))):
+        if name != onnx_name:
+            continue
+        if a is None or (
+            alpha is not None
+            and beta is not None
+            and np.isclose(alpha, a)
+            and np.isclose(beta, cast(float, b))
+        ):
             return cast(Activation, ours)
-    raise ValueError(f"{node}: activation {name} (alpha {alpha}, beta {beta}) has no fusedrnn counterpart")
+    raise ValueError(
+        f"{label}: activation {name[:40]} (alpha {alpha}, beta {beta}) has no fusedrnn counterpart"
+    )
 
 
 def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RNN]:
     """fusedrnn layers made from the ``LSTM`` / ``GRU`` / ``RNN`` nodes of an ONNX model, with the
     nodes' weights and options (e.g. a model written by ``torch.onnx.export(nn.LSTM(...))``).
+
+    Faithful or refused: every input and attribute of a node is either honoured or refused with a
+    ValueError naming the file and the node. The model is treated as coming from a stranger: the graph
+    must be in topological order (no cycle), each node's attributes must have their ONNX types and
+    agree with its weights' shapes, every weight's size is checked against its dims before it is
+    converted, external data is not read, and no initializer may feed two recurrent nodes (each layer
+    owns its weights, so a shared one would be copied per node).
 
     Parameters
     ----------
@@ -257,90 +290,301 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
     -------
     list of LSTM, GRU or RNN
         One layer per node, in graph order, time-major (ONNX's layout 0; layout=1 gives
-        batch_first=True).
+        batch_first=True), in training mode. ``sequence_lens``, ``initial_h`` and ``initial_c`` that
+        are graph inputs become the call's ``lengths=`` and ``hx`` (with layout=1 ONNX's states are
+        [N, D, H]; the layer's are [D, N, H]).
 
     Raises
     ------
     ImportError
         The onnx package is not installed.
+    FileNotFoundError
+        No file at path.
     ValueError
-        No recurrent node, or an attribute it cannot honour: clip, input_forget, peepholes (P), a
-        reverse-only direction, activations without a counterpart, weights that are not constants.
+        Not a readable ONNX model, no recurrent node, or an input or attribute it cannot honour: clip,
+        input_forget, peepholes (P), a reverse-only direction, activations without a counterpart,
+        weights that are not constants of the model (or are stored outside it), shapes that
+        contradict the attributes, a constant sequence_lens, constant nonzero initial states.
     """
     onnx = _onnx()
+    from ._validation import kernel_dtype
+
+    name = os.fsdecode(os.fspath(path))
+    where = f"path: {name!r}"
+    layer_dtype = None if dtype is None else kernel_dtype(dtype)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"{where}: no such file")
+    try:
+        model = onnx.load(name, load_external_data=False)
+    except MemoryError:
+        raise
+    except OSError as err:
+        if isinstance(err, (IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
+    except Exception as err:  # protobuf's DecodeError and whatever else a parser of strangers' bytes raises
+        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
+    graph = model.graph
+    _check_order(graph, where)
+    constants = _constants(graph)
+    graph_inputs = {value.name for value in graph.input}
+    owners: dict[str, str] = {}
+    found: list[LSTM | GRU | RNN] = []
+    for node in graph.node:
+        if node.op_type in _OPS and node.domain in ("", "ai.onnx"):
+            found.append(_layer_of(node, constants, graph_inputs, owners, layer_dtype, where))
+    if not found:
+        raise ValueError(f"{where} has no LSTM, GRU or RNN node")
+    return found
+
+
+def _check_order(graph: Any, where: str) -> None:
+    """Every node reads only graph inputs, initializers and outputs of nodes before it (ONNX's rule;
+    a cycle breaks it)."""
+    known = {value.name for value in graph.input} | {t.name for t in graph.initializer} | {""}
+    known |= {t.values.name for t in graph.sparse_initializer}
+    for node in graph.node:
+        for name in node.input:
+            if name not in known:
+                raise ValueError(
+                    f"{where}: node {(node.name or node.op_type)[:60]!r} reads {name[:60]!r} before any node "
+                    "makes it (the graph is not in topological order, or has a cycle)"
+                )
+        known.update(node.output)
+
+
+def _constants(graph: Any) -> dict[str, Any]:
+    """The model's constants by name, unconverted: initializers and Constant nodes' ``value`` tensors
+    (None for a Constant of another form, which is a constant all the same)."""
+    values: dict[str, Any] = {t.name: t for t in graph.initializer}
+    for t in graph.sparse_initializer:
+        values[t.values.name] = None
+    for node in graph.node:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and node.output:
+            tensor = next((a.t for a in node.attribute if a.name == "value" and a.HasField("t")), None)
+            values[node.output[0]] = tensor
+    return values
+
+
+def _attributes(node: Any, op: str, label: str) -> dict[str, Any]:
+    """The node's attributes, each of its ONNX type; unknown, repeated or mistyped ones refused."""
     from onnx import helper
 
-    from . import layers
+    types = _attribute_types()
+    own = _OPS[op][4]
+    result: dict[str, Any] = {}
+    for attribute in node.attribute:
+        name = attribute.name
+        if name not in types or (name in ("input_forget", "linear_before_reset") and name not in own):
+            raise ValueError(f"{label}: unknown attribute {name[:60]!r} of {op}")
+        if name in result:
+            raise ValueError(f"{label}: attribute {name} appears twice")
+        if attribute.type != types[name]:
+            raise ValueError(
+                f"{label}: attribute {name} has the wrong type ({attribute.type}, expected {types[name]})"
+            )
+        value = helper.get_attribute_value(attribute)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        elif isinstance(value, list) and value and isinstance(value[0], bytes):
+            value = [v.decode("utf-8", "replace") for v in value]
+        result[name] = value
+    return result
 
-    model = onnx.load(os.fspath(path))
-    constants = _constant_arrays(model.graph)
-    found: list[LSTM | GRU | RNN] = []
-    for node in model.graph.node:
-        if node.op_type not in ("LSTM", "GRU", "RNN"):
-            continue
-        label = f"node {node.name or node.op_type!r}"
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if "clip" in attributes:
-            raise ValueError(f"{label}: clip={attributes['clip']} has no fusedrnn counterpart")
-        if attributes.get("input_forget", 0):
-            raise ValueError(f"{label}: input_forget=1 (coupled input and forget gates) is not supported")
-        if node.op_type == "LSTM" and len(node.input) > 7 and node.input[7]:
-            raise ValueError(f"{label}: peephole weights (input P) are not supported")
-        for index, what in ((1, "W"), (2, "R")):
-            if node.input[index] not in constants:
-                raise ValueError(f"{label}: {what} is not a constant of the model")
-        W, R = constants[node.input[1]], constants[node.input[2]]
-        B = constants.get(node.input[3]) if len(node.input) > 3 and node.input[3] else None
-        cell = node.op_type.lower()
-        G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-        D, GH, C = W.shape
-        H = GH // G
-        direction = attributes.get("direction", b"forward")
-        direction = direction.decode() if isinstance(direction, bytes) else direction
-        if direction == "reverse":
-            raise ValueError(
-                f"{label}: direction='reverse' alone has no fusedrnn counterpart (bidirectional or forward)"
-            )
-        names = [n.decode() if isinstance(n, bytes) else n for n in attributes.get("activations", [])]
-        per_direction = {"lstm": 3, "gru": 2, "rnn": 1}[cell]
-        defaults = {"lstm": ["Sigmoid", "Tanh", "Tanh"], "gru": ["Sigmoid", "Tanh"], "rnn": ["Tanh"]}[cell]
-        names = names or defaults * D
-        alphas = list(attributes.get("activation_alpha", [])) or [None] * len(names)
-        betas = list(attributes.get("activation_beta", [])) or [None] * len(names)
-        ours = [_activation_of(n, a, b, label) for n, a, b in zip(names, alphas, betas, strict=True)]
-        if len(set(tuple(ours[d * per_direction : (d + 1) * per_direction]) for d in range(D))) > 1:
-            raise ValueError(f"{label}: the two directions use different activations")
-        if cell == "lstm" and ours[1] != ours[2]:
-            raise ValueError(
-                f"{label}: LSTM activations g={ours[1]} and h={ours[2]} differ (fusedrnn has one)"
-            )
-        inverse = np.argsort(_TO_ONNX_ORDER[cell])
-        params: dict[str, NDArray[Any]] = {}
-        for d in range(D):
-            s = "_l0" + ("_reverse" if d else "")
-            params["weight_ih" + s] = _reorder(W[d], H, inverse)
-            params["weight_hh" + s] = _reorder(R[d], H, inverse)
-            if B is not None:
-                params["bias_ih" + s] = _reorder(B[d][:GH], H, inverse)
-                params["bias_hh" + s] = _reorder(B[d][GH:], H, inverse)
-        layer: LSTM | GRU | RNN
-        options: dict[str, Any] = dict(
-            bidirectional=D == 2,
-            batch_first=attributes.get("layout", 0) == 1,
-            bias=B is not None,
-            dtype=dtype or W.dtype,
+
+def _tensor_array(tensor: Any, dims: tuple[int, ...], label: str, what: str) -> NDArray[Any]:
+    """A constant tensor as an array, its stored size checked against its dims first."""
+    from onnx import TensorProto, numpy_helper
+
+    if tensor is None:
+        raise ValueError(f"{label}: {what} is a constant of a form fusedrnn does not read")
+    if tensor.data_location == TensorProto.EXTERNAL or len(tensor.external_data):
+        raise ValueError(f"{label}: {what} is stored outside the model file (external data is not read)")
+    if tensor.HasField("segment"):
+        raise ValueError(f"{label}: {what} is a segment of a tensor")
+    fields = {
+        TensorProto.FLOAT: ("float_data", 4),
+        TensorProto.DOUBLE: ("double_data", 8),
+        TensorProto.INT32: ("int32_data", 4),
+        TensorProto.INT64: ("int64_data", 8),
+    }
+    if tensor.data_type not in fields:
+        raise ValueError(
+            f"{label}: {what} has ONNX data type {tensor.data_type} (float, double or int expected)"
         )
-        if cell == "lstm":
-            layer = layers.LSTM(C, H, activation=ours[1], recurrent_activation=ours[0], **options)
-        elif cell == "gru":
-            reset_after = bool(attributes.get("linear_before_reset", 0))
-            layer = layers.GRU(
-                C, H, activation=ours[1], recurrent_activation=ours[0], reset_after=reset_after, **options
+    field, itemsize = fields[tensor.data_type]
+    count = int(np.prod(dims, dtype=np.int64)) if dims else 1
+    stored = len(tensor.raw_data) if tensor.raw_data else len(getattr(tensor, field)) * itemsize
+    if stored != count * itemsize:
+        raise ValueError(
+            f"{label}: {what} holds {stored} bytes, its dims {list(dims)} need {count * itemsize}"
+        )
+    return numpy_helper.to_array(tensor)
+
+
+def _dims(tensor: Any, label: str, what: str) -> tuple[int, ...]:
+    if tensor is None:
+        raise ValueError(f"{label}: {what} is a constant of a form fusedrnn does not read")
+    dims = tuple(int(d) for d in tensor.dims)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{label}: {what} has negative dims {list(dims)}")
+    return dims
+
+
+def _layer_of(
+    node: Any,
+    constants: dict[str, Any],
+    graph_inputs: set[str],
+    owners: dict[str, str],
+    dtype: np.dtype[Any] | None,
+    where: str,
+) -> LSTM | GRU | RNN:
+    from onnx import TensorProto
+
+    from . import _options, layers
+
+    op = node.op_type
+    label = f"{where}: node {(node.name or op)[:60]!r}"
+    cell, G, defaults, most, _ = _OPS[op]
+    inputs = list(node.input)
+    if len(inputs) < 3 or not inputs[1] or not inputs[2]:
+        raise ValueError(f"{label}: {op} needs the inputs X, W and R, got {inputs[:3]}")
+    if len(inputs) > most:
+        raise ValueError(f"{label}: {op} has at most {most} inputs, got {len(inputs)}")
+    inputs += [""] * (most - len(inputs))
+    attributes = _attributes(node, op, label)
+    if "clip" in attributes:
+        raise ValueError(f"{label}: clip={attributes['clip']} has no fusedrnn counterpart")
+    if attributes.get("input_forget", 0):
+        raise ValueError(
+            f"{label}: input_forget={attributes['input_forget']} (coupled gates) is not supported"
+        )
+    direction = attributes.get("direction", "forward")
+    if direction not in ("forward", "bidirectional"):
+        reason = (
+            "alone has no fusedrnn counterpart (bidirectional or forward)"
+            if direction == "reverse"
+            else "is not an ONNX direction"
+        )
+        raise ValueError(f"{label}: direction={direction[:40]!r} {reason}")
+    D = 2 if direction == "bidirectional" else 1
+    layout = attributes.get("layout", 0)
+    if layout not in (0, 1):
+        raise ValueError(f"{label}: layout={layout} (0 or 1 expected)")
+    reset_after = attributes.get("linear_before_reset", 0)
+    if reset_after not in (0, 1):
+        raise ValueError(f"{label}: linear_before_reset={reset_after} (0 or 1 expected)")
+    if op == "LSTM" and inputs[7]:
+        raise ValueError(f"{label}: peephole weights (input P) are not supported")
+
+    # The weights: constants of the model, their dims against each other and the attributes.
+    tensors = {}
+    for index, what in ((1, "W"), (2, "R"), (3, "B")):
+        name = inputs[index]
+        if not name:
+            continue
+        if name not in constants or name in graph_inputs:
+            raise ValueError(f"{label}: {what} ({name[:60]!r}) is not a constant of the model")
+        if name in owners:
+            raise ValueError(
+                f"{label}: {what} ({name[:60]!r}) also feeds {owners[name]}: every recurrent node needs its "
+                "own weights (fusedrnn would copy a shared one per node)"
             )
-        else:
-            layer = layers.RNN(C, H, nonlinearity=ours[0], **options)
-        layer.load_state_dict(params)
-        found.append(layer)
-    if not found:
-        raise ValueError(f"path: {os.fspath(path)!r} has no LSTM, GRU or RNN node")
-    return found
+        owners[name] = f"node {(node.name or op)[:60]!r}"
+        tensors[what] = constants[name]
+    W_dims = _dims(tensors["W"], label, "W")
+    if len(W_dims) != 3 or W_dims[0] != D or W_dims[1] % G or W_dims[1] == 0 or W_dims[2] == 0:
+        raise ValueError(f"{label}: W has dims {list(W_dims)}; direction={direction} needs [{D}, {G}*H, C]")
+    GH, C = W_dims[1], W_dims[2]
+    H = GH // G
+    if attributes.get("hidden_size", H) != H:
+        raise ValueError(
+            f"{label}: hidden_size={attributes['hidden_size']} contradicts W, whose dims give H={H}"
+        )
+    expected_dims = {"R": (D, GH, H), "B": (D, 2 * GH)}
+    for what, dims in expected_dims.items():
+        if what in tensors and _dims(tensors[what], label, what) != dims:
+            raise ValueError(
+                f"{label}: {what} has dims {list(_dims(tensors[what], label, what))}, expected {list(dims)}"
+            )
+    elem = tensors["W"].data_type
+    if elem not in (TensorProto.FLOAT, TensorProto.DOUBLE):
+        raise ValueError(f"{label}: W has ONNX data type {elem} (float or double expected)")
+    if any(t.data_type != elem for t in tensors.values()):
+        raise ValueError(f"{label}: W, R and B have different data types")
+
+    # Activations: exactly one list entry per activation and direction; alphas / betas as onnxruntime
+    # hands them out.
+    names = list(attributes.get("activations", [])) or list(defaults) * D
+    if len(names) != len(defaults) * D:
+        raise ValueError(
+            f"{label}: {len(names)} activations; {op} with direction={direction} takes {len(defaults) * D}"
+        )
+    alphas = list(attributes.get("activation_alpha", []))
+    betas = list(attributes.get("activation_beta", []))
+    ours = []
+    for activation in names:
+        alpha = alphas.pop(0) if activation in _TAKE_ALPHA and alphas else None
+        beta = betas.pop(0) if activation in _TAKE_BETA and betas else None
+        ours.append(_activation_of(activation, alpha, beta, label))
+    per_direction = len(defaults)
+    if D == 2 and ours[:per_direction] != ours[per_direction:]:
+        raise ValueError(f"{label}: the two directions use different activations")
+    if cell == "lstm" and ours[1] != ours[2]:
+        raise ValueError(f"{label}: LSTM activations g={ours[1]} and h={ours[2]} differ (fusedrnn has one)")
+
+    # The optional inputs: run-time values become the call's arguments; constants are honoured or
+    # refused, never dropped.
+    if inputs[4] in constants:
+        raise ValueError(
+            f"{label}: a constant sequence_lens ({inputs[4][:60]!r}) is not kept by a layer; make it a graph "
+            "input and pass lengths= when calling the layer"
+        )
+    for index, what in ((5, "initial_h"), (6, "initial_c")):
+        name = inputs[index] if index < len(inputs) else ""
+        if name and name in constants:
+            dims = _dims(constants[name], label, what)
+            if len(dims) != 3 or dims[2] != H or dims[layout] != D:
+                layout_dims = "[D, N, H]" if layout == 0 else "[N, D, H]"
+                raise ValueError(
+                    f"{label}: {what} has dims {list(dims)}, expected {layout_dims} with D={D}, H={H}"
+                )
+            if np.any(_tensor_array(constants[name], dims, label, what)):
+                raise ValueError(
+                    f"{label}: a constant nonzero {what} ({name[:60]!r}) is not kept by a layer; make it "
+                    "a graph input and pass it as the call's initial state"
+                )
+
+    class_name = op
+    dtype_name = (dtype or np.dtype(np.float32 if elem == TensorProto.FLOAT else np.float64)).name
+    options: dict[str, Any] = dict(
+        input_size=C,
+        hidden_size=H,
+        bias="B" in tensors,
+        batch_first=layout == 1,
+        bidirectional=D == 2,
+        dtype=dtype_name,
+    )
+    if cell == "rnn":
+        options["nonlinearity"] = ours[0]
+    else:
+        options.update(activation=ours[1], recurrent_activation=ours[0])
+    if cell == "gru":
+        options["reset_after"] = bool(reset_after)
+    checked = _options.check(class_name, options, label)
+    _options.parameter_shapes(class_name, checked, label)  # the kernels' limits, before any copy
+    arrays = {what: _tensor_array(t, tuple(t.dims), label, what) for what, t in tensors.items()}
+    inverse = np.argsort(_TO_ONNX_ORDER[cell])
+    params: dict[str, NDArray[Any]] = {}
+    for d in range(D):
+        s = "_l0" + ("_reverse" if d else "")
+        params["weight_ih" + s] = _reorder(arrays["W"][d], H, inverse)
+        params["weight_hh" + s] = _reorder(arrays["R"][d], H, inverse)
+        if "B" in arrays:
+            params["bias_ih" + s] = _reorder(arrays["B"][d][:GH], H, inverse)
+            params["bias_hh" + s] = _reorder(arrays["B"][d][GH:], H, inverse)
+    params = {key: value.astype(dtype_name, copy=False) for key, value in params.items()}
+    cls = getattr(layers, class_name)
+    layer = cls.__new__(cls)
+    layer._restore({**options, "_params": params}, label, copy=False)
+    return cast("LSTM | GRU | RNN", layer)

@@ -8,11 +8,17 @@ the format version, the class and the constructor's configuration. ``np.load(pat
 
 from __future__ import annotations
 
+import ast
 import json
 import os
-from typing import TYPE_CHECKING, Any, TypeAlias
+import struct
+import zipfile
+import zlib
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+
+from . import _options
 
 if TYPE_CHECKING:
     from .layers import GRU, LSTM, RNN
@@ -24,24 +30,19 @@ PathLike: TypeAlias = "str | os.PathLike[str]"
 
 FORMAT = "fusedrnn-layer"
 VERSION = 1
-# Constructor arguments saved per class (everything that defines the computation).
-_COMMON = (
-    "input_size",
-    "hidden_size",
-    "num_layers",
-    "bias",
-    "batch_first",
-    "dropout",
-    "bidirectional",
-    "recurrent_dropout",
-    "init",
-    "merge_mode",
-)
-_BY_CLASS = {
-    "LSTM": _COMMON + ("activation", "recurrent_activation", "proj_size"),
-    "GRU": _COMMON + ("activation", "recurrent_activation", "reset_after"),
-    "RNN": _COMMON + ("nonlinearity",),
-}
+_HEADER_KEYS = ("format", "version", "class", "dtype", "training", "config", "weight_format")
+_HEADER = "__fusedrnn__"
+
+# Bounds a stranger's file is held to before anything is inflated (a layer file is far inside them):
+# the JSON header (about 500 characters), a .npy member's own header (numpy writes 118 bytes), the
+# members (the largest stack the kernels accept, 4096 layers of 2 directions with 5 arrays, and the
+# header), and the brackets of the JSON (a layer's header nests 2 deep).
+_MAX_HEADER_CHARS = 1 << 16
+_MAX_NPY_HEADER = 4096
+_MAX_MEMBERS = 1 + 4096 * 2 * 5
+_MAX_BRACKETS = 16
+# Members are read into their arrays this many bytes at a time (the only transient copy).
+_CHUNK = 1 << 20
 
 
 def _classes() -> dict[str, type[LSTM] | type[GRU] | type[RNN]]:
@@ -73,9 +74,9 @@ def save(layer: LSTM | GRU | RNN, path: PathLike) -> None:
     >>> lstm2 = fr.load("model.npz")
     """
     name = type(layer).__name__
-    if name not in _BY_CLASS or not isinstance(layer, tuple(_classes().values())):
+    if name not in _options.OPTIONS or not isinstance(layer, tuple(_classes().values())):
         raise TypeError(f"layer: expected a fusedrnn LSTM, GRU or RNN, got {type(layer).__name__}")
-    config = {key: getattr(layer, key) for key in _BY_CLASS[name]}
+    config = {key: getattr(layer, key) for key in _options.OPTIONS[name] if key != "dtype"}
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -96,6 +97,13 @@ def save(layer: LSTM | GRU | RNN, path: PathLike) -> None:
 def load(path: PathLike) -> LSTM | GRU | RNN:
     """The layer `save` wrote, with the same configuration, parameters, dtype and mode.
 
+    The file is treated as coming from a stranger: the zip directory, the JSON header (every value
+    checked as the constructor checks it, the sizes against the kernels' limits) and every member's
+    name, declared size, dtype and shape are checked before any parameter is inflated, each member is
+    read into its own array with a bounded read, and nothing is initialised at random. A load needs
+    about the memory of the layer it makes (its parameters, and zero gradients in training mode); a
+    file that declares more than it holds is refused in milliseconds.
+
     Parameters
     ----------
     path : str or os.PathLike
@@ -108,50 +116,230 @@ def load(path: PathLike) -> LSTM | GRU | RNN:
     Raises
     ------
     FileNotFoundError
-        No file at path.
+        No file at path (other OSErrors of opening it, such as a directory or a permission, as they
+        are).
     ValueError
-        Anything but a layer file of this format (naming path): another format or version, a corrupt
-        archive, missing or extra parameters, wrong shapes or dtypes.
+        Anything but a layer file of this format, naming path: another format or version, a corrupt
+        or truncated archive, a bad CRC, bad JSON, a configuration the constructor would refuse,
+        missing or extra parameters, wrong shapes or dtypes, members larger than the parameters.
     """
-    try:
-        archive = np.load(os.fspath(path), allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError) as err:
-        raise ValueError(f"path: {os.fspath(path)!r} is not a readable .npz archive: {err}") from err
-    with archive:
+    name = os.fsdecode(os.fspath(path))
+    where = f"path: {name!r}"
+    with open(name, "rb") as file:
         try:
-            header = json.loads(str(archive["__fusedrnn__"][()]))
-            arrays = {key: archive[key] for key in archive.files if key != "__fusedrnn__"}
-        except KeyError as err:
-            raise ValueError(
-                f"path: {os.fspath(path)!r} is not a fusedrnn layer file (no __fusedrnn__ entry)"
-            ) from err
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f"path: {os.fspath(path)!r} is corrupt: {err}") from err
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"path: {os.fspath(path)!r} is not a fusedrnn layer file")
-    if header.get("version") != VERSION:
-        version = header.get("version")
-        raise ValueError(f"path: format version {version!r}; this fusedrnn reads version {VERSION}")
-    cls = _classes().get(str(header.get("class")))
-    if cls is None:
-        raise ValueError(f"path: unknown layer class {header.get('class')!r}")
-    try:
-        layer = cls(dtype=header["dtype"], **header["config"])
-    except (TypeError, ValueError, KeyError) as err:
-        raise ValueError(f"path: the saved configuration is not valid: {err}") from err
-    for key, value in arrays.items():
-        if key in layer._params and value.dtype != layer.dtype:
-            raise ValueError(f"path: parameter {key} is {value.dtype}, the layer {layer.dtype}")
-    try:
-        layer.load_state_dict(arrays, strict=True)
-    except (KeyError, ValueError) as err:
-        raise ValueError(f"path: the parameters do not match the configuration: {err}") from err
-    weight_format = header.get("weight_format", "fp32")
-    if weight_format != "fp32":
-        try:
-            return layer.quantized(weight_format)
+            return _read(file, where)
         except ValueError as err:
-            raise ValueError(f"path: the saved weight format is not valid: {err}") from err
-    return layer.train(bool(header.get("training", True)))
+            if str(err).startswith(where):
+                raise
+            raise ValueError(f"{where} is corrupt: {err}") from err
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, struct.error, zlib.error) as err:
+            raise ValueError(f"{where} is not a readable .npz archive: {err}") from err
+
+
+def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
+    _check_end_record(file, where)
+    with zipfile.ZipFile(file) as archive:
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            if info.filename in members:
+                raise ValueError(f"{where}: the member {info.filename[:80]!r} appears twice")
+            if info.flag_bits & 0x1:
+                raise ValueError(f"{where}: the member {info.filename[:80]!r} is encrypted")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise ValueError(
+                    f"{where}: the member {info.filename[:80]!r} uses compression {info.compress_type} "
+                    "(np.savez writes stored or deflated members)"
+                )
+            members[info.filename] = info
+        header_info = members.pop(_HEADER + ".npy", None)
+        if header_info is None:
+            raise ValueError(f"{where} is not a fusedrnn layer file (no {_HEADER} entry)")
+        cls, values, mode = _check_header(_read_header(archive, header_info, where), where)
+        class_name = cls.__name__
+        options = _options.check(class_name, values, where)
+        dtype = np.dtype(options["dtype"])
+        # Counted before the shapes are listed: a tiny file declaring 4096 layers stops here.
+        per_direction = (4 if options["bias"] else 2) + (1 if options.get("proj_size", 0) else 0)
+        declared = options["num_layers"] * (2 if options["bidirectional"] else 1) * per_direction
+        if declared != len(members):
+            raise ValueError(
+                f"{where}: the parameters do not match the configuration: it declares {declared} "
+                f"arrays, the file holds {len(members)}"
+            )
+        shapes = _options.parameter_shapes(class_name, options, where)
+        # The members against the parameters the header declares, from the zip directory alone.
+        expected = {f"{key}.npy": (key, shape) for key, shape in shapes}
+        missing = [key for member, (key, _) in expected.items() if member not in members]
+        unexpected = [member[:60] for member in members if member not in expected]
+        if missing or unexpected:
+            raise ValueError(
+                f"{where}: the parameters do not match the configuration: missing {missing[:8]}, "
+                f"unexpected {unexpected[:8]}"
+            )
+        for member, (key, shape) in expected.items():
+            needed = int(np.prod(shape)) * dtype.itemsize
+            if members[member].file_size > needed + _MAX_NPY_HEADER + 12:
+                raise ValueError(
+                    f"{where}: the member {member!r} inflates to {members[member].file_size} bytes; "
+                    f"parameter {key} {shape} of {dtype} needs {needed} (and a .npy header)"
+                )
+        params = {
+            key: _read_parameter(archive, members[member], key, shape, dtype, where)
+            for member, (key, shape) in expected.items()
+        }
+    layer = cls.__new__(cls)
+    layer._restore({**values, **mode, "_params": params}, where, copy=False)
+    return layer
+
+
+def _check_end_record(file: IO[bytes], where: str) -> None:
+    """Bounds the zip's central directory (entries and bytes) before zipfile reads it whole."""
+    file.seek(0, os.SEEK_END)
+    size = file.tell()
+    tail_size = min(size, 22 + 0xFFFF)  # the end record and the longest comment
+    file.seek(size - tail_size)
+    tail = file.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or tail_size - at < 22:
+        raise ValueError(f"{where} is not a readable .npz archive (no zip end record)")
+    entries, directory_size = struct.unpack("<HI", tail[at + 10 : at + 16])
+    records = [(entries, directory_size)]
+    if at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":  # a zip64 locator: its end record counts
+        (offset,) = struct.unpack("<Q", tail[at - 12 : at - 4])
+        if offset + 56 <= size:
+            file.seek(offset)
+            record = file.read(56)
+            if record[:4] == b"PK\x06\x06":
+                records.append(struct.unpack("<QQ", record[32:48]))
+    for entries, directory_size in records:
+        if entries > _MAX_MEMBERS or directory_size > _MAX_MEMBERS * 256:
+            raise ValueError(
+                f"{where}: the zip directory lists {entries} members in {directory_size} bytes, more than "
+                f"any layer file has ({_MAX_MEMBERS} members)"
+            )
+    file.seek(0)
+
+
+def _npy_header(stream: IO[bytes], member: str, where: str) -> tuple[str, tuple[int, ...], bool, int]:
+    """(descr, shape, fortran_order, data offset) of a .npy member, read with bounded reads and
+    parsed without numpy's fallbacks (a stranger's header is at most _MAX_NPY_HEADER bytes)."""
+    magic = stream.read(8)
+    if len(magic) != 8 or magic[:6] != b"\x93NUMPY" or magic[6] not in (1, 2, 3):
+        raise ValueError(f"{where}: the member {member!r} is not a .npy array")
+    length_format = "<H" if magic[6] == 1 else "<I"
+    raw_length = stream.read(struct.calcsize(length_format))
+    if len(raw_length) != struct.calcsize(length_format):
+        raise ValueError(f"{where}: the member {member!r} is truncated")
+    (length,) = struct.unpack(length_format, raw_length)
+    if length > _MAX_NPY_HEADER:
+        raise ValueError(f"{where}: the member {member!r} has a .npy header of {length} bytes")
+    text = stream.read(length)
+    if len(text) != length:
+        raise ValueError(f"{where}: the member {member!r} is truncated")
+    try:
+        fields = ast.literal_eval(text.decode("latin-1" if magic[6] < 3 else "utf-8"))
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        fields = None
+    if (
+        not isinstance(fields, dict)
+        or set(fields) != {"descr", "fortran_order", "shape"}
+        or not isinstance(fields["descr"], str)
+        or not isinstance(fields["fortran_order"], bool)
+        or not isinstance(fields["shape"], tuple)
+        or not all(type(n) is int and n >= 0 for n in fields["shape"])
+    ):
+        raise ValueError(f"{where}: the member {member!r} has a malformed .npy header")
+    return fields["descr"], fields["shape"], fields["fortran_order"], len(magic) + len(raw_length) + length
+
+
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> object:
+    """The JSON header: a 0-d unicode array of at most _MAX_HEADER_CHARS characters."""
+    if info.file_size > 12 + _MAX_NPY_HEADER + 4 * _MAX_HEADER_CHARS:
+        raise ValueError(f"{where}: the {_HEADER} entry is {info.file_size} bytes, not a layer file's header")
+    with archive.open(info) as stream:
+        descr, shape, _, offset = _npy_header(stream, info.filename, where)
+        chars = int(descr[2:]) if descr[:2] == "<U" and descr[2:].isdigit() else -1
+        if shape != () or not 0 < chars <= _MAX_HEADER_CHARS or offset + 4 * chars != info.file_size:
+            raise ValueError(f"{where}: the {_HEADER} entry is not a JSON string ({descr!r}, shape {shape})")
+        raw = stream.read(4 * chars)
+        if len(raw) != 4 * chars or stream.read(1):
+            raise ValueError(f"{where}: the {_HEADER} entry is truncated")
+    text = raw.decode("utf-32-le").rstrip("\0")
+    # A layer's header nests two deep; json would recurse as deep as the brackets go.
+    if text.count("{") + text.count("[") > _MAX_BRACKETS:
+        raise ValueError(f"{where}: the {_HEADER} entry nests deeper than a layer file's header")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"{where}: the {_HEADER} entry is not valid JSON: {err}") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a key appears twice")
+    return result
+
+
+def _check_header(
+    header: object, where: str
+) -> tuple[type[LSTM] | type[GRU] | type[RNN], dict[str, Any], dict[str, Any]]:
+    """The class, the options (config and dtype, to be checked) and the mode (training, weight format)
+    of a header, its layout checked."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{where} is not a fusedrnn layer file")
+    version = header.get("version")
+    if type(version) is not int or version != VERSION:
+        raise ValueError(f"{where}: format version {version!r}; this fusedrnn reads version {VERSION}")
+    unknown = [key[:60] for key in header if key not in _HEADER_KEYS]
+    if unknown:
+        raise ValueError(f"{where}: unknown header entries {unknown[:5]}")
+    class_name = header.get("class")
+    classes = _classes()
+    if not isinstance(class_name, str) or class_name not in classes:
+        raise ValueError(f"{where}: unknown layer class {str(class_name)[:60]!r}")
+    config = header.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: config: expected a JSON object, got {type(config).__name__}")
+    if "dtype" in config:
+        raise ValueError(f"{where}: config: dtype belongs in the header, not in config")
+    mode = {"training": header.get("training", True), "_weight_format": header.get("weight_format", "fp32")}
+    return classes[class_name], {**config, "dtype": header.get("dtype")}, mode
+
+
+def _read_parameter(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    key: str,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    where: str,
+) -> np.ndarray[Any, Any]:
+    """One parameter read into its own array, never more than its size (the CRC checked at the end)."""
+    with archive.open(info) as stream:
+        descr, stored_shape, fortran, offset = _npy_header(stream, info.filename, where)
+        if descr not in ("<f4", "<f8") or np.dtype(descr) != dtype:
+            shown = np.dtype(descr).name if descr in ("<f4", "<f8", "<f2") else descr[:20]
+            raise ValueError(f"{where}: parameter {key} is {shown}, the layer {dtype}")
+        if stored_shape != shape:
+            raise ValueError(
+                f"{where}: the parameters do not match the configuration: {key} has shape "
+                f"{stored_shape}, expected {shape}"
+            )
+        array = np.empty(shape[::-1] if fortran else shape, dtype)
+        if offset + array.nbytes != info.file_size:
+            raise ValueError(
+                f"{where}: the member {info.filename!r} is {info.file_size} bytes, its .npy header says "
+                f"{offset + array.nbytes}"
+            )
+        flat = array.reshape(-1).view(np.uint8)
+        done = 0
+        while done < array.nbytes:
+            chunk = stream.read(min(_CHUNK, array.nbytes - done))
+            if not chunk:
+                raise ValueError(f"{where}: the member {info.filename!r} is truncated")
+            flat[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            done += len(chunk)
+        if stream.read(1):  # also where zipfile checks the CRC
+            raise ValueError(f"{where}: the member {info.filename!r} is longer than its .npy header says")
+    return np.ascontiguousarray(array.T) if fortran else array
