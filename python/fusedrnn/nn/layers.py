@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .. import _core
 from .. import layers as recurrent_layers
 from .._typing import Activation
 from ..reference import ACTIVATIONS
@@ -77,9 +78,12 @@ class Dense(Layer):
         self.dW, self.db = np.zeros_like(self.W), np.zeros_like(self.b)
         return input_shape[:-1] + (self.units,)
 
-    def forward(self, x: Array, training: bool) -> Array:
-        self.x = x
-        self.y: Array = ACTIVATIONS[self.activation][0](x @ self.W + self.b).astype(np.float32)
+    def forward(self, x: ArrayLike, training: bool) -> Array:
+        self.x = np.asarray(x, np.float32)
+        z = _row_local_matmul(self.x.reshape(-1, self.x.shape[-1]), self.W)
+        z = z.reshape(self.x.shape[:-1] + (self.units,))
+        z += self.b
+        self.y: Array = ACTIVATIONS[self.activation][0](z).astype(np.float32, copy=False)
         return self.y
 
     def backward(self, dy: Array) -> Array:
@@ -94,6 +98,20 @@ class Dense(Layer):
 
     def gradients(self) -> list[Array]:
         return [self.dW, self.db]
+
+
+def _row_local_matmul(a: Array, w: Array) -> Array:
+    """``a @ w`` (float32, a [M, K], w [K, U]) with every row of the result computed by the same operations
+    whatever the other rows: the package's GEMM, whose microkernel sums each output over K in one fixed
+    order and computes edge tiles through a full scratch tile, so a row never depends on M or on its
+    position (the batch invariance of `Sequential.predict`). NumPy's ``@`` does not have this property:
+    its BLAS picks kernels and blockings by shape, and one sample's output moved by up to 6e-8 between
+    batches of 15, 31, 57 and 255 rows. The thread count never changes the result (the GEMM splits over
+    outputs, never over K); below `_core._min_flops_per_thread` per thread it stays on one."""
+    m, k = a.shape
+    units = w.shape[1]
+    threads = max(1, min(_core.get_num_threads(), 2 * m * k * units // _core._min_flops_per_thread()))
+    return _core._gemm(a, np.asarray(w, np.float32), threads=threads)
 
 
 class Embedding(Layer):
