@@ -141,10 +141,25 @@ class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
         self._fit(X, y.reshape(len(y), -1), self.n_outputs_, "mse")
         return self
 
-    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
-        """The predicted values: [n_samples], or [n_samples, n_targets] when fitted on several."""
+    def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
+        """The predicted values: [n_samples], or [n_samples, n_targets] when fitted on several.
+
+        Parameters
+        ----------
+        X : array_like
+            Sequences [n_samples, n_steps(, n_features)] shaped like those of fit.
+        batch_size : int or None
+            Samples per forward (None: all at once), as `fusedrnn.nn.Sequential.predict`: it bounds
+            the memory and never changes the result (each sample's prediction is the same in any batch).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions.
+        """
         check_is_fitted(self, "model_")
-        pred = self.model_.predict(self._validated(X)).astype(np.float64)  # scikit-learn's convention
+        pred = self.model_.predict(self._validated(X), batch_size=batch_size)
+        pred = pred.astype(np.float64)  # scikit-learn's convention
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
 
@@ -165,14 +180,34 @@ class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
         self._fit(X, encoded.astype(np.int64), len(self.classes_), "sparse_categorical_crossentropy")
         return self
 
-    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """The class probabilities [n_samples, n_classes], columns in the order of classes_."""
-        check_is_fitted(self, "model_")
-        logits = self.model_.predict(self._validated(X)).astype(np.float64)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+    def predict_proba(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
+        """The class probabilities [n_samples, n_classes], columns in the order of classes_.
 
-    def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """The predicted labels [n_samples], from classes_."""
-        probabilities = self.predict_proba(X)  # checks that the estimator is fitted first
+        Parameters
+        ----------
+        X : array_like
+            Sequences [n_samples, n_steps(, n_features)] shaped like those of fit.
+        batch_size : int or None
+            Samples per forward (None: all at once), as `fusedrnn.nn.Sequential.predict`: it bounds
+            the memory and never changes the result (each sample's row is the same in any batch).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 probabilities, each row summing to 1.
+        """
+        check_is_fitted(self, "model_")
+        logits = self.model_.predict(self._validated(X), batch_size=batch_size).astype(np.float64)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))  # the max is exact in any order
+        # The row sums added column by column, left to right: NumPy's sum(axis=1) may pick its order
+        # (pairwise, or across rows) from the array's shape, and a row's probabilities must not move with
+        # the batch it is in.
+        total = e[:, 0].copy()
+        for column in e.T[1:]:
+            total += column
+        return e / total[:, None]
+
+    def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[Any]:
+        """The predicted labels [n_samples], from classes_ (batch_size: as `predict_proba`)."""
+        probabilities = self.predict_proba(X, batch_size)  # checks that the estimator is fitted first
         return self.classes_[probabilities.argmax(axis=1)]
