@@ -22,6 +22,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise ImportError("fusedrnn.sklearn needs scikit-learn: pip install scikit-learn") from err
 
 from . import nn
+from ._validation import size
 from .nn.losses import Loss
 
 __all__ = ["RecurrentClassifier", "RecurrentRegressor"]
@@ -110,8 +111,10 @@ class _RecurrentEstimator(BaseEstimator):
         else:
             seed = np.random.RandomState(self.random_state).randint(2**31)
         activation: dict[str, Any] = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
+        hidden_size = size(self.hidden_size, "hidden_size", "hidden_size")
+        num_layers = size(self.num_layers, "num_layers", "num_layers")
         layer = _CELLS[self.cell](
-            self.hidden_size, num_layers=self.num_layers, bidirectional=self.bidirectional, **activation
+            hidden_size, num_layers=num_layers, bidirectional=self.bidirectional, **activation
         )
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
         self.model_.compile(nn.Adam(self.learning_rate), loss)

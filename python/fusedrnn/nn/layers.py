@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import _core
 from .. import layers as recurrent_layers
 from .._typing import Activation
+from .._validation import parameter_count, size
 from ..reference import ACTIVATIONS
 
 # The toolkit's arrays (float32 activations and parameters; Embedding takes integer tokens).
@@ -64,7 +65,7 @@ class Dense(Layer):
     name = "dense"
 
     def __init__(self, units: int, activation: Activation = None) -> None:
-        self.units = int(units)
+        self.units = size(units, "units")
         self.activation = "linear" if activation is None else activation
         if self.activation not in ACTIVATIONS:
             names = ", ".join(ACTIVATIONS)
@@ -72,6 +73,7 @@ class Dense(Layer):
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         fan_in = input_shape[-1]
+        parameter_count(fan_in * self.units, "units")  # W [fan_in, units] is made next
         bound = np.sqrt(6.0 / (fan_in + self.units))
         self.W = rng.uniform(-bound, bound, (fan_in, self.units)).astype(np.float32)
         self.b = np.zeros(self.units, np.float32)
@@ -120,7 +122,8 @@ class Embedding(Layer):
     name = "embedding"
 
     def __init__(self, input_dim: int, output_dim: int) -> None:
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_dim, self.output_dim = size(input_dim, "input_dim"), size(output_dim, "output_dim")
+        parameter_count(self.input_dim * self.output_dim, "input_dim, output_dim")
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         self.E = rng.uniform(-0.05, 0.05, (self.input_dim, self.output_dim)).astype(np.float32)
@@ -185,7 +188,7 @@ class Recurrent(Layer):
         return_sequences: bool = False,
         **options: Any,
     ) -> None:
-        self.cell_class, self.units = cell_class, int(units)
+        self.cell_class, self.units = cell_class, size(units, "units", "hidden_size")
         self.return_sequences = bool(return_sequences)
         self.options = options
 

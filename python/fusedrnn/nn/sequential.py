@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import positive_int
+from .._validation import bounded_int, positive_int
 from . import optimizers
 from .layers import Layer
 from .losses import LOSSES, Loss
@@ -253,11 +253,14 @@ class Sequential:
         ------
         RuntimeError
             The model is not compiled.
-        ValueError
-            X and y differ in length, or X does not fit the built model.
+        TypeError, ValueError
+            epochs is not an int >= 0, batch_size not an int >= 1, X and y differ in length, or X
+            does not fit the built model.
         """
         if self.optimizer is None:
             raise RuntimeError("fit: compile the model first")
+        epochs = bounded_int(epochs, "epochs", 0)
+        batch_size = positive_int(batch_size, "batch_size")
         X, y = np.asarray(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"y: expected {len(X)} samples like X, got {len(y)}")
