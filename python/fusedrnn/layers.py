@@ -19,8 +19,8 @@ from numpy.typing import ArrayLike, DTypeLike
 from . import _core, functional
 from . import init as init_module
 from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
-from ._validation import activation as _activation
 from ._validation import SIZE_LIMITS, bounded_int, flag, kernel_dtype, probability, real_array, size
+from ._validation import activation as _activation
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
