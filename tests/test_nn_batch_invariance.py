@@ -170,3 +170,19 @@ def test_classifier_rows_do_not_depend_on_the_batch(idx, batch_size):
     _assert_rows_equal(estimator.predict_proba(X[idx], batch_size=batch_size), proba, idx)
     _assert_rows_equal(estimator.predict(X[idx], batch_size=batch_size), estimator.predict(X), idx)
     assert np.allclose(proba.sum(axis=1), 1)
+
+
+@pytest.mark.usefixtures("isa")
+@pytest.mark.parametrize("estimator", [RecurrentRegressor, RecurrentClassifier])
+def test_scikit_learn_invariance_checks_on_every_isa(estimator):
+    # tests/test_sklearn.py runs all of scikit-learn's checks on the active path; these two compare
+    # predictions of 2-row batches with the whole batch, so they pass by construction only with batch
+    # invariance: run them on every path the machine has.
+    from sklearn.utils.estimator_checks import (
+        check_methods_sample_order_invariance,
+        check_methods_subset_invariance,
+    )
+
+    instance = estimator(epochs=3, random_state=0)
+    check_methods_subset_invariance(estimator.__name__, instance)
+    check_methods_sample_order_invariance(estimator.__name__, instance)
