@@ -132,6 +132,7 @@ def test_predict_batch_size_is_checked():
             model.predict(X, batch_size=bad)
     assert np.array_equal(model.predict(X, batch_size=np.int64(7)), model.predict(X))
     assert model.predict(X[:0]).shape == (0, 1)
+    assert model.predict(X).flags.c_contiguous
 
 
 # -- scikit-learn estimators ---------------------------------------------------------------------------

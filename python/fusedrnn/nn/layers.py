@@ -83,7 +83,7 @@ class Dense(Layer):
     def forward(self, x: ArrayLike, training: bool) -> Array:
         self.x = np.asarray(x, np.float32)
         z = _row_local_matmul(self.x.reshape(-1, self.x.shape[-1]), self.W)
-        z = z.reshape(self.x.shape[:-1] + (self.units,))
+        z = np.ascontiguousarray(z).reshape(self.x.shape[:-1] + (self.units,))
         z += self.b
         self.y: Array = ACTIVATIONS[self.activation][0](z).astype(np.float32, copy=False)
         return self.y
@@ -114,7 +114,7 @@ def _row_local_matmul(a: Array, w: Array) -> Array:
     Computed as ``(w.T @ a.T).T``: the few units then pad to the microkernel's MR rows rather than its
     wider NR columns (AVX2 6x16: Dense(1) and Dense(10) heads 1.4-2x faster than ``a @ w`` through the
     same GEMM, measured on 64..2560 rows, K = 32 and 256). Still 2-8x NumPy's time for the head alone
-    (a fixed ~11 us per call, the GEMM's scratch), a few percent of a recurrent model's predict
+    (a fixed ~11 us per _core._gemm call), a few percent of a recurrent model's predict
     (benchmarks/nn_batch_invariance.py)."""
     m, k = a.shape
     units = w.shape[1]
