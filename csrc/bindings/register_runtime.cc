@@ -10,6 +10,7 @@
 #include "bindings/array_checks.h"
 #include "bindings/register.h"
 #include "dispatch/kernel_table.h"
+#include "engine/stack_config.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -146,6 +147,15 @@ void register_runtime(pybind11::module_& m) {
       },
       "The SIMD path in use and what the CPU offers.");
   m.attr("_max_threads") = kMaxThreads;
+  // The size limits StackConfig::validate enforces (engine/stack_config.h), so that Python refuses a size
+  // that would not even fit pybind11's int64 with a message naming the same limit, before anything is
+  // made (tests/test_sizes.py checks both sides agree).
+  py::dict size_limits;
+  size_limits["size"] = kMaxSize;
+  size_limits["hidden_size"] = kMaxSize / 4;  // validate's bound: G*H and D*H stay below 2^31
+  size_limits["num_layers"] = kMaxLayers;
+  size_limits["parameters"] = kMaxParameterElements;
+  m.attr("_size_limits") = size_limits;
   // Non-empty when FUSEDRNN_ISA could not be honoured; fusedrnn/__init__.py turns it into a warning.
   m.attr("_isa_warning") = isa_report().warning;
   m.def(

@@ -33,6 +33,7 @@ class CpuInfo(TypedDict):
 __version__: Final[str]
 _isa_warning: Final[str]
 _max_threads: Final[int]
+_size_limits: Final[dict[str, int]]
 cells: Final[dict[str, CellFacts]]
 activations: Final[tuple[str, ...]]
 

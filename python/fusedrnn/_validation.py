@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from . import _core
 from ._typing import FloatArray
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -54,12 +55,44 @@ def check_shape(array: NDArray[Any], name: str, expected: Sequence[int], meaning
         raise ValueError(f"{name}: expected shape {tuple(expected)}{meaning}, got {array.shape}")
 
 
-def positive_int(value: object, name: str) -> int:
+def positive_int(value: object, name: str, limit: int | None = None) -> int:
+    """``value`` as an int in [1, limit]: any integer type (numpy's included) but bool; a TypeError for
+    anything else, a ValueError naming ``name`` and the bound for a value out of range."""
+    return bounded_int(value, name, 1, limit)
+
+
+def bounded_int(value: object, name: str, minimum: int, limit: int | None = None) -> int:
+    """``value`` as an int in [minimum, limit] (limit None: no upper bound), as `positive_int`."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, got {value}")
-    return int(value)
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    if limit is not None and value > limit:
+        raise ValueError(f"{name}: {value} is above the supported limit {limit}")
+    return value
+
+
+# The kernels' size limits (engine/stack_config.h): every size below 2^31 (hidden_size below 2^31 / 4,
+# as G*H must fit), at most SIZE_LIMITS["num_layers"] layers and SIZE_LIMITS["parameters"] parameter
+# elements. A size past them is refused here, before pybind11 (whose int64 arguments would give a
+# TypeError that names no argument) and before anything is allocated.
+SIZE_LIMITS: dict[str, int] = dict(_core._size_limits)
+
+
+def size(value: object, name: str, kind: str = "size") -> int:
+    """A size argument: an int in [1, SIZE_LIMITS[kind]] (kind: "size", "hidden_size" or "num_layers")."""
+    return positive_int(value, name, SIZE_LIMITS[kind])
+
+
+def parameter_count(count: int, names: str) -> None:
+    """A ValueError naming ``names`` when a layer would have more than SIZE_LIMITS["parameters"]
+    parameter elements (checked before they are made)."""
+    if count > SIZE_LIMITS["parameters"]:
+        raise ValueError(
+            f"{names}: the layer would have {count} parameters, above the supported "
+            f"{SIZE_LIMITS['parameters']}"
+        )
 
 
 def flag(value: object, name: str) -> bool:

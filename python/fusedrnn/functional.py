@@ -33,10 +33,10 @@ from ._validation import (
     flag,
     kernel_dtype,
     lengths_array,
-    positive_int,
     probability,
     real_array,
     recurrent_dropout_masks,
+    size,
 )
 
 __all__ = [
@@ -99,6 +99,7 @@ def param_names(num_layers: int = 1, bidirectional: bool = False, bias: bool = T
     >>> fr.functional.param_names(num_layers=2, bias=False)
     ['weight_ih_l0', 'weight_hh_l0', 'weight_ih_l1', 'weight_hh_l1']
     """
+    num_layers = size(num_layers, "num_layers", "num_layers")
     kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if bias else ())
     return [
         kind + _suffix(layer, d)
@@ -120,6 +121,9 @@ def param_shapes(
     ValueError names the argument past the size limits."""
     if cell not in _CELL_NAMES:
         raise ValueError(f"cell: expected one of {', '.join(map(repr, _CELL_NAMES))}, got {cell!r}")
+    input_size = size(input_size, "input_size")
+    hidden_size = size(hidden_size, "hidden_size", "hidden_size")
+    num_layers = size(num_layers, "num_layers", "num_layers")
     return dict(
         _core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers, bidirectional, bias)
     )
@@ -437,7 +441,7 @@ def _forward(
     recurrent_dropout: float = 0.0,
 ) -> tuple[FloatArray, FloatArray, FloatArray | None, RecurrentCache | None]:
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
-    num_layers = positive_int(num_layers, "num_layers")
+    num_layers = size(num_layers, "num_layers", "num_layers")
     dropout = probability(dropout, "dropout")
     recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
     rng = None

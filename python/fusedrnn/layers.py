@@ -7,7 +7,6 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 from __future__ import annotations
 
 import difflib
-import numbers
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,8 +19,8 @@ from numpy.typing import ArrayLike, DTypeLike
 from . import _core, _options, functional
 from . import init as init_module
 from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
+from ._validation import SIZE_LIMITS, bounded_int, flag, kernel_dtype, probability, real_array, size
 from ._validation import activation as _activation
-from ._validation import flag, kernel_dtype, positive_int, probability, real_array
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -151,9 +150,9 @@ class _RecurrentLayer(Generic[_State]):
         dtype: DTypeLike,
         seed: Seed,
     ) -> None:
-        self.input_size = positive_int(input_size, "input_size")
-        self.hidden_size = positive_int(hidden_size, "hidden_size")
-        self.num_layers = positive_int(num_layers, "num_layers")
+        self.input_size = size(input_size, "input_size")
+        self.hidden_size = size(hidden_size, "hidden_size", "hidden_size")
+        self.num_layers = size(num_layers, "num_layers", "num_layers")
         self.dropout = probability(dropout, "dropout")
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
@@ -1092,9 +1091,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         LSTM(8, 32, num_layers=2, bidirectional=True, init='keras', dtype=float32)
         """
         with _errors_name(type(self)):
-            if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral) or proj_size < 0:
-                raise ValueError(f"proj_size: expected an int >= 0, got {proj_size!r}")
-        self.proj_size = int(proj_size)
+            self.proj_size = bounded_int(proj_size, "proj_size", 0, SIZE_LIMITS["size"])
         super().__init__(
             input_size,
             hidden_size,

@@ -22,6 +22,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
     raise ImportError("fusedrnn.sklearn needs scikit-learn: pip install scikit-learn") from err
 
 from . import nn
+from ._validation import size
 from .nn.losses import Loss
 
 __all__ = ["RecurrentClassifier", "RecurrentRegressor"]
@@ -110,8 +111,10 @@ class _RecurrentEstimator(BaseEstimator):
         else:
             seed = np.random.RandomState(self.random_state).randint(2**31)
         activation: dict[str, Any] = {"activation" if self.cell != "rnn" else "nonlinearity": self.activation}
+        hidden_size = size(self.hidden_size, "hidden_size", "hidden_size")
+        num_layers = size(self.num_layers, "num_layers", "num_layers")
         layer = _CELLS[self.cell](
-            self.hidden_size, num_layers=self.num_layers, bidirectional=self.bidirectional, **activation
+            hidden_size, num_layers=num_layers, bidirectional=self.bidirectional, **activation
         )
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
         self.model_.compile(nn.Adam(self.learning_rate), loss)
@@ -141,10 +144,25 @@ class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
         self._fit(X, y.reshape(len(y), -1), self.n_outputs_, "mse")
         return self
 
-    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
-        """The predicted values: [n_samples], or [n_samples, n_targets] when fitted on several."""
+    def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
+        """The predicted values: [n_samples], or [n_samples, n_targets] when fitted on several.
+
+        Parameters
+        ----------
+        X : array_like
+            Sequences [n_samples, n_steps(, n_features)] shaped like those of fit.
+        batch_size : int or None
+            Samples per forward (None: all at once), as `fusedrnn.nn.Sequential.predict`: it bounds
+            the memory and never changes the result (each sample's prediction is the same in any batch).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 predictions.
+        """
         check_is_fitted(self, "model_")
-        pred = self.model_.predict(self._validated(X)).astype(np.float64)  # scikit-learn's convention
+        pred = self.model_.predict(self._validated(X), batch_size=batch_size)
+        pred = pred.astype(np.float64)  # scikit-learn's convention
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
 
@@ -165,14 +183,34 @@ class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
         self._fit(X, encoded.astype(np.int64), len(self.classes_), "sparse_categorical_crossentropy")
         return self
 
-    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
-        """The class probabilities [n_samples, n_classes], columns in the order of classes_."""
-        check_is_fitted(self, "model_")
-        logits = self.model_.predict(self._validated(X)).astype(np.float64)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+    def predict_proba(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
+        """The class probabilities [n_samples, n_classes], columns in the order of classes_.
 
-    def predict(self, X: ArrayLike) -> NDArray[Any]:
-        """The predicted labels [n_samples], from classes_."""
-        probabilities = self.predict_proba(X)  # checks that the estimator is fitted first
+        Parameters
+        ----------
+        X : array_like
+            Sequences [n_samples, n_steps(, n_features)] shaped like those of fit.
+        batch_size : int or None
+            Samples per forward (None: all at once), as `fusedrnn.nn.Sequential.predict`: it bounds
+            the memory and never changes the result (each sample's row is the same in any batch).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 probabilities, each row summing to 1.
+        """
+        check_is_fitted(self, "model_")
+        logits = self.model_.predict(self._validated(X), batch_size=batch_size).astype(np.float64)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))  # the max is exact in any order
+        # The row sums added column by column, left to right: NumPy's sum(axis=1) may pick its order
+        # (pairwise, or across rows) from the array's shape, and a row's probabilities must not move with
+        # the batch it is in.
+        total = e[:, 0].copy()
+        for column in e.T[1:]:
+            total += column
+        return e / total[:, None]
+
+    def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[Any]:
+        """The predicted labels [n_samples], from classes_ (batch_size: as `predict_proba`)."""
+        probabilities = self.predict_proba(X, batch_size)  # checks that the estimator is fitted first
         return self.classes_[probabilities.argmax(axis=1)]

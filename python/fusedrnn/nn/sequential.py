@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .._validation import bounded_int, positive_int
 from . import optimizers
 from .layers import Layer
 from .losses import LOSSES, Loss
@@ -161,11 +162,34 @@ class Sequential:
             out = layer.forward(out, training)
         return out
 
-    def predict(self, X: ArrayLike, batch_size: int = 256) -> NDArray[Any]:
-        """The outputs for X, computed in batches of batch_size (inference mode)."""
+    def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[Any]:
+        """The outputs for X (inference mode), computed batch_size samples at a time.
+
+        Parameters
+        ----------
+        X : array_like
+            The samples, [N, ...] as the model was built for.
+        batch_size : int or None
+            Samples per forward (None: all at once). It bounds the memory a call needs and never
+            changes the result: each sample's output is bitwise the same whatever batch it is computed
+            in and wherever it sits in it (every layer computes a sample's row on its own).
+
+        Returns
+        -------
+        numpy.ndarray
+            The outputs, [N, ...].
+
+        Raises
+        ------
+        TypeError, ValueError
+            batch_size is not an int >= 1 or None, or X does not fit the built model.
+        """
         X = np.asarray(X)
+        step = len(X) if batch_size is None else positive_int(batch_size, "batch_size")
         self._ensure_built(X)
-        return np.concatenate([self.forward(X[i : i + batch_size]) for i in range(0, len(X), batch_size)])
+        if len(X) <= step:
+            return self.forward(X)  # an empty X included: its output has the model's output shape
+        return np.concatenate([self.forward(X[i : i + step]) for i in range(0, len(X), step)])
 
     def evaluate(self, X: ArrayLike, y: ArrayLike) -> float:
         """The loss of the predictions for X against y."""
@@ -229,11 +253,14 @@ class Sequential:
         ------
         RuntimeError
             The model is not compiled.
-        ValueError
-            X and y differ in length, or X does not fit the built model.
+        TypeError, ValueError
+            epochs is not an int >= 0, batch_size not an int >= 1, X and y differ in length, or X
+            does not fit the built model.
         """
         if self.optimizer is None:
             raise RuntimeError("fit: compile the model first")
+        epochs = bounded_int(epochs, "epochs", 0)
+        batch_size = positive_int(batch_size, "batch_size")
         X, y = np.asarray(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"y: expected {len(X)} samples like X, got {len(y)}")
