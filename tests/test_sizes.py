@@ -157,3 +157,17 @@ def test_fit_sizes():
         with pytest.raises(kind, match=next(iter(kwargs))):
             model.fit(X, y, verbose=0, **kwargs)
     assert model.fit(X, y, epochs=np.int64(2), batch_size=np.uint8(3), verbose=0)["loss"]
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_call_past_the_size_limit_is_refused_before_any_copy(batch_first):
+    # A broadcast view of 64 GiB: converting it (dtype, or batch_first's transpose) would allocate that much.
+    layer = fr.LSTM(4, 8, batch_first=batch_first, dtype=np.float64)
+    x = np.lib.stride_tricks.as_strided(np.zeros(4, np.float32), shape=(2**20, 2**12, 4), strides=(0, 0, 4))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"x: T\*N = \d+\*\d+ is above the supported limit"):
+            layer(x)
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()

@@ -27,6 +27,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from . import _core
 from ._typing import Activation, FloatArray, Seed
 from ._validation import (
+    SIZE_LIMITS,
     activation,
     check_shape,
     dropout_masks,
@@ -280,6 +281,12 @@ def _checked_params(
 
 def _time_major(x: ArrayLike, sizes: _Sizes, batch_first: bool) -> tuple[FloatArray, bool]:
     """x as a C-contiguous [T,N,C] array, and whether it was unbatched."""
+    if isinstance(x, np.ndarray) and x.ndim == 3:
+        # T*N past the kernels' limit is refused before x is converted or transposed (a copy of the size
+        # of x, which such an x makes large).
+        T, N = (x.shape[1], x.shape[0]) if batch_first else x.shape[:2]
+        if T * N > SIZE_LIMITS["size"]:
+            raise ValueError(f"x: T*N = {T}*{N} is above the supported limit {SIZE_LIMITS['size']}")
     x = real_array(x, "x", sizes.dtype)
     C = sizes.input_size
     if x.ndim == 2:
