@@ -588,11 +588,9 @@ def _has_tqdm() -> bool:
 
 
 def _progress(epochs: int, verbose: int) -> _Progress:
-    """The per-epoch display: tqdm's bar over the epochs when installed (verbose 1 or 2), otherwise a
-    line per epoch at verbose 2 (verbose 1's lines come from `_batch_bar`)."""
-    if not verbose or (verbose == 1 and not _has_tqdm()):
-        return lambda epoch, logs, seconds: None
-    try:
+    """The per-epoch display: at verbose 1, tqdm's bar over the epochs when tqdm is installed (otherwise
+    `_batch_bar` draws the epochs); at verbose 2, one line per epoch, as Keras."""
+    if verbose == 1 and _has_tqdm():
         from tqdm import tqdm
 
         bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
@@ -605,11 +603,12 @@ def _progress(epochs: int, verbose: int) -> _Progress:
             bar.update(1)
 
         return update
-    except ImportError:
+    if verbose != 2:
+        return lambda epoch, logs, seconds: None
 
-        def plain(epoch: int | None, logs: Any, seconds: Any) -> None:
-            if epoch is not None:
-                text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
+    def plain(epoch: int | None, logs: Any, seconds: Any) -> None:
+        if epoch is not None:
+            text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+            print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
 
-        return plain
+    return plain
