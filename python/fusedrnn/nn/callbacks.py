@@ -351,10 +351,10 @@ class _Duck(Callback):
 
     def set_model(self, model: Sequential) -> None:
         super().set_model(model)
-        try:
+        if hasattr(self.target, "set_model"):
+            self.target.set_model(model)
+        else:
             self.target.model = model
-        except AttributeError:  # a read-only property (Keras's own Callback.model)
-            self.target._model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)
