@@ -69,6 +69,13 @@ def test_input_shape_forms():
     assert Sequential([Dense(8, input_dim=3), Dense(1)]).get_weights()[0].shape == (3, 8)
     model = Sequential([Input(shape=(3, 1)), LSTM(50, activation="relu"), Dense(1)])
     assert [w.shape for w in model.get_weights()] == [w.shape for w in lecture_model().get_weights()]
+    # Built as the layers are added (the torch weights' path needs the fusedrnn layer at once), with
+    # the same parameters as a model built at its first fit.
+    assert lecture_model().layers[0].layer.hidden_size == 50
+    lazy = Sequential([LSTM(50, activation="relu"), Dense(1)])
+    lazy.build((None, 3, 1))
+    for a, b in zip(lazy.get_weights(), lecture_model().get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="input_shape: expected the shape of one sample"):
         Dense(1, input_shape=(0,))
     with pytest.raises(ValueError, match="X: the model was built for samples of shape"):

@@ -184,8 +184,9 @@ def _read(file: IO[bytes], where: str, compile: bool) -> Any:
             key: _layer_files.read_parameter(archive, members[member], key, param_shape, dtype, where)
             for member, (key, param_shape) in expected.items()
         }
-    model = Sequential(layers, seed=seed)
-    model.build((None, *input_shape))
+    model = Sequential(layers, seed=seed)  # built here already when its first layer has input_shape=
+    if model.built_for != tuple(input_shape):
+        model.build((None, *input_shape))
     model.set_parameters([arrays[key] for key, _ in expected.values() if key.startswith("layers.")])
     if compiled is not None and compile:
         loss = compiled["loss"]

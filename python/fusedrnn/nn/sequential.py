@@ -48,6 +48,8 @@ class Sequential:
         self.seed = seed
         self.name = "sequential" if name is None else str(name)
         self.built_for: tuple[Any, ...] | None = None
+        # Each layer's output shape, once built.
+        self.shapes: list[tuple[Any, ...]] = []
         self.declared_input_shape: tuple[Any, ...] | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: Loss | None = None
@@ -75,7 +77,16 @@ class Sequential:
                 "arrays (outputs, h, c = layer(x)) for its states"
             )
         self.layers.append(layer)
-        self.built_for = None
+        if self.declared_input_shape is not None and (len(self.layers) == 1 or self.built_for is not None):
+            # Built as the layers come, as Keras builds a model that knows its input shape: the
+            # parameters exist at once (get_weights, summary, layers[0].layer.load_state_dict).
+            shape = self.shapes[-1] if len(self.layers) > 1 else (None,) + self.declared_input_shape
+            if len(self.layers) == 1:
+                self.shapes.clear()
+            self.shapes.append(build_layer(layer, shape, self.rng))
+            self.built_for = self.declared_input_shape
+        else:
+            self.built_for = None
 
     @property
     def built(self) -> bool:
@@ -95,7 +106,7 @@ class Sequential:
                 raise ValueError("input_shape: the model has no declared input shape (Input or input_shape=)")
             input_shape = (None,) + self.declared_input_shape
         shape = tuple(input_shape)
-        self.shapes: list[tuple[Any, ...]] = []
+        self.shapes = []
         for layer in self.layers:
             shape = build_layer(layer, shape, self.rng)
             self.shapes.append(shape)
