@@ -35,7 +35,8 @@ def test_main_example_needs_only_the_install():
 
 
 @pytest.mark.parametrize("index", range(len(RUNNABLE)))
-def test_readme_example_runs(index):
+def test_readme_example_runs(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples write files (model.save("sum.keras"))
     code = RUNNABLE[index]
     if "torch" in imported_modules(code):
         pytest.importorskip("torch")

@@ -14,7 +14,8 @@ import os
 import struct
 import zipfile
 import zlib
-from typing import IO, TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -123,11 +124,21 @@ def load(path: PathLike) -> LSTM | GRU | RNN:
         or truncated archive, a bad CRC, bad JSON, a configuration the constructor would refuse,
         missing or extra parameters, wrong shapes or dtypes, members larger than the parameters.
     """
+    return read_guarded(path, _read)
+
+
+_T = TypeVar("_T")
+
+
+def read_guarded(path: PathLike, read: Callable[[IO[bytes], str], _T]) -> _T:
+    """``read(file, where)`` on the opened file, where = "path: '...'", every failure of reading a
+    stranger's archive turned into a ValueError naming the path (the one entry to this module's checks,
+    also for `fusedrnn.nn.load_model`)."""
     name = os.fsdecode(os.fspath(path))
     where = f"path: {name!r}"
     with open(name, "rb") as file:
         try:
-            return _read(file, where)
+            return read(file, where)
         except ValueError as err:
             if str(err).startswith(where):
                 raise
@@ -137,24 +148,13 @@ def load(path: PathLike) -> LSTM | GRU | RNN:
 
 
 def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
-    _check_end_record(file, where)
+    check_end_record(file, where)
     with zipfile.ZipFile(file) as archive:
-        members: dict[str, zipfile.ZipInfo] = {}
-        for info in archive.infolist():
-            if info.filename in members:
-                raise ValueError(f"{where}: the member {info.filename[:80]!r} appears twice")
-            if info.flag_bits & 0x1:
-                raise ValueError(f"{where}: the member {info.filename[:80]!r} is encrypted")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise ValueError(
-                    f"{where}: the member {info.filename[:80]!r} uses compression {info.compress_type} "
-                    "(np.savez writes stored or deflated members)"
-                )
-            members[info.filename] = info
+        members = zip_members(archive, where)
         header_info = members.pop(_HEADER + ".npy", None)
         if header_info is None:
             raise ValueError(f"{where} is not a fusedrnn layer file (no {_HEADER} entry)")
-        cls, values, mode = _check_header(_read_header(archive, header_info, where), where)
+        cls, values, mode = _check_header(read_json_header(archive, header_info, where), where)
         class_name = cls.__name__
         options = _options.check(class_name, values, where)
         dtype = np.dtype(options["dtype"])
@@ -177,14 +177,9 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
                 f"unexpected {unexpected[:8]}"
             )
         for member, (key, shape) in expected.items():
-            needed = int(np.prod(shape)) * dtype.itemsize
-            if members[member].file_size > needed + _MAX_NPY_HEADER + 12:
-                raise ValueError(
-                    f"{where}: the member {member!r} inflates to {members[member].file_size} bytes; "
-                    f"parameter {key} {shape} of {dtype} needs {needed} (and a .npy header)"
-                )
+            check_member_size(members[member], key, shape, dtype, where)
         params = {
-            key: _read_parameter(archive, members[member], key, shape, dtype, where)
+            key: read_parameter(archive, members[member], key, shape, dtype, where)
             for member, (key, shape) in expected.items()
         }
     layer = cls.__new__(cls)
@@ -192,7 +187,38 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
     return layer
 
 
-def _check_end_record(file: IO[bytes], where: str) -> None:
+def check_member_size(
+    info: zipfile.ZipInfo, key: str, shape: tuple[int, ...], dtype: np.dtype[Any], where: str
+) -> None:
+    """Refuses a member that declares more bytes than its array of `shape` needs (checked from the zip
+    directory, before anything is inflated)."""
+    needed = int(np.prod(shape)) * dtype.itemsize
+    if info.file_size > needed + _MAX_NPY_HEADER + 12:
+        raise ValueError(
+            f"{where}: the member {info.filename!r} inflates to {info.file_size} bytes; "
+            f"parameter {key} {shape} of {dtype} needs {needed} (and a .npy header)"
+        )
+
+
+def zip_members(archive: zipfile.ZipFile, where: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by name, refusing duplicates, encryption and compressions np.savez does not
+    write."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        if info.filename in members:
+            raise ValueError(f"{where}: the member {info.filename[:80]!r} appears twice")
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{where}: the member {info.filename[:80]!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(
+                f"{where}: the member {info.filename[:80]!r} uses compression {info.compress_type} "
+                "(np.savez writes stored or deflated members)"
+            )
+        members[info.filename] = info
+    return members
+
+
+def check_end_record(file: IO[bytes], where: str) -> None:
     """Bounds the zip's central directory (entries and bytes) before zipfile reads it whole."""
     file.seek(0, os.SEEK_END)
     size = file.tell()
@@ -252,8 +278,11 @@ def _npy_header(stream: IO[bytes], member: str, where: str) -> tuple[str, tuple[
     return fields["descr"], fields["shape"], fields["fortran_order"], len(magic) + len(raw_length) + length
 
 
-def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> object:
-    """The JSON header: a 0-d unicode array of at most _MAX_HEADER_CHARS characters."""
+def read_json_header(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, max_brackets: int = _MAX_BRACKETS
+) -> object:
+    """The JSON header: a 0-d unicode array of at most _MAX_HEADER_CHARS characters, with at most
+    `max_brackets` objects and lists (a layer's header has a few; a model's, a few per layer)."""
     if info.file_size > 12 + _MAX_NPY_HEADER + 4 * _MAX_HEADER_CHARS:
         raise ValueError(f"{where}: the {_HEADER} entry is {info.file_size} bytes, not a layer file's header")
     with archive.open(info) as stream:
@@ -266,7 +295,7 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) ->
             raise ValueError(f"{where}: the {_HEADER} entry is truncated")
     text = raw.decode("utf-32-le").rstrip("\0")
     # A layer's header nests two deep; json would recurse as deep as the brackets go.
-    if text.count("{") + text.count("[") > _MAX_BRACKETS:
+    if text.count("{") + text.count("[") > max_brackets:
         raise ValueError(f"{where}: the {_HEADER} entry nests deeper than a layer file's header")
     try:
         return json.loads(text, object_pairs_hook=_unique_keys)
@@ -307,7 +336,7 @@ def _check_header(
     return classes[class_name], {**config, "dtype": header.get("dtype")}, mode
 
 
-def _read_parameter(
+def read_parameter(
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
     key: str,

@@ -1,38 +1,93 @@
 """A small NumPy-native model toolkit around the fused recurrent layers, batch-first like Keras, so the
-lectures' models are a few lines:
+lectures' models paste as they are:
 
-    from fusedrnn import nn
-    model = nn.Sequential([nn.LSTM(50, activation="relu"), nn.Dense(1)])
-    model.compile("adam", "mse")
-    model.fit(X, y, epochs=1000, verbose=0)        # X: [samples, steps, features]
-    model.predict(np.array([[[50], [51], [52]]]))  # ~153
+    from fusedrnn.nn import LSTM, Dense, Sequential
+    model = Sequential()
+    model.add(LSTM(50, activation="relu", input_shape=(3, 1)))
+    model.add(Dense(1))
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    history = model.fit(X, y, epochs=1000, validation_split=0.2, verbose=0)   # X: [samples, steps, features]
+    history.history["loss"][-1], model.predict(np.array([[[50], [51], [52]]]), verbose=0)   # ~153
+    model.save("sum.keras");  model = load_model("sum.keras")
 
 It is not a framework: layers are plain objects with forward / backward, the loss and optimizer are
 functions and small classes, and every gradient is checked against finite differences in the tests.
 """
 
-from .layers import GRU, LSTM, Dense, Dropout, Embedding, Layer, Recurrent, SimpleRNN
-from .losses import LOSSES, binary_crossentropy, mae, mse, sparse_categorical_crossentropy
+from .activations import ACTIVATIONS
+from .callbacks import Callback, EarlyStopping, History, LambdaCallback, ModelCheckpoint, TerminateOnNaN
+from .layers import (
+    GRU,
+    LSTM,
+    Activation,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    InputLayer,
+    Layer,
+    Masking,
+    Recurrent,
+    RepeatVector,
+    SimpleRNN,
+    TimeDistributed,
+)
+from .losses import (
+    LOSSES,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    binary_crossentropy,
+    categorical_crossentropy,
+    mae,
+    mse,
+    sparse_categorical_crossentropy,
+)
+from .metrics import METRICS
 from .optimizers import SGD, Adam, RMSprop
-from .sequential import EarlyStopping, Sequential
+from .saving import load_model, save_model
+from .sequential import Sequential
 
 __all__ = [
+    "ACTIVATIONS",
     "GRU",
     "LOSSES",
     "LSTM",
+    "METRICS",
     "SGD",
+    "Activation",
     "Adam",
+    "Bidirectional",
+    "BinaryCrossentropy",
+    "Callback",
+    "CategoricalCrossentropy",
     "Dense",
     "Dropout",
     "EarlyStopping",
     "Embedding",
+    "Flatten",
+    "History",
+    "Input",
+    "InputLayer",
+    "LambdaCallback",
     "Layer",
+    "Masking",
+    "ModelCheckpoint",
     "RMSprop",
     "Recurrent",
+    "RepeatVector",
     "Sequential",
     "SimpleRNN",
+    "SparseCategoricalCrossentropy",
+    "TerminateOnNaN",
+    "TimeDistributed",
     "binary_crossentropy",
+    "categorical_crossentropy",
+    "load_model",
     "mae",
     "mse",
+    "save_model",
     "sparse_categorical_crossentropy",
 ]

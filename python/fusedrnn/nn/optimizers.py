@@ -13,7 +13,7 @@ from ..clipping import clip_grad_norm_
 
 Array = NDArray[Any]
 
-__all__ = ["SGD", "Adam", "RMSprop", "get"]
+__all__ = ["CLASSES", "SGD", "Adam", "Optimizer", "RMSprop", "get"]
 
 
 class Optimizer:
@@ -24,6 +24,14 @@ class Optimizer:
         self.clipnorm = clipnorm
         self.state: list[list[Array]] | None = None
         self.iterations = 0
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments (what a saved model records)."""
+        return {name: getattr(self, name) for name in self._CONFIG}
+
+    _CONFIG: tuple[str, ...] = ("learning_rate", "clipnorm")
+    # The state arrays kept per parameter.
+    SLOTS = 0
 
     def step(self, params: Sequence[Array], grads: Sequence[Array]) -> None:
         """One update of every parameter from its gradient (the gradients clipped first with clipnorm)."""
@@ -52,6 +60,9 @@ class SGD(Optimizer):
         super().__init__(learning_rate, clipnorm)
         self.momentum = float(momentum)
 
+    _CONFIG = ("learning_rate", "momentum", "clipnorm")
+    SLOTS = 1
+
     def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p)]
 
@@ -75,6 +86,9 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(learning_rate, clipnorm)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+
+    _CONFIG = ("learning_rate", "beta_1", "beta_2", "epsilon", "clipnorm")
+    SLOTS = 2
 
     def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p), np.zeros_like(p)]
@@ -104,6 +118,9 @@ class RMSprop(Optimizer):
         super().__init__(learning_rate, clipnorm)
         self.rho, self.epsilon = rho, epsilon
 
+    _CONFIG = ("learning_rate", "rho", "epsilon", "clipnorm")
+    SLOTS = 1
+
     def _slots(self, p: Array) -> list[Array]:
         return [np.zeros_like(p)]
 
@@ -114,11 +131,15 @@ class RMSprop(Optimizer):
         p -= (self.learning_rate * g / (np.sqrt(mean_square) + self.epsilon)).astype(p.dtype)
 
 
+CLASSES: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}
+
+
 def get(optimizer: Optimizer | str) -> Optimizer:
     """`optimizer` itself, or a new one by name ("sgd", "adam", "rmsprop") with its defaults."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     names: dict[str, Callable[[], Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
-    if optimizer not in names:
+    key = optimizer.lower() if isinstance(optimizer, str) else optimizer  # Keras takes "Adam" too
+    if key not in names:
         raise ValueError(f"optimizer: expected 'sgd', 'adam', 'rmsprop' or an optimizer, got {optimizer!r}")
-    return names[optimizer]()
+    return names[key]()
