@@ -141,9 +141,8 @@ def dask_client():
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 def test_dask_predict_bitwise_chunks_and_meta(dask_client):
     import dask.array as da
-    from sklearn.exceptions import ConvergenceWarning  # noqa: F401 - scikit-learn is there for fr.sklearn
 
-    import fusedrnn.sklearn as fs
+    fs = pytest.importorskip("fusedrnn.sklearn", reason="needs scikit-learn")
 
     X, y = _data(n=1000)
     model = _trained()
