@@ -5,7 +5,7 @@ The model is the issue's energy-shaped one: sequences T=33, F=1, an LSTM(32) and
 (about 18k parameters). Every engine's predictions are checked bitwise against the one-process ones.
 Each worker / actor runs 1 fusedrnn thread (the CPU the engine gives it).
 
-    python benchmarks/distributed.py [--rows 200000] [--batch 8192] [--skip-ray] [--skip-mpi]
+    python benchmarks/scale_out.py [--rows 200000] [--batch 8192] [--skip-ray] [--skip-mpi]
 
 Needs the extras dask, ray and mpi (each part is skipped, saying so, when its engine is missing).
 """
