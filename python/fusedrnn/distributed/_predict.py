@@ -57,10 +57,14 @@ def _lean_sequential(model: Any) -> Any:
 
     lean = copy.copy(model)
     lean.optimizer = None
+    lean.history = None  # the History holds the model itself
+    lean.__dict__.pop("_last_batch", None)  # the last training batch's predictions and targets
     lean.layers = []
     for layer in model.layers:
         piece = copy.copy(layer)
-        for cached in ("x", "y", "mask", "tokens", "h_shape"):
+        # what a layer keeps of the last batch for backward, and a Dense layer's gradients (a lean copy
+        # scores; it does not train)
+        for cached in ("x", "y", "z", "mask", "tokens", "h_shape", "finals", "dW", "db"):
             piece.__dict__.pop(cached, None)
         if isinstance(layer, Recurrent):
             piece.layer = _lean_layer(layer.layer)
