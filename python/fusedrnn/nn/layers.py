@@ -337,9 +337,12 @@ class Embedding(Layer):
 
     def forward(self, x: ArrayLike, training: bool) -> Array:
         tokens = np.asarray(x)
-        out_of_range = tokens.size and (tokens.min() < 0 or tokens.max() >= self.input_dim)
-        if tokens.dtype.kind not in "iu" or out_of_range:
+        if tokens.dtype.kind not in "iu":
             raise ValueError(f"x: expected integer tokens in [0, {self.input_dim}), got dtype {tokens.dtype}")
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.input_dim):
+            raise ValueError(
+                f"x: expected integer tokens in [0, {self.input_dim}), got {tokens.min()}..{tokens.max()}"
+            )
         self.tokens = tokens
         return self.E[tokens]
 

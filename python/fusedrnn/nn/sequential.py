@@ -6,6 +6,7 @@ import copy
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -442,7 +443,13 @@ class Sequential:
             raise ValueError(f"validation_split: expected 0 <= validation_split < 1, got {validation_split}")
         if validation_data is None and validation_split:
             cut = int(len(X) * (1 - validation_split))
+            if cut == 0:
+                raise ValueError(
+                    f"validation_split: {validation_split} of {len(X)} samples leaves none to train on"
+                )
             X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
+        if len(X) == 0:
+            raise ValueError("X: expected at least one sample to train on, got 0")
         self._ensure_built(X)
         history = History()
         hooks = [history, *as_callbacks(callbacks)]
@@ -460,6 +467,7 @@ class Sequential:
             for key, _ in self.metrics:
                 history.history["val_" + key] = []
         self.stop_training = False
+        warned_nan = False  # the first non-finite loss warns once
         level = _verbosity(verbose, 1)
         progress = _progress(epochs, level)
         logs: dict[str, float] = {}
@@ -480,6 +488,15 @@ class Sequential:
                 value, gradients = self.compute_gradients(X[batch], y[batch])
                 self.apply_gradients(gradients)
                 values = {"loss": value, **self._metric_values(*self._last_batch)}
+                if not warned_nan and not np.isfinite(value):
+                    warned_nan = True
+                    warnings.warn(
+                        f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1} (a NaN or inf "
+                        "in X or y, or a learning rate too large); the weights are no longer finite. "
+                        "callbacks=[fusedrnn.nn.TerminateOnNaN()] stops training there.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 seen += len(batch)
                 for key, v in values.items():
                     sums[key] = sums.get(key, 0.0) + v * len(batch)
