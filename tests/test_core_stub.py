@@ -59,7 +59,8 @@ def _runtime_names(text, argument):
     text = text.strip()
     if argument and text in _INTEGER_ARGUMENT:
         return {"_Int"}
-    return {_RUNTIME_SPELLINGS.get(part.strip(), part.strip()) for part in text.split("|")}
+    outer = (part.strip().split("[", 1)[0] for part in text.split("|"))  # tuple[int, int]: tuple
+    return {_RUNTIME_SPELLINGS.get(name, name) for name in outer}
 
 
 _SIGNATURE = re.compile(r"^(?P<name>\w*)\((?P<args>.*)\) -> (?P<returns>.+)$")

@@ -10,6 +10,7 @@
 #include "bindings/array_checks.h"
 #include "bindings/register.h"
 #include "dispatch/kernel_table.h"
+#include "engine/call_gate.h"
 #include "engine/stack_config.h"
 #include "runtime/threads.h"
 
@@ -156,6 +157,13 @@ void register_runtime(pybind11::module_& m) {
   size_limits["num_layers"] = kMaxLayers;
   size_limits["parameters"] = kMaxParameterElements;
   m.attr("_size_limits") = size_limits;
+  m.def(
+      "_calls_cut_off_by_fork",
+      [] {
+        const ForkedCalls cut_off = calls_cut_off_by_fork();
+        return py::make_tuple(cut_off.shared, cut_off.exclusive);
+      },
+      "(shared, exclusive): the calls other threads were running when this process was forked (tests).");
   // Non-empty when FUSEDRNN_ISA could not be honoured; fusedrnn/__init__.py turns it into a warning.
   m.attr("_isa_warning") = isa_report().warning;
   m.def(

@@ -7,6 +7,10 @@
 #include <string>
 #include <type_traits>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
 #include "dispatch/kernel_table.h"
 #include "engine/arena.h"
 #include "engine/call_gate.h"
@@ -21,6 +25,12 @@ std::atomic<int>& running_calls() {
   static std::atomic<int> count{0};
   return count;
 }
+#if defined(__unix__) || defined(__APPLE__)
+// A forked child has none of the parent's other threads, so none of their calls (the thread that forks
+// is never inside one).
+void no_calls_in_forked_child() { running_calls().store(0, std::memory_order_relaxed); }
+const bool running_calls_fork_handler = pthread_atfork(nullptr, nullptr, &no_calls_in_forked_child) == 0;
+#endif
 // Counts one call for as long as it runs.
 class RunningCall {
  public:
@@ -157,11 +167,10 @@ struct StackPlan<T>::Impl {
   };
   Arena packs, store;
   CallScratch own;
-  std::mutex pool_mutex;
-  std::vector<std::unique_ptr<CallScratch>> pool;  // every scratch eval calls have used
-  std::vector<CallScratch*> idle;                  // those of `pool` no call holds now
   CallGate gate;
-  TrainingStore<T> store_layout;  // the pending forward's pieces of `store`
+  std::vector<std::unique_ptr<CallScratch>> pool;  // every scratch eval calls have used (under gate's mutex)
+  std::vector<CallScratch*> idle;                  // those of `pool` no call holds now
+  TrainingStore<T> store_layout;                   // the pending forward's pieces of `store`
   bool packs_valid = false;
   std::atomic<bool> pending{false};  // eval calls clear it while others run beside them
   std::int64_t steps = 0, batch = 0;
@@ -183,19 +192,21 @@ struct StackPlan<T>::Impl {
   }
 
   // A scratch for one eval call, from the pool (made when every one is in use).
+  // The pool is kept under the gate's mutex, which fork() leaves unlocked in the child (call_gate.h);
+  // a scratch leased by a call the fork cut off stays out of `idle` there, unused.
   CallScratch* lease_scratch() {
-    std::lock_guard<std::mutex> lock(pool_mutex);
-    if (idle.empty()) {
-      pool.push_back(std::make_unique<CallScratch>());
-      return pool.back().get();
-    }
-    CallScratch* s = idle.back();
-    idle.pop_back();
-    return s;
+    return gate.locked([&] {
+      if (idle.empty()) {
+        pool.push_back(std::make_unique<CallScratch>());
+        return pool.back().get();
+      }
+      CallScratch* s = idle.back();
+      idle.pop_back();
+      return s;
+    });
   }
   void return_scratch(CallScratch* s) {
-    std::lock_guard<std::mutex> lock(pool_mutex);
-    idle.push_back(s);
+    gate.locked([&] { idle.push_back(s); });
   }
 
   // Whether the packs were made for the kernels and rules in use now (an exclusive call makes them so).
@@ -326,8 +337,9 @@ template <class T>
 std::int64_t StackPlan<T>::retained_bytes() const {
   Impl& m = *impl_;
   std::size_t bytes = m.packs.bytes() + m.own.scratch.bytes() + m.store.bytes();
-  std::lock_guard<std::mutex> lock(m.pool_mutex);
-  for (const auto& s : m.pool) bytes += s->scratch.bytes();
+  m.gate.locked([&] {
+    for (const auto& s : m.pool) bytes += s->scratch.bytes();
+  });
   return static_cast<std::int64_t>(bytes);
 }
 
