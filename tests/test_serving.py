@@ -212,9 +212,14 @@ def test_train_then_eval_from_another_thread_is_consistent():
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     import numpy as np
     import fusedrnn as fr
+
+    # Python raises KeyboardInterrupt on SIGINT only where SIGINT was not ignored when it started, and
+    # a shell's background jobs (nohup, `&`) start with it ignored: install the handler whatever the
+    # parent left.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     mode = sys.argv[1]
     layer = fr.LSTM(64, 512, seed=0)
@@ -232,9 +237,9 @@ CHILD = textwrap.dedent(
         y, _ = layer(x)  # the forward on the fast path
         fr._core._select_isa("generic")
     fr.set_num_threads(1)
-    print("ready", flush=True)
     t0 = time.perf_counter()
     try:
+        print("ready", flush=True)
         if mode == "backward":
             layer.backward(np.ones_like(y))
         else:
