@@ -1,8 +1,9 @@
 """scikit-learn estimators around the fused recurrent layers (needs scikit-learn): ``RecurrentRegressor``
 and ``RecurrentClassifier``, usable in ``Pipeline`` and ``GridSearchCV``.
 
-X: ``[n_samples, n_steps, n_features]`` sequences, or 2-D ``[n_samples, n_steps]`` (one feature per
-step, which is also how scikit-learn's own checks feed tabular data). The model is a recurrent layer
+X: ``[n_samples, n_steps, n_features]`` sequences, or 2-D ``[n_samples, n_steps * n_features]``, each row
+a sequence flattened step by step (``n_features``: 1 by default, which is also how scikit-learn's own
+checks feed tabular data). The model is a recurrent layer
 (``cell``: "lstm", "gru" or "rnn") reading the whole sequence, its last output feeding a Dense layer,
 trained with Adam (fusedrnn.nn).
 """
@@ -28,6 +29,9 @@ from .nn.losses import Loss
 __all__ = ["RecurrentClassifier", "RecurrentRegressor"]
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.SimpleRNN}
+_NO_Y = object()  # _validated without targets (prediction), apart from a y=None passed to fit
+# What scikit-learn's validation accepts as a regressor's y.
+_REGRESSION_TARGETS: dict[str, Any] = {"multi_output": True, "y_numeric": True}
 
 
 class _RecurrentEstimator(BaseEstimator):
@@ -42,6 +46,7 @@ class _RecurrentEstimator(BaseEstimator):
         batch_size: int = 32,
         learning_rate: float = 0.005,
         random_state: Any = None,
+        n_features: int = 1,
     ) -> None:
         """The model's options, in scikit-learn's manner (kept as given; checked by fit).
 
@@ -65,6 +70,10 @@ class _RecurrentEstimator(BaseEstimator):
             Adam's learning rate.
         random_state : int, numpy.random.RandomState or None
             Seeds the initial weights and the shuffling.
+        n_features : int
+            Features per step of a 2-D X: its rows are sequences flattened step by step,
+            ``[n_samples, n_steps * n_features]`` (what tools that only pass 2-D arrays hand over, such
+            as dask-ml's ``Incremental`` and ``ParallelPostFit``). A 3-D X carries its own.
         """
         self.cell = cell
         self.hidden_size = hidden_size
@@ -75,6 +84,7 @@ class _RecurrentEstimator(BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.n_features = n_features
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -83,27 +93,37 @@ class _RecurrentEstimator(BaseEstimator):
 
     # X, y: Any, as scikit-learn's validation takes them (array-likes, data frames, sparse input refused).
     def _validated(
-        self, X: Any, y: Any = None, fitting: bool = False, y_options: dict[str, Any] | None = None
+        self, X: Any, y: Any = _NO_Y, *, reset: bool, y_options: dict[str, Any] | None = None
     ) -> Any:
-        """X as float32 sequences [n, steps, features] (and y checked), through scikit-learn's validation:
-        its messages, its n_features_in_ (the number of steps) and its refusal of NaN / inf."""
-        if fitting:
-            X, y = validate_data(self, X, y, reset=True, allow_nd=True, dtype=np.float32, **(y_options or {}))
+        """X as float32 sequences [n, steps, features] (and y checked when given), through scikit-learn's
+        validation: its messages, its n_features_in_ (the number of steps) and its refusal of NaN / inf
+        (y=None is refused there, with its message). reset: a new fit (records the sequences' shape)
+        rather than data for the fitted model."""
+        options = dict(reset=reset, allow_nd=True, dtype=np.float32)
+        if y is not _NO_Y:
+            X, y = validate_data(self, X, y, **options, **(y_options or {}))
         else:
-            X = validate_data(self, X, reset=False, allow_nd=True, dtype=np.float32)
+            X = validate_data(self, X, **options)
         if X.ndim == 2:
-            X = X[:, :, None]
+            features = size(self.n_features, "n_features", "size")
+            if X.shape[1] % features:
+                raise ValueError(
+                    f"n_features: a 2-D X of {X.shape[1]} columns is not made of steps of {features} features"
+                )
+            X = X.reshape(len(X), -1, features)
         if X.ndim != 3:
             raise ValueError(f"X: expected [n_samples, n_steps(, n_features)], got {X.ndim} dimensions")
-        if fitting:
+        if reset:
             self.sequence_shape_ = X.shape[1:]
         elif X.shape[1:] != self.sequence_shape_:
             raise ValueError(
                 f"X: has samples of shape {X.shape[1:]}, the estimator was fitted on {self.sequence_shape_}"
             )
-        return (X, y) if fitting else X
+        return X if y is _NO_Y else (X, y)
 
-    def _fit(self, X: Any, targets: NDArray[Any], outputs: int, loss: Loss | str) -> Any:
+    def _build(self, outputs: int, loss: Loss | str) -> None:
+        """A new, compiled model_ for `outputs` outputs (the options checked here, as scikit-learn's
+        estimators check theirs in fit)."""
         if self.cell not in _CELLS:
             raise ValueError(f"cell: expected 'lstm', 'gru' or 'rnn', got {self.cell!r}")
         if isinstance(self.random_state, (int, np.integer)):
@@ -118,8 +138,10 @@ class _RecurrentEstimator(BaseEstimator):
         )
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
         self.model_.compile(nn.Adam(self.learning_rate), loss)
-        self.model_.fit(X, targets, epochs=self.epochs, batch_size=self.batch_size, verbose=0)
-        return self
+
+    def _train(self, X: Any, targets: NDArray[Any], epochs: int) -> None:
+        # The model's fit checks epochs and batch_size (ValueError naming them) before any step.
+        self.model_.fit(X, targets, epochs=epochs, batch_size=self.batch_size, verbose=0)
 
 
 class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
@@ -138,10 +160,35 @@ class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
         RecurrentRegressor
             The estimator itself.
         """
-        X, y = self._validated(X, y, fitting=True, y_options=dict(multi_output=True, y_numeric=True))
+        X, y = self._validated(X, y, reset=True, y_options=_REGRESSION_TARGETS)
         y = np.asarray(y, np.float32)
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
-        self._fit(X, y.reshape(len(y), -1), self.n_outputs_, "mse")
+        self._build(self.n_outputs_, "mse")
+        self._train(X, y.reshape(len(y), -1), self.epochs)
+        return self
+
+    def partial_fit(self, X: Any, y: Any) -> RecurrentRegressor:
+        """One pass (epoch) of training over X, y: the first call makes the model, later ones go on
+        training it, Adam's state included (after `fit` too). For data that comes in pieces or does not
+        fit in memory, e.g. ``dask_ml.wrappers.Incremental`` over the blocks of a Dask array.
+
+        Returns
+        -------
+        RecurrentRegressor
+            The estimator itself.
+        """
+        first = not hasattr(self, "model_")
+        X, y = self._validated(X, y, reset=first, y_options=_REGRESSION_TARGETS)
+        y = np.asarray(y, np.float32)
+        outputs = 1 if y.ndim == 1 else y.shape[1]
+        if first:
+            self.n_outputs_ = outputs
+            self._build(outputs, "mse")
+        elif outputs != self.n_outputs_:
+            raise ValueError(
+                f"y: has {outputs} targets per sample, the estimator was fitted on {self.n_outputs_}"
+            )
+        self._train(X, y.reshape(len(y), -1), 1)
         return self
 
     def predict(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
@@ -161,7 +208,7 @@ class RecurrentRegressor(RegressorMixin, _RecurrentEstimator):
             float64 predictions.
         """
         check_is_fitted(self, "model_")
-        pred = self.model_.predict(self._validated(X), batch_size=batch_size)
+        pred = self.model_.predict(self._validated(X, reset=False), batch_size=batch_size)
         pred = pred.astype(np.float64)  # scikit-learn's convention
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
@@ -177,10 +224,44 @@ class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
         RecurrentClassifier
             The estimator itself.
         """
-        X, y = self._validated(X, y, fitting=True)
+        X, y = self._validated(X, y, reset=True)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
-        self._fit(X, encoded.astype(np.int64), len(self.classes_), "sparse_categorical_crossentropy")
+        self._build(len(self.classes_), "sparse_categorical_crossentropy")
+        self._train(X, encoded.astype(np.int64), self.epochs)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: ArrayLike | None = None) -> RecurrentClassifier:
+        """One pass (epoch) of training over X, y: the first call makes the model and needs `classes`,
+        every label that may ever come (a piece of the data may lack some); later calls go on training
+        it, Adam's state included (after `fit` too). For data that comes in pieces or does not fit in
+        memory, e.g. ``dask_ml.wrappers.Incremental`` over the blocks of a Dask array
+        (``fit_kwargs={"classes": ...}``).
+
+        Returns
+        -------
+        RecurrentClassifier
+            The estimator itself.
+        """
+        first = not hasattr(self, "model_")
+        if first and classes is None:
+            raise ValueError("classes: the first partial_fit needs every class label (classes=...)")
+        X, y = self._validated(X, y, reset=first)
+        check_classification_targets(y)
+        if first:
+            self.classes_ = np.unique(np.asarray(classes))
+            self._build(len(self.classes_), "sparse_categorical_crossentropy")
+        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(
+                f"classes: {np.unique(np.asarray(classes))} differs from classes_ {self.classes_}"
+            )
+        encoded = np.searchsorted(self.classes_, y)
+        unknown = (encoded >= len(self.classes_)) | (
+            self.classes_[np.minimum(encoded, len(self.classes_) - 1)] != y
+        )
+        if unknown.any():
+            raise ValueError(f"y: label {y[unknown.argmax()].item()!r} is not in classes_ {self.classes_}")
+        self._train(X, encoded.astype(np.int64), 1)
         return self
 
     def predict_proba(self, X: ArrayLike, batch_size: int | None = 256) -> NDArray[np.float64]:
@@ -200,7 +281,9 @@ class RecurrentClassifier(ClassifierMixin, _RecurrentEstimator):
             float64 probabilities, each row summing to 1.
         """
         check_is_fitted(self, "model_")
-        logits = self.model_.predict(self._validated(X), batch_size=batch_size).astype(np.float64)
+        logits = self.model_.predict(self._validated(X, reset=False), batch_size=batch_size).astype(
+            np.float64
+        )
         e = np.exp(logits - logits.max(axis=1, keepdims=True))  # the max is exact in any order
         # The row sums added column by column, left to right: NumPy's sum(axis=1) may pick its order
         # (pairwise, or across rows) from the array's shape, and a row's probabilities must not move with
