@@ -142,7 +142,9 @@ def dask_client():
 def test_dask_predict_bitwise_chunks_and_meta(dask_client):
     import dask.array as da
 
-    fs = pytest.importorskip("fusedrnn.sklearn", reason="needs scikit-learn")
+    pytest.importorskip("sklearn", reason="needs scikit-learn")
+
+    fs = importlib.import_module("fusedrnn.sklearn")
 
     X, y = _data(n=1000)
     model = _trained()

@@ -2,6 +2,7 @@
 TypeError naming it, before training starts; a loss that stops being finite warns once, and
 TerminateOnNaN stops there."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -103,7 +104,8 @@ def test_finite_training_does_not_warn(data):
 
 
 def test_scikit_learn_estimators_refuse_empty_and_nan_inputs(data):
-    sk = pytest.importorskip("fusedrnn.sklearn", reason="needs scikit-learn")
+    pytest.importorskip("sklearn", reason="needs scikit-learn")
+    sk = importlib.import_module("fusedrnn.sklearn")
     X, y = data
     with pytest.raises(ValueError, match="0 sample"):
         sk.RecurrentRegressor(epochs=1).fit(X[:0], y[:0, 0])

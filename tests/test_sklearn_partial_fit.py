@@ -1,10 +1,14 @@
 """fr.sklearn's partial_fit (one epoch per call, the model and Adam's state kept between calls) and 2-D X
 of flattened sequences (n_features), which is what dask-ml's Incremental and ParallelPostFit hand over."""
 
+import importlib
+
 import numpy as np
 import pytest
 
-sk = pytest.importorskip("fusedrnn.sklearn", reason="needs scikit-learn")
+pytest.importorskip("sklearn", reason="needs scikit-learn")
+
+sk = importlib.import_module("fusedrnn.sklearn")
 
 
 def data(n=60, T=6, F=3, seed=0):
