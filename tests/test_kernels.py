@@ -342,6 +342,42 @@ def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("T,N,C,H,proj", [(5, 64, 3, 24, 0), (4, 50, 40, 16, 5), (3, 97, 1, 9, 0)])
+def test_rows_split_across_threads_give_one_thread_results(rng, cell, dtype, T, N, C, H, proj):
+    # Small layers over many rows split the batch rows across the threads (time_loop_forward.h,
+    # split_rows): outputs, states and every gradient as on one thread, with lengths and a projection too.
+    options = {"proj_size": proj} if proj and cell == "lstm" else {}
+    layer = make_layer(cell, C, H, 2, dtype=dtype, seed=int(rng.integers(1 << 30)), **options)
+    x = rng.standard_normal((T, N, C)).astype(dtype)
+    y0, states0 = layer(x)
+    hx = tuple(rng.standard_normal(a.shape).astype(dtype) for a in num_states_tuple(states0))
+    dy = rng.standard_normal(y0.shape).astype(dtype)
+    dhx = tuple(rng.standard_normal(a.shape).astype(dtype) for a in hx)
+    lengths = np.arange(N) % T + 1
+    results = []
+    saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
+    fr._core._set_min_flops_per_thread(1)
+    try:
+        for threads in (1, 2, 3):
+            fr.set_num_threads(threads)
+            layer.zero_grad()
+            y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
+            results.append([y, dx, *states, *dstates] + [g.copy() for g in layer.grads.values()])
+            results[-1].append(layer(x, hx if isinstance(layer, fr.LSTM) else hx[0], lengths=lengths)[0])
+    finally:
+        fr.set_num_threads(saved)
+        fr._core._set_min_flops_per_thread(saved_work)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def num_states_tuple(states):
+    return states if isinstance(states, tuple) else (states,)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_large_shape_float32_against_float64_reference(rng, cell):

@@ -8,6 +8,8 @@
 //      (row panel, unit block) it runs G microkernels h_{t-1} x W_hh^T into an L1 tile and hands the
 //      tile straight to Cell::forward. h_t is written to y and, packed, to the A-operand buffer of the
 //      next step, so no step packs anything. One barrier per step.
+//      Small layers over many rows split the rows instead (split_rows): each thread runs every unit of
+//      its row panels through all the steps, with no barrier between steps (rows are independent).
 //
 // The weights come packed (PackedWeights, packed by the plan once per change of the weights) and the
 // scratch comes from the caller (ForwardWorkspace): the loop allocates nothing.
@@ -204,6 +206,22 @@ std::int64_t forward_workspace_elements(const LayerConfig& cfg, bool training, i
   return ForwardWorkspace<Cell, T>(cfg, training, threads, nullptr).elements;
 }
 
+// Whether the threads of a forward split the batch rows rather than the units. Split by units, every
+// step ends at a barrier and every thread reads every other thread's h columns; with few units the
+// step's work per thread is small next to that (LSTM H=64, 2 threads: no faster than 1). Split by rows,
+// each thread reads all the packed weights, so only while they stay in its L2 with room to spare, and
+// only with at least two row panels per thread. A row's arithmetic is the same either way (the same
+// panels, kernels and blocks), so results do not depend on the choice.
+template <class T>
+bool split_rows(const LayerConfig& cfg, int threads, int mr) {
+  constexpr std::int64_t kMaxSharedWeightBytes = std::int64_t{128} << 10;
+  const std::int64_t row_panels = (cfg.batch + mr - 1) / mr;
+  const std::int64_t K = cfg.state_width() + (cfg.fuse_input ? cfg.input_size : 0);
+  const std::int64_t weight_bytes =
+      (std::int64_t{cfg.gates} * cfg.hidden * K + cfg.proj_size * cfg.hidden) * std::int64_t{sizeof(T)};
+  return threads > 1 && row_panels >= 2 * std::int64_t{threads} && weight_bytes <= kMaxSharedWeightBytes;
+}
+
 // io.workspace: forward_workspace_elements(cfg, io.training, num_threads) elements, 64-byte aligned;
 // io.packed_weights: w_ih and w_hh in the PackedWeights layout (pack_weights_part).
 template <class Cell, class T>
@@ -250,27 +268,38 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   const std::int64_t group = step.blocks_per_call(Cell::kTwoPhaseStep ? 1 : G, kernel.mr);
   const std::int64_t proj_group = step.blocks_per_call(1, kernel.mr * G);
 
+  const bool by_rows = split_rows<T>(cfg, num_threads, mr);
+
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
     T* tile = gemm_scratch + gemm_scratch_elements(kernel);
 
-    // This thread's unit blocks: it packs their weights, owns their state and computes their outputs.
-    const Range blocks = split_range(unit_blocks, ctx);
+    // This thread's unit blocks: it packs their weights, owns their state and computes their outputs
+    // (all of them for its row panels, split by rows).
+    const Range all_panels{0, row_panels};
+    const Range panels = by_rows ? split_range(row_panels, ctx) : all_panels;
+    const std::int64_t n_begin = panels.begin * mr, n_end = std::min(N, panels.end * mr);
+    const Range blocks = by_rows ? Range{0, unit_blocks} : split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
     // And its blocks of h's units (the same as `blocks` without a projection).
-    const Range h_blocks = split_range(state_blocks, ctx);
+    const Range h_blocks = by_rows ? Range{0, state_blocks} : split_range(state_blocks, ctx);
     const std::int64_t s_begin = h_blocks.begin * nr, s_end = std::min(S, h_blocks.end * nr);
-    pack_rows_to_panels(h0, S, 0, N, s_begin, s_end - s_begin, K, mr, ws.h_packed, io.recurrent_mask, S);
+    pack_rows_to_panels(h0, S, n_begin, n_end - n_begin, s_begin, s_end - s_begin, K, mr, ws.h_packed,
+                        io.recurrent_mask, S);
     // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
     // of step s+1 during step s).
-    const Range x_rows = split_range(N, ctx);
+    const Range x_rows = by_rows ? Range{n_begin, n_end} : split_range(N, ctx);
+    // Split by units, a step reads what every thread wrote; split by rows, only what this one did.
+    auto exchange = [&] {
+      if (!by_rows) barrier(ctx);
+    };
     if (fused) {
       pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K, mr,
                       ws.h_packed);
-      barrier(ctx);  // step 0 reads every thread's columns of h0 and rows of x
+      exchange();  // step 0 reads every thread's columns of h0 and rows of x
     }
     if (Cell::kHasCellState) {
-      for (std::int64_t n = 0; n < N; ++n) {
+      for (std::int64_t n = n_begin; n < n_end; ++n) {
         for (std::int64_t j = u_begin; j < u_end; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
       }
     }
@@ -283,6 +312,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     for (std::int64_t s = 0; s < T_; ++s) {
       if (!fused && s % chunk_steps == 0) {
         // 1. Input projection of the next chunk of processed steps: times [t_lo, t_hi) in either direction.
+        // Split by rows, threads are not in step: none may overwrite the chunk another still reads.
+        if (by_rows && s > 0) barrier(ctx);
         const std::int64_t steps = std::min(chunk_steps, T_ - s);
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
@@ -327,7 +358,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           st.j0 = b * nr;
           st.units = std::min<std::int64_t>(nr, H - st.j0);
           const T* w_block = packed.w_hh + b * G * K * nr;
-          for (std::int64_t p = 0; p < row_panels; ++p) {
+          for (std::int64_t p = panels.begin; p < panels.end; ++p) {
             step(K, h_read + p * K * mr, w_block, K * nr, 2, tile, nr, tile_ld);
             st.n0 = p * mr;
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
@@ -335,12 +366,12 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
             pack_tile_to_panel(st.saved, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.reset_packed);
           }
         }
-        barrier(ctx);
+        exchange();
       }
       for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
         const std::int64_t m = std::min(group, blocks.end - b);  // unit blocks of this call
         const T* w_block = packed.w_hh + b * G * K * nr;
-        for (std::int64_t p = 0; p < row_panels; ++p) {
+        for (std::int64_t p = panels.begin; p < panels.end; ++p) {
           if constexpr (Cell::kTwoPhaseStep) {
             step(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, G * K * nr, m, tile + 2 * nr, G * nr,
                  tile_ld);
@@ -365,10 +396,10 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
       }
       if (projected) {
         // h_t = (o * act(c_t)) W_hr^T: every thread's cell outputs, this thread's units of h.
-        barrier(ctx);
+        exchange();
         for (std::int64_t b = h_blocks.begin; b < h_blocks.end; b += proj_group) {
           const std::int64_t m = std::min(proj_group, h_blocks.end - b);
-          for (std::int64_t p = 0; p < row_panels; ++p) {
+          for (std::int64_t p = panels.begin; p < panels.end; ++p) {
             const std::int64_t n0 = p * mr, rows = std::min<std::int64_t>(mr, N - n0);
             step(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, H * nr, m, tile, mr * nr, nr);
             for (std::int64_t q = 0; q < m; ++q) {
@@ -386,11 +417,21 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
                         mr, h_write);
       }
-      if (step_end(ctx, io.interrupt, s)) return;  // every thread stops at the same step
+      if (by_rows) {  // each thread stops at its next step once the call is stopped
+        if (io.interrupt != nullptr && io.interrupt->poll_now()) break;
+      } else if (step_end(ctx, io.interrupt, s)) {
+        return;  // every thread stops at the same step
+      }
+    }
+    if (by_rows) {
+      // The one barrier of a split by rows: a partner descheduled by another busy process shows here as a
+      // long wait, and the next calls run on one thread for a while (runtime/threads.h, StepBarrier).
+      barrier(ctx);
+      if (io.interrupt != nullptr && io.interrupt->stopped()) return;
     }
 
     const T* h_last = io.y + cfg.time_at(T_ - 1) * N * cfg.y_ld;
-    for (std::int64_t n = 0; n < N; ++n) {
+    for (std::int64_t n = n_begin; n < n_end; ++n) {
       for (std::int64_t j = s_begin; j < s_end; ++j) io.h_n[n * S + j] = h_last[n * cfg.y_ld + j];
     }
   });

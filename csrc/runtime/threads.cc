@@ -245,6 +245,8 @@ void StepBarrier::wait() {
   last_barrier_exit = exit;
 }
 
+void note_region_start() { last_barrier_exit = Clock::now(); }
+
 std::int64_t contention_event_count() { return contention_events.load(std::memory_order_relaxed); }
 
 bool machine_contended() {

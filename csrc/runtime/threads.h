@@ -82,6 +82,9 @@ class StepBarrier {
 
 // Whether a barrier recently saw a descheduled partner (see StepBarrier).
 bool machine_contended();
+// Called by each thread of a region as it starts: a barrier measures the waiter's own work from its
+// previous barrier or from here (not from a barrier of an earlier call, however long ago).
+void note_region_start();
 // How often a barrier has seen a descheduled partner since the module was loaded (diagnostics).
 std::int64_t contention_event_count();
 

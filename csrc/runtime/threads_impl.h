@@ -18,6 +18,7 @@ void parallel_region(int num_threads, Body&& body) {
       // The team may be smaller than asked (OMP_THREAD_LIMIT, nested regions): every thread then does
       // the share of a team of that size, and the barrier counts that many.
       const int team = omp_get_num_threads();
+      note_region_start();
       if (team == num_threads) {
         body(ThreadContext{omp_get_thread_num(), team, &step_barrier});
       } else if (omp_get_thread_num() == 0) {
