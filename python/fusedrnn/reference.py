@@ -18,6 +18,14 @@ With Keras's ``activation`` (act, default tanh) and ``recurrent_activation`` (re
 i, f, o = rec(z_i), rec(z_f), rec(z_o), g = act(z_g) and h_t = o * act(c_t); GRU and RNN likewise (see
 their functions). The activations are those of `ACTIVATIONS`.
 
+The layer-normalised LSTM (``layer_norm=True``; Ba, Kiros and Hinton 2016) normalises each row's two
+gate products over all 4H gates, each with its own gain, and the cell state before its activation, with a
+gain and a bias (LN(v) = gamma * (v - mean(v)) / sqrt(var(v) + LN_EPS) + beta, population variance)::
+
+    z   = LN_ih(W_ih x_t) + LN_hh(W_hh h_{t-1}) + b_ih + b_hh
+    c_t = f * c_{t-1} + i * g                   (i, f, g, o from z as above)
+    h_t = o * act(LN_c(c_t))
+
 Everything is computed in the dtype of the arrays given (float32 or float64).
 """
 
@@ -28,6 +36,8 @@ import numpy as np
 
 __all__ = [
     "ACTIVATIONS",
+    "LAYER_NORM_PARAMETERS",
+    "LN_EPS",
     "gru",
     "gru_backward",
     "gru_layer_backward",
@@ -41,6 +51,28 @@ __all__ = [
     "rnn_layer_backward",
     "rnn_layer_forward",
 ]
+
+
+LN_EPS = 1e-5  # inside the square root of a layer norm's variance
+
+
+def _layer_norm(v, gain, bias=None):
+    """Each row of v normalised over its columns: (gain * v_hat + bias, v_hat, 1 / sigma)."""
+    mean = v.mean(axis=1, keepdims=True)
+    centred = v - mean
+    inv_sigma = 1 / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + LN_EPS)
+    v_hat = centred * inv_sigma
+    out = gain * v_hat
+    return (out if bias is None else out + bias), v_hat, inv_sigma
+
+
+def _layer_norm_backward(d_out, gain, v_hat, inv_sigma):
+    """The gradient reaching v, and the gain's (summed over rows), from the gradient of gain*v_hat + bias."""
+    dv_hat = d_out * gain
+    dv = inv_sigma * (
+        dv_hat - dv_hat.mean(axis=1, keepdims=True) - v_hat * (dv_hat * v_hat).mean(axis=1, keepdims=True)
+    )
+    return dv, (d_out * v_hat).sum(axis=0)
 
 
 def _sigmoid(x):
@@ -89,6 +121,7 @@ def lstm_layer_forward(
     recurrent_mask=None,
     w_hr=None,
     product=None,
+    layer_norm=None,
 ):
     """One layer, one direction.
 
@@ -96,7 +129,8 @@ def lstm_layer_forward(
     With ``reverse`` the recurrence runs from t = T-1 down to 0 (h0 feeds step T-1); y[t] is still
     the output at time t. With a projection w_hr [P,H] (PyTorch's proj_size): h_t = W_hr (o * act(c_t)),
     so h0, h_t and y are P-wide and w_hh is [4H,P]. product(a, w) computes every a @ w.T (None: exactly;
-    `reduced_product` models the bf16 / int8 kernels).
+    `reduced_product` models the bf16 / int8 kernels). layer_norm: None, or the layer-normalised LSTM's
+    (gain_ih [4H], gain_hh [4H], gain_c [H], bias_c [H]) (the module docstring's equations).
 
     Returns ``y [T,N,H], h_n [N,H], c_n [N,H], cache`` (cache is what `lstm_layer_backward` needs).
     """
@@ -112,9 +146,21 @@ def lstm_layer_forward(
     act, _ = ACTIVATIONS[activation]
     rec, _ = ACTIVATIONS[recurrent_activation]
     product = product or _exact_product
+    # Layer norm: each step's normalised products and cell state with their 1 / sigma, for the backward.
+    norms: dict[str, Any] = {}
+    if layer_norm is not None:
+        for what, width in (("ih", 4 * H), ("hh", 4 * H), ("c", H)):
+            norms[what] = np.empty((T, N, width), dtype), np.empty((T, N, 1), dtype)
     h, c = h0, c0
     for t in _time_order(T, reverse):
-        z = product(x[t], w_ih) + product(_masked(h, recurrent_mask), w_hh)
+        if layer_norm is None:
+            z = product(x[t], w_ih) + product(_masked(h, recurrent_mask), w_hh)
+        else:
+            z_ih, norms["ih"][0][t], norms["ih"][1][t] = _layer_norm(product(x[t], w_ih), layer_norm[0])
+            z_hh, norms["hh"][0][t], norms["hh"][1][t] = _layer_norm(
+                product(_masked(h, recurrent_mask), w_hh), layer_norm[1]
+            )
+            z = z_ih + z_hh
         if b_ih is not None:
             z = z + b_ih
         if b_hh is not None:
@@ -124,7 +170,11 @@ def lstm_layer_forward(
         g = act(z[:, 2 * H : 3 * H])
         o = rec(z[:, 3 * H : 4 * H])
         c = f * c + i * g
-        ms[t] = o * act(c)
+        if layer_norm is None:
+            ms[t] = o * act(c)
+        else:
+            c_norm, norms["c"][0][t], norms["c"][1][t] = _layer_norm(c, layer_norm[2], layer_norm[3])
+            ms[t] = o * act(c_norm)
         h = ms[t] if w_hr is None else product(ms[t], w_hr)
         gates[t] = np.concatenate([i, f, g, o], axis=1)
         cs[t] = c
@@ -147,6 +197,8 @@ def lstm_layer_forward(
         "recurrent_mask": recurrent_mask,
         "w_hr": w_hr,
         "m": ms,
+        "layer_norm": layer_norm,
+        "norms": norms,
     }
     return y, h, c, cache
 
@@ -169,6 +221,9 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
     dw_hh = np.zeros(w_hh.shape, dtype)
     db = np.zeros(4 * H, dtype)
     dw_hr = None if w_hr is None else np.zeros(w_hr.shape, dtype)
+    layer_norm, norms = cache.get("layer_norm"), cache.get("norms", {})
+    if layer_norm is not None:
+        d_gains = [np.zeros(g.shape, dtype) for g in layer_norm]  # gain_ih, gain_hh, gain_c, bias_c
     # dh, dc: gradient reaching h_t, c_t from the later steps (from dh_n, dc_n at the last one).
     dh = np.zeros((N, P), dtype) if dh_n is None else dh_n
     dc = np.zeros((N, H), dtype) if dc_n is None else dc_n
@@ -186,21 +241,38 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         if w_hr is not None:  # h_t = W_hr m_t
             dw_hr += dh.T @ cache["m"][t]
             dh = dh @ w_hr  # now dL/dm_t
-        act_c = act(cs[t])
-        do = dh * act_c
-        dc = dc + dh * o * act_grad(act_c)
+        if layer_norm is None:
+            act_c = act(cs[t])
+            do = dh * act_c
+            dc = dc + dh * o * act_grad(act_c)
+        else:  # m_t = o * act(LN_c(c_t))
+            c_hat, inv_sigma = norms["c"][0][t], norms["c"][1][t]
+            act_c = act(layer_norm[2] * c_hat + layer_norm[3])
+            do = dh * act_c
+            d_norm = dh * o * act_grad(act_c)
+            dc_norm, d_gain = _layer_norm_backward(d_norm, layer_norm[2], c_hat, inv_sigma)
+            d_gains[2] += d_gain
+            d_gains[3] += d_norm.sum(axis=0)
+            dc = dc + dc_norm
         di = dc * g
         df = dc * c_prev
         dg = dc * i
         # Back through the activations to the pre-activations z = [z_i, z_f, z_g, z_o].
         dz = np.concatenate([di * rec_grad(i), df * rec_grad(f), dg * act_grad(g), do * rec_grad(o)], axis=1)
 
-        dx[t] = dz @ w_ih
-        dw_ih += dz.T @ x[t]
+        # z = P_ih + P_hh + biases, P_ih = W_ih x_t and P_hh = W_hh h_{t-1} (each layer-normalised or not).
+        dz_ih = dz_hh = dz
+        if layer_norm is not None:
+            dz_ih, d_gain_ih = _layer_norm_backward(dz, layer_norm[0], norms["ih"][0][t], norms["ih"][1][t])
+            dz_hh, d_gain_hh = _layer_norm_backward(dz, layer_norm[1], norms["hh"][0][t], norms["hh"][1][t])
+            d_gains[0] += d_gain_ih
+            d_gains[1] += d_gain_hh
+        dx[t] = dz_ih @ w_ih
+        dw_ih += dz_ih.T @ x[t]
         mask = cache.get("recurrent_mask")
-        dw_hh += dz.T @ _masked(h_prev, mask)
+        dw_hh += dz_hh.T @ _masked(h_prev, mask)
         db += dz.sum(axis=0)
-        dh = _masked(dz @ w_hh, mask)
+        dh = _masked(dz_hh @ w_hh, mask)
         dc = dc * f
 
     grads: dict[str, Any] = {"weight_ih": dw_ih, "weight_hh": dw_hh}
@@ -211,6 +283,8 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
         grads["bias_hh"] = db.copy()
     if w_hr is not None:
         grads["weight_hr"] = dw_hr
+    if layer_norm is not None:
+        grads.update(zip(LAYER_NORM_PARAMETERS, d_gains, strict=True))
     return dx, dh, dc, grads
 
 
@@ -411,6 +485,16 @@ def rnn_layer_backward(cache, dy, dh_n=None):
     return dx, dh, grads
 
 
+# The layer-normalised LSTM's parameters per layer-direction (names take the usual suffix), in the order of
+# lstm_layer_forward's layer_norm tuple: shapes [4H], [4H], [H], [H]; initialised to 1, 1, 1, 0.
+LAYER_NORM_PARAMETERS = (
+    "layernorm_ih_weight",
+    "layernorm_hh_weight",
+    "layernorm_c_weight",
+    "layernorm_c_bias",
+)
+
+
 def _suffix(layer, direction):
     """PyTorch's parameter name suffix: "_l1", "_l1_reverse"."""
     return f"_l{layer}" + ("_reverse" if direction == 1 else "")
@@ -468,6 +552,11 @@ def _stack_forward(
                 d == 1,
                 None if recurrent_masks is None else recurrent_masks[k],
                 **({"w_hr": params["weight_hr" + s]} if "weight_hr" + s in params else {}),
+                **(
+                    {"layer_norm": tuple(params[name + s] for name in LAYER_NORM_PARAMETERS)}
+                    if LAYER_NORM_PARAMETERS[0] + s in params
+                    else {}
+                ),
             )
             outputs.append(y)
             finals.append(final)
@@ -587,7 +676,7 @@ def _backward_by_length(run_backward, cache, dy, dstates):
 
 
 def _lstm_layer(**activations):
-    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask, w_hr=None):
+    def run(x, states, w_ih, w_hh, b_ih, b_hh, reverse, recurrent_mask, w_hr=None, layer_norm=None):
         y, h, c, cache = lstm_layer_forward(
             x,
             states[0],
@@ -599,6 +688,7 @@ def _lstm_layer(**activations):
             reverse,
             recurrent_mask=recurrent_mask,
             w_hr=w_hr,
+            layer_norm=layer_norm,
             **activations,
         )
         return y, (h, c), cache
@@ -625,6 +715,7 @@ def lstm(
     dropout_masks=None,
     recurrent_masks=None,
     product=None,
+    layer_norm=False,
 ):
     """The stacked module, exactly like torch.nn.LSTM (a projection when params hold weight_hr_l*), with
     Keras's activations and, with ``lengths`` ([N] ints), torch's packed-sequence semantics (each
@@ -640,10 +731,25 @@ def lstm(
     hx: None (zeros) or (h0, c0), each [L*D,N,H] ([L*D,H] unbatched).
 
     product: None (exact products), or `reduced_product(format)`: the bf16 / int8 kernels' scheme.
+    layer_norm: the layer-normalised LSTM (the module docstring); params then hold, per layer-direction,
+    "layernorm_ih_weight_l0" [4H], "layernorm_hh_weight_l0" [4H], "layernorm_c_weight_l0" [H] and
+    "layernorm_c_bias_l0" [H] (`LAYER_NORM_PARAMETERS` with the usual suffixes).
 
     Returns ``y, (h_n, c_n), cache`` with y [T,N,D*H] (or [N,T,D*H], or [T,D*H]) and h_n, c_n
     shaped like h0, c0.
     """
+    normalised = [name for name in params if name.startswith(LAYER_NORM_PARAMETERS)]
+    if normalised and not layer_norm:
+        raise ValueError(f"params: {normalised[0]!r} belongs to a layer_norm=True LSTM")
+    if layer_norm:
+        D = 2 if bidirectional else 1
+        for k in range(num_layers):
+            for d in range(D):
+                missing = [
+                    n + _suffix(k, d) for n in LAYER_NORM_PARAMETERS if n + _suffix(k, d) not in params
+                ]
+                if missing:
+                    raise ValueError(f"params: layer_norm=True needs {missing}")
     layer = _lstm_layer(activation=activation, recurrent_activation=recurrent_activation, product=product)
     if lengths is not None:
 
