@@ -391,7 +391,8 @@ def _with_one_blas_thread(argv):
 
 
 def run_demos(argv):
-    """``python -m fusedrnn demo [--list] [--smoke] [NAME ... | all]``: the lecture notes' examples."""
+    """``python -m fusedrnn demo [--list] [--smoke] [--data SET] [NAME ... | all]``: the lecture notes'
+    examples."""
     from . import demos
 
     parser = argparse.ArgumentParser(prog="python -m fusedrnn demo", description=run_demos.__doc__)
@@ -399,6 +400,10 @@ def run_demos(argv):
     parser.add_argument("--list", action="store_true", help="list the demos")
     parser.add_argument("--smoke", action="store_true", help="a few epochs only (a check that they run)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots there (needs matplotlib)")
+    sets = "; ".join(f"{name}: {', '.join(choices)}" for name, choices in demos.DATA_SETS.items())
+    parser.add_argument(
+        "--data", metavar="SET", help=f"run on this data set ({sets}; sunspots, co2 need [data])"
+    )
     args = parser.parse_args(argv)
     if args.list:
         for name, what in demos.DEMOS.items():
@@ -408,10 +413,12 @@ def run_demos(argv):
     for name in names:
         if name not in demos.DEMOS:
             parser.error(f"unknown demo {name!r}; --list shows them")
+        if args.data is not None and args.data not in demos.DATA_SETS.get(name, ()):
+            parser.error(f"demo {name!r} has no data set {args.data!r} ({sets})")
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)
     for name in names:
-        demos.run(name, smoke=args.smoke, plot_dir=args.plots)
+        demos.run(name, smoke=args.smoke, plot_dir=args.plots, data_set=args.data)
     return 0
 
 

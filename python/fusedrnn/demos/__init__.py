@@ -1,6 +1,7 @@
 """The lecture notes' examples with fusedrnn (``python -m fusedrnn demo [NAME]``, ``--list``); each demo
 module has ``run(smoke=False)`` printing its metric and run time and returning them. Data is synthetic or
-generated here, so every demo runs offline on a fresh machine."""
+generated here, so every demo runs offline on a fresh machine; two also run on real data that an installed
+package carries (DATA_SETS)."""
 
 from __future__ import annotations
 
@@ -36,10 +37,21 @@ def script(name, path):
     return run(name, plot_dir=plot_dir)
 
 
-def run(name, smoke=False, plot_dir=None):
+# The demos that also run on real data (`demo NAME --data SET`), and the sets: each comes with an installed
+# package (statsmodels' bundled series with the `data` extra; Python's own documentation), never downloaded.
+DATA_SETS = {"forecasting": ("synthetic", "sunspots", "co2"), "text_generation": ("python-source", "english")}
+
+
+def run(name, smoke=False, plot_dir=None, data_set=None):
     if name not in DEMOS:
         raise ValueError(f"name: expected one of {', '.join(DEMOS)}, got {name!r}")
+    options = {}
+    if data_set is not None:
+        if data_set not in DATA_SETS.get(name, ()):
+            sets = ", ".join(DATA_SETS.get(name, ())) or "no other data"
+            raise ValueError(f"data_set: demo {name!r} takes {sets}; got {data_set!r}")
+        options["data_set"] = data_set
     module = importlib.import_module(f"{__name__}.{name}")
     if plot_dir is not None and name in PLOTS:
-        return module.run(smoke=smoke, plot_dir=plot_dir)
-    return module.run(smoke=smoke)
+        options["plot_dir"] = plot_dir
+    return module.run(smoke=smoke, **options)
