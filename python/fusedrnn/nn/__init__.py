@@ -49,6 +49,7 @@ from .metrics import METRICS
 from .optimizers import SGD, Adam, RMSprop
 from .saving import load_model, save_model
 from .sequential import Sequential
+from .torch_weights import load_torch_state_dict
 
 __all__ = [
     "ACTIVATIONS",
@@ -86,6 +87,7 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "load_model",
+    "load_torch_state_dict",
     "mae",
     "mse",
     "save_model",
