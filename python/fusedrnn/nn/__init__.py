@@ -15,7 +15,9 @@ functions and small classes, and every gradient is checked against finite differ
 """
 
 from .activations import ACTIVATIONS
+from .attention import Add, AdditiveAttention, Attention, Concatenate
 from .callbacks import Callback, EarlyStopping, History, LambdaCallback, ModelCheckpoint, TerminateOnNaN
+from .graph import KerasTensor
 from .layers import (
     GRU,
     LSTM,
@@ -46,6 +48,7 @@ from .losses import (
     sparse_categorical_crossentropy,
 )
 from .metrics import METRICS
+from .model import Model
 from .optimizers import SGD, Adam, RMSprop
 from .saving import load_model, save_model
 from .sequential import Sequential
@@ -59,10 +62,14 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Add",
+    "AdditiveAttention",
+    "Attention",
     "Bidirectional",
     "BinaryCrossentropy",
     "Callback",
     "CategoricalCrossentropy",
+    "Concatenate",
     "Dense",
     "Dropout",
     "EarlyStopping",
@@ -71,9 +78,11 @@ __all__ = [
     "History",
     "Input",
     "InputLayer",
+    "KerasTensor",
     "LambdaCallback",
     "Layer",
     "Masking",
+    "Model",
     "ModelCheckpoint",
     "RMSprop",
     "Recurrent",
