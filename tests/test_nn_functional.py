@@ -171,7 +171,7 @@ def test_summary_layers_weights_pickle_and_save():
     h = nn.LSTM(5, name="encoder")(x)
     model = nn.Model(x, nn.Dense(1, name="head")(h), name="adder")
     text = model.summary(print_fn=None)
-    assert "encoder (Recurrent)" in text and "head (Dense)" in text and "numbers" in text
+    assert "encoder (LSTM)" in text and "head (Dense)" in text and "numbers" in text
     assert f"Total params: {sum(w.size for w in model.get_weights()):,}" in text
     assert [layer.name for layer in model.layers] == ["numbers", "encoder", "head"]
     assert model.get_layer("head").units == 1

@@ -5,6 +5,8 @@ outputs' gradients, summing the gradients of a tensor that feeds several layers.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,10 @@ class Node:
         self.as_list = as_list
         self.options = options
         self.outputs: list[KerasTensor] = []
+        self.serial = next(_SERIALS)  # the order of the calls: a node comes after its inputs' nodes
+
+
+_SERIALS = itertools.count()
 
 
 def is_symbolic(x: Any) -> bool:
@@ -78,9 +84,28 @@ def _tensors(x: Any, what: str) -> list[KerasTensor]:
     return items
 
 
+# How many layers of each base name took a name here (Keras's "dense", "dense_1", ...).
+_NAMES: dict[str, int] = {}
+
+
+def unique_name(layer: Any) -> None:
+    """Gives a layer that was not named (name=) a name of its own in this process, as Keras does:
+    "dense", "dense_1", ...; a recurrent layer is named after its cell ("lstm", "gru", "simple_rnn")."""
+    if "name" in layer.__dict__:
+        return
+    base = layer.name
+    cell = getattr(layer, "cell_class", None)
+    if base == "recurrent" and cell is not None:
+        base = {"LSTM": "lstm", "GRU": "gru", "RNN": "simple_rnn"}.get(cell.__name__, base)
+    count = _NAMES.get(base, 0)
+    _NAMES[base] = count + 1
+    layer.name = base if count == 0 else f"{base}_{count}"
+
+
 def symbolic_call(layer: Layer, x: Any, initial_state: Any = None, **options: Any) -> Any:
     """``layer(x)`` on symbolic tensors: the node is recorded and the output tensor(s) returned (a list
     when the layer has several outputs, as Keras's return_state / return_attention_scores)."""
+    unique_name(layer)
     main = _tensors(x, f"{layer.name}: inputs")
     extra = [] if initial_state is None else _tensors(initial_state, f"{layer.name}: initial_state")
     if extra:
@@ -95,6 +120,33 @@ def symbolic_call(layer: Layer, x: Any, initial_state: Any = None, **options: An
     return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
 
+def _call_order(nodes: list[Node]) -> list[Node]:
+    """`nodes` (in some valid order) reordered as the code called them, wherever their dependencies
+    allow: of the nodes whose inputs are ready, the earliest call first."""
+    members = {id(node) for node in nodes}
+    waiting = {
+        id(node): len({id(t.node) for t in node.inputs if t.node is not None and id(t.node) in members})
+        for node in nodes
+    }
+    users: dict[int, list[Node]] = {}
+    for node in nodes:
+        for parent in {
+            id(t.node): t.node for t in node.inputs if t.node is not None and id(t.node) in members
+        }:
+            users.setdefault(parent, []).append(node)
+    ready = [(node.serial, i, node) for i, node in enumerate(nodes) if waiting[id(node)] == 0]
+    heapq.heapify(ready)
+    order: list[Node] = []
+    while ready:
+        _, i, node = heapq.heappop(ready)
+        order.append(node)
+        for user in users.get(id(node), []):
+            waiting[id(user)] -= 1
+            if waiting[id(user)] == 0:
+                heapq.heappush(ready, (user.serial, nodes.index(user), user))
+    return order
+
+
 def _snapshot_layers(layer: Any) -> list[tuple[Any, dict[str, Any]]]:
     """Shallow copies of the attributes a layer (and a wrapped layer) keeps between its forward and its
     backward, so that a layer called at several nodes backpropagates each call with its own."""
@@ -106,8 +158,9 @@ def _snapshot_layers(layer: Any) -> list[tuple[Any, dict[str, Any]]]:
 
 
 class Graph:
-    """The nodes between `inputs` and `outputs` in an order where every node comes after the nodes
-    that make its inputs. ValueError when an output needs a tensor that is not among the inputs."""
+    """The nodes between `inputs` and `outputs` in the order of the calls that made them (so every
+    node comes after the nodes that make its inputs, and the layers are built in the order the code
+    calls them). ValueError when an output needs a tensor that is not among the inputs."""
 
     def __init__(self, inputs: Sequence[KerasTensor], outputs: Sequence[KerasTensor]) -> None:
         self.inputs = list(inputs)
@@ -146,14 +199,14 @@ class Graph:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"outputs: expected symbolic tensors, got {type(t).__name__}")
             visit(t)
-        self.nodes = order
+        self.nodes = _call_order(order)
         layers: list[Any] = [t.node.layer for t in self.inputs if t.node is not None]
-        for node in order:
+        for node in self.nodes:
             if all(node.layer is not other for other in layers):
                 layers.append(node.layer)
         self.layers = layers
         uses: dict[int, int] = {}
-        for node in order:
+        for node in self.nodes:
             uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
         self.shared = {key for key, count in uses.items() if count > 1}
 

@@ -14,7 +14,7 @@ from .. import _core, _options
 from .. import layers as recurrent_layers
 from .._validation import flag, parameter_count, size
 from . import activations
-from .graph import KerasTensor, Node, is_symbolic, symbolic_call
+from .graph import KerasTensor, Node, is_symbolic, symbolic_call, unique_name
 
 # The toolkit's arrays (float32 activations and parameters; Embedding takes integer tokens).
 Array = NDArray[Any]
@@ -982,10 +982,10 @@ class Bidirectional(Recurrent):
 
 
 class InputLayer(Layer):
-    """What ``Input(shape=...)`` returns: the first entry of a `Sequential` list, giving the shape of
-    one sample (Keras 3's preferred form of input_shape=)."""
+    """The layer behind ``Input(shape=...)``: it gives the shape of one sample (in a `Sequential` list,
+    Keras 3's preferred form of input_shape=) and starts a functional model."""
 
-    name = "input"
+    name = "input_layer"
     supports_masking = True
 
     def __init__(self, shape: Any = None, dtype: Any = None, **keras: Any) -> None:
@@ -1009,6 +1009,7 @@ def Input(  # noqa: N802 - Keras's name
     dtype="int64")``, ``y = Dense(1)(LSTM(8)(x))``, ``Model(x, y)``), or the first entry of a
     `Sequential` list (``Sequential([Input(shape=(3, 1)), LSTM(50), Dense(1)])``)."""
     layer = InputLayer(shape, name=name, dtype=dtype)
+    unique_name(layer)
     node = Node(layer, [], 0, False, {})
     declared = layer.declared_input_shape or ()
     tensor = KerasTensor((batch_size,) + tuple(declared), layer.dtype, node, 0, layer.name)

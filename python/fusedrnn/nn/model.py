@@ -279,20 +279,24 @@ class Model(Trainer):
 
     def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
         """Keras-style table: layer (type), output shape, parameters, the layers it is connected to."""
-        lines = [f"{'Layer (type)':<32}{'Output shape':<26}{'Param #':>10}  Connected to"]
+        rows = [(f"{t.name} (InputLayer)", str(t.shape), 0, "") for t in self.inputs]
         counted: set[int] = set()
-        total = 0
-        for t in self.inputs:
-            lines.append(f"{t.name + ' (InputLayer)':<32}{str(t.shape):<26}{0:>10}")
         for node in self.graph.nodes:
             layer = node.layer
             count = 0 if id(layer) in counted else sum(p.size for p in layer.parameters())
             counted.add(id(layer))
-            total += count
             shape = ", ".join(str(t.shape) for t in node.outputs)
-            sources = ", ".join(t.name for t in node.inputs)
-            title = f"{layer.name} ({type(layer).__name__})"
-            lines.append(f"{title:<32}{shape:<26}{count:>10,}  {sources}")
+            kind = type(layer).__name__
+            if isinstance(layer, Recurrent) and kind == "Recurrent":
+                kind = {"RNN": "SimpleRNN"}.get(layer.cell_class.__name__, layer.cell_class.__name__)
+            rows.append((f"{layer.name} ({kind})", shape, count, ", ".join(t.name for t in node.inputs)))
+        total = sum(row[2] for row in rows)
+        wide = [
+            max(len("Layer (type)"), *(len(row[0]) for row in rows)) + 2,
+            max(len("Output shape"), *(len(row[1]) for row in rows)) + 2,
+        ]
+        lines = [f"{'Layer (type)':<{wide[0]}}{'Output shape':<{wide[1]}}{'Param #':>10}  Connected to"]
+        lines += [f"{a:<{wide[0]}}{b:<{wide[1]}}{c:>10,}  {d}".rstrip() for a, b, c, d in rows]
         lines.append(f"Total params: {total:,}")
         text = "\n".join(lines)
         if print_fn is not None:
