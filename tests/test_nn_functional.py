@@ -166,7 +166,7 @@ def test_graph_errors_name_the_problem():
         nn.LSTM(4)(nn.Input(shape=(2, 1)), initial_state=[nn.Input(shape=(4,))])
 
 
-def test_summary_layers_weights_pickle_and_save():
+def test_summary_layers_weights_and_pickle():
     x = nn.Input(shape=(3, 1), name="numbers")
     h = nn.LSTM(5, name="encoder")(x)
     model = nn.Model(x, nn.Dense(1, name="head")(h), name="adder")
@@ -184,8 +184,6 @@ def test_summary_layers_weights_pickle_and_save():
         np.testing.assert_array_equal(w, mine)
     with pytest.raises(ValueError, match="weights"):
         copy.set_weights(weights[:-1])
-    with pytest.raises(NotImplementedError, match="get_weights"):
-        model.save("model.keras")
 
 
 def test_callbacks_and_fit_refusals_work_as_for_sequential():
@@ -286,3 +284,67 @@ def test_seq2seq_demo_translates_dates_with_attention():
 def test_seq2seq_demo_smoke():
     result = demos.run("seq2seq", smoke=True)
     assert 0 <= result["accuracy"] <= 1
+
+
+def _seq2seq_model():
+    source, target_in = nn.Input(shape=(None,), dtype="int64"), nn.Input(shape=(4,), dtype="int64")
+    encoded, h, c = nn.LSTM(8, return_sequences=True, return_state=True)(
+        nn.Embedding(9, 4, mask_zero=True)(source)
+    )
+    decoded = nn.LSTM(8, return_sequences=True)(nn.Embedding(5, 4)(target_in), initial_state=[h, c])
+    context = nn.AdditiveAttention()([decoded, encoded])
+    out = nn.Dense(5, activation="softmax")(nn.Concatenate()([decoded, context]))
+    return nn.Model([source, target_in], out)
+
+
+def _seq2seq_data(n=40):
+    rng = np.random.default_rng(11)
+    X = rng.integers(1, 9, (n, 6))
+    X[: n // 2, 4:] = 0  # post-padding
+    return [X, rng.integers(0, 5, (n, 4))], rng.integers(0, 5, (n, 4))
+
+
+def test_save_and_load_model_of_a_functional_model(tmp_path):
+    model = _seq2seq_model()
+    model.compile(nn.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    X, y = _seq2seq_data()
+    model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "s2s.keras")
+    loaded = nn.load_model(tmp_path / "s2s.keras")
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.evaluate(X, y, verbose=0) == model.evaluate(X, y, verbose=0)
+    # the optimizer's state came along: one more step is the same step
+    assert loaded.train_on_batch(X, y) == model.train_on_batch(X, y)
+    for mine, theirs in zip(loaded.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    model.save_weights(tmp_path / "w.keras")
+    fresh = _seq2seq_model()
+    fresh.load_weights(tmp_path / "w.keras")
+    np.testing.assert_array_equal(fresh.predict(X), model.predict(X))
+
+
+def test_a_tampered_functional_model_file_is_refused_naming_the_path(tmp_path):
+    import json
+
+    model = _seq2seq_model()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    header = json.loads(str(arrays["__fusedrnn__"]))
+    cases = {
+        "a call reading a later call": lambda h: h["nodes"][0]["inputs"].__setitem__(0, [5, 0]),
+        "an unknown call option": lambda h: h["nodes"][-1]["options"].__setitem__("eval", True),
+        "a wrong shape": lambda h: h["inputs"][1].__setitem__("shape", [4, 3]),
+        "an initial_state for a Dense": lambda h: h["nodes"][-1]["inputs"].append([-1, 0]),
+        "a layer never called": lambda h: h["layers"].append({"class": "Add", "config": {}}),
+    }
+    for what, change in cases.items():
+        bad = json.loads(json.dumps(header))
+        change(bad)
+        with open(path, "wb") as file:  # a file object: np.savez would add .npz to the name
+            np.savez(file, **{**arrays, "__fusedrnn__": np.array(json.dumps(bad))})
+        with pytest.raises(ValueError, match="path: ") as refused:
+            nn.load_model(path)
+        assert "m.keras" in str(refused.value), what

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 
 from .._validation import flag
 from .graph import is_symbolic, symbolic_call
-from .layers import Array, Layer, Shape
+from .layers import LAYER_CLASSES, Array, Layer, Shape
 
 __all__ = ["Add", "AdditiveAttention", "Attention", "Concatenate"]
 
@@ -210,8 +210,12 @@ class Attention(_Merging):
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout: expected 0 <= dropout < 1, got {dropout}")
         self.dropout = float(dropout)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise ValueError(f"seed: expected an int >= 0 or None, got {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.rng = np.random.default_rng(self.seed)
         self._keras_arguments(**keras)
         self._make_parameters(None)
 
@@ -259,13 +263,12 @@ class Attention(_Merging):
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
         query, value = shapes[0], shapes[1]
-        params = [
-            (name, p.shape) for name, p in zip(self.parameter_names(), self._planned(query[-1]), strict=True)
-        ]
-        return (query[0], query[1], value[-1]), params
+        return (query[0], query[1], value[-1]), self._planned(query[-1])
 
-    def _planned(self, dim: int) -> list[Array]:
-        return self.parameters()
+    def _planned(self, dim: int) -> list[tuple[str, tuple[int, ...]]]:
+        """The parameters' names and shapes for queries of `dim` features."""
+        planned: list[tuple[str, tuple[int, ...]]] = [("scale", ())] if self.use_scale else []
+        return planned + ([("concat_score_weight", ())] if self.score_mode == "concat" else [])
 
     def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
         shapes = list(input_shape)
@@ -442,8 +445,8 @@ class AdditiveAttention(Attention):
             self.scale = source.uniform(-bound, bound, dim).astype(np.float32)
         self._zero_like_parameters()
 
-    def _planned(self, dim: int) -> list[Array]:
-        return [np.empty(dim, np.float32)] if self.use_scale else []
+    def _planned(self, dim: int) -> list[tuple[str, tuple[int, ...]]]:
+        return [("scale", (dim,))] if self.use_scale else []
 
     def _scores(self, q: Array, k: Array) -> Array:
         self.tanh = np.tanh(q[:, :, None, :] + k[:, None, :, :])  # [N, Tq, Tv, D]
@@ -463,3 +466,7 @@ class AdditiveAttention(Attention):
         config = super().get_config()
         config.pop("score_mode")
         return config
+
+
+# The classes a saved model may name (`fusedrnn.nn.layers.serialize` / `deserialize`).
+LAYER_CLASSES.update({cls.__name__: cls for cls in (Attention, AdditiveAttention, Concatenate, Add)})

@@ -138,7 +138,7 @@ class Layer:
         config: dict[str, Any] = {}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
-        if self.name != type(self).name:
+        if "name" in self.__dict__:  # given (name=), or Keras's name from a functional call
             config["name"] = self.name
         return config
 
@@ -967,7 +967,7 @@ class Bidirectional(Recurrent):
             and self.declared_input_shape != self.inner.declared_input_shape
         ):
             config["input_shape"] = list(self.declared_input_shape)
-        if self.name != type(self).name:
+        if "name" in self.__dict__:
             config["name"] = self.name
         return config
 

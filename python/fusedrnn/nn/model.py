@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,7 @@ class Model(Trainer):
         self.loss: list[Loss] | None = None
         self.loss_weights: list[float] = [1.0] * len(outs)
         self.metrics: list[list[tuple[str, Metric]]] = [[] for _ in outs]
+        self._compiled_metrics: list[list[Any]] = [[] for _ in outs]
         self.stop_training = False
         self.history: History | None = None
         for node in self.graph.nodes:
@@ -112,6 +114,7 @@ class Model(Trainer):
         else:
             raise TypeError(f"metrics: expected a list, got {type(metrics).__name__}")
         self.metrics = [[metrics_module.get(m) for m in (ms or [])] for ms in per_metrics]
+        self._compiled_metrics = [list(ms or []) for ms in per_metrics]
         if loss_weights is None:
             self.loss_weights = [1.0] * len(self.outputs)
         else:
@@ -304,17 +307,31 @@ class Model(Trainer):
         return text
 
     def save(self, filepath: PathLike, overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Not yet for functional models: `fusedrnn.nn.saving` writes Sequential models. Keep the
-        weights with ``np.savez(path, *model.get_weights())`` and `set_weights` on a model built by
-        the same code, or pickle the model."""
-        raise NotImplementedError(
-            "Model.save: the .keras-style file of fr.nn holds Sequential models only; for a functional "
-            "Model use np.savez(path, *model.get_weights()) + set_weights, or pickle"
-        )
+        """Writes the whole model to `filepath`, exactly as named (``model.save("model.keras")``): the
+        Inputs, every layer's configuration, the calls between them, the weights, the compile settings
+        and (include_optimizer) the optimizer's state, in fusedrnn's pickle-free .npz format
+        (`fusedrnn.nn.load_model` reads it back and checks it as a stranger's file)."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath: PathLike, overwrite: bool = True) -> None:
-        """Not yet for functional models (see `save`)."""
-        self.save(filepath, overwrite)
+        """Writes the model without its optimizer state (`load_weights` reads the weights back)."""
+        from .saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=False)
+
+    def load_weights(self, filepath: PathLike) -> None:
+        """Reads the weights of a file `save` or `save_weights` wrote into this model, which must have
+        the same parameter shapes in the same order (ValueError naming the path otherwise)."""
+        from .saving import load_model
+
+        other = load_model(filepath, compile=False)
+        mine, theirs = self.parameters(), other.parameters()
+        if [p.shape for p in mine] != [p.shape for p in theirs]:
+            where = f"path: {os.fsdecode(os.fspath(filepath))!r}"
+            raise ValueError(f"{where}: its weights do not fit this model (other layers or shapes)")
+        self.set_parameters(theirs)
 
     def __repr__(self) -> str:
         sizes = f"{len(self.inputs)} input(s), {len(self.outputs)} output(s), {len(self.graph.nodes)} calls"
