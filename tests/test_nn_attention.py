@@ -224,3 +224,39 @@ def test_same_merges_as_keras():
             keras.ops.convert_to_numpy(keras.layers.Concatenate(axis=axis)([a, b])),
         )
     np.testing.assert_allclose(nn.Add()([a, a]), keras.ops.convert_to_numpy(keras.layers.Add()([a, a])))
+
+
+@_KERAS_WARNINGS
+@pytest.mark.parametrize("attention", ["Attention", "AdditiveAttention"])
+def test_an_encoder_decoder_pasted_into_both_predicts_the_same(attention):
+    keras = _keras()
+    import fusedrnn as fr
+
+    rng = np.random.default_rng(12)
+    source = rng.integers(1, 20, (6, 7))
+    source[:3, 5:] = 0  # post-padded, masked by the encoder's Embedding
+    target_in = rng.integers(0, 9, (6, 4))
+    models = []
+    for lib in (keras, nn):
+        layers = lib.layers if lib is keras else lib
+        enc_in = layers.Input(shape=(None,), dtype="int32" if lib is keras else "int64")
+        dec_in = layers.Input(shape=(None,), dtype="int32" if lib is keras else "int64")
+        x = layers.Embedding(20, 5, mask_zero=True, name="enc_emb")(enc_in)
+        encoded, h, c = layers.LSTM(8, return_sequences=True, return_state=True, name="encoder")(x)
+        y = layers.Embedding(9, 5, name="dec_emb")(dec_in)
+        decoded = layers.LSTM(8, return_sequences=True, name="decoder")(y, initial_state=[h, c])
+        context = getattr(layers, attention)(name="attention")([decoded, encoded])
+        merged = layers.Concatenate(name="concat")([decoded, context])
+        out = layers.Dense(9, activation="softmax", name="head")(merged)
+        Model = keras.Model if lib is keras else nn.Model
+        models.append(Model([enc_in, dec_in], out))
+    k_model, f_model = models
+    for name in ("enc_emb", "encoder", "dec_emb", "decoder", "attention", "head"):
+        k_layer = k_model.get_layer(name)
+        if isinstance(k_layer, keras.layers.RNN):
+            weights = [p for _, p in fr.from_keras(k_layer).named_parameters()]
+        else:
+            weights = [keras.ops.convert_to_numpy(w) for w in k_layer.get_weights()]
+        f_model.get_layer(name).set_weights(weights)
+    expected = keras.ops.convert_to_numpy(k_model.predict([source, target_in], verbose=0))
+    np.testing.assert_allclose(f_model.predict([source, target_in]), expected, rtol=1e-4, atol=1e-5)
