@@ -101,6 +101,31 @@ def test_merge_gradients(make):
     _check(make(), [a, b])
 
 
+@pytest.mark.parametrize(
+    "axes, shapes",
+    [
+        ([2, 2], [(2, 3, 4), (2, 5, 4)]),
+        ([2, 1], [(2, 3, 5), (2, 5, 4)]),
+        (1, [(2, 3, 4), (2, 3, 5)]),
+        (1, [(2, 4), (2, 4)]),
+    ],
+)
+def test_dot_gradients(axes, shapes):
+    _check(nn.Dot(axes), [RNG.standard_normal(s) for s in shapes])
+
+
+def test_hand_written_luong_attention_with_dot_equals_the_attention_layer():
+    decoder, encoder = nn.Input(shape=(4, 6)), nn.Input(shape=(5, 6))
+    weights = nn.Activation("softmax")(nn.dot([decoder, encoder], axes=[2, 2]))
+    by_hand = nn.concatenate([nn.dot([weights, encoder], axes=[2, 1]), decoder])
+    layer = nn.Concatenate()([nn.Attention()([decoder, encoder]), decoder])
+    model = nn.Model([decoder, encoder], [by_hand, layer])
+    d, e = RNG.standard_normal((3, 4, 6)), RNG.standard_normal((3, 5, 6))
+    mine, theirs = model.predict([d, e])
+    np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+    assert nn.add([decoder, decoder]).shape == (None, 4, 6)
+
+
 def test_attention_weights_are_a_softmax_over_real_value_steps():
     q, _, v = _qkv()
     value_mask = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], bool)
@@ -224,6 +249,12 @@ def test_same_merges_as_keras():
             keras.ops.convert_to_numpy(keras.layers.Concatenate(axis=axis)([a, b])),
         )
     np.testing.assert_allclose(nn.Add()([a, a]), keras.ops.convert_to_numpy(keras.layers.Add()([a, a])))
+    c = RNG.standard_normal((2, 5, 4)).astype(np.float32)
+    for axes in ([2, 2], [1, 1]):
+        expected = keras.ops.convert_to_numpy(keras.layers.Dot(axes=axes)([a, c if axes == [2, 2] else a]))
+        np.testing.assert_allclose(
+            nn.Dot(axes=axes)([a, c if axes == [2, 2] else a]), expected, rtol=1e-5, atol=1e-6
+        )
 
 
 @_KERAS_WARNINGS

@@ -15,7 +15,7 @@ functions and small classes, and every gradient is checked against finite differ
 """
 
 from .activations import ACTIVATIONS
-from .attention import Add, AdditiveAttention, Attention, Concatenate
+from .attention import Add, AdditiveAttention, Attention, Concatenate, Dot, add, concatenate, dot
 from .callbacks import Callback, EarlyStopping, History, LambdaCallback, ModelCheckpoint, TerminateOnNaN
 from .graph import KerasTensor
 from .layers import (
@@ -71,6 +71,7 @@ __all__ = [
     "CategoricalCrossentropy",
     "Concatenate",
     "Dense",
+    "Dot",
     "Dropout",
     "EarlyStopping",
     "Embedding",
@@ -92,8 +93,11 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "TerminateOnNaN",
     "TimeDistributed",
+    "add",
     "binary_crossentropy",
     "categorical_crossentropy",
+    "concatenate",
+    "dot",
     "load_model",
     "mae",
     "mse",

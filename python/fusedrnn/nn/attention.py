@@ -22,7 +22,7 @@ from .._validation import flag
 from .graph import is_symbolic, symbolic_call
 from .layers import LAYER_CLASSES, Array, Layer, Shape
 
-__all__ = ["Add", "AdditiveAttention", "Attention", "Concatenate"]
+__all__ = ["Add", "AdditiveAttention", "Attention", "Concatenate", "Dot", "add", "concatenate", "dot"]
 
 # Keras's stand-in for -inf under a mask (subtracted from a masked score before the softmax).
 _MASKED = 1.0e9
@@ -176,6 +176,102 @@ class Add(_Merging):
         self, d_outputs: list[Any], main: int, as_list: bool, options: dict[str, Any]
     ) -> list[Any]:
         return [d_outputs[0]] * self.count
+
+
+class Dot(_Merging):
+    """Keras's ``Dot(axes)([a, b])``: the product of two batches of matrices [N, ., .] summed over
+    ``axes`` (a pair, or one int for both; the batch is axis 0), the remaining axis of a then of b:
+    ``Dot(axes=[2, 2])([decoder, encoder])`` gives the [N, Tq, Tv] scores of hand-written Luong
+    attention, ``Dot(axes=[2, 1])([weights, encoder])`` the context. Two [N, F] batches give [N, 1].
+    normalize=True (cosine proximity) is not supported."""
+
+    name = "dot"
+
+    def __init__(self, axes: int | Sequence[int], normalize: bool = False, **keras: Any) -> None:
+        pair = [axes, axes] if isinstance(axes, (int, np.integer)) else list(axes)
+        if len(pair) != 2 or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in pair
+        ):
+            raise ValueError(f"axes: expected an int or a pair of ints, got {axes!r}")
+        if flag(normalize, "normalize"):
+            raise NotImplementedError("Dot(normalize=True): not supported (normalize the inputs first)")
+        self.axes = [int(a) for a in pair]
+        self._keras_arguments(**keras)
+
+    def _resolved(self, shapes: Sequence[Shape]) -> tuple[int, int]:
+        if len(shapes) != 2 or len(shapes[0]) != len(shapes[1]) or len(shapes[0]) not in (2, 3):
+            raise ValueError(
+                f"{self.name}: Dot takes two inputs of shapes [N, F] or [N, ., .], got {list(shapes)}"
+            )
+        rank = len(shapes[0])
+        i, j = (a % rank for a in self.axes)
+        if i == 0 or j == 0:
+            raise ValueError(f"{self.name}: axes {self.axes}: axis 0 is the batch")
+        if shapes[0][i] is not None and shapes[1][j] is not None and shapes[0][i] != shapes[1][j]:
+            raise ValueError(f"{self.name}: axes {self.axes} join sizes {shapes[0][i]} and {shapes[1][j]}")
+        return i, j
+
+    def output_shapes(
+        self, shapes: list[Shape], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Shape]:
+        if options:
+            raise TypeError(f"{self.name}: unexpected argument {sorted(options)[0]!r}")
+        i, j = self._resolved(shapes)
+        if len(shapes[0]) == 2:
+            return [(shapes[0][0], 1)]
+        return [(shapes[0][0], shapes[0][3 - i], shapes[1][3 - j])]
+
+    def build(self, input_shape: Shape, rng: np.random.Generator) -> Shape:
+        return self.output_shapes(list(input_shape), 2, True, {})[0]
+
+    def forward_nodes(
+        self,
+        inputs: list[Any],
+        masks: list[Array | None],
+        main: int,
+        as_list: bool,
+        training: bool,
+        options: dict[str, Any],
+    ) -> tuple[list[Any], list[Array | None]]:
+        a, b = (_float(x) for x in inputs)
+        i, j = self._resolved([a.shape, b.shape])
+        self.ij = (i, j)
+        if a.ndim == 2:
+            self.a, self.b = a, b
+            return [np.sum(a * b, axis=1, keepdims=True)], [None]
+        # a as [N, rest, K], b as [N, K, rest]
+        self.a = a if i == 2 else a.transpose(0, 2, 1)
+        self.b = b if j == 1 else b.transpose(0, 2, 1)
+        return [self.a @ self.b], [None]
+
+    def backward_nodes(
+        self, d_outputs: list[Any], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Any]:
+        d = d_outputs[0]
+        if self.a.ndim == 2:
+            return [d * self.b, d * self.a]
+        i, j = self.ij
+        da = d @ self.b.transpose(0, 2, 1)
+        db = self.a.transpose(0, 2, 1) @ d
+        return [da if i == 2 else da.transpose(0, 2, 1), db if j == 1 else db.transpose(0, 2, 1)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"axes": list(self.axes), **super().get_config()}
+
+
+def concatenate(inputs: Sequence[Any], axis: int = -1, **keras: Any) -> Any:
+    """Keras's functional form: ``Concatenate(axis)(inputs)``."""
+    return Concatenate(axis=axis, **keras)(list(inputs))
+
+
+def add(inputs: Sequence[Any], **keras: Any) -> Any:
+    """Keras's functional form: ``Add()(inputs)``."""
+    return Add(**keras)(list(inputs))
+
+
+def dot(inputs: Sequence[Any], axes: int | Sequence[int], normalize: bool = False, **keras: Any) -> Any:
+    """Keras's functional form: ``Dot(axes, normalize)(inputs)``."""
+    return Dot(axes, normalize, **keras)(list(inputs))
 
 
 class Attention(_Merging):
@@ -469,4 +565,4 @@ class AdditiveAttention(Attention):
 
 
 # The classes a saved model may name (`fusedrnn.nn.layers.serialize` / `deserialize`).
-LAYER_CLASSES.update({cls.__name__: cls for cls in (Attention, AdditiveAttention, Concatenate, Add)})
+LAYER_CLASSES.update({cls.__name__: cls for cls in (Attention, AdditiveAttention, Concatenate, Add, Dot)})
