@@ -348,3 +348,54 @@ def test_a_tampered_functional_model_file_is_refused_naming_the_path(tmp_path):
         with pytest.raises(ValueError, match="path: ") as refused:
             nn.load_model(path)
         assert "m.keras" in str(refused.value), what
+
+
+def test_the_keras_seq2seq_tutorial_with_one_hot_tokens_and_inference_models():
+    # Keras's character-level seq2seq example as students paste it: one-hot inputs, a decoder LSTM
+    # with return_state=True whose states are dropped in training, categorical cross-entropy, then an
+    # encoder model and a decoder model that reuse the trained layers for greedy decoding. The task:
+    # reverse a sequence of 4 symbols.
+    rng = np.random.default_rng(13)
+    tokens, length, start = 5, 4, 5
+    seqs = rng.integers(0, tokens, (600, length))
+    eye = np.eye(tokens + 1, dtype=np.float32)
+    encoder_input_data = eye[seqs]
+    decoder_target_data = eye[seqs[:, ::-1]]
+    decoder_input_data = eye[np.concatenate([np.full((600, 1), start), seqs[:, ::-1][:, :-1]], axis=1)]
+
+    encoder_inputs = nn.Input(shape=(None, tokens + 1))
+    encoder = nn.LSTM(32, return_state=True)
+    encoder_outputs, state_h, state_c = encoder(encoder_inputs)
+    encoder_states = [state_h, state_c]
+    decoder_inputs = nn.Input(shape=(None, tokens + 1))
+    decoder_lstm = nn.LSTM(32, return_sequences=True, return_state=True)
+    decoder_outputs, _, _ = decoder_lstm(decoder_inputs, initial_state=encoder_states)
+    decoder_dense = nn.Dense(tokens + 1, activation="softmax")
+    decoder_outputs = decoder_dense(decoder_outputs)
+    model = nn.Model([encoder_inputs, decoder_inputs], decoder_outputs)
+    model.compile(optimizer=nn.Adam(0.01), loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        [encoder_input_data, decoder_input_data], decoder_target_data, batch_size=32, epochs=25,
+        validation_split=0.2, verbose=0,
+    )  # fmt: skip
+    assert list(history.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+
+    encoder_model = nn.Model(encoder_inputs, encoder_states)
+    decoder_state_input_h, decoder_state_input_c = nn.Input(shape=(32,)), nn.Input(shape=(32,))
+    decoder_states_inputs = [decoder_state_input_h, decoder_state_input_c]
+    decoder_outputs, state_h, state_c = decoder_lstm(decoder_inputs, initial_state=decoder_states_inputs)
+    decoder_outputs = decoder_dense(decoder_outputs)
+    decoder_model = nn.Model([decoder_inputs] + decoder_states_inputs, [decoder_outputs, state_h, state_c])
+
+    held_out = slice(480, 600)
+    states_value = encoder_model.predict(encoder_input_data[held_out], verbose=0)
+    target_seq = eye[np.full((120, 1), start)]
+    decoded = []
+    for _ in range(length):
+        output_tokens, h, c = decoder_model.predict([target_seq] + states_value, verbose=0)
+        sampled = output_tokens[:, -1].argmax(axis=-1)
+        decoded.append(sampled)
+        target_seq = eye[sampled][:, None]
+        states_value = [h, c]
+    exact = np.mean(np.all(np.stack(decoded, axis=1) == seqs[held_out, ::-1], axis=1))
+    assert exact >= 0.9, exact
