@@ -186,7 +186,7 @@ def test_summary_layers_weights_and_pickle():
         copy.set_weights(weights[:-1])
 
 
-def test_callbacks_and_fit_refusals_work_as_for_sequential():
+def test_callbacks_and_fit_refusals_work_as_for_sequential(tmp_path):
     X, y = _sum_of_three(32)
     x = nn.Input(shape=(3, 1))
     model = nn.Model(x, nn.Dense(1)(nn.Flatten()(x)))
@@ -201,6 +201,17 @@ def test_callbacks_and_fit_refusals_work_as_for_sequential():
         X, y, epochs=50, verbose=0, callbacks=[nn.EarlyStopping(monitor="loss", patience=0, min_delta=1e9)]
     )
     assert len(history.history["loss"]) == 2  # the first epoch sets the best, the second stops
+    best = tmp_path / "best.keras"
+    stop = nn.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = model.fit(
+        X, y, epochs=40, validation_split=0.25, verbose=0,
+        callbacks=[stop, nn.ModelCheckpoint(str(best), save_best_only=True)],
+    )  # fmt: skip
+    kept = nn.load_model(best)
+    assert kept.evaluate(X[24:], y[24:], verbose=0) == pytest.approx(
+        min(history.history["val_loss"]), rel=1e-6
+    )
+    np.testing.assert_array_equal(kept.predict(X), model.predict(X))  # restored: the best epoch's weights
     with pytest.warns(RuntimeWarning, match="loss became"):
         model.fit(X, np.full_like(y, np.nan), epochs=1, verbose=0)
 
