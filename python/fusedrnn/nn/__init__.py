@@ -10,6 +10,14 @@ lectures' models paste as they are:
     history.history["loss"][-1], model.predict(np.array([[[50], [51], [52]]]), verbose=0)   # ~153
     model.save("sum.keras");  model = load_model("sum.keras")
 
+Keras's functional API builds models of several inputs and outputs, attention included:
+
+    source, target_in = Input(shape=(None,), dtype="int64"), Input(shape=(None,), dtype="int64")
+    encoded, h, c = LSTM(64, return_sequences=True, return_state=True)(Embedding(40, 32)(source))
+    decoded = LSTM(64, return_sequences=True)(Embedding(12, 32)(target_in), initial_state=[h, c])
+    out = Dense(12, activation="softmax")(Concatenate()([decoded, Attention()([decoded, encoded])]))
+    model = Model([source, target_in], out)     # compile / fit / predict / save as a Sequential
+
 It is not a framework: layers are plain objects with forward / backward, the loss and optimizer are
 functions and small classes, and every gradient is checked against finite differences in the tests.
 """
