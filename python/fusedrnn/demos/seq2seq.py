@@ -115,14 +115,18 @@ def run(smoke=False):
         began = time.perf_counter()
         model, layers = build(attention)
         model.compile(nn.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
-        model.fit([X[:cut], decoder_in[:cut]], Y[:cut], epochs=1 if smoke else 4, batch_size=64, verbose=0)
+        epochs = 1 if smoke else 4
+        model.fit([X[:cut], decoder_in[:cut]], Y[:cut], epochs=epochs, batch_size=64, verbose=0)
         trained = time.perf_counter() - began
         decoded = greedy(layers, X[cut:])
         exact = float(np.mean(np.all(decoded == Y[cut:], axis=1)))
         key = "attention" if attention else "plain"
         results[key] = {"accuracy": exact, "train_seconds": trained, "decoded": decoded}
         label = "with attention   " if attention else "without attention"
-        print(f"seq2seq {label}: held-out exact match {exact:.1%}, trained in {trained:.1f} s")
+        print(
+            f"seq2seq {label}: held-out exact match {exact:.1%} ({cut} dates, {epochs} epochs, "
+            f"trained in {trained:.1f} s)"
+        )
     for n in range(cut, cut + 4):
         plain, attended = (text(results[k]["decoded"][n - cut]) for k in ("plain", "attention"))
         print(f"  {sources[n]!r:>22} -> {attended} (without attention: {plain}; truth {targets[n]})")
