@@ -16,6 +16,7 @@ DEMOS = {
     "digits": "scikit-learn's 8x8 digits row by row: LSTM(64) + Dense(10), test accuracy (scikit-learn)",
     "sentiment": "synthetic reviews where word order decides (not good / not bad): held-out accuracy",
     "text_generation": "char-level LSTM on standard-library source: loss per char vs unigram, a sample",
+    "seq2seq": "encoder-decoder '5 March 2024' -> '2024-03-05', with and without attention, greedy step()",
 }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from .sequential import Sequential
+    from .engine import Trainer
 
 __all__ = ["Callback", "EarlyStopping", "History", "LambdaCallback", "ModelCheckpoint", "TerminateOnNaN"]
 
@@ -34,7 +34,7 @@ class Callback:
         self.model: Any = None
         self.params: dict[str, Any] = {}
 
-    def set_model(self, model: Sequential) -> None:
+    def set_model(self, model: Trainer) -> None:
         self.model = model
 
     def set_params(self, params: dict[str, Any]) -> None:
@@ -204,7 +204,7 @@ class EarlyStopping(_Monitor):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stderr)
 
-    def __call__(self, model: Sequential, epoch: int, logs: Logs) -> bool:
+    def __call__(self, model: Trainer, epoch: int, logs: Logs) -> bool:
         """fr.nn's earlier callback form: True to stop."""
         self.set_model(model)
         self.on_epoch_end(epoch, logs)
@@ -349,7 +349,7 @@ class _Duck(Callback):
         super().__init__()
         self.target = target
 
-    def set_model(self, model: Sequential) -> None:
+    def set_model(self, model: Trainer) -> None:
         super().set_model(model)
         if hasattr(self.target, "set_model"):
             self.target.set_model(model)

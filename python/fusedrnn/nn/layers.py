@@ -14,6 +14,7 @@ from .. import _core, _options
 from .. import layers as recurrent_layers
 from .._validation import flag, parameter_count, size
 from . import activations
+from .graph import KerasTensor, Node, is_symbolic, symbolic_call, unique_name
 
 # The toolkit's arrays (float32 activations and parameters; Embedding takes integer tokens).
 Array = NDArray[Any]
@@ -137,7 +138,7 @@ class Layer:
         config: dict[str, Any] = {}
         if self.declared_input_shape is not None:
             config["input_shape"] = list(self.declared_input_shape)
-        if self.name != type(self).name:
+        if "name" in self.__dict__:  # given (name=), or Keras's name from a functional call
             config["name"] = self.name
         return config
 
@@ -155,8 +156,50 @@ class Layer:
         making anything (a saved model is checked against it before it is read)."""
         return input_shape, []
 
-    def __call__(self, x: ArrayLike, training: bool = False, mask: ArrayLike | None = None) -> Any:
-        """The layer on an array, as Keras's ``layer(x)``: built for x's shape on the first call."""
+    # -- the functional API (`fusedrnn.nn.graph`): a layer at a node of a Model ------------------------
+
+    # Whether the layer may be called at several nodes of one model that is trained (its forward keeps
+    # what backward needs in its own attributes, which the graph saves and restores per node).
+    shareable_in_training = True
+    # Whether backward_nodes needs an array for every output (zeros for those the loss does not reach).
+    needs_all_gradients = True
+
+    def output_shapes(
+        self, shapes: list[Shape], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Shape]:
+        """The shapes of the outputs of a call on inputs of `shapes` (the first `main` are the call's
+        inputs, a list when as_list, the rest an initial_state's); ValueError naming the layer."""
+        if as_list or main != 1 or len(shapes) != 1 or options:
+            raise TypeError(f"{self.name}: {type(self).__name__} takes one input tensor")
+        return [self.plan(shapes[0], f"{self.name}")[0]]
+
+    def forward_nodes(
+        self,
+        inputs: list[Any],
+        masks: list[Array | None],
+        main: int,
+        as_list: bool,
+        training: bool,
+        options: dict[str, Any],
+    ) -> tuple[list[Any], list[Array | None]]:
+        """The outputs and their padding masks at a node, from its input arrays and masks."""
+        y, mask = self.forward_masked(inputs[0], training, masks[0])
+        return [y], [mask]
+
+    def backward_nodes(
+        self, d_outputs: list[Any], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Any]:
+        """The gradients of a node's inputs (None for integer inputs) from its outputs' gradients."""
+        return [self.backward(d_outputs[0])]
+
+    def __call__(self, x: Any, training: bool = False, mask: ArrayLike | None = None) -> Any:
+        """The layer on an array, as Keras's ``layer(x)``: built for x's shape on the first call. On
+        symbolic tensors (`Input`, another layer's output) it returns symbolic tensors (the functional
+        API: `fusedrnn.nn.Model`)."""
+        if is_symbolic(x):
+            if mask is not None:
+                raise TypeError(f"{self.name}: mask=: masks follow the tensors in a functional model")
+            return symbolic_call(self, x)
         x = np.asarray(x)
         if self.built_input_shape is None:
             build_layer(self, (None,) + x.shape[1:], np.random.default_rng())
@@ -689,12 +732,83 @@ class Recurrent(Layer):
         mask: ArrayLike | None = None,
         initial_state: Sequence[ArrayLike] | None = None,
     ) -> Any:
-        """The layer on an array, as Keras's ``layer(x, initial_state=[h, c])``."""
+        """The layer on an array, as Keras's ``layer(x, initial_state=[h, c])`` (on symbolic tensors:
+        symbolic tensors, ``[output, *states]`` with return_state)."""
+        if is_symbolic(x) or is_symbolic(initial_state):
+            if mask is not None:
+                raise TypeError(f"{self.name}: mask=: masks follow the tensors in a functional model")
+            return symbolic_call(self, x, initial_state)
         x = np.asarray(x)
         if self.built_input_shape is None:
             build_layer(self, (None,) + x.shape[1:], np.random.default_rng())
         lengths = None if mask is None else lengths_from_mask(np.asarray(mask, bool), "mask")
         return self.call(x, training, initial_state, lengths)
+
+    shareable_in_training = False
+    needs_all_gradients = False
+
+    def output_shapes(
+        self, shapes: list[Shape], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Shape]:
+        if main != 1 or as_list:
+            raise TypeError(f"{self.name}: a recurrent layer takes one input tensor (and initial_state=)")
+        output, _ = self.plan(shapes[0], self.name)
+        checked = self._checked_options(shapes[0][-1], self.name)
+        D = 2 if checked["bidirectional"] else 1
+        S = checked.get("proj_size", 0) or self.units
+        per = self._per_state()
+        states = [(shapes[0][0], S if which == 0 else self.units) for _ in range(D) for which in range(per)]
+        given = len(shapes) - main
+        if given and (given != per * D or checked["num_layers"] != 1):
+            raise ValueError(
+                f"{self.name}: initial_state: expected {per * D} tensors of a one-layer recurrent layer, "
+                f"got {given}"
+            )
+        for i, (shape, expected) in enumerate(zip(shapes[main:], states, strict=False)):
+            if tuple(shape[1:]) != expected[1:]:
+                raise ValueError(
+                    f"{self.name}: initial_state[{i}]: expected shape {expected}, got {tuple(shape)}"
+                )
+        return [output, *states] if self.return_state else [output]
+
+    def forward_nodes(
+        self,
+        inputs: list[Any],
+        masks: list[Array | None],
+        main: int,
+        as_list: bool,
+        training: bool,
+        options: dict[str, Any],
+    ) -> tuple[list[Any], list[Array | None]]:
+        mask = masks[0]
+        lengths = None if mask is None else lengths_from_mask(np.asarray(mask, bool), f"mask ({self.name})")
+        out = self.call(inputs[0], training, inputs[main:] or None, lengths)
+        outputs = list(out) if self.return_state else [out]
+        out_masks: list[Array | None] = [mask if self.return_sequences else None]
+        return outputs, out_masks + [None] * (len(outputs) - 1)
+
+    def backward_nodes(
+        self, d_outputs: list[Any], main: int, as_list: bool, options: dict[str, Any]
+    ) -> list[Any]:
+        dx = self.backward(list(d_outputs) if self.return_state else d_outputs[0])
+        return [dx, *(self.initial_state_grads if options.get("initial_state") else [])]
+
+    def step(self, x_t: ArrayLike, states: Sequence[ArrayLike] | None = None) -> tuple[Array, list[Array]]:
+        """One time step for decoding (the fused layer's `step`, inference mode): ``out, states =
+        lstm.step(x_t, [h, c])`` with x_t [N, F] and Keras's state list (``[h]`` for a GRU or
+        SimpleRNN; None: zeros), returning the step's output [N, S] and the next states. Bitwise the
+        step the whole sequence computes, so greedy decoding step by step reproduces a teacher-forced
+        forward on the same tokens. One-layer unidirectional layers only."""
+        if self.built_input_shape is None:
+            x = np.asarray(x_t)
+            build_layer(self, (None, None) + x.shape[1:], np.random.default_rng())
+        if self.D != 1 or self.layer.num_layers != 1:
+            raise ValueError(f"{self.name}: step: one-layer unidirectional recurrent layers only")
+        self.layer.train(False)
+        hx = None if states is None else self._hx(states, np.asarray(x_t).shape[0])
+        out, new = self.layer.step(np.asarray(x_t, np.float32), hx)
+        pair = new if isinstance(new, tuple) else (new,)
+        return out, [s[0] for s in pair]
 
     def _per_state(self) -> int:
         return 2 if issubclass(self.cell_class, recurrent_layers.LSTM) else 1
@@ -853,7 +967,7 @@ class Bidirectional(Recurrent):
             and self.declared_input_shape != self.inner.declared_input_shape
         ):
             config["input_shape"] = list(self.declared_input_shape)
-        if self.name != type(self).name:
+        if "name" in self.__dict__:
             config["name"] = self.name
         return config
 
@@ -868,16 +982,17 @@ class Bidirectional(Recurrent):
 
 
 class InputLayer(Layer):
-    """What ``Input(shape=...)`` returns: the first entry of a `Sequential` list, giving the shape of
-    one sample (Keras 3's preferred form of input_shape=)."""
+    """The layer behind ``Input(shape=...)``: it gives the shape of one sample (in a `Sequential` list,
+    Keras 3's preferred form of input_shape=) and starts a functional model."""
 
-    name = "input"
+    name = "input_layer"
     supports_masking = True
 
-    def __init__(self, shape: Any = None, **keras: Any) -> None:
+    def __init__(self, shape: Any = None, dtype: Any = None, **keras: Any) -> None:
         self._keras_arguments(input_shape=shape, **keras)
         if self.declared_input_shape is None:
             raise ValueError("shape: expected the shape of one sample, e.g. Input(shape=(3, 1))")
+        self.dtype = "float32" if dtype is None else np.dtype(dtype).name
 
     def forward(self, x: Array, training: bool) -> Array:
         return x
@@ -886,9 +1001,20 @@ class InputLayer(Layer):
         return dy
 
 
-def Input(shape: Any = None, name: str | None = None) -> InputLayer:  # noqa: N802 - Keras's name
-    """``Sequential([Input(shape=(3, 1)), LSTM(50), Dense(1)])``: the shape of one sample."""
-    return InputLayer(shape, name=name)
+def Input(  # noqa: N802 - Keras's name
+    shape: Any = None, batch_size: int | None = None, name: str | None = None, dtype: Any = None
+) -> KerasTensor:
+    """Keras's ``Input(shape=(3, 1))``: a symbolic tensor for samples of `shape` (without the batch;
+    None for any number of steps). The start of a functional model (``x = Input(shape=(None,),
+    dtype="int64")``, ``y = Dense(1)(LSTM(8)(x))``, ``Model(x, y)``), or the first entry of a
+    `Sequential` list (``Sequential([Input(shape=(3, 1)), LSTM(50), Dense(1)])``)."""
+    layer = InputLayer(shape, name=name, dtype=dtype)
+    unique_name(layer)
+    node = Node(layer, [], 0, False, {})
+    declared = layer.declared_input_shape or ()
+    tensor = KerasTensor((batch_size,) + tuple(declared), layer.dtype, node, 0, layer.name)
+    node.outputs = [tensor]
+    return tensor
 
 
 # The classes a saved model may name (`serialize` / `deserialize`).

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
-import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .._validation import bounded_int, positive_int
 from ..saving import PathLike
 from . import losses, optimizers
 from . import metrics as metrics_module
-from .callbacks import History, as_callbacks
+from .callbacks import History
+from .engine import Trainer
+from .graph import KerasTensor
 from .layers import (
     Activation,
     Dense,
@@ -32,18 +30,17 @@ from .layers import (
 from .losses import Loss
 from .metrics import Metric
 
-# The progress display: (epoch, logs, seconds) after each epoch; (None, None, None) closes it.
-_Progress = Callable[[int | None, Any, Any], None]
-
 __all__ = ["Sequential"]
 
 
-class Sequential:
+class Sequential(Trainer):
     """``model = Sequential([nn.LSTM(50, activation="relu", input_shape=(3, 1)), nn.Dense(1)])``, then
     ``model.compile("adam", "mse", metrics=["mae"])``, ``history = model.fit(X, y, epochs=200)``,
     ``model.predict(X)``, ``model.save("model.keras")``; `fusedrnn.nn.load_model` reads it back."""
 
-    def __init__(self, layers: Iterable[Layer] = (), seed: int | None = 0, name: str | None = None) -> None:
+    def __init__(
+        self, layers: Iterable[Layer | KerasTensor] = (), seed: int | None = 0, name: str | None = None
+    ) -> None:
         self.layers: list[Layer] = []
         self.rng = np.random.default_rng(seed)
         self.seed = seed
@@ -60,9 +57,15 @@ class Sequential:
         for layer in layers:
             self.add(layer)
 
-    def add(self, layer: Layer) -> None:
+    def add(self, layer: Layer | KerasTensor) -> None:
         """Appends a layer (the model is built again at the next fit or predict). ``Input(shape=...)``
         or a first layer's ``input_shape=`` gives the shape of one sample, as in Keras."""
+        if (
+            isinstance(layer, KerasTensor)
+            and layer.node is not None
+            and isinstance(layer.node.layer, InputLayer)
+        ):
+            layer = layer.node.layer  # Input(shape=...) as the first entry, as in Keras
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected an fr.nn layer, got {type(layer).__name__}")
         if isinstance(layer, InputLayer):
@@ -255,271 +258,21 @@ class Sequential:
         self._ensure_built(X)
         return self.forward(X, training)
 
-    def predict(
-        self,
-        X: ArrayLike,
-        batch_size: int | None = 256,
-        verbose: int | str = "auto",
-        steps: None = None,
-        callbacks: None = None,
-    ) -> NDArray[Any]:
-        """The outputs for X (inference mode), computed batch_size samples at a time.
+    # -- the training loop's hooks (`fusedrnn.nn.engine.Trainer`) ---------------------------------
 
-        Parameters
-        ----------
-        X : array_like
-            The samples, [N, ...] as the model was built for.
-        batch_size : int or None
-            Samples per forward (None: all at once). It bounds the memory a call needs and never
-            changes the result: each sample's output is bitwise the same whatever batch it is computed
-            in and wherever it sits in it (every layer computes a sample's row on its own).
-        verbose : "auto", 0, 1 or 2
-            1 or 2: one line with the batches and the time; "auto" and 0: nothing (Keras's "auto"
-            shows a progress bar).
-        steps, callbacks : None
-            Keras's; only None.
+    def _zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
 
-        Returns
-        -------
-        numpy.ndarray
-            The outputs, [N, ...].
-
-        Raises
-        ------
-        TypeError, ValueError
-            batch_size is not an int >= 1 or None, or X does not fit the built model.
-        """
-        if steps is not None or callbacks is not None:
-            raise ValueError("predict: steps and callbacks are not supported (give all of X)")
-        start = time.perf_counter()
-        X = np.asarray(X)
-        step = len(X) if batch_size is None else positive_int(batch_size, "batch_size")
-        self._ensure_built(X)
-        if len(X) <= step:
-            out: NDArray[Any] = self.forward(X)  # an empty X included: its output has the model's shape
-        else:
-            out = np.concatenate([self.forward(X[i : i + step]) for i in range(0, len(X), step)])
-        if _verbosity(verbose, 0):
-            batches = max(1, -(-len(X) // max(step, 1)))
-            print(f"{batches}/{batches} - {(time.perf_counter() - start) * 1e3:.0f} ms", file=sys.stderr)
-        return out
+    def _backward(self, grad: Any) -> None:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
 
     def _metric_values(self, pred: NDArray[Any], y: NDArray[Any]) -> dict[str, float]:
         return {key: float(metric(pred, y)) for key, metric in self.metrics}
 
-    def evaluate(
-        self,
-        X: ArrayLike,
-        y: ArrayLike,
-        batch_size: int | None = 256,
-        verbose: int | str = "auto",
-        return_dict: bool = False,
-    ) -> Any:
-        """The loss of the predictions for X against y: a float without metrics, ``[loss, *metrics]``
-        with them (Keras's), a dict ``{"loss": ..., "mae": ...}`` with return_dict. verbose 1 or 2
-        prints the values."""
-        if self.loss is None:
-            raise RuntimeError("evaluate: compile the model first")
-        y = np.asarray(y)
-        pred = self.predict(X, batch_size=batch_size)
-        logs = {"loss": self.loss(pred, y)[0], **self._metric_values(pred, y)}
-        if _verbosity(verbose, 0):
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), file=sys.stderr)
-        if return_dict:
-            return logs
-        return logs["loss"] if not self.metrics else list(logs.values())
-
-    def compute_gradients(self, X: ArrayLike, y: ArrayLike) -> tuple[float, list[NDArray[Any]]]:
-        """The first half of a training step: the loss of the batch and the gradients of every
-        parameter (in the order of parameters()), the optimizer not touched.
-
-        The returned arrays are the layers' own gradient buffers: change them in place (average them
-        across workers, say) and pass them to `apply_gradients`; the next compute_gradients overwrites
-        them. ``train_on_batch(X, y)`` is exactly ``apply_gradients(compute_gradients(X, y)[1])``.
-        """
-        if self.loss is None or self.optimizer is None:
-            raise RuntimeError("compute_gradients: compile the model first")
-        X, y = np.asarray(X), np.asarray(y)
-        self._ensure_built(X)
-        for layer in self.layers:
-            layer.zero_grad()
-        pred = self.forward(X, training=True)
-        value, grad = self.loss(pred, y)
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        self._last_batch = (pred, y)
-        return value, self.gradients()
-
-    def apply_gradients(self, gradients: Sequence[NDArray[Any]]) -> None:
-        """The second half of a training step: one optimizer update of every parameter from
-        `gradients` (as `compute_gradients` returns them, possibly changed)."""
-        if self.optimizer is None:
-            raise RuntimeError("apply_gradients: compile the model first")
-        params = self.parameters()
-        if len(gradients) != len(params):
-            raise ValueError(f"gradients: the model has {len(params)} parameter arrays, got {len(gradients)}")
-        self.optimizer.step(params, list(gradients))
-
-    def train_on_batch(self, X: ArrayLike, y: ArrayLike, return_dict: bool = False) -> Any:
-        """One optimizer step on the batch; returns its loss before the step (``[loss, *metrics]`` when
-        compiled with metrics, a dict with return_dict, as Keras)."""
-        if self.loss is None or self.optimizer is None:
-            raise RuntimeError("train_on_batch: compile the model first")
-        value, gradients = self.compute_gradients(X, y)
-        self.apply_gradients(gradients)
-        if not self.metrics and not return_dict:
-            return value
-        logs = {"loss": value, **self._metric_values(*self._last_batch)}
-        return logs if return_dict else list(logs.values())
-
-    def test_on_batch(self, X: ArrayLike, y: ArrayLike, return_dict: bool = False) -> Any:
-        """`evaluate` on one batch (Keras's test_on_batch)."""
-        return self.evaluate(X, y, batch_size=None, verbose=0, return_dict=return_dict)
-
-    def fit(
-        self,
-        X: ArrayLike,
-        y: ArrayLike,
-        batch_size: int | None = 32,
-        epochs: int = 1,
-        verbose: int | str = "auto",
-        callbacks: Iterable[Any] | None = None,
-        validation_split: float = 0.0,
-        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
-        shuffle: bool = True,
-        initial_epoch: int = 0,
-    ) -> History:
-        """Keras's fit: trains for `epochs` passes over (X, y) in shuffled batches.
-
-        Parameters
-        ----------
-        X, y : array_like
-            The samples and their targets (the same number of each).
-        batch_size : int or None
-            Samples per optimizer step (None: 32).
-        epochs : int
-            The epoch to stop at (passes over the data, from initial_epoch).
-        verbose : "auto", 0, 1 or 2
-            1 and "auto": a progress bar within each epoch, then the epoch's values (tqdm's bar over
-            the epochs when tqdm is installed); 2: one line per epoch; 0: nothing.
-        callbacks : list or None
-            `Callback` objects (Keras's hooks: on_epoch_end(epoch, logs), ...; `EarlyStopping`,
-            `ModelCheckpoint`, ...; objects with Keras's hook names work too), or functions
-            ``callback(model, epoch, logs)`` called after every epoch, a true result stopping fit.
-        validation_split : float
-            The fraction of the samples, taken from the end (before shuffling), held out for the val_
-            entries.
-        validation_data : (array_like, array_like) or None
-            Held-out (X, y) for the val_ entries (instead of validation_split).
-        shuffle : bool
-            Shuffle the samples every epoch.
-        initial_epoch : int
-            The epoch to start from (to resume training).
-
-        Returns
-        -------
-        History
-            ``history.history``: {"loss": [...], "mae": [...], "val_loss": [...], ...} per epoch (the
-            training values are the means over the epoch's batches, computed as each batch was trained,
-            as Keras reports them). Indexing it directly (``history["loss"]``) works too.
-
-        Raises
-        ------
-        RuntimeError
-            The model is not compiled.
-        TypeError, ValueError
-            epochs is not an int >= 0, batch_size not an int >= 1, X and y differ in length, or X
-            does not fit the built model.
-        """
-        if self.optimizer is None:
-            raise RuntimeError("fit: compile the model first")
-        epochs = bounded_int(epochs, "epochs", 0)
-        initial_epoch = bounded_int(initial_epoch, "initial_epoch", 0)
-        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
-        X, y = np.asarray(X), np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"y: expected {len(X)} samples like X, got {len(y)}")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"validation_split: expected 0 <= validation_split < 1, got {validation_split}")
-        if validation_data is None and validation_split:
-            cut = int(len(X) * (1 - validation_split))
-            if cut == 0:
-                raise ValueError(
-                    f"validation_split: {validation_split} of {len(X)} samples leaves none to train on"
-                )
-            X, y, validation_data = X[:cut], y[:cut], (X[cut:], y[cut:])
-        if len(X) == 0:
-            raise ValueError("X: expected at least one sample to train on, got 0")
-        self._ensure_built(X)
-        history = History()
-        hooks = [history, *as_callbacks(callbacks)]
-        steps = -(-len(X) // batch_size)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose}
-        for hook in hooks:
-            hook.set_model(self)
-            hook.set_params(params)
-        # Keras's entries, so that epochs that stop early and epochs=0 show the same keys.
-        history.history["loss"] = []
-        for key, _ in self.metrics:
-            history.history[key] = []
-        if validation_data is not None:
-            history.history["val_loss"] = []
-            for key, _ in self.metrics:
-                history.history["val_" + key] = []
-        self.stop_training = False
-        warned_nan = False  # the first non-finite loss warns once
-        level = _verbosity(verbose, 1)
-        progress = _progress(epochs, level)
-        logs: dict[str, float] = {}
-        for hook in hooks:
-            hook.on_train_begin(logs)
-        for epoch in range(initial_epoch, epochs):
-            start = time.perf_counter()
-            for hook in hooks:
-                hook.on_epoch_begin(epoch, logs)
-            bar = _batch_bar(epoch, epochs, steps, level)
-            order = self.rng.permutation(len(X)) if shuffle else np.arange(len(X))
-            sums: dict[str, float] = {}
-            seen = 0
-            for step, i in enumerate(range(0, len(X), batch_size)):
-                for hook in hooks:
-                    hook.on_train_batch_begin(step, logs)
-                batch = order[i : i + batch_size]
-                value, gradients = self.compute_gradients(X[batch], y[batch])
-                self.apply_gradients(gradients)
-                values = {"loss": value, **self._metric_values(*self._last_batch)}
-                if not warned_nan and not np.isfinite(value):
-                    warned_nan = True
-                    warnings.warn(
-                        f"fit: the loss became {value} at epoch {epoch + 1}, batch {step + 1} (a NaN or inf "
-                        "in X or y, or a learning rate too large); the weights are no longer finite. "
-                        "callbacks=[fusedrnn.nn.TerminateOnNaN()] stops training there.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                seen += len(batch)
-                for key, v in values.items():
-                    sums[key] = sums.get(key, 0.0) + v * len(batch)
-                logs = {key: s / seen for key, s in sums.items()}
-                bar(step + 1, logs)
-                for hook in hooks:
-                    hook.on_train_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            if validation_data is not None:
-                val = self.evaluate(*validation_data, return_dict=True, verbose=0)
-                logs.update({"val_" + key: value for key, value in val.items()})
-            bar(steps, logs, True)
-            progress(epoch, logs, time.perf_counter() - start)
-            for hook in hooks:
-                hook.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        progress(None, None, None)
-        for hook in hooks:
-            hook.on_train_end(logs)
-        self.history = history
-        return history
+    def _log_keys(self) -> list[str]:
+        return ["loss", *(key for key, _ in self.metrics)]
 
     def save(self, filepath: PathLike, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Writes the whole model to `filepath`, exactly as named (``model.save("model.keras")``): the
@@ -574,69 +327,3 @@ class Sequential:
         if print_fn is not None:
             print_fn(text)
         return text
-
-
-def _verbosity(verbose: int | str, auto: int) -> int:
-    if verbose == "auto":
-        return auto
-    if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or not 0 <= verbose <= 2:
-        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
-    return int(verbose)
-
-
-def _batch_bar(epoch: int, epochs: int, steps: int, level: int) -> Callable[..., None]:
-    """Keras's verbose=1 progress within an epoch (plain text on stderr, redrawn at most every 0.1 s);
-    nothing when tqdm draws the epochs or at other levels."""
-    if level != 1 or _has_tqdm():
-        return lambda step, logs, final=False: None
-    print(f"Epoch {epoch + 1}/{epochs}", file=sys.stderr)
-    last = [0.0]
-    began = time.perf_counter()
-
-    def draw(step: int, logs: dict[str, float], final: bool = False) -> None:
-        now = time.perf_counter()
-        if (step < steps and now - last[0] < 0.1) or (step >= steps and not final):
-            return  # the epoch's last line waits for the validation values
-        last[0] = now
-        done = 30 * step // max(steps, 1)
-        bar = "=" * done + (">" if done < 30 else "") + "." * max(0, 29 - done)
-        text = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-        end = "\n" if final else ""
-        print(f"\r{step}/{steps} [{bar}] - {now - began:.0f}s - {text}", end=end, file=sys.stderr, flush=True)
-
-    return draw
-
-
-def _has_tqdm() -> bool:
-    try:
-        import tqdm  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _progress(epochs: int, verbose: int) -> _Progress:
-    """The per-epoch display: at verbose 1, tqdm's bar over the epochs when tqdm is installed (otherwise
-    `_batch_bar` draws the epochs); at verbose 2, one line per epoch, as Keras."""
-    if verbose == 1 and _has_tqdm():
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs, unit="epoch", file=sys.stderr)
-
-        def update(epoch: int | None, logs: Any, seconds: Any) -> None:
-            if epoch is None:
-                bar.close()
-                return
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
-            bar.update(1)
-
-        return update
-    if verbose != 2:
-        return lambda epoch, logs, seconds: None
-
-    def plain(epoch: int | None, logs: Any, seconds: Any) -> None:
-        if epoch is not None:
-            text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
-            print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
-
-    return plain
