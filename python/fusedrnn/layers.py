@@ -1,4 +1,5 @@
-"""Layer classes: parameters, gradients and train/eval state around `fusedrnn.functional`.
+"""Layer classes: parameters, gradients and train/eval state around a prepared plan (`fusedrnn._stack`,
+the call path `fusedrnn.functional` shares).
 
 Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in PyTorch, so a
 ``torch.nn.LSTM`` state_dict loads unchanged and gives the same outputs.
@@ -16,8 +17,9 @@ from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypedDict, TypeVa
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _core, _options, functional
+from . import _cells, _core, _options, _stack
 from . import init as init_module
+from ._stack import StatePair
 from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
 from ._validation import SIZE_LIMITS, bounded_int, flag, kernel_dtype, probability, real_array, size
 from ._validation import activation as _activation
@@ -181,24 +183,24 @@ class _RecurrentLayer(Generic[_State]):
         self._params: dict[str, FloatArray] = {}
         for name, shape in plan.parameter_shapes():
             self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
-        init_module.apply_scheme(self, self.init, rng)
+        init_module.apply_scheme(
+            self._params, self.hidden_size, self.init, rng, _cells.forget_gate(self._cell, self.hidden_size)
+        )
         self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
         self._rng = rng  # after the initial weights: the dropout masks
         self.dropout_masks = self.recurrent_dropout_masks = None
         self._attach(plan)
 
     def _new_plan(self) -> _core.Plan:
-        return _core.Plan(
-            self._cell,
-            self.input_size,
-            self.hidden_size,
-            self.num_layers,
-            self.bidirectional,
-            self.bias,
-            self.dtype.name,
-            *self._plan_activations(),
-            self._proj_size(),
-            self._weight_format,
+        cell = _cells.CELLS[self._cell]
+        return _stack.new_plan(
+            cell, self._stack_sizes(), self.bias, self._plan_activations(), self._weight_format
+        )
+
+    def _stack_sizes(self) -> _stack.Sizes:
+        D = 2 if self.bidirectional else 1
+        return _stack.Sizes(
+            self.input_size, self.hidden_size, self.num_layers, D, self.dtype, self._proj_size()
         )
 
     def _proj_size(self) -> int:
@@ -209,11 +211,8 @@ class _RecurrentLayer(Generic[_State]):
         plan.set_parameters(list(self._params.values()))
         self._plan = plan
         self._grad_list = list(self.grads.values())
-        self._cell_facts = functional._CELLS[self._cell]
-        D = 2 if self.bidirectional else 1
-        self._sizes = functional._Sizes(
-            self.input_size, self.hidden_size, self.num_layers, D, self.dtype, self._proj_size()
-        )
+        self._cell_facts = _cells.CELLS[self._cell]
+        self._sizes = self._stack_sizes()
         # (thread id, unbatched, y_shape) of the forward backward would differentiate
         self._pending: tuple[int, bool, tuple[int, ...]] | None = None
         # merge_mode="mul": the two directions' outputs of the pending forward
@@ -392,7 +391,7 @@ class _RecurrentLayer(Generic[_State]):
         return list(self._params.values())
 
     def to_keras_weights(self) -> list[FloatArray]:
-        """The weights of this layer in Keras's layout (see `fusedrnn.keras_interop.to_keras_weights`).
+        """The weights of this one-layer layer in Keras's layout (`fusedrnn.keras_interop.to_keras_weights`).
 
         Returns
         -------
@@ -405,9 +404,24 @@ class _RecurrentLayer(Generic[_State]):
         ValueError
             For more than one layer or a projection (Keras has neither).
         """
-        from .keras_interop import to_keras_weights
-
-        return to_keras_weights(self)
+        if self.num_layers != 1:
+            raise ValueError(f"layer: Keras layers have one layer; this one has num_layers={self.num_layers}")
+        if self._proj_size():
+            raise ValueError("layer: Keras has no LSTM projection (proj_size)")
+        kind = _cells.keras_kind(self._cell)
+        H = self.hidden_size
+        weights: list[FloatArray] = []
+        for suffix in ("_l0", "_l0_reverse") if self.bidirectional else ("_l0",):
+            weights.append(_cells.to_keras_blocks(self._params["weight_ih" + suffix], H, kind))
+            weights.append(_cells.to_keras_blocks(self._params["weight_hh" + suffix], H, kind))
+            if self.bias:
+                b_ih, b_hh = self._params["bias_ih" + suffix], self._params["bias_hh" + suffix]
+                if self._cell == "gru":  # reset_after: Keras keeps the input and recurrent biases apart
+                    pair = [_cells.to_keras_blocks(b_ih, H, kind), _cells.to_keras_blocks(b_hh, H, kind)]
+                    weights.append(np.stack(pair))
+                else:
+                    weights.append(_cells.to_keras_blocks(b_ih + b_hh, H, kind))
+        return weights
 
     def parameter_count(self, convention: Literal["torch", "keras"] = "torch") -> int:
         """The number of parameters, as PyTorch or as Keras counts them.
@@ -658,7 +672,7 @@ class _RecurrentLayer(Generic[_State]):
             raise ValueError(
                 f"out: not supported with merge_mode={self.merge_mode!r} (y is merged after the kernels)"
             )
-        y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
+        y, h_n, c_n, unbatched, y_shape, masks = _stack.run_forward(
             self._plan,
             self._cell_facts,
             self._sizes,
@@ -716,7 +730,7 @@ class _RecurrentLayer(Generic[_State]):
             )
         if self.merge_mode != "concat" and dy is not None:
             dy = self._unmerge_gradient(dy, y_shape)
-        dx, dh0, dc0, _ = functional._run_backward(
+        dx, dh0, dc0, _ = _stack.run_backward(
             self._plan,
             self._cell_facts,
             self._sizes,
@@ -967,10 +981,6 @@ def _refuse_unknown(unknown: Iterable[str], known: tuple[str, ...]) -> None:
         raise TypeError(f"unknown argument {name!r}{hint}")
 
 
-# The state arguments: (h0, c0) / (dh_n, dc_n) of an LSTM, either part None (zeros).
-StatePair: TypeAlias = tuple[ArrayLike | None, ArrayLike | None]
-
-
 class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
     """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
 
@@ -1115,7 +1125,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         return self.proj_size
 
     def _split_state(self, state: Any) -> Sequence[Any]:
-        return functional._pair(state, "state", ("h", "c"))
+        return _stack.pair(state, "state", ("h", "c"))
 
     def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         return (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
@@ -1172,7 +1182,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         >>> y.shape, h_n.shape, c_n.shape
         ((3, 1, 50), (1, 1, 50), (1, 1, 50))
         """
-        h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
+        h0, c0 = _stack.pair(hx, "hx", ("h0", "c0"))
         y, h_n, c_n = self._forward(x, h0, c0, out, lengths)
         return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
@@ -1209,7 +1219,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         ValueError
             A gradient's shape does not match.
         """
-        dh_n, dc_n = functional._pair(dhx, "dhx", ("dh_n", "dc_n"))
+        dh_n, dc_n = _stack.pair(dhx, "dhx", ("dh_n", "dc_n"))
         dx, dh0, dc0 = self._backward(dy, dh_n, dc_n)
         return dx, (dh0, dc0)  # type: ignore[return-value]  # an LSTM's dc0 is an array
 

@@ -15,14 +15,12 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import IO, Any, TypeAlias, TypeVar
 
 import numpy as np
 
 from . import _options
-
-if TYPE_CHECKING:
-    from .layers import GRU, LSTM, RNN
+from .layers import GRU, LSTM, RNN
 
 __all__ = ["load", "save"]
 
@@ -47,8 +45,6 @@ _CHUNK = 1 << 20
 
 
 def _classes() -> dict[str, type[LSTM] | type[GRU] | type[RNN]]:
-    from .layers import GRU, LSTM, RNN
-
     return {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 
 
