@@ -20,9 +20,10 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from . import _cells
+from . import _cells, _options
 from ._typing import Activation
 from ._validation import ACTIVATIONS
+from ._validation import activation as activation_check
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["from_keras", "to_keras_weights"]
@@ -138,28 +139,23 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
     params, C, H = _direction_params(first, cell, "_l0")
     if wrapper is not None:
         params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
-    recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
-    layer: LSTM | GRU | RNN
+    layer_class: type[LSTM] | type[GRU] | type[RNN] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell]
     options: dict[str, Any] = dict(
         batch_first=True,
         bidirectional=wrapper is not None,
-        bias=bool(first.use_bias),
         dtype=dtype,
-        recurrent_dropout=recurrent_dropout,
         merge_mode=wrapper.merge_mode if wrapper is not None else "concat",
     )
-    activation = _activation_name(first.activation, "activation")
-    if cell == "rnn":
-        layer = RNN(C, H, nonlinearity=activation, **options)
-    else:
-        recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
-        kwargs: dict[str, Any] = dict(
-            activation=activation, recurrent_activation=recurrent_activation, **options
-        )
-        if cell == "gru":
-            layer = GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
-        else:
-            layer = LSTM(C, H, **kwargs)
+    # The options a Keras layer has too, by the option record: each read from its Keras attribute.
+    for name, option in _options.OPTIONS[layer_class.__name__].items():
+        if option.keras is not None:
+            value = getattr(first, option.keras, option.default)
+            if option.argument is activation_check:
+                value = _activation_name(value, option.keras)
+            elif isinstance(option.default, (bool, float)):
+                value = type(option.default)(value)
+            options[name] = value
+    layer = layer_class(C, H, **options)
     layer.load_state_dict(params)
     layer.keras_options = {
         "return_sequences": bool(first.return_sequences),

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from . import _cells, _options, layers
+from ._recurrent import restore
 from ._typing import Activation
 from ._validation import kernel_dtype
 from .layers import GRU, LSTM, RNN
@@ -577,6 +578,4 @@ def _layer_of(
             params["bias_hh" + s] = _cells.reorder_blocks(arrays["B"][d][GH:], H, inverse)
     params = {key: value.astype(dtype_name, copy=False) for key, value in params.items()}
     cls = getattr(layers, class_name)
-    layer = cls.__new__(cls)
-    layer._restore({**options, "_params": params}, label, copy=False)
-    return cast("LSTM | GRU | RNN", layer)
+    return cast("LSTM | GRU | RNN", restore(cls, {**options, "_params": params}, label, copy=False))

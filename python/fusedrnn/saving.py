@@ -20,6 +20,7 @@ from typing import IO, Any, TypeAlias, TypeVar
 import numpy as np
 
 from . import _options
+from ._recurrent import restore
 from .layers import GRU, LSTM, RNN
 
 __all__ = ["load", "save"]
@@ -178,9 +179,7 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
             key: read_parameter(archive, members[member], key, shape, dtype, where)
             for member, (key, shape) in expected.items()
         }
-    layer = cls.__new__(cls)
-    layer._restore({**values, **mode, "_params": params}, where, copy=False)
-    return layer
+    return restore(cls, {**values, **mode, "_params": params}, where, copy=False)
 
 
 def check_member_size(
