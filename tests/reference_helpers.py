@@ -36,3 +36,15 @@ def numerical_grad(loss, arr, eps=EPS):
         arr[idx] = old
         grad[idx] = (up - down) / (2 * eps)
     return grad
+
+
+def assert_grads_close(grads, want_grads, rtol, atol):
+    """Every gradient of want_grads ({name: array}) matched in grads: a gradient sums over T*N terms,
+    so the absolute tolerance scales with its size (atol * max(1, max|want|)), the relative one not."""
+    for name, want in want_grads.items():
+        assert_scaled_close(grads[name], want, rtol, atol, name)
+
+
+def assert_scaled_close(got, want, rtol, atol, name=""):
+    """assert_allclose with atol scaled to the size of want (atol * max(1, max|want|))."""
+    np.testing.assert_allclose(got, want, err_msg=name, rtol=rtol, atol=atol * max(1.0, np.abs(want).max()))

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from reference_helpers import assert_grads_close
 
 import fusedrnn as fr
 from fusedrnn import functional as F
@@ -19,14 +20,7 @@ def assert_matches_reference(layer, y, dx, ry, rdx, rgrads):
     tol = TOLERANCE[layer.dtype.type]
     np.testing.assert_allclose(y, ry, **tol)
     np.testing.assert_allclose(dx, rdx, **tol)
-    for name, want in rgrads.items():
-        np.testing.assert_allclose(
-            layer.grads[name],
-            want,
-            err_msg=name,
-            rtol=tol["rtol"],
-            atol=tol["atol"] * max(1.0, np.abs(want).max()),
-        )
+    assert_grads_close(layer.grads, rgrads, tol["rtol"], tol["atol"])
 
 
 def forward_backward(layer, cell, x, dy, lengths=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from reference_helpers import io_shapes
+from reference_helpers import assert_grads_close, io_shapes
 
 import fusedrnn as fr
 from fusedrnn import functional as F
@@ -142,15 +142,7 @@ def assert_matches_reference(layer, x, hx, dy, dhx):
         assert got.shape == want.shape, name
         np.testing.assert_allclose(got, want, err_msg=name, **tol)
     assert layer.grads.keys() == rgrads.keys()
-    for name, want in rgrads.items():
-        # Gradients sum over T*N terms: scale the absolute tolerance with their magnitude.
-        np.testing.assert_allclose(
-            layer.grads[name],
-            want,
-            err_msg=name,
-            rtol=tol["rtol"],
-            atol=tol["atol"] * max(1.0, np.abs(want).max()),
-        )
+    assert_grads_close(layer.grads, rgrads, tol["rtol"], tol["atol"])
 
 
 DTYPES = [np.float64, np.float32]

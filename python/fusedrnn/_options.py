@@ -1,5 +1,8 @@
-"""The option record of each layer class: every constructor option (name, default, check), the one list
-that pickling and `fusedrnn.save` / `fusedrnn.load` derive from and re-validate with.
+"""The option record of each layer class: every constructor option once, as Keras's ``get_config()``
+lists a layer's, with its default, its checks and its role. Construction, validation, pickling, the
+fixed attributes, ``repr``, `fusedrnn.save` / `fusedrnn.load` and `fusedrnn.from_keras` all derive from
+`OPTIONS`; a new option is one `Option` line here (and its parameter in the constructor's signature and
+docstring, which tests/test_layer_api.py holds to the record).
 
 A pickle or a file may come from someone who wishes the user harm, so `check` refuses every value the
 constructor would refuse, with the constructor's own checks (`fusedrnn._validation`), and raises only
@@ -11,14 +14,27 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import _core, _validation
 from .init import SCHEMES
 
-__all__ = ["MERGE_MODES", "OPTIONS", "WEIGHT_FORMATS", "cell", "check", "parameter_shapes"]
+__all__ = [
+    "FIXED",
+    "MERGE_MODES",
+    "OPTIONS",
+    "REQUIRED",
+    "WEIGHT_FORMATS",
+    "Option",
+    "cell",
+    "check",
+    "construct",
+    "parameter_shapes",
+]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
 WEIGHT_FORMATS = ("fp32", "bf16", "int8")
@@ -52,32 +68,110 @@ def _dtype_name(value: object, name: str) -> str:
 
 
 _Check = Callable[[object, str], Any]
-# name -> (default, check); a missing option takes its default (files and pickles of older versions
-# lack the newer ones), except the two sizes, which have none.
-_REQUIRED = object()
-_COMMON: dict[str, tuple[object, _Check]] = {
-    "input_size": (_REQUIRED, _validation.positive_int),
-    "hidden_size": (_REQUIRED, _validation.positive_int),
-    "num_layers": (1, _validation.positive_int),
-    "bias": (True, _validation.flag),
-    "batch_first": (False, _validation.flag),
-    "dropout": (0.0, _validation.probability),
-    "bidirectional": (False, _validation.flag),
-    "recurrent_dropout": (0.0, _validation.probability),
-    "init": ("torch", _choice(SCHEMES)),
-    "merge_mode": ("concat", _choice(MERGE_MODES)),
-    "stateful": (False, _validation.flag),
-    "dtype": ("float32", _dtype_name),
+# The default of the options every call must give (the two sizes).
+REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One constructor option of a layer class."""
+
+    name: str
+    default: Any  # REQUIRED: none (a pickle or file of an older version takes the default when missing)
+    argument: _Check  # the constructor's check: the value the layer keeps, or TypeError / ValueError
+    stored: _Check | None = None  # the check of a pickled or saved value (None: `argument`'s)
+    fixed: bool = True  # fixed once the layer is made (its plan and parameters were made for it)
+    shown: bool = True  # in ``repr`` when not the default
+    keras: str | None = None  # the attribute of a Keras layer that `fusedrnn.from_keras` reads it from
+
+    def check_stored(self, value: object) -> Any:
+        return (self.stored or self.argument)(value, self.name)
+
+
+def _sized(kind: str) -> _Check:
+    def check(value: object, name: str) -> int:
+        return _validation.size(value, name, kind)
+
+    return check
+
+
+def _proj_size(value: object, name: str) -> int:
+    return _validation.bounded_int(value, name, 0, _validation.SIZE_LIMITS["size"])
+
+
+def _kernel_dtype(value: object, name: str) -> np.dtype[Any]:
+    if value is None:  # np.dtype(None) would silently mean float64
+        raise TypeError(f"{name}: expected float32 or float64, got None")
+    return _validation.kernel_dtype(cast("DTypeLike", value), name)
+
+
+# The record of each class, in the order of ``repr`` (the sizes and dtype are shown apart). The sizes'
+# stored check has no limit: `parameter_shapes` refuses a stranger's sizes with the kernels' message.
+_SIZES = (
+    Option("input_size", REQUIRED, _sized("size"), _validation.positive_int, shown=False),
+    Option("hidden_size", REQUIRED, _sized("hidden_size"), _validation.positive_int, shown=False),
+    Option("num_layers", 1, _sized("num_layers"), _validation.positive_int),
+    Option("bias", True, _validation.flag, keras="use_bias"),
+    Option("batch_first", False, _validation.flag, fixed=False),
+    Option("dropout", 0.0, _validation.probability),
+    Option("bidirectional", False, _validation.flag),
+)
+_GATED = (
+    Option("activation", "tanh", _validation.activation, keras="activation"),
+    Option("recurrent_activation", "sigmoid", _validation.activation, keras="recurrent_activation"),
+)
+_TRAINING_AND_STATE = (
+    Option("recurrent_dropout", 0.0, _validation.probability, keras="recurrent_dropout"),
+    Option("init", "torch", _choice(SCHEMES), fixed=False),
+    Option("merge_mode", "concat", _choice(MERGE_MODES), fixed=False),
+    Option("stateful", False, _validation.flag, fixed=False),
+)
+_DTYPE = Option("dtype", "float32", _kernel_dtype, _dtype_name, shown=False)
+
+
+def _record(*options: Option) -> dict[str, Option]:
+    return {option.name: option for option in options}
+
+
+OPTIONS: dict[str, dict[str, Option]] = {
+    "LSTM": _record(
+        *_SIZES, *_GATED, *_TRAINING_AND_STATE, Option("proj_size", 0, _proj_size, _non_negative_int), _DTYPE
+    ),
+    "GRU": _record(
+        *_SIZES,
+        *_GATED,
+        *_TRAINING_AND_STATE,
+        Option("reset_after", True, _validation.flag, keras="reset_after"),
+        _DTYPE,
+    ),
+    "RNN": _record(
+        *_SIZES,
+        Option("nonlinearity", "tanh", _validation.activation, keras="activation"),
+        *_TRAINING_AND_STATE,
+        _DTYPE,
+    ),
 }
-_GATED: dict[str, tuple[object, _Check]] = {
-    "activation": ("tanh", _validation.activation),
-    "recurrent_activation": ("sigmoid", _validation.activation),
-}
-OPTIONS: dict[str, dict[str, tuple[object, _Check]]] = {
-    "LSTM": {**_COMMON, **_GATED, "proj_size": (0, _non_negative_int)},
-    "GRU": {**_COMMON, **_GATED, "reset_after": (True, _validation.flag)},
-    "RNN": {**_COMMON, "nonlinearity": ("tanh", _validation.activation)},
-}
+# Attributes that no assignment changes once a layer is made: the fixed options of every class.
+FIXED: frozenset[str] = frozenset(
+    option.name for record in OPTIONS.values() for option in record.values() if option.fixed
+)
+
+
+def construct(class_name: str, arguments: Mapping[str, object]) -> dict[str, Any]:
+    """The constructor's options: every option of ``class_name`` taken from ``arguments`` (the
+    constructor's parameters) and checked, in the record's order; TypeError or ValueError naming it."""
+    options = {name: option.argument(arguments[name], name) for name, option in OPTIONS[class_name].items()}
+    _check_together(options, "")
+    return options
+
+
+def _check_together(options: Mapping[str, Any], where: str) -> None:
+    """The rules between options."""
+    if options["merge_mode"] != "concat" and not options["bidirectional"]:
+        raise ValueError(
+            f"{where}merge_mode: {options['merge_mode']!r} merges the two directions: it needs "
+            "bidirectional=True"
+        )
 
 
 def check(class_name: str, values: Mapping[str, object], where: str) -> dict[str, Any]:
@@ -90,21 +184,17 @@ def check(class_name: str, values: Mapping[str, object], where: str) -> dict[str
         shown = ", ".join(repr(key)[:60] for key in unknown[:5])
         raise ValueError(f"{where}: unknown {class_name} option(s) {shown}")
     checked: dict[str, Any] = {}
-    for name, (default, check_value) in options.items():
+    for name, option in options.items():
         if name not in values:
-            if default is _REQUIRED:
+            if option.default is REQUIRED:
                 raise ValueError(f"{where}: {name} is missing")
-            checked[name] = default
+            checked[name] = option.default
             continue
         try:
-            checked[name] = check_value(values[name], name)
+            checked[name] = option.check_stored(values[name])
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
-    if checked["merge_mode"] != "concat" and not checked["bidirectional"]:
-        raise ValueError(
-            f"{where}: merge_mode: {checked['merge_mode']!r} merges the two directions: it needs "
-            "bidirectional=True"
-        )
+    _check_together(checked, f"{where}: ")
     return checked
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import fusedrnn as fr
+from fusedrnn import _cells
 
 
 def optional(name):
@@ -70,7 +71,8 @@ GRID = (
     Shape("medium", 50, 64, 512, 512, "a mid-sized layer: 50 steps of 512 features, 512 units"),
     Shape("large", 50, 128, 1024, 1024, "a large layer: 50 steps of 1024 features, 1024 units"),
 )
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # the class is CELL.upper() in fusedrnn and torch.nn
+# The gates of each cell (the C++ traits); the class is CELL.upper() in fusedrnn and torch.nn.
+GATES = {cell: _cells.gates(cell) for cell in ("lstm", "gru", "rnn")}
 MODES = ("forward", "training")
 
 

@@ -101,7 +101,8 @@ def flag(value: object, name: str) -> bool:
     return bool(value)
 
 
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "hard_sigmoid", "linear")
+# The activations the kernels run (Keras's names), as the C++ side lists them.
+ACTIVATIONS: tuple[str, ...] = tuple(_core.activations)
 
 
 def activation(value: object, name: str) -> str:

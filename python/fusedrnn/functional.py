@@ -11,34 +11,24 @@ PyTorch's state_dict names and shapes (``weight_ih_l0 [G*H,C]``, ``weight_hh_l0 
     y, h_n, cache = rnn(x, params, h0, nonlinearity="relu", training=True)
 
 Each call builds a prepared plan (``_core.Plan``: sizes checked, weights packed, workspace) for that
-call only. The layer classes (`fusedrnn.LSTM`, `GRU`, `RNN`) keep one plan for their lifetime and share
-this module's argument handling (`_run_forward`, `_run_backward`).
+call only. The layer classes (`fusedrnn.LSTM`, `GRU`, `RNN`) are this module's siblings, not its users:
+both run through the private call path `fusedrnn._stack`, the layers keeping one plan for their lifetime.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, TypeAlias
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _core
+from . import _cells, _core
+from ._cells import Cell
+from ._stack import Sizes, StatePair, new_plan, pair, run_backward, run_forward
 from ._typing import Activation, FloatArray, Seed
-from ._validation import (
-    SIZE_LIMITS,
-    activation,
-    check_shape,
-    dropout_masks,
-    flag,
-    kernel_dtype,
-    lengths_array,
-    probability,
-    real_array,
-    recurrent_dropout_masks,
-    size,
-)
+from ._validation import activation, check_shape, flag, kernel_dtype, probability, real_array, size
 
 __all__ = [
     "RecurrentCache",
@@ -50,32 +40,6 @@ __all__ = [
     "rnn",
     "rnn_backward",
 ]
-
-
-class _Cell(NamedTuple):
-    """What the Python side knows of a cell: the C++ traits, as exported by ``_core.cells``."""
-
-    name: str  # the _core.Plan cell name
-    gates: int
-    has_cell_state: bool
-    saves_gates: bool
-    saves_per_unit: bool
-    input_fusable: bool
-
-
-_CELLS = {name: _Cell(**facts) for name, facts in _core.cells.items()}
-_LSTM = _CELLS["lstm"]
-_GRU = _CELLS["gru"]
-_GRU_RESET_BEFORE = _CELLS["gru_reset_before"]
-_RNN = _CELLS["rnn"]
-_CELL_NAMES = {name: name for name in _CELLS}
-
-# The states a forward starts from / a backward ends at: (h0, c0) or (dh_n, dc_n), either part None.
-StatePair: TypeAlias = tuple[ArrayLike | None, ArrayLike | None]
-
-
-def _suffix(layer: int, direction: int) -> str:
-    return f"_l{layer}" + ("_reverse" if direction == 1 else "")
 
 
 def param_names(num_layers: int = 1, bidirectional: bool = False, bias: bool = True) -> list[str]:
@@ -101,12 +65,9 @@ def param_names(num_layers: int = 1, bidirectional: bool = False, bias: bool = T
     ['weight_ih_l0', 'weight_hh_l0', 'weight_ih_l1', 'weight_hh_l1']
     """
     num_layers = size(num_layers, "num_layers", "num_layers")
-    kinds = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if bias else ())
+    # The names are the kernels' (every cell has the same ones without a projection).
     return [
-        kind + _suffix(layer, d)
-        for layer in range(num_layers)
-        for d in range(2 if bidirectional else 1)
-        for kind in kinds
+        name for name, _ in _core.parameter_shapes("rnn", 1, 1, num_layers, bool(bidirectional), bool(bias))
     ]
 
 
@@ -120,14 +81,12 @@ def param_shapes(
 ) -> dict[str, tuple[int, ...]]:
     """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
     ValueError names the argument past the size limits."""
-    if cell not in _CELL_NAMES:
-        raise ValueError(f"cell: expected one of {', '.join(map(repr, _CELL_NAMES))}, got {cell!r}")
+    if cell not in _cells.CELLS:
+        raise ValueError(f"cell: expected one of {', '.join(map(repr, _cells.CELLS))}, got {cell!r}")
     input_size = size(input_size, "input_size")
     hidden_size = size(hidden_size, "hidden_size", "hidden_size")
     num_layers = size(num_layers, "num_layers", "num_layers")
-    return dict(
-        _core.parameter_shapes(_CELL_NAMES[cell], input_size, hidden_size, num_layers, bidirectional, bias)
-    )
+    return dict(_core.parameter_shapes(cell, input_size, hidden_size, num_layers, bidirectional, bias))
 
 
 class RecurrentCache(NamedTuple):
@@ -138,7 +97,7 @@ class RecurrentCache(NamedTuple):
     cell: str
     plan: _core.Plan
     params: dict[str, FloatArray]
-    sizes: _Sizes
+    sizes: Sizes
     batch_first: bool
     unbatched: bool
     y_shape: tuple[int, ...]
@@ -156,7 +115,7 @@ def _issue_cache(
     cell: str,
     plan: _core.Plan,
     params: dict[str, FloatArray],
-    sizes: _Sizes,
+    sizes: Sizes,
     batch_first: bool,
     unbatched: bool,
     y_shape: tuple[int, ...],
@@ -201,42 +160,9 @@ def _check_issued(cache: RecurrentCache, caller: str) -> None:
             raise ValueError(f"cache: field '{name}' differs from what {caller}(..., training=True) returned")
 
 
-class _Sizes(NamedTuple):
-    input_size: int
-    hidden_size: int
-    num_layers: int
-    directions: int
-    dtype: np.dtype[Any]
-    proj_size: int = 0  # LSTM projection P (0: none)
-
-    @property
-    def state_size(self) -> int:
-        """The width of h: P with a projection, else H."""
-        return self.proj_size or self.hidden_size
-
-
-def _new_plan(cell: _Cell, sizes: _Sizes, bias: bool, activations: tuple[str, str]) -> _core.Plan:
-    """The prepared plan of a stack; activations is (activation, recurrent_activation)."""
-    return _core.Plan(
-        cell.name,
-        sizes.input_size,
-        sizes.hidden_size,
-        sizes.num_layers,
-        sizes.directions == 2,
-        bias,
-        sizes.dtype.name,
-        *activations,
-        sizes.proj_size,
-    )
-
-
 def _checked_params(
-    cell: _Cell,
-    params: Mapping[str, ArrayLike],
-    num_layers: int,
-    bidirectional: bool,
-    dtype: DTypeLike | None,
-) -> tuple[dict[str, FloatArray], _Sizes]:
+    cell: Cell, params: Mapping[str, ArrayLike], num_layers: int, bidirectional: bool, dtype: DTypeLike | None
+) -> tuple[dict[str, FloatArray], Sizes]:
     """params converted to the kernel dtype and checked against PyTorch's names and shapes."""
     if not hasattr(params, "keys"):
         raise TypeError(
@@ -276,161 +202,11 @@ def _checked_params(
         value = real_array(params[name], f"params['{name}']", dtype)
         check_shape(value, f"params['{name}']", shape, "")
         converted[name] = value
-    return converted, _Sizes(w_ih[1], H, num_layers, 2 if bidirectional else 1, dtype, P)
-
-
-def _time_major(x: ArrayLike, sizes: _Sizes, batch_first: bool) -> tuple[FloatArray, bool]:
-    """x as a C-contiguous [T,N,C] array, and whether it was unbatched."""
-    if isinstance(x, np.ndarray) and x.ndim == 3:
-        # T*N past the kernels' limit is refused before x is converted or transposed (a copy of the size
-        # of x, which such an x makes large).
-        T, N = (x.shape[1], x.shape[0]) if batch_first else x.shape[:2]
-        if T * N > SIZE_LIMITS["size"]:
-            raise ValueError(f"x: T*N = {T}*{N} is above the supported limit {SIZE_LIMITS['size']}")
-    x = real_array(x, "x", sizes.dtype)
-    C = sizes.input_size
-    if x.ndim == 2:
-        check_shape(x, "x", (x.shape[0], C), "= [T, C] (unbatched)")
-        return x[:, None, :], True
-    if x.ndim != 3:
-        raise ValueError(f"x: expected a 3-D [T, N, {C}] or 2-D [T, {C}] array, got shape {x.shape}")
-    layout = "[N, T, C] (batch_first)" if batch_first else "[T, N, C]"
-    check_shape(x, "x", (x.shape[0], x.shape[1], C), f"= {layout}")
-    if batch_first:
-        x = np.ascontiguousarray(x.transpose(1, 0, 2))
-    return x, False
-
-
-def _state(
-    value: ArrayLike | None, name: str, sizes: _Sizes, batch: int, unbatched: bool
-) -> FloatArray | None:
-    """A state (h0 / c0 / dh_n / dc_n) as a C-contiguous [L*D,N,H] array, or None (h0 / dh_n are P wide
-    with a projection)."""
-    if value is None:
-        return None
-    value = real_array(value, name, sizes.dtype)
-    LD = sizes.num_layers * sizes.directions
-    H = sizes.state_size if name in ("h0", "dh_n") else sizes.hidden_size
-    if unbatched:
-        check_shape(value, name, (LD, H), "= [num_layers * num_directions, H] (unbatched input)")
-        return value[:, None, :]
-    check_shape(value, name, (LD, batch, H), "= [num_layers * num_directions, N, H]")
-    return value
-
-
-def _pair(pair: Any, name: str, names: tuple[str, str]) -> Sequence[Any]:
-    """(first, second) from None or a 2-sequence; a TypeError naming ``name`` otherwise."""
-    if pair is None:
-        return None, None
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        got = type(pair).__name__ + (f" of length {len(pair)}" if isinstance(pair, (tuple, list)) else "")
-        raise TypeError(f"{name}: expected None or a pair ({names[0]}, {names[1]}) of arrays, got {got}")
-    return pair
-
-
-def _external_layout(array: FloatArray, unbatched: bool, batch_first: bool) -> FloatArray:
-    """Undoes _time_major for an output [T,N,X]."""
-    if unbatched:
-        return array[:, 0]
-    return array.transpose(1, 0, 2) if batch_first else array
-
-
-def _output_buffer(
-    out: FloatArray | None, unbatched: bool, batch_first: bool, shape: tuple[int, ...], dtype: np.dtype[Any]
-) -> FloatArray | None:
-    """The user's ``out`` array as the plan's time-major y, or None (the plan allocates y)."""
-    if out is None:
-        return None
-    if batch_first and not unbatched:
-        raise ValueError("out: not supported with batch_first=True (y is computed time-major)")
-    if not isinstance(out, np.ndarray) or out.dtype != dtype or not out.flags.c_contiguous:
-        raise TypeError(f"out: expected a C-contiguous {dtype} numpy array")
-    check_shape(out, "out", shape, "(the shape of y)")
-    return out[:, None, :] if unbatched else out
-
-
-def _run_forward(
-    plan: _core.Plan,
-    cell: _Cell,
-    sizes: _Sizes,
-    x: ArrayLike,
-    h0: ArrayLike | None,
-    c0: ArrayLike | None,
-    batch_first: bool,
-    training: bool,
-    keep_packs: bool,
-    out: FloatArray | None = None,
-    lengths: ArrayLike | None = None,
-    dropout: float = 0.0,
-    rng: np.random.Generator | None = None,
-    recurrent_dropout: float = 0.0,
-) -> tuple[
-    FloatArray,
-    FloatArray,
-    FloatArray | None,
-    bool,
-    tuple[int, ...],
-    tuple[FloatArray | None, FloatArray | None],
-]:
-    """One stacked forward on a plan; returns y, h_n, c_n (or None) in the caller's layout, the layout
-    facts (unbatched, y_shape) a backward needs and the masks used: (dropout masks [L-1, T, N, D*H]
-    time-major, recurrent masks [L*D, N, H]), each or None."""
-    x, unbatched = _time_major(x, sizes, batch_first)
-    T, N, _ = x.shape
-    lengths = lengths_array(lengths, N, T, unbatched)
-    masks = recurrent = None
-    if training:
-        DS = sizes.directions * sizes.state_size
-        masks = dropout_masks(rng, dropout, sizes.num_layers, T, N, DS, sizes.dtype)
-        slots = sizes.num_layers * sizes.directions
-        recurrent = recurrent_dropout_masks(rng, recurrent_dropout, slots, N, sizes.state_size, sizes.dtype)
-    h0 = _state(h0, "h0", sizes, N, unbatched)
-    c0 = _state(c0, "c0", sizes, N, unbatched) if cell.has_cell_state else None
-    DH = sizes.directions * sizes.state_size
-    y_shape = (T, DH) if unbatched else ((N, T, DH) if batch_first else (T, N, DH))
-    out = _output_buffer(out, unbatched, batch_first, y_shape, sizes.dtype)
-    y, h_n, c_n = plan.forward(x, h0, c0, training, keep_packs, out, lengths, masks, recurrent)
-    y = _external_layout(y, unbatched, batch_first)
-    if unbatched:
-        h_n = h_n[:, 0]
-        c_n = None if c_n is None else c_n[:, 0]
-    return y, h_n, c_n, unbatched, y_shape, (masks, recurrent)
-
-
-def _run_backward(
-    plan: _core.Plan,
-    cell: _Cell,
-    sizes: _Sizes,
-    batch_first: bool,
-    unbatched: bool,
-    y_shape: tuple[int, ...],
-    dy: ArrayLike | None,
-    dh_n: ArrayLike | None,
-    dc_n: ArrayLike | None,
-    grads: Sequence[FloatArray] | None,
-    accumulate: bool,
-) -> tuple[FloatArray, FloatArray, FloatArray | None, list[FloatArray]]:
-    """The stacked BPTT of the plan's pending forward; returns dx, dh0, dc0 (or None), grads (list)."""
-    if dy is not None:
-        dy = real_array(dy, "dy", sizes.dtype)
-        check_shape(dy, "dy", y_shape, "(the shape of the forward's output y)")
-        if unbatched:
-            dy = dy[:, None, :]
-        elif batch_first:
-            dy = np.ascontiguousarray(dy.transpose(1, 0, 2))
-    N = 1 if unbatched else y_shape[1 if not batch_first else 0]
-    dh_n = _state(dh_n, "dh_n", sizes, N, unbatched)
-    dc_n = _state(dc_n, "dc_n", sizes, N, unbatched) if cell.has_cell_state else None
-    dx, dh0, dc0, grads = plan.backward(dy, dh_n, dc_n, grads, accumulate)
-    dx = _external_layout(dx, unbatched, batch_first)
-    if unbatched:
-        dh0 = dh0[:, 0]
-        dc0 = None if dc0 is None else dc0[:, 0]
-    return dx, dh0, dc0, grads
+    return converted, Sizes(w_ih[1], H, num_layers, 2 if bidirectional else 1, dtype, P)
 
 
 def _forward(
-    cell: _Cell,
+    cell: Cell,
     x: ArrayLike,
     params: Mapping[str, ArrayLike],
     h0: ArrayLike | None,
@@ -461,9 +237,9 @@ def _forward(
     batch_first = flag(batch_first, "batch_first")
     training = flag(training, "training")
     params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
-    plan = _new_plan(cell, sizes, "bias_ih_l0" in params, activations)
+    plan = new_plan(cell, sizes, "bias_ih_l0" in params, activations)
     plan.set_parameters(list(params.values()))
-    y, h_n, c_n, unbatched, y_shape, (masks, recurrent) = _run_forward(
+    y, h_n, c_n, unbatched, y_shape, (masks, recurrent) = run_forward(
         plan,
         cell,
         sizes,
@@ -488,7 +264,7 @@ def _forward(
 
 
 def _backward(
-    cell: _Cell,
+    cell: Cell,
     cache: RecurrentCache,
     dy: ArrayLike | None,
     dh_n: ArrayLike | None,
@@ -513,7 +289,7 @@ def _backward(
         grad_list = [grads[name] for name in params]
     else:
         grad_list = None
-    dx, dh0, dc0, grad_list = _run_backward(
+    dx, dh0, dc0, grad_list = run_backward(
         cache.plan,
         cell,
         cache.sizes,
@@ -643,10 +419,10 @@ def lstm(
     >>> y, (h_n, c_n), cache = fr.functional.lstm(x, params, training=True)
     >>> dx, (dh0, dc0), grads = fr.functional.lstm_backward(cache, np.ones_like(y))
     """
-    h0, c0 = _pair(hx, "hx", ("h0", "c0"))
+    h0, c0 = pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
     y, h_n, c_n, cache = _forward(
-        _LSTM,
+        _cells.LSTM,
         x,
         params,
         h0,
@@ -706,8 +482,8 @@ def lstm_backward(
     RuntimeError
         The cache was already used by a backward.
     """
-    dh_n, dc_n = _pair(dhx, "dhx", ("dh_n", "dc_n"))
-    dx, dh0, dc0, grads_out = _backward(_LSTM, cache, dy, dh_n, dc_n, grads, "lstm")
+    dh_n, dc_n = pair(dhx, "dhx", ("dh_n", "dc_n"))
+    dx, dh0, dc0, grads_out = _backward(_cells.LSTM, cache, dy, dh_n, dc_n, grads, "lstm")
     return dx, (dh0, dc0), grads_out  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 
@@ -788,7 +564,7 @@ def gru(
         Parameter names or shapes that do not match, or an input of the wrong shape.
     """
     activations = _activations(activation, recurrent_activation)
-    cell = _GRU if flag(reset_after, "reset_after") else _GRU_RESET_BEFORE
+    cell = _cells.GRU if flag(reset_after, "reset_after") else _cells.GRU_RESET_BEFORE
     y, h_n, _, cache = _forward(
         cell,
         x,
@@ -850,7 +626,7 @@ def gru_backward(
     RuntimeError
         The cache was already used by a backward.
     """
-    cell = _GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _GRU
+    cell = _cells.GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _cells.GRU
     dx, dh0, _, grads_out = _backward(cell, cache, dy, dh_n, None, grads, "gru")
     return dx, dh0, grads_out
 
@@ -925,7 +701,7 @@ def rnn(
     """
     activations = (activation(nonlinearity, "nonlinearity"), "sigmoid")  # an RNN has no gates
     y, h_n, _, cache = _forward(
-        _RNN,
+        _cells.RNN,
         x,
         params,
         h0,
@@ -985,5 +761,5 @@ def rnn_backward(
     RuntimeError
         The cache was already used by a backward.
     """
-    dx, dh0, _, grads_out = _backward(_RNN, cache, dy, dh_n, None, grads, "rnn")
+    dx, dh0, _, grads_out = _backward(_cells.RNN, cache, dy, dh_n, None, grads, "rnn")
     return dx, dh0, grads_out

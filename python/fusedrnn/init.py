@@ -11,15 +11,13 @@ where a scheme says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._typing import Seed
-
-if TYPE_CHECKING:
-    from .layers import _RecurrentLayer
 
 __all__ = ["SCHEMES", "glorot_uniform_", "identity_", "normal_", "orthogonal_", "uniform_", "zeros_"]
 
@@ -233,14 +231,20 @@ def identity_(array: _Array, gain: float = 1.0) -> _Array:
     return a
 
 
-def apply_scheme(layer: _RecurrentLayer[Any], scheme: str, rng: np.random.Generator) -> None:
-    """Re-initialises a layer's parameters by `scheme` (the layers' ``init=``; "torch" leaves PyTorch's
-    U(-1/sqrt(H), 1/sqrt(H)) in place)."""
+def apply_scheme(
+    params: Mapping[str, NDArray[Any]],
+    hidden_size: int,
+    scheme: str,
+    rng: np.random.Generator,
+    forget_gate: slice | None = None,
+) -> None:
+    """Re-initialises a stack's parameters (PyTorch's names, gate blocks of hidden_size rows) in place by
+    `scheme`, the layers' ``init=``; "torch" leaves PyTorch's U(-1/sqrt(H), 1/sqrt(H)) in place.
+    forget_gate: the rows of an LSTM's forget gate, whose input bias "keras" sets to 1."""
     if scheme == "torch":
         return
-    H = layer.hidden_size
-    forget = getattr(layer, "_cell", "") == "lstm"
-    for name, value in layer._params.items():
+    H = hidden_size
+    for name, value in params.items():
         work = value.astype(np.float64)
         if name.startswith("weight_ih"):
             if scheme == "identity":
@@ -258,8 +262,8 @@ def apply_scheme(layer: _RecurrentLayer[Any], scheme: str, rng: np.random.Genera
                     orthogonal_(block, rng=rng)
         elif name.startswith("bias") and scheme in ("keras", "identity"):
             zeros_(work)
-            if scheme == "keras" and forget and name.startswith("bias_ih"):
-                work[H : 2 * H] = 1.0  # Keras's unit_forget_bias (gates i, f, g, o)
+            if scheme == "keras" and forget_gate is not None and name.startswith("bias_ih"):
+                work[forget_gate] = 1.0  # Keras's unit_forget_bias
         elif name.startswith("weight_hr") and scheme == "keras":
             glorot_uniform_(work, rng=rng)
         value[...] = work

@@ -15,36 +15,18 @@ time instead) and warns about input dropout (training only; inference is unaffec
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from . import _cells, _options
 from ._typing import Activation
-
-if TYPE_CHECKING:
-    from .layers import GRU, LSTM, RNN, _RecurrentLayer
+from ._validation import ACTIVATIONS
+from ._validation import activation as activation_check
+from .layers import GRU, LSTM, RNN
 
 __all__ = ["from_keras", "to_keras_weights"]
-
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-def _keras_to_torch_blocks(matrix: NDArray[Any], H: int, cell: str) -> NDArray[Any]:
-    """Keras columns (gate-major, Keras order) -> PyTorch rows (the transpose, PyTorch order)."""
-    if cell == "gru":
-        z, r, h = (matrix[..., k * H : (k + 1) * H] for k in range(3))
-        matrix = np.concatenate([r, z, h], axis=-1)
-    return np.ascontiguousarray(matrix.T)
-
-
-def _torch_to_keras_blocks(matrix: NDArray[Any], H: int, cell: str) -> NDArray[Any]:
-    """PyTorch rows -> Keras columns (the inverse of _keras_to_torch_blocks)."""
-    matrix = np.asarray(matrix).T
-    if cell == "gru":
-        r, z, n = (matrix[..., k * H : (k + 1) * H] for k in range(3))
-        matrix = np.concatenate([z, r, n], axis=-1)
-    return np.ascontiguousarray(matrix)
 
 
 def _cell_of(keras_layer: Any) -> str:
@@ -60,8 +42,6 @@ def _activation_name(value: Any, argument: str) -> Activation:
     if name is None:
         return "linear"
     name = {"hard_sigmoid": "hard_sigmoid", "linear": "linear"}.get(name, name)
-    from ._validation import ACTIVATIONS
-
     if name not in ACTIVATIONS:
         runs = ", ".join(ACTIVATIONS)
         raise ValueError(f"keras_layer: {argument}={name!r} is not one fusedrnn runs ({runs})")
@@ -72,17 +52,20 @@ def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[st
     weights = keras_layer.get_weights()
     kernel, recurrent = weights[0], weights[1]
     H = recurrent.shape[0]
-    G = _GATES[cell]
+    G = _cells.gates(cell)
     params = {
-        "weight_ih" + suffix: _keras_to_torch_blocks(kernel, H, cell),
-        "weight_hh" + suffix: _keras_to_torch_blocks(recurrent, H, cell),
+        "weight_ih" + suffix: _cells.from_keras_blocks(kernel, H, cell),
+        "weight_hh" + suffix: _cells.from_keras_blocks(recurrent, H, cell),
     }
     if len(weights) > 2:
         bias = weights[2]
         if cell == "gru" and bias.ndim == 2:  # reset_after: input and recurrent biases
-            b_ih, b_hh = _keras_to_torch_blocks(bias[0], H, cell), _keras_to_torch_blocks(bias[1], H, cell)
+            b_ih, b_hh = (
+                _cells.from_keras_blocks(bias[0], H, cell),
+                _cells.from_keras_blocks(bias[1], H, cell),
+            )
         else:
-            b_ih, b_hh = _keras_to_torch_blocks(bias, H, cell), np.zeros(G * H, bias.dtype)
+            b_ih, b_hh = _cells.from_keras_blocks(bias, H, cell), np.zeros(G * H, bias.dtype)
         params["bias_ih" + suffix], params["bias_hh" + suffix] = b_ih, b_hh
     return params, kernel.shape[0], H
 
@@ -123,12 +106,10 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
 
     Examples
     --------
-    >>> keras_lstm = keras.layers.LSTM(50, activation="relu")
+    >>> keras_lstm = keras.LSTM(50, activation="relu")
     >>> keras_lstm.build((None, 3, 1))
     >>> lstm = fr.from_keras(keras_lstm)
     """
-    from . import layers
-
     wrapper = None
     if type(keras_layer).__name__ == "Bidirectional":
         wrapper = keras_layer
@@ -158,28 +139,23 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
     params, C, H = _direction_params(first, cell, "_l0")
     if wrapper is not None:
         params.update(_direction_params(directions[1], cell, "_l0_reverse")[0])
-    recurrent_dropout = float(getattr(first, "recurrent_dropout", 0.0))
-    layer: LSTM | GRU | RNN
+    layer_class: type[LSTM] | type[GRU] | type[RNN] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[cell]
     options: dict[str, Any] = dict(
         batch_first=True,
         bidirectional=wrapper is not None,
-        bias=bool(first.use_bias),
         dtype=dtype,
-        recurrent_dropout=recurrent_dropout,
         merge_mode=wrapper.merge_mode if wrapper is not None else "concat",
     )
-    activation = _activation_name(first.activation, "activation")
-    if cell == "rnn":
-        layer = layers.RNN(C, H, nonlinearity=activation, **options)
-    else:
-        recurrent_activation = _activation_name(first.recurrent_activation, "recurrent_activation")
-        kwargs: dict[str, Any] = dict(
-            activation=activation, recurrent_activation=recurrent_activation, **options
-        )
-        if cell == "gru":
-            layer = layers.GRU(C, H, reset_after=bool(first.reset_after), **kwargs)
-        else:
-            layer = layers.LSTM(C, H, **kwargs)
+    # The options a Keras layer has too, by the option record: each read from its Keras attribute.
+    for name, option in _options.OPTIONS[layer_class.__name__].items():
+        if option.keras is not None:
+            value = getattr(first, option.keras, option.default)
+            if option.argument is activation_check:
+                value = _activation_name(value, option.keras)
+            elif isinstance(option.default, (bool, float)):
+                value = type(option.default)(value)
+            options[name] = value
+    layer = layer_class(C, H, **options)
     layer.load_state_dict(params)
     layer.keras_options = {
         "return_sequences": bool(first.return_sequences),
@@ -188,7 +164,7 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
     return layer
 
 
-def to_keras_weights(layer: _RecurrentLayer[Any]) -> list[NDArray[Any]]:
+def to_keras_weights(layer: LSTM | GRU | RNN) -> list[NDArray[Any]]:
     """The list ``keras_layer.set_weights`` takes for the Keras twin of a one-layer fusedrnn layer.
 
     Parameters
@@ -208,22 +184,4 @@ def to_keras_weights(layer: _RecurrentLayer[Any]) -> list[NDArray[Any]]:
     ValueError
         num_layers > 1, or a projection.
     """
-    if layer.num_layers != 1:
-        raise ValueError(f"layer: Keras layers have one layer; this one has num_layers={layer.num_layers}")
-    if getattr(layer, "proj_size", 0):
-        raise ValueError("layer: Keras has no LSTM projection (proj_size)")
-    cell = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[type(layer).__name__]
-    params = layer.state_dict()
-    H = layer.hidden_size
-    weights: list[NDArray[Any]] = []
-    for suffix in ("_l0", "_l0_reverse") if layer.bidirectional else ("_l0",):
-        weights.append(_torch_to_keras_blocks(params["weight_ih" + suffix], H, cell))
-        weights.append(_torch_to_keras_blocks(params["weight_hh" + suffix], H, cell))
-        if layer.bias:
-            b_ih, b_hh = params["bias_ih" + suffix], params["bias_hh" + suffix]
-            if cell == "gru" and layer.reset_after:
-                pair = [_torch_to_keras_blocks(b_ih, H, cell), _torch_to_keras_blocks(b_hh, H, cell)]
-                weights.append(np.stack(pair))
-            else:
-                weights.append(_torch_to_keras_blocks(b_ih + b_hh, H, cell))
-    return weights
+    return layer.to_keras_weights()

@@ -1,4 +1,6 @@
-"""Layer classes: parameters, gradients and train/eval state around `fusedrnn.functional`.
+"""Layer classes: `LSTM`, `GRU` and `RNN`, each its constructor (its options are its record in
+`fusedrnn._options`), its call signature and documentation; what they share (parameters, modes,
+pickling, streaming, the calls on a prepared plan) is `fusedrnn._recurrent`'s `RecurrentLayer`.
 
 Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in PyTorch, so a
 ``torch.nn.LSTM`` state_dict loads unchanged and gives the same outputs.
@@ -6,972 +8,24 @@ Parameters are NumPy arrays named, shaped, ordered and initialised exactly as in
 
 from __future__ import annotations
 
-import difflib
-import threading
-import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypedDict, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, NoReturn, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from . import _core, _options, functional
-from . import init as init_module
+from ._recurrent import RecurrentLayer, errors_name
+from ._stack import StatePair, pair
 from ._typing import Activation, FloatArray, InitScheme, MergeMode, Seed
-from ._validation import SIZE_LIMITS, bounded_int, flag, kernel_dtype, probability, real_array, size
 from ._validation import activation as _activation
 
 __all__ = ["GRU", "LSTM", "RNN"]
-
-# What a layer returns as its final state: h_n (GRU, RNN) or (h_n, c_n) (LSTM).
-_State = TypeVar("_State", FloatArray, tuple[FloatArray, FloatArray])
-# What a state argument takes: h, or (h, c) for an LSTM (either may be None: zeros), as arrays or
-# anything np.asarray accepts; None: zeros.
-StateLike: TypeAlias = ArrayLike | tuple[ArrayLike | None, ArrayLike | None] | None
-_Layer = TypeVar("_Layer", bound="_RecurrentLayer[Any]")
-
-
-class LoadResult(TypedDict):
-    """What `load_state_dict` returns: the names it did not find, and the names it did not know."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]
-
-
-class _RecurrentLayer(Generic[_State]):
-    """What LSTM, GRU and RNN share: the plan, parameters, gradients, modes, forward and backward.
-
-    Never stale, by construction: the plan reads the parameter arrays themselves and packs them (1) at
-    every training-mode forward, and (2) once per entry into eval mode, keeping the packs while the layer
-    stays in eval mode. While it keeps them the arrays are read-only, so an in-place write raises
-    ``ValueError: ... read-only`` instead of silently using stale packs; attribute assignment
-    (``lstm.weight_hh_l0 = w``) and `load_state_dict` stay allowed and repack; `train()` makes the arrays
-    writable again. In training mode the forward keeps a copy of the parameters' values, and `backward`
-    raises a RuntimeError naming a parameter that was changed in place between the two.
-    """
-
-    _cell = ""  # the _core.Plan cell name, set by each subclass
-    _weight_format: str = "fp32"  # the products' weight format; quantized() layers have "bf16" or "int8"
-    # Set by the constructor (the parameters themselves are read through __getattr__).
-    input_size: int
-    hidden_size: int
-    num_layers: int
-    bias: bool
-    batch_first: bool
-    dropout: float
-    bidirectional: bool
-    dtype: np.dtype[Any]
-    training: bool
-    stateful: bool
-    init: InitScheme
-    merge_mode: MergeMode
-    recurrent_dropout: float
-    grads: dict[str, FloatArray]
-    dropout_masks: FloatArray | None
-    recurrent_dropout_masks: FloatArray | None
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        dtype: DTypeLike = np.float32,
-        seed: Seed = None,
-        *,
-        activation: Activation = "tanh",
-        recurrent_activation: Activation = "sigmoid",
-        recurrent_dropout: float = 0.0,
-        init: InitScheme = "torch",
-        merge_mode: MergeMode = "concat",
-        stateful: bool = False,
-        **unknown: NoReturn,
-    ) -> None:
-        """The constructor LSTM and GRU share (see theirs for the arguments)."""
-        with _errors_name(type(self)):
-            self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
-            self.activation = _activation(activation, "activation")
-            self.recurrent_activation = _activation(recurrent_activation, "recurrent_activation")
-            self._configure(
-                input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, seed
-            )
-
-    # Every constructor argument (the subclasses' included), for the unknown-argument message.
-    _ARGUMENTS: tuple[str, ...] = (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "batch_first",
-        "dropout",
-        "bidirectional",
-        "dtype",
-        "seed",
-        "init",
-        "merge_mode",
-        "stateful",
-        "activation",
-        "recurrent_activation",
-        "recurrent_dropout",
-    )
-
-    def _plan_activations(self) -> tuple[str, str]:
-        return self.activation, self.recurrent_activation
-
-    def _options(
-        self,
-        unknown: Mapping[str, object],
-        stateful: bool,
-        init: str,
-        merge_mode: str,
-        bidirectional: bool,
-        recurrent_dropout: float,
-    ) -> None:
-        """The keyword options every class checks the same way (the constructors share them)."""
-        _refuse_unknown(unknown, self._ARGUMENTS)
-        self.stateful = flag(stateful, "stateful")
-        self.init = _init_scheme(init)
-        self.merge_mode = _merge_mode(merge_mode, bidirectional)
-        self.recurrent_dropout = probability(recurrent_dropout, "recurrent_dropout")
-
-    def _configure(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int,
-        bias: bool,
-        batch_first: bool,
-        dropout: float,
-        bidirectional: bool,
-        dtype: DTypeLike,
-        seed: Seed,
-    ) -> None:
-        self.input_size = size(input_size, "input_size")
-        self.hidden_size = size(hidden_size, "hidden_size", "hidden_size")
-        self.num_layers = size(num_layers, "num_layers", "num_layers")
-        self.dropout = probability(dropout, "dropout")
-        if self.dropout > 0 and self.num_layers == 1:
-            warnings.warn(
-                f"dropout={self.dropout} does nothing with num_layers=1: dropout acts between stacked "
-                "layers (on every layer's output but the last), as in PyTorch",
-                UserWarning,
-                stacklevel=4,
-            )
-        self.bias = flag(bias, "bias")
-        self.batch_first = flag(batch_first, "batch_first")
-        self.bidirectional = flag(bidirectional, "bidirectional")
-        if dtype is None:  # np.dtype(None) would silently mean float64
-            raise TypeError("dtype: expected float32 or float64, got None")
-        self.dtype = kernel_dtype(dtype)
-        self.training = True
-        # Sizes are checked against the supported limits here, before any parameter is made.
-        plan = self._new_plan()
-
-        # PyTorch's init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in registration order.
-        try:
-            rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as err:
-            expected = "None, an int >= 0 or a numpy Generator/SeedSequence"
-            raise type(err)(f"seed: expected {expected}: {err}") from err
-        bound = 1.0 / np.sqrt(self.hidden_size)
-        self._params: dict[str, FloatArray] = {}
-        for name, shape in plan.parameter_shapes():
-            self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
-        init_module.apply_scheme(self, self.init, rng)
-        self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
-        self._rng = rng  # after the initial weights: the dropout masks
-        self.dropout_masks = self.recurrent_dropout_masks = None
-        self._attach(plan)
-
-    def _new_plan(self) -> _core.Plan:
-        return _core.Plan(
-            self._cell,
-            self.input_size,
-            self.hidden_size,
-            self.num_layers,
-            self.bidirectional,
-            self.bias,
-            self.dtype.name,
-            *self._plan_activations(),
-            self._proj_size(),
-            self._weight_format,
-        )
-
-    def _proj_size(self) -> int:
-        return 0
-
-    def _attach(self, plan: _core.Plan) -> None:
-        """Derived state: the plan reading the parameters, the call facts, no pending forward."""
-        plan.set_parameters(list(self._params.values()))
-        self._plan = plan
-        self._grad_list = list(self.grads.values())
-        self._cell_facts = functional._CELLS[self._cell]
-        D = 2 if self.bidirectional else 1
-        self._sizes = functional._Sizes(
-            self.input_size, self.hidden_size, self.num_layers, D, self.dtype, self._proj_size()
-        )
-        # (thread id, unbatched, y_shape) of the forward backward would differentiate
-        self._pending: tuple[int, bool, tuple[int, ...]] | None = None
-        # merge_mode="mul": the two directions' outputs of the pending forward
-        self._merge_inputs: tuple[FloatArray, FloatArray] | None = None
-        # stateful: (h_n, c_n or None) of the last call, the next call's initial state
-        self._state: tuple[FloatArray, FloatArray | None] | None = None
-        self._last_forward_was_eval = False
-        self._set_writable(self.training)
-
-    def _set_writable(self, writable: bool) -> None:
-        for value in self._params.values():
-            value.flags.writeable = writable
-
-    # -- pickling and loading (the plan is rebuilt, never pickled) -----------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        options = _options.OPTIONS[_option_class(type(self))]
-        state: dict[str, Any] = {key: self.__dict__[key] for key in options}
-        state.update(training=self.training, _params=self._params, grads=self.grads, _rng=self._rng)
-        if "reset_after" in options:
-            state["_cell"] = self._cell  # fusedrnn <= 0.3 read the GRU's form from here
-        if self._weight_format != "fp32":
-            state["_weight_format"] = self._weight_format
-        return state
-
-    def __setstate__(self, state: Mapping[str, Any]) -> None:
-        self._restore(state, "pickled state", copy=True)
-
-    def _restore(self, state: Mapping[str, Any], where: str, *, copy: bool) -> None:
-        """Makes this unmade layer (``cls.__new__(cls)``) from a pickled state or a loaded file.
-
-        Everything is checked as the constructor checks it (`fusedrnn._options`), and the parameters
-        against the shapes the kernels derive from the options, before the plan is made; nothing is
-        initialised at random. Raises only ValueError, naming ``where``. copy=False adopts the parameter
-        arrays (made C-contiguous, aligned and writable, copying only if they are not).
-        """
-        if not isinstance(state, Mapping):
-            raise ValueError(f"{where}: expected a mapping, got {type(state).__name__}")
-        class_name = _option_class(type(self))
-        state = dict(state)
-        weight_format = state.pop("_weight_format", "fp32")
-        training = state.pop("training", True)
-        params = state.pop("_params", None)
-        grads = state.pop("grads", None)
-        rng = state.pop("_rng", None)
-        cell = state.pop("_cell", None)
-        options = _options.check(class_name, state, where)
-        if not isinstance(weight_format, str) or weight_format not in _options.WEIGHT_FORMATS:
-            raise ValueError(
-                f"{where}: weight format: expected 'fp32', 'bf16' or 'int8', got {weight_format!r}"
-            )
-        if not isinstance(training, (bool, np.bool_)):
-            raise ValueError(f"{where}: training: expected a bool, got {type(training).__name__}")
-        if weight_format != "fp32" and (training or options["dtype"] != "float32" or grads):
-            raise ValueError(
-                f"{where}: a {weight_format} layer is inference-only (eval mode, no gradients, float32)"
-            )
-        if rng is None:
-            rng = np.random.default_rng()
-        elif not isinstance(rng, np.random.Generator):
-            raise ValueError(f"{where}: _rng: expected a numpy Generator, got {type(rng).__name__}")
-        own_cell = _options.cell(class_name, options)
-        # fusedrnn 0.1 named an RNN's cell after its nonlinearity
-        if (
-            cell is not None
-            and cell != own_cell
-            and not (class_name == "RNN" and cell in ("rnn_tanh", "rnn_relu"))
-        ):
-            raise ValueError(f"{where}: _cell: {cell!r} is not the cell of this {class_name} ({own_cell!r})")
-        dtype = np.dtype(options["dtype"])
-        shapes = _options.parameter_shapes(class_name, options, where)
-        params = _checked_arrays(params, "_params", shapes, dtype, where, copy)
-        if weight_format != "fp32":
-            grads = {}
-        elif grads is None:
-            grads = {name: np.zeros_like(value) for name, value in params.items()}
-        else:
-            grads = _checked_arrays(grads, "grads", shapes, dtype, where, True)
-        options["dtype"] = dtype
-        self.__dict__.update(options)  # not through __setattr__: nothing is made yet
-        self.__dict__.update(training=bool(training), _params=params, grads=grads, _rng=rng)
-        if weight_format != "fp32":
-            self._weight_format = weight_format
-        if class_name == "GRU":
-            self._cell = own_cell
-        self.dropout_masks = self.recurrent_dropout_masks = None
-        try:
-            plan = self._new_plan()
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{where}: {err}") from None
-        self._attach(plan)
-
-    # -- parameters ---------------------------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> FloatArray:
-        """The parameters by name: ``lstm.weight_ih_l0`` (PyTorch's names; see `named_parameters`)."""
-        params: dict[str, FloatArray] | None = self.__dict__.get("_params")
-        if params is not None and name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    # The configuration the plan was built for: fixed for the layer's lifetime (reassigning num_layers
-    # used to run a different stack than the parameters described).
-    _CONFIGURATION: tuple[str, ...] = (
-        "input_size",
-        "hidden_size",
-        "num_layers",
-        "bias",
-        "bidirectional",
-        "dtype",
-        "nonlinearity",
-        "activation",
-        "recurrent_activation",
-        "dropout",
-        "reset_after",
-        "recurrent_dropout",
-        "proj_size",
-    )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] == "_":  # private state (every call sets some): neither a parameter nor configuration
-            object.__setattr__(self, name, value)
-            return
-        params = self.__dict__.get("_params")
-        if params is not None and name in params:
-            # Assigning a parameter copies into its storage (so `lstm.weight_ih_l0 -= lr * g` works
-            # and the array stays C-contiguous in the layer's dtype).
-            self._assign(name, value)
-        elif name in self._CONFIGURATION and "_plan" in self.__dict__:
-            raise AttributeError(f"{name}: fixed when the layer is made; make a new layer instead")
-        else:
-            object.__setattr__(self, name, value)
-
-    def _assign(self, name: str, value: ArrayLike) -> None:
-        target = self._params[name]
-        array = real_array(value, name, self.dtype)
-        if array.shape != target.shape:
-            raise ValueError(f"{name}: expected shape {target.shape}, got {array.shape}")
-        if array is not target:
-            self._write_parameters({name: array})
-
-    def _write_parameters(self, arrays: Mapping[str, FloatArray]) -> None:
-        """Copies arrays into the parameters' storage: the one way the layer writes its parameters.
-
-        It waits for the calls running in other threads and holds back new ones until the copy is done,
-        so every call computes with the old parameters or the new ones, never a mix."""
-
-        def copy() -> None:
-            for name, array in arrays.items():
-                target = self._params[name]
-                target.flags.writeable = True
-                np.copyto(target, array)
-                target.flags.writeable = self.training
-
-        self._plan.with_calls_excluded(copy)
-
-    def named_parameters(self) -> list[tuple[str, FloatArray]]:
-        """The parameters with their names, in PyTorch's order.
-
-        Returns
-        -------
-        list of (str, numpy.ndarray)
-            ``(name, array)`` pairs (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ...). The arrays
-            are the layer's own: edit them in place in training mode; in eval mode they are read-only
-            (the layer keeps packed copies; assign or `load_state_dict` instead).
-        """
-        return list(self._params.items())
-
-    def parameters(self) -> list[FloatArray]:
-        """The parameter arrays in PyTorch's order (the layer's own, as in `named_parameters`).
-
-        Returns
-        -------
-        list of numpy.ndarray
-        """
-        return list(self._params.values())
-
-    def to_keras_weights(self) -> list[FloatArray]:
-        """The weights of this layer in Keras's layout (see `fusedrnn.keras_interop.to_keras_weights`).
-
-        Returns
-        -------
-        list of numpy.ndarray
-            The list a Keras layer's ``set_weights`` takes: ``kernel``, ``recurrent_kernel`` and
-            ``bias`` (a ``Bidirectional`` wrapper's list, forward then backward, when bidirectional).
-
-        Raises
-        ------
-        ValueError
-            For more than one layer or a projection (Keras has neither).
-        """
-        from .keras_interop import to_keras_weights
-
-        return to_keras_weights(self)
-
-    def parameter_count(self, convention: Literal["torch", "keras"] = "torch") -> int:
-        """The number of parameters, as PyTorch or as Keras counts them.
-
-        Parameters
-        ----------
-        convention : {"torch", "keras"}
-            "torch": as PyTorch and fusedrnn count them (two biases, b_ih and b_hh); "keras": as Keras
-            counts the same layer (one bias per gate for LSTM and SimpleRNN, two for GRU's reset_after
-            form).
-
-        Returns
-        -------
-        int
-
-        Raises
-        ------
-        ValueError
-            For another convention.
-
-        Examples
-        --------
-        >>> lstm = fr.LSTM(1, 50)
-        >>> lstm.parameter_count(), lstm.parameter_count("keras")
-        (10600, 10400)
-        """
-        if convention not in ("torch", "keras"):
-            raise ValueError(f"convention: expected 'torch' or 'keras', got {convention!r}")
-        total = sum(value.size for value in self._params.values())
-        if convention == "keras" and self.bias and self._cell != "gru":
-            total -= sum(value.size for name, value in self._params.items() if name.startswith("bias_hh"))
-        return total
-
-    def summary(self, print_fn: Callable[[str], object] | None = print) -> str:
-        """A Keras-style table of the parameters (name, shape, count) with both totals.
-
-        Parameters
-        ----------
-        print_fn : callable or None
-            Called with the table (default: print); None: not printed.
-
-        Returns
-        -------
-        str
-            The table.
-        """
-        rows = [(name, str(value.shape), f"{value.size:,}") for name, value in self._params.items()]
-        width = max(len(r[0]) for r in rows + [("parameter", "", "")])
-        shape_width = max(len(r[1]) for r in rows + [("", "shape", "")])
-        count_width = max(len(r[2]) for r in rows + [("", "", "count")])
-        lines = [repr(self), f"  {'parameter':<{width}}  {'shape':<{shape_width}}  {'count':>{count_width}}"]
-        lines += [f"  {n:<{width}}  {sh:<{shape_width}}  {c:>{count_width}}" for n, sh, c in rows]
-        torch_total, keras_total = self.parameter_count("torch"), self.parameter_count("keras")
-        lines.append(f"  total: {torch_total:,} parameters (PyTorch's count: biases b_ih and b_hh)")
-        if keras_total != torch_total:
-            lines.append(f"  as Keras counts this layer (one bias): {keras_total:,}")
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
-    def state_dict(self) -> dict[str, FloatArray]:
-        """Copies of the parameters, keyed by PyTorch's names (as ``torch.nn.LSTM.state_dict()``).
-
-        Returns
-        -------
-        dict of str to numpy.ndarray
-        """
-        return {name: value.copy() for name, value in self._params.items()}
-
-    def load_state_dict(self, state_dict: Mapping[str, ArrayLike], strict: bool = True) -> LoadResult:
-        """Loads parameters by PyTorch's names; nothing is changed if any check fails.
-
-        Parameters
-        ----------
-        state_dict : mapping of str to array_like
-            NumPy arrays, or anything ``np.asarray`` accepts (e.g. CPU torch tensors); converted to the
-            layer's dtype. Shapes must match.
-        strict : bool
-            True: the names must match exactly; False: only the names present are loaded.
-
-        Returns
-        -------
-        dict
-            ``{"missing_keys": [...], "unexpected_keys": [...]}``, as PyTorch returns.
-
-        Raises
-        ------
-        KeyError
-            strict and the names differ.
-        TypeError
-            state_dict is not a mapping, or a value is not real-valued.
-        ValueError
-            A shape differs.
-
-        Examples
-        --------
-        >>> lstm.load_state_dict({k: v.numpy() for k, v in torch_lstm.state_dict().items()})
-        {'missing_keys': [], 'unexpected_keys': []}
-        """
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(f"state_dict: expected a mapping, got {type(state_dict).__name__}")
-        missing = [k for k in self._params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in self._params]
-        if strict and (missing or unexpected):
-            raise KeyError(f"state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        staged: dict[str, FloatArray] = {}
-        for name in self._params:
-            if name in state_dict:
-                array = real_array(state_dict[name], f"state_dict['{name}']", self.dtype)
-                if array.shape != self._params[name].shape:
-                    raise ValueError(
-                        f"state_dict['{name}']: expected shape {self._params[name].shape}, got {array.shape}"
-                    )
-                staged[name] = array
-        self._write_parameters(staged)
-        return {"missing_keys": missing, "unexpected_keys": unexpected}
-
-    def zero_grad(self) -> None:
-        """Sets every array of `grads` to zero (in place; backward accumulates into them)."""
-        for g in self.grads.values():
-            g.fill(0)
-
-    # -- modes --------------------------------------------------------------------------------------
-
-    def train(self: _Layer, mode: bool = True) -> _Layer:
-        """Switches between training and eval mode.
-
-        Parameters
-        ----------
-        mode : bool
-            True (training mode): parameters writable, packed at every forward, which keeps what
-            `backward` needs. False (eval mode, as `eval`): parameters read-only, packed once and kept;
-            no workspace for backward. A layer made by `quantized` is inference-only: RuntimeError.
-
-        Returns
-        -------
-        layer
-            The layer itself.
-        """
-        mode = flag(mode, "mode")
-        if mode and self._weight_format != "fp32":
-            raise RuntimeError(
-                f"train: this {self._weight_format} layer (from quantized()) is inference-only; train the "
-                "float32 layer and quantise it again"
-            )
-        self.training = mode
-        if self.training:
-            self._plan.drop_packs()
-        self._set_writable(self.training)
-        return self
-
-    def eval(self: _Layer) -> _Layer:
-        """Eval mode, ``train(False)``: inference kernels, packed weights kept, no backward workspace.
-
-        Returns
-        -------
-        layer
-            The layer itself.
-        """
-        return self.train(False)
-
-    # -- reduced precision ----------------------------------------------------------------------------
-
-    def quantized(self: _Layer, format: Literal["int8", "bf16"] = "int8") -> _Layer:
-        """An inference-only copy whose input and recurrent products read reduced-precision weights.
-
-        Parameters
-        ----------
-        format : {"int8", "bf16"}
-            ``"int8"``: the weights quantised once per output row (symmetric: scale max|w| / 127), the
-            products' other operand (x_t, h_{t-1}, and r * h_{t-1} or o * act(c_t) where a cell has a
-            second product) quantised per row the same way at each step, int32 sums, dequantised into
-            float32 for the gate math. ``"bf16"``: weights and operands rounded to bfloat16 (to nearest
-            even), float32 sums. State, gates and outputs stay float32.
-
-        Returns
-        -------
-        layer
-            A layer of the same class in eval mode, with its own copy of the parameters (read-only):
-            the same call signature and outputs as this one, with every option that applies to
-            inference (stacks, bidirectional, ``lengths``, activations, projection, both GRU forms,
-            `step`). `train` and `backward` raise RuntimeError. Layers with fewer than 8,192 weights
-            stay float32 (the reduced formats are not faster there); `layer_formats` tells which do.
-
-        Raises
-        ------
-        ValueError
-            format is not "int8" or "bf16", or the layer's dtype is not float32.
-
-        Notes
-        -----
-        The kernels use AVX512-VNNI (int8) and AVX512-BF16 (bf16) where the CPU has them, and portable
-        kernels elsewhere (``fusedrnn.cpu_info()["reduced_precision"]``); the int8 results are the same
-        bits on every path and thread count. Measured errors against float32 are in the README.
-
-        Examples
-        --------
-        >>> q = fr.LSTM(256, 512).eval().quantized("int8")
-        >>> y, (h_n, c_n) = q(x)
-        """
-        fmt = _reduced_format(format)
-        if self.dtype != np.float32:
-            raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
-        state = self.__getstate__()
-        state.update(training=False, _weight_format=fmt, grads={})  # inference-only: no gradients
-        layer = type(self).__new__(type(self))
-        layer.__setstate__(state)
-        return layer
-
-    @property
-    def weight_format(self) -> str:
-        """ "fp32", or "bf16" / "int8" for a layer made by `quantized`."""
-        return self._weight_format
-
-    @property
-    def layer_formats(self) -> list[str]:
-        """The format each layer of the stack computes its products in ("fp32" for layers that a
-        `quantized` layer keeps float32 because they are small)."""
-        return list(self._plan.layer_formats)
-
-    @property
-    def retained_bytes(self) -> int:
-        """Bytes the layer keeps between calls for speed (packed weights, kernel scratch, training
-        workspace); it grows to the largest call and is reused by every call no larger."""
-        return self._plan.retained_bytes
-
-    # -- computation --------------------------------------------------------------------------------
-
-    def _forward(
-        self,
-        x: ArrayLike,
-        h0: ArrayLike | None,
-        c0: ArrayLike | None,
-        out: FloatArray | None,
-        lengths: ArrayLike | None,
-    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-        if self.stateful and h0 is None and c0 is None and self._state is not None:
-            h0, c0 = self._state
-            batch = np.shape(x)[0 if self.batch_first else 1] if np.ndim(x) == 3 else None
-            if (h0.ndim == 3) != (batch is not None) or (batch is not None and h0.shape[1] != batch):
-                carried = h0.shape[1] if h0.ndim == 3 else "unbatched"
-                raise ValueError(
-                    f"x: this stateful layer carries a state for batch size {carried}; call reset_state() "
-                    "before a batch of another size"
-                )
-        if out is not None and self.merge_mode != "concat":
-            raise ValueError(
-                f"out: not supported with merge_mode={self.merge_mode!r} (y is merged after the kernels)"
-            )
-        y, h_n, c_n, unbatched, y_shape, masks = functional._run_forward(
-            self._plan,
-            self._cell_facts,
-            self._sizes,
-            x,
-            h0,
-            c0,
-            self.batch_first,
-            self.training,
-            keep_packs=not self.training,
-            out=out,
-            lengths=lengths,
-            dropout=self.dropout,
-            rng=self._rng,
-            recurrent_dropout=self.recurrent_dropout,
-        )
-        # The masks of the last training forward, or None: dropout between layers [L-1, T, N, D*H]
-        # (time-major factors) and recurrent dropout [L*D, N, H]. Set through __dict__: this runs at every
-        # call, and __setattr__'s checks cost microseconds on small shapes.
-        state = self.__dict__
-        state["dropout_masks"], state["recurrent_dropout_masks"] = masks
-        state["_pending"] = (threading.get_ident(), unbatched, y_shape) if self.training else None
-        state["_last_forward_was_eval"] = not self.training
-        state["_merge_inputs"] = None
-        if self.stateful:  # the next call starts here (copies: the caller may edit what is returned)
-            self._state = (h_n.copy(), None if c_n is None else c_n.copy())
-        if self.merge_mode != "concat":
-            # Keras's Bidirectional merge of the top layer's two directions (lower layers of a stack feed
-            # the next one concatenated, as in PyTorch).
-            S = y.shape[-1] // 2
-            forward_part, backward_part = y[..., :S], y[..., S:]
-            if self.training and self.merge_mode == "mul":
-                self._merge_inputs = (forward_part, backward_part)
-            y = {
-                "sum": forward_part + backward_part,
-                "mul": forward_part * backward_part,
-                "ave": (forward_part + backward_part) / 2,
-            }[self.merge_mode]
-        return y, h_n, c_n
-
-    def _backward(
-        self, dy: ArrayLike | None, dh_n: ArrayLike | None, dc_n: ArrayLike | None
-    ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-        if self._pending is None:
-            if self._last_forward_was_eval:
-                raise RuntimeError(
-                    "backward: the last forward ran in eval mode, which keeps no workspace; "
-                    "call train() and run forward again"
-                )
-            raise RuntimeError("backward: no training-mode forward to differentiate; call forward first")
-        thread, unbatched, y_shape = self._pending
-        if thread != threading.get_ident():
-            raise RuntimeError(
-                "backward: the pending forward ran in another thread; a layer's forward/backward pair "
-                "belongs to one thread: give each thread its own layer"
-            )
-        if self.merge_mode != "concat" and dy is not None:
-            dy = self._unmerge_gradient(dy, y_shape)
-        dx, dh0, dc0, _ = functional._run_backward(
-            self._plan,
-            self._cell_facts,
-            self._sizes,
-            self.batch_first,
-            unbatched,
-            y_shape,
-            dy,
-            dh_n,
-            dc_n,
-            self._grad_list,
-            True,
-        )
-        # Released only after a successful backward: a call refused for bad arguments can be retried.
-        self._pending = None
-        return dx, dh0, dc0
-
-    def reset_state(self, state: StateLike = None) -> None:
-        """For stateful layers: forgets the carried state, or sets it.
-
-        Parameters
-        ----------
-        state : array_like, (array_like, array_like) or None
-            None: the next call starts from zeros. Otherwise the state the next call starts from: h, or
-            (h, c) for an LSTM, shaped like the layer's h_n (c_n); copied.
-        """
-        if state is None:
-            self._state = None
-            return
-        h, c = self._split_state(state)
-        h = real_array(h, "state", self.dtype).copy()
-        self._state = (h, None if c is None else real_array(c, "state", self.dtype).copy())
-
-    def step(self, x_t: ArrayLike, state: StateLike = None) -> tuple[FloatArray, _State]:
-        """One time step, for streaming: the same arithmetic as that step inside a whole sequence
-        (bitwise equal results).
-
-        Unidirectional layers only (a reverse direction starts at the end). In eval mode a call with
-        arrays of the layer's dtype goes straight to the kernel (about 1.5 us of overhead).
-
-        Parameters
-        ----------
-        x_t : array_like
-            The step's input, [N, C] (or [C]).
-        state : array_like, (array_like, array_like) or None
-            None: zeros (a stateful layer: its carried state); else h, or (h, c) for an LSTM, each
-            [L, N, S] (S = proj_size or hidden_size; c is [L, N, H]).
-
-        Returns
-        -------
-        h_t : numpy.ndarray
-            The top layer's output [N, S] ([S] for an unbatched x_t).
-        new_state : numpy.ndarray or (numpy.ndarray, numpy.ndarray)
-            h_n, or (h_n, c_n) for an LSTM: the next step's state.
-
-        Raises
-        ------
-        ValueError
-            For a bidirectional layer, or arrays of the wrong shape.
-
-        Examples
-        --------
-        >>> lstm = fr.LSTM(8, 16).eval()
-        >>> state = None
-        >>> for x_t in stream:                 # each [N, 8]
-        ...     h_t, state = lstm.step(x_t, state)
-        """
-        h0, c0 = self._split_state(state)
-        dtype = self.dtype
-        # The eval-mode fast path: arrays the kernel takes as they are go straight to the plan (its checks
-        # still name every argument); anything else takes the general path below.
-        if (
-            not self.training
-            and not self.stateful
-            and not self.bidirectional
-            and type(x_t) is np.ndarray
-            and x_t.ndim == 2
-            and x_t.dtype == dtype
-            and x_t.flags.c_contiguous
-            and (h0 is None or (type(h0) is np.ndarray and h0.dtype == dtype and h0.ndim == 3))
-            and (c0 is None or (type(c0) is np.ndarray and c0.dtype == dtype and c0.ndim == 3))
-        ):
-            # The prepared plan, packs kept.
-            y, h_n, c_n = self._plan.forward(x_t[None], h0, c0, False, True, None)
-            self._last_forward_was_eval = True
-            return y[0], self._join_state(h_n, c_n)
-        if self.bidirectional:
-            raise ValueError(
-                "step: a bidirectional layer needs the whole sequence (its reverse direction "
-                "starts at the end); call the layer on the sequence"
-            )
-        if self.stateful and state is None and self._state is not None:
-            h0, c0 = self._state
-        batched = np.ndim(x_t) == 2
-        x = np.asarray(x_t)[:, None] if batched and self.batch_first else np.asarray(x_t)[None]
-        y, h_n, c_n = self._forward(x, h0, c0, None, None)
-        h_t = (y[:, 0] if self.batch_first else y[0]) if batched else y[0]
-        return h_t, self._join_state(h_n, c_n)
-
-    def _split_state(self, state: Any) -> Sequence[Any]:
-        return state, None
-
-    def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> _State:
-        return h_n  # type: ignore[return-value]  # _State is h_n here; LSTM overrides this
-
-    def _unmerge_gradient(self, dy: ArrayLike, y_shape: tuple[int, ...]) -> FloatArray:
-        """dL/dy of the merged output -> dL/d[y_forward, y_backward] (the kernels' concatenated y)."""
-        merged_shape = tuple(y_shape[:-1]) + (y_shape[-1] // 2,)
-        dy = real_array(dy, "dy", self.dtype)
-        if dy.shape != merged_shape:
-            raise ValueError(
-                f"dy: expected shape {merged_shape} (the merged output, merge_mode="
-                f"{self.merge_mode!r}), got {dy.shape}"
-            )
-        if self.merge_mode == "mul":
-            forward_part, backward_part = cast("tuple[FloatArray, FloatArray]", self._merge_inputs)
-            parts: tuple[FloatArray, FloatArray] = (dy * backward_part, dy * forward_part)
-        else:
-            half = dy / 2 if self.merge_mode == "ave" else dy
-            parts = (half, half)
-        return np.concatenate(parts, axis=-1)
-
-    _REPR_DEFAULTS: tuple[tuple[str, object], ...] = (
-        ("num_layers", 1),
-        ("bias", True),
-        ("batch_first", False),
-        ("dropout", 0.0),
-        ("bidirectional", False),
-        ("activation", "tanh"),
-        ("recurrent_activation", "sigmoid"),
-        ("recurrent_dropout", 0.0),
-        ("init", "torch"),
-        ("merge_mode", "concat"),
-        ("stateful", False),
-    )
-
-    def __repr__(self) -> str:
-        extra = "".join(
-            f", {key}={getattr(self, key)!r}"
-            for key, default in self._REPR_DEFAULTS
-            if getattr(self, key) != default
-        )
-        sizes = f"{self.input_size}, {self.hidden_size}"
-        reduced = "" if self._weight_format == "fp32" else f", weight_format={self._weight_format!r}"
-        return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name}{reduced})"
-
 
 # Any: the sentinel stands in the place of an activation name.
 _UNSET: Any = object()
 
 
-MERGE_MODES = ("concat", "sum", "mul", "ave")
-
-
-def _reduced_format(value: object) -> str:
-    aliases = {"int8": "int8", "bf16": "bf16", "bfloat16": "bf16"}
-    if not isinstance(value, str) or value not in aliases:
-        raise ValueError(f"format: expected 'int8' or 'bf16', got {value!r}")
-    return aliases[value]
-
-
-def _merge_mode(value: str, bidirectional: bool) -> MergeMode:
-    if value not in MERGE_MODES:
-        raise ValueError(f"merge_mode: expected one of {', '.join(map(repr, MERGE_MODES))}, got {value!r}")
-    if value != "concat" and not bidirectional:
-        raise ValueError(f"merge_mode: {value!r} merges the two directions: it needs bidirectional=True")
-    return cast(MergeMode, value)
-
-
-def _init_scheme(value: str) -> InitScheme:
-    if value not in init_module.SCHEMES:
-        raise ValueError(f"init: expected one of {', '.join(map(repr, init_module.SCHEMES))}, got {value!r}")
-    return cast(InitScheme, value)
-
-
-def _option_class(cls: type) -> str:
-    """The fusedrnn class (LSTM, GRU or RNN) that cls is or derives from: its option record's key."""
-    for klass in cls.__mro__:
-        if klass.__module__ == __name__ and klass.__name__ in _options.OPTIONS:
-            return klass.__name__
-    raise TypeError(f"{cls.__name__} is not a fusedrnn LSTM, GRU or RNN")
-
-
-def _checked_arrays(
-    arrays: object,
-    what: str,
-    shapes: Sequence[tuple[str, tuple[int, ...]]],
-    dtype: np.dtype[Any],
-    where: str,
-    copy: bool,
-) -> dict[str, FloatArray]:
-    """``{name: array}`` in the kernels' order, each an ndarray of exactly dtype and its shape: a pickled
-    state's or a loaded file's parameters (or gradients), else ValueError naming where and the name."""
-    if not isinstance(arrays, Mapping):
-        raise ValueError(f"{where}: {what}: expected a mapping of parameter names to arrays")
-    names = [name for name, _ in shapes]
-    missing = [name for name in names if name not in arrays]
-    unexpected = [str(name)[:60] for name in arrays if name not in dict(shapes)]
-    if missing or unexpected:
-        raise ValueError(
-            f"{where}: {what}: the parameters do not match the configuration: missing {missing[:8]}, "
-            f"unexpected {unexpected[:8]}"
-        )
-    checked: dict[str, FloatArray] = {}
-    for name, shape in shapes:
-        value = arrays[name]
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{where}: {what}: {name}: expected an array, got {type(value).__name__}")
-        if value.dtype != dtype:
-            raise ValueError(f"{where}: parameter {name} is {value.dtype}, the layer {dtype}")
-        if value.shape != tuple(shape):
-            raise ValueError(f"{where}: {what}: {name}: expected shape {tuple(shape)}, got {value.shape}")
-        if copy:
-            checked[name] = np.array(value, order="C")
-        else:
-            checked[name] = np.require(value, requirements=["C", "A", "W", "O"])
-    return checked
-
-
-class _errors_name:
-    """Prefixes the TypeError / ValueError raised inside a constructor with the public class's name:
-    ``fusedrnn.LSTM: hidden_size: expected an int >= 1, got 0``."""
-
-    def __init__(self, cls: type) -> None:
-        self.prefix = f"fusedrnn.{cls.__name__}: "
-
-    def __enter__(self) -> _errors_name:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, err: BaseException | None, traceback: TracebackType | None
-    ) -> Literal[False]:
-        if kind in (TypeError, ValueError) and not str(err).startswith(self.prefix):
-            raise kind(self.prefix + str(err)).with_traceback(traceback) from None
-        return False
-
-
-# PyTorch / Keras options the layers do not have yet: named as such rather than as unknown.
-_NOT_YET: tuple[str, ...] = ()
-
-
-def _refuse_unknown(unknown: Iterable[str], known: tuple[str, ...]) -> None:
-    """TypeError for keyword arguments the constructor does not have, with the closest known name."""
-    for name in unknown:
-        if name in _NOT_YET:
-            raise TypeError(f"{name!r} is not supported yet")
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else f"; known arguments: {', '.join(known)}"
-        raise TypeError(f"unknown argument {name!r}{hint}")
-
-
-# The state arguments: (h0, c0) / (dh_n, dc_n) of an LSTM, either part None (zeros).
-StatePair: TypeAlias = tuple[ArrayLike | None, ArrayLike | None]
-
-
-class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
+class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
     """Multi-layer LSTM over whole sequences, with ``torch.nn.LSTM``'s parameters and call signature.
 
     Gates in PyTorch's order i, f, g, o: ``i, f, o = recurrent_activation(.)``, ``g = activation(.)``,
@@ -1004,8 +58,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
     """
 
     _cell = "lstm"
-    _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("proj_size",)
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("proj_size", 0),)
+    _options_key = "LSTM"
     proj_size: int
 
     def __init__(
@@ -1090,32 +143,13 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         >>> fr.LSTM(8, 32, num_layers=2, bidirectional=True, init="keras", seed=0)
         LSTM(8, 32, num_layers=2, bidirectional=True, init='keras', dtype=float32)
         """
-        with _errors_name(type(self)):
-            self.proj_size = bounded_int(proj_size, "proj_size", 0, SIZE_LIMITS["size"])
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype,
-            seed,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            recurrent_dropout=recurrent_dropout,
-            init=init,
-            merge_mode=merge_mode,
-            stateful=stateful,
-            **unknown,
-        )
+        self._build(locals())
 
     def _proj_size(self) -> int:
         return self.proj_size
 
     def _split_state(self, state: Any) -> Sequence[Any]:
-        return functional._pair(state, "state", ("h", "c"))
+        return pair(state, "state", ("h", "c"))
 
     def _join_state(self, h_n: FloatArray, c_n: FloatArray | None) -> tuple[FloatArray, FloatArray]:
         return (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
@@ -1172,7 +206,7 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         >>> y.shape, h_n.shape, c_n.shape
         ((3, 1, 50), (1, 1, 50), (1, 1, 50))
         """
-        h0, c0 = functional._pair(hx, "hx", ("h0", "c0"))
+        h0, c0 = pair(hx, "hx", ("h0", "c0"))
         y, h_n, c_n = self._forward(x, h0, c0, out, lengths)
         return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is an array
 
@@ -1209,12 +243,12 @@ class LSTM(_RecurrentLayer[tuple[FloatArray, FloatArray]]):
         ValueError
             A gradient's shape does not match.
         """
-        dh_n, dc_n = functional._pair(dhx, "dhx", ("dh_n", "dc_n"))
+        dh_n, dc_n = pair(dhx, "dhx", ("dh_n", "dc_n"))
         dx, dh0, dc0 = self._backward(dy, dh_n, dc_n)
         return dx, (dh0, dc0)  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 
-class GRU(_RecurrentLayer[FloatArray]):
+class GRU(RecurrentLayer[FloatArray]):
     """Multi-layer GRU over whole sequences, with ``torch.nn.GRU``'s parameters and call signature.
 
     ``y, h_n = gru(x, h0)`` and ``dx, dh0 = gru.backward(dy, dh_n)``, gates in PyTorch's order r, z, n
@@ -1242,8 +276,8 @@ class GRU(_RecurrentLayer[FloatArray]):
     """
 
     _cell = "gru"
-    _ARGUMENTS = _RecurrentLayer._ARGUMENTS + ("reset_after",)
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS + (("reset_after", True),)
+    _options_key = "GRU"
+    reset_after: bool
 
     def __init__(
         self,
@@ -1322,31 +356,11 @@ class GRU(_RecurrentLayer[FloatArray]):
         ValueError
             An argument out of range (sizes past the kernels' limits included).
         """
-        with _errors_name(type(self)):
-            self.reset_after = flag(reset_after, "reset_after")
-        self._cell = "gru" if self.reset_after else "gru_reset_before"
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            dtype,
-            seed,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            recurrent_dropout=recurrent_dropout,
-            init=init,
-            merge_mode=merge_mode,
-            stateful=stateful,
-            **unknown,
-        )
+        self._build(locals())
 
     # GRU and RNN share forward and backward (an RNN's has the same arguments): self is either.
     def forward(
-        self: _RecurrentLayer[FloatArray],
+        self: RecurrentLayer[FloatArray],
         x: ArrayLike,
         h0: ArrayLike | None = None,
         *,
@@ -1396,7 +410,7 @@ class GRU(_RecurrentLayer[FloatArray]):
     __call__ = forward
 
     def backward(
-        self: _RecurrentLayer[FloatArray], dy: ArrayLike | None = None, dh_n: ArrayLike | None = None
+        self: RecurrentLayer[FloatArray], dy: ArrayLike | None = None, dh_n: ArrayLike | None = None
     ) -> tuple[FloatArray, FloatArray]:
         """Backpropagation through time of the last training-mode forward.
 
@@ -1430,7 +444,7 @@ class GRU(_RecurrentLayer[FloatArray]):
         return dx, dh0
 
 
-class RNN(_RecurrentLayer[FloatArray]):
+class RNN(RecurrentLayer[FloatArray]):
     """Multi-layer Elman RNN over whole sequences, with ``torch.nn.RNN``'s parameters and call signature.
 
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``; ``y, h_n = rnn(x, h0)`` and
@@ -1451,16 +465,9 @@ class RNN(_RecurrentLayer[FloatArray]):
     """
 
     _cell = "rnn"
-    _ARGUMENTS = tuple(a for a in _RecurrentLayer._ARGUMENTS if a != "recurrent_activation") + (
-        "nonlinearity",
-    )
-    _REPR_DEFAULTS = _RecurrentLayer._REPR_DEFAULTS[:5] + (
-        ("nonlinearity", "tanh"),
-        ("recurrent_dropout", 0.0),
-        ("init", "torch"),
-        ("merge_mode", "concat"),
-        ("stateful", False),
-    )
+    _options_key = "RNN"
+    _aliases = ("activation",)
+    nonlinearity: str
 
     def __init__(
         self,
@@ -1534,20 +541,16 @@ class RNN(_RecurrentLayer[FloatArray]):
         ValueError
             An argument out of range (sizes past the kernels' limits included).
         """
-        with _errors_name(type(self)):
-            self._options(unknown, stateful, init, merge_mode, bidirectional, recurrent_dropout)
-            self.nonlinearity = _activation(nonlinearity, "nonlinearity")
-            if activation is not _UNSET:
+        if activation is not _UNSET:  # Keras's name for the same choice
+            with errors_name(type(self)):
                 keras_name = _activation(activation, "activation")
-                if nonlinearity != "tanh" and keras_name != self.nonlinearity:
+                if nonlinearity != "tanh" and keras_name != _activation(nonlinearity, "nonlinearity"):
                     raise ValueError(
                         f"activation: {activation!r} contradicts nonlinearity={nonlinearity!r} (one name "
                         "for the same choice: give one of them)"
                     )
-                self.nonlinearity = keras_name
-            self._configure(
-                input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, seed
-            )
+            nonlinearity = cast(Activation, keras_name)
+        self._build(locals())
 
     @property
     def activation(self) -> str:  # type: ignore[override]  # read-only here: nonlinearity is the setting

@@ -11,16 +11,16 @@ hard_sigmoid is ONNX's ``HardSigmoid`` with alpha 1/6, beta 1/2; "linear" is ``A
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from . import _cells, _options, layers
+from ._recurrent import restore
 from ._typing import Activation
-
-if TYPE_CHECKING:
-    from .layers import GRU, LSTM, RNN
+from ._validation import kernel_dtype
+from .layers import GRU, LSTM, RNN
 
 __all__ = ["export", "load"]
 
@@ -34,8 +34,6 @@ _ONNX_ACTIVATION = {
     "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),
     "linear": ("Affine", 1.0, 0.0),
 }
-# PyTorch gate order -> ONNX gate order, as block indices.
-_TO_ONNX_ORDER = {"lstm": [0, 3, 1, 2], "gru": [1, 0, 2], "rnn": [0]}
 _OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
@@ -45,10 +43,6 @@ def _onnx() -> Any:
     except ImportError as err:  # pragma: no cover - exercised only without the extra
         raise ImportError("fusedrnn.onnx needs the onnx package: pip install onnx") from err
     return onnx
-
-
-def _reorder(matrix: NDArray[Any], H: int, order: Sequence[int] | NDArray[np.intp]) -> NDArray[Any]:
-    return np.concatenate([matrix[k * H : (k + 1) * H] for k in order], axis=0)
 
 
 def _cell_of(layer: object) -> str:
@@ -156,13 +150,16 @@ def export(
         B: list[NDArray[Any]] = []
         for d in range(D):
             s = f"_l{lk}" + ("_reverse" if d else "")
-            order = _TO_ONNX_ORDER[cell]
-            W.append(_reorder(params["weight_ih" + s], H, order))
-            R.append(_reorder(params["weight_hh" + s], H, order))
+            order = _cells.ONNX_ORDER[cell]
+            W.append(_cells.reorder_blocks(params["weight_ih" + s], H, order))
+            R.append(_cells.reorder_blocks(params["weight_hh" + s], H, order))
             if layer.bias:
                 B.append(
                     np.concatenate(
-                        [_reorder(params["bias_ih" + s], H, order), _reorder(params["bias_hh" + s], H, order)]
+                        [
+                            _cells.reorder_blocks(params["bias_ih" + s], H, order),
+                            _cells.reorder_blocks(params["bias_hh" + s], H, order),
+                        ]
                     )
                 )
         for key, value in (("W", W), ("R", R), ("B", B)):
@@ -225,9 +222,9 @@ def export(
 # Per op: (cell, gates, activations per direction and their defaults, inputs it can have, its own
 # attributes beyond the common ones).
 _OPS: dict[str, tuple[str, int, tuple[str, ...], int, tuple[str, ...]]] = {
-    "LSTM": ("lstm", 4, ("Sigmoid", "Tanh", "Tanh"), 8, ("input_forget",)),
-    "GRU": ("gru", 3, ("Sigmoid", "Tanh"), 6, ("linear_before_reset",)),
-    "RNN": ("rnn", 1, ("Tanh",), 6, ()),
+    "LSTM": ("lstm", _cells.gates("lstm"), ("Sigmoid", "Tanh", "Tanh"), 8, ("input_forget",)),
+    "GRU": ("gru", _cells.gates("gru"), ("Sigmoid", "Tanh"), 6, ("linear_before_reset",)),
+    "RNN": ("rnn", _cells.gates("rnn"), ("Tanh",), 6, ()),
 }
 # onnxruntime hands activation_alpha / activation_beta, in order, to the activations that take them.
 _TAKE_ALPHA = ("HardSigmoid", "Affine", "ScaledTanh", "LeakyRelu", "ThresholdedRelu", "Elu")
@@ -307,8 +304,6 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
         contradict the attributes, a constant sequence_lens, constant nonzero initial states.
     """
     onnx = _onnx()
-    from ._validation import kernel_dtype
-
     name = os.fsdecode(os.fspath(path))
     where = f"path: {name!r}"
     layer_dtype = None if dtype is None else kernel_dtype(dtype)
@@ -441,8 +436,6 @@ def _layer_of(
 ) -> LSTM | GRU | RNN:
     from onnx import TensorProto
 
-    from . import _options, layers
-
     op = node.op_type
     label = f"{where}: node {(node.name or op)[:60]!r}"
     cell, G, defaults, most, _ = _OPS[op]
@@ -574,17 +567,15 @@ def _layer_of(
     checked = _options.check(class_name, options, label)
     _options.parameter_shapes(class_name, checked, label)  # the kernels' limits, before any copy
     arrays = {what: _tensor_array(t, tuple(t.dims), label, what) for what, t in tensors.items()}
-    inverse = np.argsort(_TO_ONNX_ORDER[cell])
+    inverse = _cells.inverse(_cells.ONNX_ORDER[cell])
     params: dict[str, NDArray[Any]] = {}
     for d in range(D):
         s = "_l0" + ("_reverse" if d else "")
-        params["weight_ih" + s] = _reorder(arrays["W"][d], H, inverse)
-        params["weight_hh" + s] = _reorder(arrays["R"][d], H, inverse)
+        params["weight_ih" + s] = _cells.reorder_blocks(arrays["W"][d], H, inverse)
+        params["weight_hh" + s] = _cells.reorder_blocks(arrays["R"][d], H, inverse)
         if "B" in arrays:
-            params["bias_ih" + s] = _reorder(arrays["B"][d][:GH], H, inverse)
-            params["bias_hh" + s] = _reorder(arrays["B"][d][GH:], H, inverse)
+            params["bias_ih" + s] = _cells.reorder_blocks(arrays["B"][d][:GH], H, inverse)
+            params["bias_hh" + s] = _cells.reorder_blocks(arrays["B"][d][GH:], H, inverse)
     params = {key: value.astype(dtype_name, copy=False) for key, value in params.items()}
     cls = getattr(layers, class_name)
-    layer = cls.__new__(cls)
-    layer._restore({**options, "_params": params}, label, copy=False)
-    return cast("LSTM | GRU | RNN", layer)
+    return cast("LSTM | GRU | RNN", restore(cls, {**options, "_params": params}, label, copy=False))

@@ -15,14 +15,13 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import IO, Any, TypeAlias, TypeVar
 
 import numpy as np
 
 from . import _options
-
-if TYPE_CHECKING:
-    from .layers import GRU, LSTM, RNN
+from ._recurrent import restore
+from .layers import GRU, LSTM, RNN
 
 __all__ = ["load", "save"]
 
@@ -47,8 +46,6 @@ _CHUNK = 1 << 20
 
 
 def _classes() -> dict[str, type[LSTM] | type[GRU] | type[RNN]]:
-    from .layers import GRU, LSTM, RNN
-
     return {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}
 
 
@@ -182,9 +179,7 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
             key: read_parameter(archive, members[member], key, shape, dtype, where)
             for member, (key, shape) in expected.items()
         }
-    layer = cls.__new__(cls)
-    layer._restore({**values, **mode, "_params": params}, where, copy=False)
-    return layer
+    return restore(cls, {**values, **mode, "_params": params}, where, copy=False)
 
 
 def check_member_size(
