@@ -259,6 +259,47 @@ _MPI_SCRIPT = textwrap.dedent(
     """
 )
 
+# fr.nn's own fit(distributed="mpi") on a functional Model with a metric and validation shards of
+# uneven sizes (the ranks' batches differ at the end of an epoch; one rank runs out a step early).
+_MPI_FIT_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    from fusedrnn import nn
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    rank, K = comm.Get_rank(), comm.Get_size()
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((203, 10, 2)).astype(np.float32)
+    y = X.sum(axis=(1, 2))[:, None]
+    Xv, yv = X[:31], y[:31]
+
+    def build(seed):
+        inputs = nn.Input((10, 2))
+        model = nn.Model(inputs, nn.Dense(1)(nn.LSTM(8)(inputs)), seed=seed)
+        model.compile(nn.Adam(0.01), "mse", metrics=["mae"])
+        return model
+
+    model = build(rank + 5)  # different initial weights: the broadcast gives every rank rank 0's
+    history = model.fit(X[rank::K], y[rank::K], epochs=3, batch_size=8, shuffle=False, verbose=0,
+                        validation_data=(Xv[rank::K], yv[rank::K]), distributed="mpi")
+    flat = np.concatenate([p.ravel() for p in model.parameters()])
+    everyone = comm.gather((flat, history.history))
+    if rank == 0:
+        assert all(np.array_equal(everyone[0][0], f) for f, _ in everyone), "ranks' weights disagree"
+        assert all(h == everyone[0][1] for _, h in everyone), "ranks' histories disagree"
+        one = build(5)
+        reference = one.fit(X, y, epochs=3, batch_size=8 * K, shuffle=False, verbose=0,
+                            validation_data=(Xv, yv))
+        diff = np.max(np.abs(flat - np.concatenate([p.ravel() for p in one.parameters()])))
+        assert diff < 5e-6, diff
+        assert set(history.history) == {"loss", "mae", "val_loss", "val_mae"}, history.history
+        for key, values in reference.history.items():
+            np.testing.assert_allclose(history.history[key], values, rtol=2e-5, err_msg=key)
+        print("mpi fit ok", diff)
+    """
+)
+
 mpi_needed = pytest.mark.skipif(
     not _installed("mpi4py") or shutil.which("mpirun") is None,
     reason='needs the mpi extra (mpi4py and an MPI runtime): pip install "fusedrnn[mpi]"',
@@ -274,3 +315,22 @@ def test_fit_mpi_two_ranks_equal_one_process_with_twice_the_batch(tmp_path: Path
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "mpi ok" in result.stdout
+
+
+@mpi_needed
+def test_nn_fit_distributed_mpi_equals_one_process_with_twice_the_batch(tmp_path: Path):
+    script = tmp_path / "nn_fit.py"
+    script.write_text(_MPI_FIT_SCRIPT)
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    command = ["mpirun", "--oversubscribe", "-np", "2", sys.executable, str(script)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mpi fit ok" in result.stdout
+
+
+def test_nn_fit_refuses_an_unknown_distributed_engine():
+    model = nn.Sequential([nn.LSTM(4, input_shape=(3, 1)), nn.Dense(1)])
+    model.compile("adam", "mse")
+    X = np.zeros((4, 3, 1), np.float32)
+    with pytest.raises(ValueError, match="distributed: expected None, 'mpi'"):
+        model.fit(X, X[:, 0], distributed="horovod", verbose=0)

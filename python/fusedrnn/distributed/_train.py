@@ -125,6 +125,75 @@ def _batch_sizes(lengths: Sequence[int], i: int, batch_size: int) -> list[int]:
     return [min(batch_size, max(0, n - i * batch_size)) for n in lengths]
 
 
+class MpiFit:
+    """What an fr.nn model's ``fit(..., distributed="mpi")`` does beyond a plain fit, every rank fitting
+    its own shard (under ``mpirun -np K``): rank 0's parameters broadcast at the start, every step's
+    gradients averaged over the ranks (weighted by their batch sizes: one Allreduce of a flat buffer)
+    before every rank applies the same optimizer step, as many steps per epoch on every rank (a rank
+    whose shard has run out contributes nothing), stops agreed, and the epoch's logs averaged over all
+    samples so that callbacks see the same values everywhere.
+
+    Parameters
+    ----------
+    model : fr.nn.Sequential or fr.nn.Model
+        Built and compiled alike on every rank.
+    count, batch_size : int
+        This rank's samples and the batch size per rank.
+    distributed : "mpi" or mpi4py.MPI.Comm
+        "mpi": MPI.COMM_WORLD, each rank then running the node's CPUs divided among its ranks as
+        fusedrnn threads; a communicator: its ranks, the thread count left as it is.
+    """
+
+    def __init__(self, model: Any, count: int, batch_size: int, distributed: Any) -> None:
+        self.mpi = require("mpi4py", 'fit(distributed="mpi")').MPI
+        self.comm = self.mpi.COMM_WORLD if isinstance(distributed, str) else distributed
+        self.rank = self.comm.Get_rank()
+        if isinstance(distributed, str):
+            set_num_threads(_mpi_threads(self.comm, None))
+        self.lengths = [int(n) for n in self.comm.allgather(count)]
+        self.batch_size = batch_size
+        self.steps = max(-(-n // batch_size) for n in self.lengths)
+        params = model.parameters()
+        flat = self._flat(params)
+        self.comm.Bcast(flat, root=0)
+        if self.rank != 0:
+            model.set_parameters(self._pieces(flat, params))
+
+    @staticmethod
+    def _flat(arrays: Sequence[Array]) -> Array:
+        if not arrays:
+            return np.zeros(0, np.float32)
+        return np.concatenate([np.asarray(a).ravel() for a in arrays])
+
+    @staticmethod
+    def _pieces(flat: Array, like: Sequence[Array]) -> list[Array]:
+        pieces, offset = [], 0
+        for a in like:
+            pieces.append(flat[offset : offset + a.size].reshape(a.shape).astype(a.dtype))
+            offset += a.size
+        return pieces
+
+    def average(self, gradients: Sequence[Array], step: int, local: int) -> None:
+        """Replaces this rank's gradients of its batch of `local` samples (zeros when it has none) at
+        `step` with the average over every rank's samples, in place."""
+        total = sum(_batch_sizes(self.lengths, step, self.batch_size))
+        flat = self._flat(gradients) * (local / total)
+        self.comm.Allreduce(self.mpi.IN_PLACE, flat, op=self.mpi.SUM)
+        for g, piece in zip(gradients, self._pieces(flat, gradients), strict=True):
+            g[...] = piece
+
+    def any(self, flag: bool) -> bool:
+        """Whether any rank says so (every rank gets the same answer)."""
+        return bool(self.comm.allreduce(bool(flag), op=self.mpi.LOR))
+
+    def mean(self, sums: dict[str, float], count: float) -> dict[str, float]:
+        """Sums of per-sample values over `count` samples on each rank -> the means over all ranks."""
+        keys = sorted(sums)
+        buffer = np.array([sums[key] for key in keys] + [count], np.float64)
+        self.comm.Allreduce(self.mpi.IN_PLACE, buffer, op=self.mpi.SUM)
+        return {key: float(buffer[i] / buffer[-1]) for i, key in enumerate(keys)} if buffer[-1] else {}
+
+
 def fit_mpi(
     model: Any,
     X: ArrayLike,
@@ -143,7 +212,8 @@ def fit_mpi(
     """Synchronous data-parallel `fit` of a compiled fr.nn model, every rank on its own shard (run the
     script under ``mpirun -np K``): parameters broadcast from rank 0, then every step each rank computes
     the gradients of its batch, one Allreduce of the flat gradient buffer averages them (weighted by
-    the ranks' batch sizes) and every rank applies the same optimizer step.
+    the ranks' batch sizes) and every rank applies the same optimizer step. The model's own
+    ``fit(..., distributed=comm)`` (`MpiFit`), with this function's thread count and shuffle seed.
 
     K ranks with shards ``shard(X, r, K)`` and batch b compute what one process computes on X in
     batches of K*b with shuffle off, to float rounding (tested).
@@ -181,44 +251,19 @@ def fit_mpi(
     epochs = bounded_int(epochs, "epochs", 0)
     batch_size = positive_int(batch_size, "batch_size")
     set_num_threads(_mpi_threads(comm, threads))
-    rank = comm.Get_rank()
-    lengths = [int(n) for n in comm.allgather(len(X))]
-    steps = max(-(-n // batch_size) for n in lengths)
-    broadcast_parameters(model, comm)
-    rng = np.random.default_rng(seed)
-    history: dict[str, list[float]] = {"loss": []}
-    if validation_data is not None:
-        history["val_loss"] = []
-    callbacks = list(callbacks)
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        orders = [rng.permutation(n) if shuffle else np.arange(n) for n in lengths]  # same on every rank
-        order = orders[rank]
-        total = np.zeros(2)  # sum of (batch loss * batch size), samples
-        for i in range(steps):
-            sizes = _batch_sizes(lengths, i, batch_size)
-            batch = order[i * batch_size : (i + 1) * batch_size]
-            value = _local_gradients(model, X[batch], y[batch])
-            allreduce_gradients(model, comm, weight=len(batch) / sum(sizes))
-            _step(model)
-            total += (value * len(batch), len(batch))
-        comm.Allreduce(mpi.IN_PLACE, total, op=mpi.SUM)
-        logs = {"loss": float(total[0] / total[1])}
-        if validation_data is not None:
-            Xv, yv = np.asarray(validation_data[0]), np.asarray(validation_data[1])
-            local = model.evaluate(Xv, yv) if len(Xv) else 0.0
-            val = np.array([local * len(Xv), len(Xv)], np.float64)
-            comm.Allreduce(mpi.IN_PLACE, val, op=mpi.SUM)
-            logs["val_loss"] = float(val[0] / val[1])
-        for key, v in logs.items():
-            history[key].append(v)
-        if verbose and rank == 0:
-            text = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
-            seconds = time.perf_counter() - start
-            print(f"Epoch {epoch + 1}/{epochs} - {seconds * 1e3:.0f} ms - {text}", file=sys.stderr)
-        if any([callback(model, epoch, logs) for callback in callbacks]):
-            break
-    return history
+    model.rng = np.random.default_rng(seed)  # the shuffles: the same generator on every rank
+    history = model.fit(
+        X,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=2 if verbose else 0,
+        callbacks=list(callbacks),
+        validation_data=validation_data,
+        shuffle=shuffle,
+        distributed=comm,
+    )
+    return dict(history.history)
 
 
 # -- Ray --------------------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ class Trainer:
         validation_data: tuple[ArrayLike, ArrayLike] | tuple[Any, Any] | None = None,
         shuffle: bool = True,
         initial_epoch: int = 0,
+        distributed: Any = None,
     ) -> History:
         """Keras's fit: trains for `epochs` passes over (X, y) in shuffled batches.
 
@@ -259,6 +260,17 @@ class Trainer:
             Shuffle the samples every epoch.
         initial_epoch : int
             The epoch to start from (to resume training).
+        distributed : None, "mpi" or mpi4py.MPI.Comm
+            "mpi": data-parallel training in the Horovod style, the script run under ``mpirun -np K``
+            with every rank fitting its own shard of the data (e.g. ``X[rank::K]``; validation data
+            likewise): rank 0's parameters are broadcast first, every step's gradients are averaged
+            over the ranks (weighted by their batch sizes) before every rank applies the same optimizer
+            step, and the epoch's logs (loss, metrics, val_ entries) are means over all ranks' samples,
+            so callbacks such as EarlyStopping decide alike everywhere. With shuffle=False, K ranks with
+            batch_size b compute what one process computes on the interleaved data with batch K*b, to
+            float rounding. Each rank runs the node's CPUs divided among its ranks as fusedrnn threads;
+            only rank 0 prints; give a ModelCheckpoint to rank 0 only. Needs mpi4py (the mpi extra).
+            A communicator instead of "mpi": the same over its ranks, the thread count left as set.
 
         Returns
         -------
@@ -277,6 +289,10 @@ class Trainer:
         """
         if self.optimizer is None:
             raise RuntimeError("fit: compile the model first")
+        if isinstance(distributed, str) and distributed != "mpi":
+            raise ValueError(
+                f"distributed: expected None, 'mpi' or an mpi4py communicator, got {distributed!r}"
+            )
         epochs = bounded_int(epochs, "epochs", 0)
         initial_epoch = bounded_int(initial_epoch, "initial_epoch", 0)
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
@@ -297,9 +313,14 @@ class Trainer:
         if count == 0:
             raise ValueError("X: expected at least one sample to train on, got 0")
         self._ensure_built(X)
+        sync = None
+        if distributed is not None:
+            from ..distributed._train import MpiFit
+
+            sync = MpiFit(self, count, batch_size, distributed)
         history = History()
         hooks = [history, *as_callbacks(callbacks)]
-        steps = -(-count // batch_size)
+        steps = -(-count // batch_size) if sync is None else sync.steps
         params = {"epochs": epochs, "steps": steps, "verbose": verbose}
         for hook in hooks:
             hook.set_model(self)
@@ -312,7 +333,7 @@ class Trainer:
                 history.history["val_" + key] = []
         self.stop_training = False
         warned_nan = False  # the first non-finite loss warns once
-        level = _verbosity(verbose, 1)
+        level = _verbosity(verbose, 1) if sync is None or sync.rank == 0 else 0
         progress = _progress(epochs, level)
         logs: dict[str, float] = {}
         for hook in hooks:
@@ -325,12 +346,24 @@ class Trainer:
             order = self.rng.permutation(count) if shuffle else np.arange(count)
             sums: dict[str, float] = {}
             seen = 0
-            for step, i in enumerate(range(0, count, batch_size)):
+            for step in range(steps):
                 for hook in hooks:
                     hook.on_train_batch_begin(step, logs)
-                batch = order[i : i + batch_size]
-                value, gradients = self.compute_gradients(self._take(X, batch), self._take(y, batch))
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                if len(batch) == 0:  # distributed, this rank's shard used up: it adds nothing to the mean
+                    self._zero_grad()
+                    value, gradients = 0.0, self.gradients()
+                else:
+                    value, gradients = self.compute_gradients(self._take(X, batch), self._take(y, batch))
+                if sync is not None:
+                    sync.average(gradients, step, len(batch))
                 self.apply_gradients(gradients)
+                stop = self.stop_training
+                if len(batch) == 0:
+                    bar(step + 1, logs)
+                    if sync is not None and sync.any(stop):
+                        break
+                    continue
                 values = self._batch_logs(value)
                 if not warned_nan and not np.isfinite(value):
                     warned_nan = True
@@ -348,16 +381,26 @@ class Trainer:
                 bar(step + 1, logs)
                 for hook in hooks:
                     hook.on_train_batch_end(step, logs)
-                if self.stop_training:
+                stop = self.stop_training
+                if sync is not None:
+                    stop = self.stop_training = sync.any(stop)
+                if stop:
                     break
+            if sync is not None:  # the means over every rank's samples
+                logs = sync.mean({key: sums.get(key, 0.0) for key in self._log_keys()}, seen)
             if validation_data is not None:
                 val_x, val_y = validation_data
-                val = self.evaluate(val_x, val_y, return_dict=True, verbose=0)
+                held_out = self._count(self._inputs(val_x))
+                val = self.evaluate(val_x, val_y, return_dict=True, verbose=0) if held_out else {}
+                if sync is not None:
+                    val = sync.mean({key: val.get(key, 0.0) * held_out for key in self._log_keys()}, held_out)
                 logs.update({"val_" + key: value for key, value in val.items()})
             bar(steps, logs, True)
             progress(epoch, logs, time.perf_counter() - start)
             for hook in hooks:
                 hook.on_epoch_end(epoch, logs)
+            if sync is not None:
+                self.stop_training = sync.any(self.stop_training)
             if self.stop_training:
                 break
         progress(None, None, None)
