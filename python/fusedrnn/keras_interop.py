@@ -70,8 +70,10 @@ def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[st
     return params, kernel.shape[0], H
 
 
-def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | RNN:
-    """A fusedrnn layer computing what a Keras recurrent layer computes, batch-first.
+def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
+    """A fusedrnn layer computing what a Keras recurrent layer computes, batch-first; given a Keras
+    ``Sequential`` model, an fr.nn Sequential computing what the model computes
+    (`fusedrnn.nn.keras_models.from_keras_model`: its Dense, Embedding, Dropout, ... layers too).
 
     The Keras options that shape how you call it are kept on the result as ``keras_options``
     (return_sequences, return_state): fusedrnn always returns the whole sequence and the final states,
@@ -79,15 +81,16 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
 
     Parameters
     ----------
-    keras_layer : keras.layers.LSTM, GRU, SimpleRNN or Bidirectional
+    keras_layer : keras.layers.LSTM, GRU, SimpleRNN or Bidirectional, or keras.Sequential
         A built Keras 3 layer (with weights); a Bidirectional wrapper of one with any merge_mode but
-        None. Only read: Keras is not imported.
+        None; or a built Sequential model of such layers and the others fr.nn has. Only read: Keras is
+        not imported.
     dtype : {numpy.float32, numpy.float64}
         The dtype of the layer made.
 
     Returns
     -------
-    LSTM, GRU or RNN
+    LSTM, GRU or RNN (fusedrnn.nn.Sequential for a model)
         With ``batch_first=True`` and the Keras layer's weights, activations, bias use, recurrent
         dropout and merge mode.
 
@@ -109,7 +112,13 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> LSTM | GRU | 
     >>> keras_lstm = keras.LSTM(50, activation="relu")
     >>> keras_lstm.build((None, 3, 1))
     >>> lstm = fr.from_keras(keras_lstm)
+    >>> keras_model = keras.Sequential([keras.Input((3, 1)), keras.layers.LSTM(50), keras.layers.Dense(1)])
+    >>> model = fr.from_keras(keras_model)  # an fr.nn.Sequential
     """
+    if type(keras_layer).__name__ in ("Sequential", "Functional"):
+        from .nn.keras_models import from_keras_model
+
+        return from_keras_model(keras_layer, dtype)
     wrapper = None
     if type(keras_layer).__name__ == "Bidirectional":
         wrapper = keras_layer
