@@ -53,23 +53,24 @@ def _cell_of(layer: object) -> str:
 
 
 def export(
-    layer: LSTM | GRU | RNN,
+    layer: Any,
     path: PathLike,
     *,
     opset: int = 17,
     with_lengths: bool = False,
     with_initial_states: bool = False,
 ) -> None:
-    """Writes a layer as an ONNX model: one ``LSTM`` / ``GRU`` / ``RNN`` node per layer.
+    """Writes a layer as an ONNX model: one ``LSTM`` / ``GRU`` / ``RNN`` node per layer; or a whole fr.nn
+    ``Sequential`` model (its recurrent layers and their heads: `fusedrnn.nn.onnx_export`).
 
     The model's input is ``x`` ([T, N, C], or [N, T, C] with batch_first), its outputs ``y``, ``h_n``
     (and ``c_n``) as the layer returns them. Inference only (dropouts are not exported).
 
     Parameters
     ----------
-    layer : LSTM, GRU or RNN
+    layer : LSTM, GRU or RNN, or fusedrnn.nn.Sequential
         The layer; not with proj_size or a merge_mode other than "concat" (ONNX's recurrent nodes cannot
-        express them).
+        express them). An fr.nn model: see `fusedrnn.nn.onnx_export.export_model`.
     path : str or os.PathLike
         The ``.onnx`` file.
     opset : int
@@ -92,19 +93,21 @@ def export(
     --------
     >>> fr.onnx.export(fr.LSTM(8, 16), "lstm.onnx", with_lengths=True)
     """
-    onnx = _onnx()
-    from onnx import TensorProto, helper, numpy_helper
+    if type(layer).__name__ in ("Sequential", "Model"):
+        from .nn.onnx_export import export_model
+
+        if with_lengths or with_initial_states:
+            raise ValueError("with_lengths / with_initial_states: for a single layer only")
+        export_model(layer, path, opset=opset)
+        return
+    _onnx()
+    from onnx import TensorProto, helper
 
     cell = _cell_of(layer)
     if int(opset) < 14:
         raise ValueError(f"opset: expected >= 14, got {opset}")
-    if getattr(layer, "proj_size", 0):
-        raise ValueError("layer: ONNX's LSTM has no projection (proj_size)")
-    if layer.merge_mode != "concat":
-        raise ValueError(f"layer: merge_mode={layer.merge_mode!r} is not exported (concat only)")
     H, L, D = layer.hidden_size, layer.num_layers, 2 if layer.bidirectional else 1
-    elem = TensorProto.FLOAT if layer.dtype == np.float32 else TensorProto.DOUBLE
-    params = layer.state_dict()
+    elem = element_type(layer.dtype)
     nodes: list[Any] = []
     initializers: list[Any] = []
     x_name = "x"
@@ -122,6 +125,73 @@ def export(
             inputs.append(helper.make_tensor_value_info("c0", elem, [L * D, "N", H]))
     if with_lengths:
         inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["N"]))
+    layer_input, h_outputs, c_outputs = recurrent_nodes(
+        layer,
+        x_name,
+        "",
+        nodes,
+        initializers,
+        lengths="sequence_lens" if with_lengths else "",
+        initial_states=with_initial_states,
+    )
+    if layer.batch_first:
+        nodes.append(helper.make_node("Transpose", [layer_input], ["y"], perm=[1, 0, 2]))
+    else:
+        nodes.append(helper.make_node("Identity", [layer_input], ["y"]))
+    nodes.append(helper.make_node("Concat", h_outputs, ["h_n"], axis=0))
+    y_shape: list[str | int] = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
+    outputs = [
+        helper.make_tensor_value_info("y", elem, y_shape),
+        helper.make_tensor_value_info("h_n", elem, [L * D, "N", H]),
+    ]
+    if cell == "lstm":
+        nodes.append(helper.make_node("Concat", c_outputs, ["c_n"], axis=0))
+        outputs.append(helper.make_tensor_value_info("c_n", elem, [L * D, "N", H]))
+    graph = helper.make_graph(nodes, f"fusedrnn_{cell}", inputs, outputs, initializers)
+    save_graph(graph, path, opset)
+
+
+def element_type(dtype: Any) -> int:
+    """ONNX's element type of a float32 / float64 array."""
+    from onnx import TensorProto
+
+    return int(TensorProto.FLOAT if np.dtype(dtype) == np.float32 else TensorProto.DOUBLE)
+
+
+def save_graph(graph: Any, path: PathLike, opset: int) -> None:
+    """The graph as a checked model of `opset`, written to path."""
+    onnx = _onnx()
+    from onnx import helper
+
+    opsets = [helper.make_opsetid("", int(opset))]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="fusedrnn")
+    onnx.checker.check_model(model)
+    onnx.save(model, os.fspath(path))
+
+
+def recurrent_nodes(
+    layer: LSTM | GRU | RNN,
+    x_name: str,
+    prefix: str,
+    nodes: list[Any],
+    initializers: list[Any],
+    *,
+    lengths: str = "",
+    initial_states: bool = False,
+) -> tuple[str, list[str], list[str]]:
+    """Appends a layer's ONNX nodes and weights, reading the time-major [T, N, C] tensor `x_name`
+    (initial states from the graph inputs ``h0`` / ``c0`` when `initial_states`, the sequence lengths
+    from `lengths` when given); every name starts with `prefix`. Returns the name of the time-major
+    output [T, N, D*H] and the names of each layer's final h (and c) [D, N, H]."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    cell = _cell_of(layer)
+    if getattr(layer, "proj_size", 0):
+        raise ValueError("layer: ONNX's LSTM has no projection (proj_size)")
+    if layer.merge_mode != "concat":
+        raise ValueError(f"layer: merge_mode={layer.merge_mode!r} is not exported (concat only)")
+    H, L, D = layer.hidden_size, layer.num_layers, 2 if layer.bidirectional else 1
+    params = layer.state_dict()
     gated = cast("LSTM | GRU", layer)  # read only for an LSTM or a GRU: an RNN has no gates
     activations: list[str]
     if cell == "lstm":
@@ -165,24 +235,27 @@ def export(
         for key, value in (("W", W), ("R", R), ("B", B)):
             if value:  # no B without bias
                 stacked = np.stack(value).astype(layer.dtype)
-                initializers.append(numpy_helper.from_array(stacked, f"{key}{lk}"))
-        if with_initial_states:  # this layer's slices of the initial states
-            initializers.append(helper.make_tensor(f"s{lk}", TensorProto.INT64, [1], [lk * D]))
-            initializers.append(helper.make_tensor(f"e{lk}", TensorProto.INT64, [1], [(lk + 1) * D]))
+                initializers.append(numpy_helper.from_array(stacked, f"{prefix}{key}{lk}"))
+        if initial_states:  # this layer's slices of the initial states
+            initializers.append(helper.make_tensor(f"{prefix}s{lk}", TensorProto.INT64, [1], [lk * D]))
+            initializers.append(helper.make_tensor(f"{prefix}e{lk}", TensorProto.INT64, [1], [(lk + 1) * D]))
         state_names = []
         for state in ("h0", "c0") if cell == "lstm" else ("h0",):
-            if with_initial_states:
-                nodes.append(helper.make_node("Slice", [state, f"s{lk}", f"e{lk}"], [f"{state}_l{lk}"]))
-            state_names.append(f"{state}_l{lk}" if with_initial_states else "")
+            sliced = f"{prefix}{state}_l{lk}"
+            if initial_states:
+                nodes.append(helper.make_node("Slice", [state, f"{prefix}s{lk}", f"{prefix}e{lk}"], [sliced]))
+            state_names.append(sliced if initial_states else "")
         node_inputs = [
             layer_input,
-            f"W{lk}",
-            f"R{lk}",
-            f"B{lk}" if layer.bias else "",
-            "sequence_lens" if with_lengths else "",
+            f"{prefix}W{lk}",
+            f"{prefix}R{lk}",
+            f"{prefix}B{lk}" if layer.bias else "",
+            lengths,
         ]
         node_inputs += state_names
-        node_outputs = [f"Y{lk}", f"Y_h{lk}"] + ([f"Y_c{lk}"] if cell == "lstm" else [])
+        node_outputs = [f"{prefix}Y{lk}", f"{prefix}Y_h{lk}"] + (
+            [f"{prefix}Y_c{lk}"] if cell == "lstm" else []
+        )
         attributes: dict[str, Any] = dict(
             hidden_size=H, direction="bidirectional" if D == 2 else "forward", activations=names
         )
@@ -190,33 +263,22 @@ def export(
             attributes.update(activation_alpha=alphas, activation_beta=betas)
         if cell == "gru":
             attributes["linear_before_reset"] = 1 if layer.reset_after else 0
-        node = helper.make_node(_OP[cell], node_inputs, node_outputs, name=f"{_OP[cell]}_{lk}", **attributes)
+        node = helper.make_node(
+            _OP[cell], node_inputs, node_outputs, name=f"{prefix}{_OP[cell]}_{lk}", **attributes
+        )
         nodes.append(node)
         # Y [T, D, N, H] -> [T, N, D*H], the next layer's input (and the output y).
-        nodes.append(helper.make_node("Transpose", [f"Y{lk}"], [f"Yt{lk}"], perm=[0, 2, 1, 3]))
-        nodes.append(helper.make_node("Reshape", [f"Yt{lk}", "merge_shape"], [f"out{lk}"]))
-        layer_input = f"out{lk}"
-        h_outputs.append(f"Y_h{lk}")
-        c_outputs.append(f"Y_c{lk}")
-    initializers.append(helper.make_tensor("merge_shape", TensorProto.INT64, [3], [0, 0, -1]))
-    if layer.batch_first:
-        nodes.append(helper.make_node("Transpose", [layer_input], ["y"], perm=[1, 0, 2]))
-    else:
-        nodes.append(helper.make_node("Identity", [layer_input], ["y"]))
-    nodes.append(helper.make_node("Concat", h_outputs, ["h_n"], axis=0))
-    y_shape: list[str | int] = ["N", "T", D * H] if layer.batch_first else ["T", "N", D * H]
-    outputs = [
-        helper.make_tensor_value_info("y", elem, y_shape),
-        helper.make_tensor_value_info("h_n", elem, [L * D, "N", H]),
-    ]
-    if cell == "lstm":
-        nodes.append(helper.make_node("Concat", c_outputs, ["c_n"], axis=0))
-        outputs.append(helper.make_tensor_value_info("c_n", elem, [L * D, "N", H]))
-    graph = helper.make_graph(nodes, f"fusedrnn_{cell}", inputs, outputs, initializers)
-    opsets = [helper.make_opsetid("", int(opset))]
-    model = helper.make_model(graph, opset_imports=opsets, producer_name="fusedrnn")
-    onnx.checker.check_model(model)
-    onnx.save(model, os.fspath(path))
+        nodes.append(
+            helper.make_node("Transpose", [f"{prefix}Y{lk}"], [f"{prefix}Yt{lk}"], perm=[0, 2, 1, 3])
+        )
+        nodes.append(
+            helper.make_node("Reshape", [f"{prefix}Yt{lk}", f"{prefix}merge_shape"], [f"{prefix}out{lk}"])
+        )
+        layer_input = f"{prefix}out{lk}"
+        h_outputs.append(f"{prefix}Y_h{lk}")
+        c_outputs.append(f"{prefix}Y_c{lk}")
+    initializers.append(helper.make_tensor(f"{prefix}merge_shape", TensorProto.INT64, [3], [0, 0, -1]))
+    return layer_input, h_outputs, c_outputs
 
 
 # Per op: (cell, gates, activations per direction and their defaults, inputs it can have, its own

@@ -1,0 +1,202 @@
+"""A whole fr.nn `Sequential` as one ONNX model (``fr.onnx.export(model, path)``), for inference anywhere
+onnxruntime runs: the recurrent layers as ONNX ``LSTM`` / ``GRU`` / ``RNN`` nodes (`fusedrnn.onnx`), the
+heads as plain operators (Dense: MatMul, Add and its activation; Embedding: Gather; Flatten; RepeatVector:
+Tile), Dropout left out. A padding mask (``Embedding(mask_zero=True)``, `Masking`) becomes the recurrent
+nodes' ``sequence_lens``, counted from the input as fr.nn counts it (padding at the end of a sequence).
+
+The graph's input ``x`` is what `predict` takes ([N, T, F] float, or [N, T] int64 token ids before an
+Embedding); its output ``y`` is what `predict` returns. Layers without an ONNX form (an activation ONNX
+lacks, a merge_mode other than "concat", a projection) are refused by name before anything is written."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import onnx as fr_onnx
+from .layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    InputLayer,
+    Layer,
+    Masking,
+    Recurrent,
+    RepeatVector,
+    TimeDistributed,
+)
+
+__all__ = ["export_model"]
+
+# fr.nn's activations with a one-operator ONNX form: (op, attributes).
+_ACTIVATION_OPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "relu": ("Relu", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "softmax": ("Softmax", {"axis": -1}),
+    "log_softmax": ("LogSoftmax", {"axis": -1}),
+    "elu": ("Elu", {"alpha": 1.0}),
+    "selu": ("Selu", {}),
+    "softplus": ("Softplus", {}),
+    "softsign": ("Softsign", {}),
+    "exponential": ("Exp", {}),
+}
+
+
+class _Graph:
+    """The nodes and initializers being written, with fresh names."""
+
+    def __init__(self, helper: Any, numpy_helper: Any, TensorProto: Any) -> None:  # noqa: N803
+        self.helper, self.numpy_helper, self.TensorProto = helper, numpy_helper, TensorProto
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.count = 0
+
+    def name(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def constant(self, stem: str, value: Any) -> str:
+        name = self.name(stem)
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], **attributes: Any) -> str:
+        out = self.name(op_type.lower())
+        self.nodes.append(self.helper.make_node(op_type, inputs, [out], **attributes))
+        return out
+
+
+def _activation(graph: _Graph, x: str, name: str, where: str) -> str:
+    if name == "linear":
+        return x
+    if name in ("swish", "silu"):
+        return graph.op("Mul", [x, graph.op("Sigmoid", [x])])
+    if name not in _ACTIVATION_OPS:
+        raise ValueError(
+            f"{where}: activation {name!r} has no ONNX operator here (exported: linear, swish, "
+            f"{', '.join(_ACTIVATION_OPS)})"
+        )
+    op, attributes = _ACTIVATION_OPS[name]
+    return graph.op(op, [x], **attributes)
+
+
+def _dense(graph: _Graph, x: str, layer: Dense, where: str) -> str:
+    out = graph.op("MatMul", [x, graph.constant("kernel", layer.W.astype(np.float32))])
+    if layer.use_bias:
+        out = graph.op("Add", [out, graph.constant("bias", layer.b.astype(np.float32))])
+    return _activation(graph, out, layer.activation, where)
+
+
+def _lengths(graph: _Graph, real_steps: str) -> str:
+    """int32 [N] of a bool [N, T] mask of real steps (post-padding, as fr.nn requires)."""
+    as_int = graph.op("Cast", [real_steps], to=graph.TensorProto.INT32)
+    return graph.op("ReduceSum", [as_int, graph.constant("axis", np.array([1], np.int64))], keepdims=0)
+
+
+def _recurrent(graph: _Graph, x: str, layer: Recurrent, lengths: str, prefix: str) -> str:
+    inner = layer.layer
+    time_major = graph.op("Transpose", [x], perm=[1, 0, 2])
+    y, h_outputs, _ = fr_onnx.recurrent_nodes(
+        inner, time_major, prefix, graph.nodes, graph.initializers, lengths=lengths
+    )
+    if layer.return_sequences:
+        return graph.op("Transpose", [y], perm=[1, 0, 2])
+    top = h_outputs[-1]  # [D, N, H]: each direction's final state of the top layer, concatenated
+    batch_major = graph.op("Transpose", [top], perm=[1, 0, 2])
+    return graph.op("Reshape", [batch_major, graph.constant("shape", np.array([0, -1], np.int64))])
+
+
+def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -> None:
+    """Writes a built fr.nn Sequential as one ONNX model (module docstring).
+
+    Parameters
+    ----------
+    model : fusedrnn.nn.Sequential
+        Built (an input shape declared, or fitted / called once).
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    opset : int
+        The ONNX opset (>= 14).
+
+    Raises
+    ------
+    ImportError
+        The onnx package is not installed.
+    TypeError
+        model is not an fr.nn Sequential (a functional Model is not exported yet).
+    ValueError
+        The model is not built, opset < 14, or a layer has no ONNX form here (named).
+    """
+    fr_onnx._onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    if type(model).__name__ != "Sequential":
+        raise TypeError(
+            f"model: expected an fr.nn Sequential, got {type(model).__name__} (a functional Model is not "
+            "exported yet)"
+        )
+    if int(opset) < 14:
+        raise ValueError(f"opset: expected >= 14, got {opset}")
+    if getattr(model, "built_for", None) is None:
+        raise ValueError("model: not built yet (declare an input shape, or fit or call it once, first)")
+    graph = _Graph(helper, numpy_helper, TensorProto)
+    sample = tuple(model.built_for)
+    layers: list[Layer] = list(model.layers)
+    tokens = bool(layers) and isinstance(layers[0], Embedding)
+    elem = TensorProto.INT64 if tokens else TensorProto.FLOAT
+    x = "x"
+    lengths = ""  # the sequence_lens of the recurrent layers while a padding mask is on
+    for index, layer in enumerate(layers):
+        where = f"model.layers[{index}] ({type(layer).__name__})"
+        if isinstance(layer, (InputLayer, Dropout)):
+            continue
+        if isinstance(layer, Embedding):
+            if index != 0:
+                raise ValueError(f"{where}: an Embedding is exported as the model's first layer only")
+            if layer.mask_zero:
+                padding = graph.op("Equal", [x, graph.constant("zero", np.int64(0))])
+                lengths = _lengths(graph, graph.op("Not", [padding]))
+            x = graph.op("Gather", [graph.constant("embeddings", layer.E.astype(np.float32)), x])
+        elif isinstance(layer, Masking):
+            # A step is real when any of its features differs from mask_value.
+            same = graph.op("Equal", [x, graph.constant("mask_value", np.float32(layer.mask_value))])
+            differs = graph.op("Cast", [graph.op("Not", [same])], to=TensorProto.INT32)
+            count = graph.op(
+                "ReduceSum", [differs, graph.constant("axis", np.array([2], np.int64))], keepdims=0
+            )
+            lengths = _lengths(graph, graph.op("Greater", [count, graph.constant("zero", np.int32(0))]))
+        elif isinstance(layer, Recurrent):
+            x = _recurrent(graph, x, layer, lengths, f"r{index}_")
+            if not layer.return_sequences:
+                lengths = ""
+        elif isinstance(layer, Dense):
+            x = _dense(graph, x, layer, where)
+        elif isinstance(layer, TimeDistributed) and isinstance(layer.layer, Dense):
+            x = _dense(graph, x, layer.layer, where)  # MatMul maps every step alike
+        elif isinstance(layer, Activation):
+            x = _activation(graph, x, layer.activation, where)
+        elif isinstance(layer, Flatten):
+            x = graph.op("Flatten", [x], axis=1)
+        elif isinstance(layer, RepeatVector):
+            x = graph.op("Unsqueeze", [x, graph.constant("axis", np.array([1], np.int64))])
+            x = graph.op("Tile", [x, graph.constant("repeats", np.array([1, layer.n, 1], np.int64))])
+        else:
+            raise ValueError(f"{where}: not exported to ONNX (no form for it here)")
+    if lengths:
+        raise ValueError(
+            "model: its output still carries the padding mask (end the masked part with a recurrent layer "
+            "of return_sequences=False)"
+        )
+    out_shape = tuple(model.shapes[-1]) if model.shapes else (None, *sample)
+    out_dims = ["N"] + [f"o{k}" if size is None else size for k, size in enumerate(out_shape[1:])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_dims)]
+    graph.nodes.append(helper.make_node("Identity", [x], ["y"]))
+    dims = ["N"] + [f"d{k}" if size is None else size for k, size in enumerate(sample)]
+    inputs = [helper.make_tensor_value_info("x", elem, dims)]
+    onnx_graph = helper.make_graph(graph.nodes, "fusedrnn_nn_model", inputs, outputs, graph.initializers)
+    fr_onnx.save_graph(onnx_graph, path, opset)
