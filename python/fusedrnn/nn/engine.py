@@ -274,7 +274,7 @@ class Trainer:
 
         Returns
         -------
-        History
+        fusedrnn.nn.History
             ``history.history``: {"loss": [...], "mae": [...], "val_loss": [...], ...} per epoch (the
             training values are the means over the epoch's batches, computed as each batch was trained,
             as Keras reports them). Indexing it directly (``history["loss"]``) works too.
