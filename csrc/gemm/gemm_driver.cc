@@ -79,8 +79,8 @@ void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, 
 // Whether gemm_part reads A in place (the direct-A kernel) rather than packing it: a row-major A always
 // (its rows are what the kernel broadcasts from), a transposed one never. Packing a row-major A cost
 // 5-7.6 % of a forward (perf), once per NC block of columns; read in place, the input projection's
-// products took 0.91-0.96x the time of packed ones on char-lstm, medium and large and the backward's dx
-// 0.90-0.96x on medium (AVX-512, one thread, benchmarks/gemm_a_operand.py); no shape measured slower.
+// products took 0.88-1.0x the time of packed ones on char-lstm, medium and large and the backward's dx
+// 0.89-0.95x on medium (AVX-512, one thread, CPU time, benchmarks/gemm_a_operand.py); none was slower.
 template <class T>
 bool a_reads_direct(MatrixView<T> a) {
   return a.col_stride == 1;
