@@ -92,6 +92,24 @@ def test_any_strides_for_a_and_b(isa, rng, dtype, a_layout, b_layout):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_read_in_place_gives_the_bits_of_packed_a(isa, rng, dtype):
+    # A row-major A (the input projection's x, the backward's dG) is read in place by the direct-A kernel;
+    # the same values stored transposed are packed first. One summation order (gemm/microkernel.h), so
+    # random, inexact values give the same bits, also with a bottom edge of fewer than MR rows (packed
+    # there), a leading dimension wider than k and the 1-row kernel.
+    mr, nr = tile(dtype)
+    for m, k in [(3 * mr + 1, 300), (MC + mr + 1, KC + 5), (1, 7), (mr, 1)]:
+        wide = rng.standard_normal((m, k + 13)).astype(dtype)
+        a = wide[:, 3 : 3 + k]
+        a_packed = np.ascontiguousarray(a.T).T
+        b = rng.standard_normal((k, NC + nr + 1)).astype(dtype)
+        for variant in VARIANTS.values():
+            np.testing.assert_array_equal(
+                fr._core._gemm(a, b, **variant), fr._core._gemm(a_packed, b, **variant), err_msg=f"{m} {k}"
+            )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_c_is_written_not_read_unless_accumulating(isa, rng, dtype):
     mr, nr = tile(dtype)
     m, n = mr + 1, nr + 3

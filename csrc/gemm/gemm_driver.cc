@@ -33,9 +33,9 @@ void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, 
     }
     return;
   }
-  // Row p of A contiguous (x of the input projection, dG of dx): each row is read contiguously and
-  // written at stride MR into the panel (kc x MR, in L1). Reading all MR rows per column instead
-  // (8 strided streams, scalar gathers) was 7.6 % of an RNN medium forward (perf).
+  // Row p of A contiguous (the bottom edge panel of a row-major A; the rest is read in place): each row
+  // is read contiguously and written at stride MR into the panel (kc x MR, in L1). Reading all MR rows per
+  // column instead (8 strided streams, scalar gathers) was 7.6 % of an RNN medium forward (perf).
   for (std::int64_t ip = 0; ip < mc; ip += mr) {
     const std::int64_t rows = std::min<std::int64_t>(mr, mc - ip);
     for (std::int64_t i = 0; i < rows; ++i) {
@@ -76,6 +76,16 @@ void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, 
   }
 }
 
+// Whether gemm_part reads A in place (the direct-A kernel) rather than packing it: a row-major A always
+// (its rows are what the kernel broadcasts from), a transposed one never. Packing a row-major A cost
+// 5-7.6 % of a forward (perf), once per NC block of columns; read in place, the input projection's
+// products took 0.88-1.0x the time of packed ones on char-lstm, medium and large and the backward's dx
+// 0.89-0.95x on medium (AVX-512, one thread, CPU time, benchmarks/gemm_a_operand.py); none was slower.
+template <class T>
+bool a_reads_direct(MatrixView<T> a) {
+  return a.col_stride == 1;
+}
+
 // Fills rows x cols of C with zeros (a product with k = 0).
 template <class T>
 void fill_zeros(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols) {
@@ -85,24 +95,36 @@ void fill_zeros(T* c, std::int64_t ldc, std::int64_t rows, std::int64_t cols) {
   }
 }
 
-// C[mc, nc] (+)= packed A * packed B over one kc block.
+// C[mc, nc] (+)= A * packed B over one kc block. A comes from packed panels (a_packed: [ceil(mc/mr)][kc][mr])
+// or, where a_direct is given, in place (row i at a_direct + i*lda) for every tile of MR rows, the
+// bottom edge panel (fewer rows) still from a_packed at its usual place.
 template <class T>
 void macro_kernel(const Microkernel<T>& kernel, std::int64_t mc, std::int64_t nc, std::int64_t kc,
-                  const T* a_packed, const T* b_packed, T* c, std::int64_t ldc, bool accumulate, T* tile) {
+                  const T* a_packed, const T* a_direct, std::int64_t lda, const T* b_packed, T* c,
+                  std::int64_t ldc, bool accumulate, T* tile) {
   const int mr = kernel.mr, nr = kernel.nr;
   for (std::int64_t jr = 0; jr < nc; jr += nr) {
     const std::int64_t cols = std::min<std::int64_t>(nr, nc - jr);
     const T* bp = b_packed + (jr / nr) * kc * nr;
     for (std::int64_t ir = 0; ir < mc; ir += mr) {
       const std::int64_t rows = std::min<std::int64_t>(mr, mc - ir);
-      const T* ap = a_packed + (ir / mr) * kc * mr;
+      const bool direct = a_direct && rows == mr;
+      const T* ap = direct ? a_direct + ir * lda : a_packed + (ir / mr) * kc * mr;
       T* cij = c + ir * ldc + jr;
       if (rows == mr && cols == nr) {
-        kernel.fn(kc, ap, bp, cij, ldc, accumulate);
+        if (direct) {
+          kernel.direct(kc, ap, lda, bp, cij, ldc, accumulate);
+        } else {
+          kernel.fn(kc, ap, bp, cij, ldc, accumulate);
+        }
         continue;
       }
       // Edge tile: compute the full tile into scratch, then store the valid part.
-      kernel.fn(kc, ap, bp, tile, nr, false);
+      if (direct) {
+        kernel.direct(kc, ap, lda, bp, tile, nr, false);
+      } else {
+        kernel.fn(kc, ap, bp, tile, nr, false);
+      }
       for (std::int64_t i = 0; i < rows; ++i) {
         for (std::int64_t j = 0; j < cols; ++j) {
           cij[i * ldc + j] = accumulate ? cij[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
@@ -166,6 +188,7 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
     return;
   }
 
+  const bool direct = a_reads_direct(a);
   T* a_packed = scratch;
   T* b_scratch = a_packed + kMC * kKC;
   T* tile = b_scratch + kKC * kNC;
@@ -185,9 +208,17 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
       const bool first_block = pc == 0;
       for (std::int64_t ic = i_begin; ic < i_end; ic += kMC) {
         const std::int64_t mc = std::min(kMC, i_end - ic);
-        pack_a(a, ic, mc, pc, kc, mr, a_packed);
         T* c_block = c + ic * ldc + jc;
-        macro_kernel(kernel, mc, nc, kc, a_packed, b_packed, c_block, ldc, accumulate || !first_block, tile);
+        if (direct) {  // only the bottom edge panel is packed, at its place in a_packed
+          const std::int64_t full = mc / mr * mr;
+          if (full < mc) pack_a(a, ic + full, mc - full, pc, kc, mr, a_packed + full * kc);
+          macro_kernel(kernel, mc, nc, kc, a_packed, &a(ic, pc), a.row_stride, b_packed, c_block, ldc,
+                       accumulate || !first_block, tile);
+        } else {
+          pack_a(a, ic, mc, pc, kc, mr, a_packed);
+          macro_kernel(kernel, mc, nc, kc, a_packed, static_cast<const T*>(nullptr), 0, b_packed, c_block,
+                       ldc, accumulate || !first_block, tile);
+        }
       }
     }
   }

@@ -30,6 +30,17 @@ template <class T>
 using MicrokernelFn = void (*)(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc,
                                bool accumulate);
 
+// The direct-A kernel: the same tile with A read in place, row-major with leading dimension lda (the
+// input projection's x, any leading dimension; the backward's dG), instead of from a packed panel:
+//
+//   C[i][j] (+)= sum_{p < k} a[i*lda + p] * b[p*NR + j]      for i < MR, j < NR
+//
+// in the summation order below, so it computes exactly the values of the packed kernel. All MR rows of
+// A must exist: the driver packs a bottom edge panel (fewer than MR rows left) instead.
+template <class T>
+using DirectMicrokernelFn = void (*)(std::int64_t k, const T* a, std::int64_t lda, const T* b, T* c,
+                                     std::int64_t ldc, bool accumulate);
+
 // The row kernel: one row of A (a: [k], contiguous) times `panels` B panels of the microkernel's NR,
 // panel q at b + q*b_stride, into c + q*c_stride:
 //
@@ -54,6 +65,7 @@ struct Microkernel {
   int mr;
   int nr;
   MicrokernelFn<T> fn;
+  DirectMicrokernelFn<T> direct;  // the same tile, A read in place
   const char* name;
 };
 

@@ -13,8 +13,12 @@ static_assert(32 <= kMaxNR, "cells size their stack tiles by kMaxNR");
 constexpr int kMR = 8;
 static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
-void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
-                 bool accumulate) {
+// kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
+// panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
+template <bool kDirect>
+void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c,
+                      std::int64_t ldc, bool accumulate) {
+  const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
@@ -27,30 +31,30 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
   __m512 c70 = _mm512_setzero_ps(), c71 = _mm512_setzero_ps();
   for (std::int64_t p = 0; p < k; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
-    const float* ap = a + p * 8;
+    const float* ap = a + p * step;
     __m512 ai;
     ai = _mm512_set1_ps(ap[0]);
     c00 = _mm512_fmadd_ps(ai, b0, c00);
     c01 = _mm512_fmadd_ps(ai, b1, c01);
-    ai = _mm512_set1_ps(ap[1]);
+    ai = _mm512_set1_ps(ap[1 * row_offset]);
     c10 = _mm512_fmadd_ps(ai, b0, c10);
     c11 = _mm512_fmadd_ps(ai, b1, c11);
-    ai = _mm512_set1_ps(ap[2]);
+    ai = _mm512_set1_ps(ap[2 * row_offset]);
     c20 = _mm512_fmadd_ps(ai, b0, c20);
     c21 = _mm512_fmadd_ps(ai, b1, c21);
-    ai = _mm512_set1_ps(ap[3]);
+    ai = _mm512_set1_ps(ap[3 * row_offset]);
     c30 = _mm512_fmadd_ps(ai, b0, c30);
     c31 = _mm512_fmadd_ps(ai, b1, c31);
-    ai = _mm512_set1_ps(ap[4]);
+    ai = _mm512_set1_ps(ap[4 * row_offset]);
     c40 = _mm512_fmadd_ps(ai, b0, c40);
     c41 = _mm512_fmadd_ps(ai, b1, c41);
-    ai = _mm512_set1_ps(ap[5]);
+    ai = _mm512_set1_ps(ap[5 * row_offset]);
     c50 = _mm512_fmadd_ps(ai, b0, c50);
     c51 = _mm512_fmadd_ps(ai, b1, c51);
-    ai = _mm512_set1_ps(ap[6]);
+    ai = _mm512_set1_ps(ap[6 * row_offset]);
     c60 = _mm512_fmadd_ps(ai, b0, c60);
     c61 = _mm512_fmadd_ps(ai, b1, c61);
-    ai = _mm512_set1_ps(ap[7]);
+    ai = _mm512_set1_ps(ap[7 * row_offset]);
     c70 = _mm512_fmadd_ps(ai, b0, c70);
     c71 = _mm512_fmadd_ps(ai, b1, c71);
   }
@@ -68,8 +72,12 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
   }
 }
 
-void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
-                 bool accumulate) {
+// kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
+// panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
+template <bool kDirect>
+void ukernel_f64_impl(std::int64_t k, const double* a, std::int64_t lda, const double* b, double* c,
+                      std::int64_t ldc, bool accumulate) {
+  const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
   // Named accumulators, not an array: GCC kept an array of vectors mirrored on the stack (a store per
   // FMA pair), which halved the measured throughput.
   __m512d c00 = _mm512_setzero_pd(), c01 = _mm512_setzero_pd();
@@ -82,30 +90,30 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
   __m512d c70 = _mm512_setzero_pd(), c71 = _mm512_setzero_pd();
   for (std::int64_t p = 0; p < k; ++p) {
     const __m512d b0 = _mm512_loadu_pd(b + p * 16), b1 = _mm512_loadu_pd(b + p * 16 + 8);
-    const double* ap = a + p * 8;
+    const double* ap = a + p * step;
     __m512d ai;
     ai = _mm512_set1_pd(ap[0]);
     c00 = _mm512_fmadd_pd(ai, b0, c00);
     c01 = _mm512_fmadd_pd(ai, b1, c01);
-    ai = _mm512_set1_pd(ap[1]);
+    ai = _mm512_set1_pd(ap[1 * row_offset]);
     c10 = _mm512_fmadd_pd(ai, b0, c10);
     c11 = _mm512_fmadd_pd(ai, b1, c11);
-    ai = _mm512_set1_pd(ap[2]);
+    ai = _mm512_set1_pd(ap[2 * row_offset]);
     c20 = _mm512_fmadd_pd(ai, b0, c20);
     c21 = _mm512_fmadd_pd(ai, b1, c21);
-    ai = _mm512_set1_pd(ap[3]);
+    ai = _mm512_set1_pd(ap[3 * row_offset]);
     c30 = _mm512_fmadd_pd(ai, b0, c30);
     c31 = _mm512_fmadd_pd(ai, b1, c31);
-    ai = _mm512_set1_pd(ap[4]);
+    ai = _mm512_set1_pd(ap[4 * row_offset]);
     c40 = _mm512_fmadd_pd(ai, b0, c40);
     c41 = _mm512_fmadd_pd(ai, b1, c41);
-    ai = _mm512_set1_pd(ap[5]);
+    ai = _mm512_set1_pd(ap[5 * row_offset]);
     c50 = _mm512_fmadd_pd(ai, b0, c50);
     c51 = _mm512_fmadd_pd(ai, b1, c51);
-    ai = _mm512_set1_pd(ap[6]);
+    ai = _mm512_set1_pd(ap[6 * row_offset]);
     c60 = _mm512_fmadd_pd(ai, b0, c60);
     c61 = _mm512_fmadd_pd(ai, b1, c61);
-    ai = _mm512_set1_pd(ap[7]);
+    ai = _mm512_set1_pd(ap[7 * row_offset]);
     c70 = _mm512_fmadd_pd(ai, b0, c70);
     c71 = _mm512_fmadd_pd(ai, b1, c71);
   }
@@ -121,6 +129,24 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
     _mm512_storeu_pd(ci, lo);
     _mm512_storeu_pd(ci + 8, hi);
   }
+}
+
+void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                 bool accumulate) {
+  ukernel_f32_impl<false>(k, a, 0, b, c, ldc, accumulate);
+}
+void ukernel_f32_direct(std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c,
+                        std::int64_t ldc, bool accumulate) {
+  ukernel_f32_impl<true>(k, a, lda, b, c, ldc, accumulate);
+}
+
+void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                 bool accumulate) {
+  ukernel_f64_impl<false>(k, a, 0, b, c, ldc, accumulate);
+}
+void ukernel_f64_direct(std::int64_t k, const double* a, std::int64_t lda, const double* b, double* c,
+                        std::int64_t ldc, bool accumulate) {
+  ukernel_f64_impl<true>(k, a, lda, b, c, ldc, accumulate);
 }
 
 // The row kernel (microkernel.h): one row of A times several B panels of 2 vectors each, one FMA chain
@@ -208,27 +234,35 @@ void narrow_impl(std::int64_t k, const typename D::T* a, const typename D::T* b,
   row_group<D, 1>(k, a, b, 0, c, 0, accumulate);
 }
 
+// Its direct-A form: one row of A is contiguous either way.
+template <class D>
+void narrow_direct(std::int64_t k, const typename D::T* a, std::int64_t lda, const typename D::T* b,
+                   typename D::T* c, std::int64_t ldc, bool accumulate) {
+  (void)lda;
+  narrow_impl<D>(k, a, b, c, ldc, accumulate);
+}
+
 }  // namespace
 
 template <>
 const Microkernel<float>& microkernel<float>() {
-  static const Microkernel<float> kernel{kMR, 32, &ukernel_f32, "avx512 8x32"};
+  static const Microkernel<float> kernel{kMR, 32, &ukernel_f32, &ukernel_f32_direct, "avx512 8x32"};
   return kernel;
 }
 template <>
 const Microkernel<double>& microkernel<double>() {
-  static const Microkernel<double> kernel{kMR, 16, &ukernel_f64, "avx512 8x16"};
+  static const Microkernel<double> kernel{kMR, 16, &ukernel_f64, &ukernel_f64_direct, "avx512 8x16"};
   return kernel;
 }
 
 template <>
 const Microkernel<float>& narrow_microkernel<float>() {
-  static const Microkernel<float> kernel{1, 32, &narrow_impl<F32>, "avx512 1x32"};
+  static const Microkernel<float> kernel{1, 32, &narrow_impl<F32>, &narrow_direct<F32>, "avx512 1x32"};
   return kernel;
 }
 template <>
 const Microkernel<double>& narrow_microkernel<double>() {
-  static const Microkernel<double> kernel{1, 16, &narrow_impl<F64>, "avx512 1x16"};
+  static const Microkernel<double> kernel{1, 16, &narrow_impl<F64>, &narrow_direct<F64>, "avx512 1x16"};
   return kernel;
 }
 

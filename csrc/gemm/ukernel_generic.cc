@@ -7,14 +7,18 @@
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
-template <class T, int MR, int NR>
-void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+// kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
+// panel, row i of step p at a[p*MR + i].
+template <class T, int MR, int NR, bool kDirect>
+void ukernel_impl(std::int64_t k, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                  bool accumulate) {
+  const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : MR;
   T acc[MR][NR] = {};
   for (std::int64_t p = 0; p < k; ++p) {
-    const T* ap = a + p * MR;
+    const T* ap = a + p * step;
     const T* bp = b + p * NR;
     for (int i = 0; i < MR; ++i) {
-      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i] * bp[j];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ap[i * row_offset] * bp[j];
     }
   }
   for (int i = 0; i < MR; ++i) {
@@ -25,6 +29,17 @@ void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t 
       for (int j = 0; j < NR; ++j) ci[j] = acc[i][j];
     }
   }
+}
+
+template <class T, int MR, int NR>
+void ukernel_generic(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  ukernel_impl<T, MR, NR, false>(k, a, 0, b, c, ldc, accumulate);
+}
+
+template <class T, int MR, int NR>
+void ukernel_direct(std::int64_t k, const T* a, std::int64_t lda, const T* b, T* c, std::int64_t ldc,
+                    bool accumulate) {
+  ukernel_impl<T, MR, NR, true>(k, a, lda, b, c, ldc, accumulate);
 }
 
 // The row kernel (microkernel.h): the MR = 1 microkernel per panel, so every element is the same
@@ -42,22 +57,26 @@ void row_generic(std::int64_t k, const T* a, const T* b, std::int64_t b_stride, 
 
 template <>
 const Microkernel<float>& microkernel<float>() {
-  static const Microkernel<float> kernel{4, 16, &ukernel_generic<float, 4, 16>, "generic 4x16"};
+  static const Microkernel<float> kernel{4, 16, &ukernel_generic<float, 4, 16>, &ukernel_direct<float, 4, 16>,
+                                         "generic 4x16"};
   return kernel;
 }
 template <>
 const Microkernel<double>& microkernel<double>() {
-  static const Microkernel<double> kernel{4, 8, &ukernel_generic<double, 4, 8>, "generic 4x8"};
+  static const Microkernel<double> kernel{4, 8, &ukernel_generic<double, 4, 8>, &ukernel_direct<double, 4, 8>,
+                                          "generic 4x8"};
   return kernel;
 }
 template <>
 const Microkernel<float>& narrow_microkernel<float>() {
-  static const Microkernel<float> kernel{1, 16, &ukernel_generic<float, 1, 16>, "generic 1x16"};
+  static const Microkernel<float> kernel{1, 16, &ukernel_generic<float, 1, 16>, &ukernel_direct<float, 1, 16>,
+                                         "generic 1x16"};
   return kernel;
 }
 template <>
 const Microkernel<double>& narrow_microkernel<double>() {
-  static const Microkernel<double> kernel{1, 8, &ukernel_generic<double, 1, 8>, "generic 1x8"};
+  static const Microkernel<double> kernel{1, 8, &ukernel_generic<double, 1, 8>, &ukernel_direct<double, 1, 8>,
+                                          "generic 1x8"};
   return kernel;
 }
 template <>

@@ -1,7 +1,7 @@
 // Array passes of the activations of cells/activation.h, compiled per ISA: the switch on the kind sits
 // outside each loop, so every loop is one of the vectorised ones of vec_math.h or a select loop.
 //
-//   tanh, sigmoid   vec_math.h (float: branch-free polynomials; double: the C library)
+//   tanh, sigmoid   vec_math.h (float: one exp-type kernel, no division on AVX2 / AVX-512; double: libm)
 //   relu            max(v, 0)                      (NaN stays NaN)
 //   hard_sigmoid    relu6(v + 3) / 6, Keras 3's    (NaN stays NaN)
 //   linear          v
@@ -29,10 +29,10 @@ template <class T>
 void activate_copy(Activation act, const T* __restrict in, T* __restrict out, std::int64_t n) {
   switch (act) {
     case Activation::tanh:
-      for (std::int64_t i = 0; i < n; ++i) out[i] = tanh_scalar(in[i]);
+      tanh_copy(in, out, n);
       return;
     case Activation::sigmoid:
-      for (std::int64_t i = 0; i < n; ++i) out[i] = sigmoid_scalar(in[i]);
+      sigmoid_copy(in, out, n);
       return;
     case Activation::relu:
       for (std::int64_t i = 0; i < n; ++i) out[i] = in[i] < T(0) ? T(0) : in[i];
