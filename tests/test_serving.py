@@ -222,21 +222,30 @@ CHILD = textwrap.dedent(
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     mode = sys.argv[1]
-    layer = fr.LSTM(64, 512, seed=0)
+    if mode == "rows":
+        # A small layer over many rows on 2 threads splits the rows (each thread runs its own steps),
+        # unfused with many chunks of the input projection, where the threads must agree to stop.
+        layer = fr.LSTM(512, 64, seed=0).eval()
+        fr._core._set_fuse_input_max_features(0)
+        fr._core._set_input_chunk_elements(4096)
+        fr._core._set_min_flops_per_thread(1)
+    else:
+        layer = fr.LSTM(64, 512, seed=0)
     if mode == "eval":
         layer.eval()
-    small = np.random.default_rng(1).standard_normal((3, 2, 64)).astype(np.float32)
+    small = np.random.default_rng(1).standard_normal((3, 2, layer.input_size)).astype(np.float32)
     best = fr.cpu_info()["isa"]
     fr._core._select_isa("generic")
     before = layer(small)[0]
-    # The call to interrupt runs the portable kernels on one thread: 30-60 s uninterrupted on the
-    # machines seen so far (16 ms a step), far longer than the SIGINT comes after, in about 1 GB.
-    x = np.ones((2000, 32, 64), np.float32)
+    # The call to interrupt runs the portable kernels: 30-60 s uninterrupted on one thread on the
+    # machines seen so far (16 ms a step), far longer than the SIGINT comes after, in about 1 GB (rows:
+    # about 8 s on 2 threads, in 0.7 GB).
+    x = np.ones((2000, 32, 64) if mode != "rows" else (5000, 64, 512), np.float32)
     if mode == "backward":
         fr._core._select_isa(best)
         y, _ = layer(x)  # the forward on the fast path
         fr._core._select_isa("generic")
-    fr.set_num_threads(1)
+    fr.set_num_threads(2 if mode == "rows" else 1)
     t0 = time.perf_counter()
     try:
         print("ready", flush=True)
@@ -249,7 +258,7 @@ CHILD = textwrap.dedent(
         print("interrupted", time.perf_counter() - t0, flush=True)
     # The layer is usable afterwards and computes what it computed before.
     assert np.array_equal(layer(small)[0], before)
-    if mode != "eval":
+    if mode not in ("eval", "rows"):
         y, _ = layer(small)
         layer.backward(np.ones_like(y))
     print("usable", flush=True)
@@ -258,14 +267,14 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
-@pytest.mark.parametrize("mode", ["eval", "train", "backward"])
+@pytest.mark.parametrize("mode", ["eval", "train", "backward", "rows"])
 def test_ctrl_c_stops_a_long_call(mode):
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout.readline().strip() == "ready"
-        time.sleep(1.0)  # well inside the call (it runs for 30-60 s)
+        time.sleep(1.0)  # well inside the call (it runs for 30-60 s; rows: about 8 s)
         sent = time.perf_counter()
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)

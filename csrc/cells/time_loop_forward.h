@@ -312,8 +312,9 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     for (std::int64_t s = 0; s < T_; ++s) {
       if (!fused && s % chunk_steps == 0) {
         // 1. Input projection of the next chunk of processed steps: times [t_lo, t_hi) in either direction.
-        // Split by rows, threads are not in step: none may overwrite the chunk another still reads.
-        if (by_rows && s > 0) barrier(ctx);
+        // Split by rows, threads are not in step: none may overwrite the chunk another still reads. They
+        // also agree here whether the call stops (the GEMM below is shared: all run it or none).
+        if (by_rows && s > 0 && step_end(ctx, io.interrupt, s - 1)) break;
         const std::int64_t steps = std::min(chunk_steps, T_ - s);
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
@@ -417,8 +418,12 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
                         mr, h_write);
       }
-      if (by_rows) {  // each thread stops at its next step once the call is stopped
-        if (io.interrupt != nullptr && io.interrupt->poll_now()) break;
+      if (by_rows) {
+        // Each thread stops at its next step once the call is stopped, unless a chunk boundary lies ahead:
+        // the threads decide together there (a thread gone ahead would leave the other alone in the
+        // boundary's barriers).
+        const bool boundary_ahead = !fused && (s / chunk_steps + 1) * chunk_steps < T_;
+        if (!boundary_ahead && io.interrupt != nullptr && io.interrupt->poll_now()) break;
       } else if (step_end(ctx, io.interrupt, s)) {
         return;  // every thread stops at the same step
       }
