@@ -391,7 +391,12 @@ class Trainer:
             if validation_data is not None:
                 val_x, val_y = validation_data
                 held_out = self._count(self._inputs(val_x))
-                val = self.evaluate(val_x, val_y, return_dict=True, verbose=0) if held_out else {}
+                # A rank's validation shard may be empty (distributed); one process evaluates what it has.
+                val = (
+                    self.evaluate(val_x, val_y, return_dict=True, verbose=0)
+                    if held_out or sync is None
+                    else {}
+                )
                 if sync is not None:
                     val = sync.mean({key: val.get(key, 0.0) * held_out for key in self._log_keys()}, held_out)
                 logs.update({"val_" + key: value for key, value in val.items()})
