@@ -82,8 +82,23 @@ class Trainer:
     def parameters(self) -> list[NDArray[Any]]:
         raise NotImplementedError
 
+    def set_parameters(self, values: Sequence[ArrayLike]) -> None:
+        raise NotImplementedError
+
     def gradients(self) -> list[NDArray[Any]]:
         raise NotImplementedError
+
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Copies `weights` (as get_weights returns them) into the parameters; ValueError naming the
+        first array of another shape."""
+        weights = list(weights)
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise ValueError(f"weights: the model has {len(params)} parameter arrays, got {len(weights)}")
+        for i, (p, w) in enumerate(zip(params, weights, strict=True)):
+            if np.shape(w) != p.shape:
+                raise ValueError(f"weights[{i}]: expected shape {p.shape}, got {np.shape(w)}")
+        self.set_parameters(weights)
 
     # -- inference ---------------------------------------------------------------------------------
 

@@ -260,18 +260,6 @@ class Model(Trainer):
         """Copies of every parameter array, layer after layer (Keras's get_weights)."""
         return [p.copy() for p in self.parameters()]
 
-    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
-        """Copies `weights` (as get_weights returns them) into the parameters; ValueError naming the
-        first array of another shape."""
-        weights = list(weights)
-        params = self.parameters()
-        if len(weights) != len(params):
-            raise ValueError(f"weights: the model has {len(params)} parameter arrays, got {len(weights)}")
-        for i, (p, w) in enumerate(zip(params, weights, strict=True)):
-            if np.shape(w) != p.shape:
-                raise ValueError(f"weights[{i}]: expected shape {p.shape}, got {np.shape(w)}")
-        self.set_parameters(weights)
-
     def reset_states(self) -> None:
         """Forgets the states of the ``stateful=True`` recurrent layers (Keras's reset_states)."""
         for layer in self.graph.layers:

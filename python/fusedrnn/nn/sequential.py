@@ -165,14 +165,7 @@ class Sequential(Trainer):
         """Copies `weights` (as get_weights returns them) into the parameters; ValueError naming the
         first array of another shape."""
         self._require_built("set_weights")
-        weights = list(weights)
-        params = self.parameters()
-        if len(weights) != len(params):
-            raise ValueError(f"weights: the model has {len(params)} parameter arrays, got {len(weights)}")
-        for i, (p, w) in enumerate(zip(params, weights, strict=True)):
-            if np.shape(w) != p.shape:
-                raise ValueError(f"weights[{i}]: expected shape {p.shape}, got {np.shape(w)}")
-        self.set_parameters(weights)
+        super().set_weights(weights)
 
     def gradients(self) -> list[NDArray[Any]]:
         """Every layer's gradient arrays, in the order of parameters()."""
