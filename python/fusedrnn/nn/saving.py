@@ -203,24 +203,8 @@ def _read(file: IO[bytes], where: str, compile: bool) -> Any:
         optimizer, iterations = None, None
         if compiled is not None and compiled["optimizer"] is not None:
             optimizer, iterations = compiled["optimizer"]
-            if iterations is not None:
-                for k, param_shape in enumerate(param_shapes):
-                    for s in range(optimizer.SLOTS):
-                        expected[f"optimizer.{k}.{s}.npy"] = (f"optimizer.{k}.{s}", param_shape)
-        missing = [key for member, (key, _) in expected.items() if member not in members]
-        unexpected = [member[:60] for member in members if member not in expected]
-        if missing or unexpected:
-            raise ValueError(
-                f"{where}: the arrays do not match the configuration: missing {missing[:8]}, "
-                f"unexpected {unexpected[:8]}"
-            )
-        dtype = np.dtype(np.float32)
-        for member, (key, param_shape) in expected.items():
-            _layer_files.check_member_size(members[member], key, param_shape, dtype, where)
-        arrays = {
-            key: _layer_files.read_parameter(archive, members[member], key, param_shape, dtype, where)
-            for member, (key, param_shape) in expected.items()
-        }
+            _expect_optimizer_slots(expected, optimizer, iterations, param_shapes)
+        arrays = _read_expected(archive, members, expected, where)
     model = Sequential(layers, seed=seed)  # built here already when its first layer has input_shape=
     if model.built_for != tuple(input_shape):
         model.build((None, *input_shape))
@@ -236,6 +220,42 @@ def _read(file: IO[bytes], where: str, compile: bool) -> Any:
                     for k in range(len(param_shapes))
                 ]
     return model
+
+
+def _expect_optimizer_slots(
+    expected: dict[str, tuple[str, tuple[int, ...]]],
+    optimizer: Any,
+    iterations: int | None,
+    param_shapes: list[tuple[int, ...]],
+) -> None:
+    """Adds the optimizer's state arrays (one per slot and parameter, each shaped like its parameter) to
+    the members a file must hold, when the file says it saved that state (iterations given)."""
+    if iterations is None:
+        return
+    for k, param_shape in enumerate(param_shapes):
+        for slot in range(optimizer.SLOTS):
+            expected[f"optimizer.{k}.{slot}.npy"] = (f"optimizer.{k}.{slot}", param_shape)
+
+
+def _read_expected(
+    archive: Any, members: dict[str, Any], expected: dict[str, tuple[str, tuple[int, ...]]], where: str
+) -> dict[str, Any]:
+    """The file's float32 arrays, {key: array}: exactly the `expected` members (member: (key, shape)),
+    each member's size checked against its shape before it is inflated; ValueError naming where."""
+    missing = [key for member, (key, _) in expected.items() if member not in members]
+    unexpected = [member[:60] for member in members if member not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"{where}: the arrays do not match the configuration: missing {missing[:8]}, "
+            f"unexpected {unexpected[:8]}"
+        )
+    dtype = np.dtype(np.float32)
+    for member, (key, param_shape) in expected.items():
+        _layer_files.check_member_size(members[member], key, param_shape, dtype, where)
+    return {
+        key: _layer_files.read_parameter(archive, members[member], key, param_shape, dtype, where)
+        for member, (key, param_shape) in expected.items()
+    }
 
 
 def _check_header(header: object, where: str) -> tuple[int | None, tuple[int, ...], list[Any], Any]:
@@ -584,24 +604,8 @@ def _read_functional(
             )
         if checked[0]["optimizer"] is not None:
             optimizer, iterations = checked[0]["optimizer"]
-            if iterations is not None:
-                for k, param_shape in enumerate(param_shapes):
-                    for slot in range(optimizer.SLOTS):
-                        expected[f"optimizer.{k}.{slot}.npy"] = (f"optimizer.{k}.{slot}", param_shape)
-    missing = [key for member, (key, _) in expected.items() if member not in members]
-    unexpected = [member[:60] for member in members if member not in expected]
-    if missing or unexpected:
-        raise ValueError(
-            f"{where}: the arrays do not match the configuration: missing {missing[:8]}, "
-            f"unexpected {unexpected[:8]}"
-        )
-    dtype = np.dtype(np.float32)
-    for member, (key, param_shape) in expected.items():
-        _layer_files.check_member_size(members[member], key, param_shape, dtype, where)
-    arrays = {
-        key: _layer_files.read_parameter(archive, members[member], key, param_shape, dtype, where)
-        for member, (key, param_shape) in expected.items()
-    }
+            _expect_optimizer_slots(expected, optimizer, iterations, param_shapes)
+    arrays = _read_expected(archive, members, expected, where)
     model = Model(
         inputs if structure[0] == "list" else inputs[0],
         results if structure[1] == "list" or len(results) > 1 else results[0],
