@@ -19,6 +19,7 @@ itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,15 @@ def _check_flat(entries: list[_Entry], flat: ArrayLike, what: str) -> Array:
     return array
 
 
+def split_flat(flat: Array, like: Sequence[Array]) -> list[Array]:
+    """A flat buffer cut into arrays shaped and typed like those of `like`, in order (copies)."""
+    pieces, offset = [], 0
+    for a in like:
+        pieces.append(flat[offset : offset + a.size].reshape(a.shape).astype(a.dtype))
+        offset += a.size
+    return pieces
+
+
 def set_flat_parameters(obj: Any, flat: ArrayLike) -> None:
     """Copies a flat buffer (as `flat_parameters` makes) into the parameters, in any mode.
 
@@ -174,10 +184,7 @@ def set_flat_parameters(obj: Any, flat: ArrayLike) -> None:
     """
     entries = _entries(obj)
     array = _check_flat(entries, flat, "flat")
-    pieces, offset = [], 0
-    for _, p, _ in entries:
-        pieces.append(array[offset : offset + p.size].reshape(p.shape).astype(p.dtype))
-        offset += p.size
+    pieces = split_flat(array, [p for _, p, _ in entries])
     model = _model_of(obj)
     if _is_layer(model):
         model.load_state_dict({name: piece for (name, _, _), piece in zip(entries, pieces, strict=True)})

@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike, NDArray
 from .. import set_num_threads
 from .._validation import bounded_int, positive_int
 from ._engines import available_cpus, require
-from ._flat import flat_gradients, flat_parameters, set_flat_gradients, set_flat_parameters
+from ._flat import flat_gradients, flat_parameters, set_flat_gradients, set_flat_parameters, split_flat
 
 __all__ = ["allreduce_gradients", "broadcast_parameters", "fit_mpi", "fit_ray", "shard"]
 
@@ -157,7 +157,7 @@ class MpiFit:
         flat = self._flat(params)
         self.comm.Bcast(flat, root=0)
         if self.rank != 0:
-            model.set_parameters(self._pieces(flat, params))
+            model.set_parameters(split_flat(flat, params))
 
     @staticmethod
     def _flat(arrays: Sequence[Array]) -> Array:
@@ -165,21 +165,13 @@ class MpiFit:
             return np.zeros(0, np.float32)
         return np.concatenate([np.asarray(a).ravel() for a in arrays])
 
-    @staticmethod
-    def _pieces(flat: Array, like: Sequence[Array]) -> list[Array]:
-        pieces, offset = [], 0
-        for a in like:
-            pieces.append(flat[offset : offset + a.size].reshape(a.shape).astype(a.dtype))
-            offset += a.size
-        return pieces
-
     def average(self, gradients: Sequence[Array], step: int, local: int) -> None:
         """Replaces this rank's gradients of its batch of `local` samples (zeros when it has none) at
         `step` with the average over every rank's samples, in place."""
         total = sum(_batch_sizes(self.lengths, step, self.batch_size))
         flat = self._flat(gradients) * (local / total)
         self.comm.Allreduce(self.mpi.IN_PLACE, flat, op=self.mpi.SUM)
-        for g, piece in zip(gradients, self._pieces(flat, gradients), strict=True):
+        for g, piece in zip(gradients, split_flat(flat, gradients), strict=True):
             g[...] = piece
 
     def any(self, flag: bool) -> bool:
