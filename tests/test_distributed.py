@@ -306,26 +306,25 @@ mpi_needed = pytest.mark.skipif(
 )
 
 
-@mpi_needed
-def test_fit_mpi_two_ranks_equal_one_process_with_twice_the_batch(tmp_path: Path):
-    script = tmp_path / "fit.py"
-    script.write_text(_MPI_SCRIPT)
+def _mpirun_two_ranks(tmp_path: Path, script_text: str) -> str:
+    """Runs the script under ``mpirun -np 2``; its stdout (the run must succeed)."""
+    script = tmp_path / "script.py"
+    script.write_text(script_text)
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     command = ["mpirun", "--oversubscribe", "-np", "2", sys.executable, str(script)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "mpi ok" in result.stdout
+    return result.stdout
+
+
+@mpi_needed
+def test_fit_mpi_two_ranks_equal_one_process_with_twice_the_batch(tmp_path: Path):
+    assert "mpi ok" in _mpirun_two_ranks(tmp_path, _MPI_SCRIPT)
 
 
 @mpi_needed
 def test_nn_fit_distributed_mpi_equals_one_process_with_twice_the_batch(tmp_path: Path):
-    script = tmp_path / "nn_fit.py"
-    script.write_text(_MPI_FIT_SCRIPT)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    command = ["mpirun", "--oversubscribe", "-np", "2", sys.executable, str(script)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "mpi fit ok" in result.stdout
+    assert "mpi fit ok" in _mpirun_two_ranks(tmp_path, _MPI_FIT_SCRIPT)
 
 
 def test_nn_fit_refuses_an_unknown_distributed_engine():
