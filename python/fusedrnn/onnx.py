@@ -22,7 +22,7 @@ from ._typing import Activation
 from ._validation import kernel_dtype
 from .layers import GRU, LSTM, RNN
 
-__all__ = ["export", "load"]
+__all__ = ["OnnxModel", "export", "load", "load_layers"]
 
 # A file system path, as onnx.save / onnx.load take it.
 PathLike: TypeAlias = "str | os.PathLike[str]"
@@ -327,8 +327,8 @@ def _activation_of(name: str, alpha: float | None, beta: float | None, label: st
     )
 
 
-def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RNN]:
-    """fusedrnn layers made from the ``LSTM`` / ``GRU`` / ``RNN`` nodes of an ONNX model, with the
+def load_layers(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RNN]:
+    """Only the fusedrnn layers made from the ``LSTM`` / ``GRU`` / ``RNN`` nodes of an ONNX model, with the
     nodes' weights and options (e.g. a model written by ``torch.onnx.export(nn.LSTM(...))``).
 
     Faithful or refused: every input and attribute of a node is either honoured or refused with a
@@ -365,22 +365,8 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
         weights that are not constants of the model (or are stored outside it), shapes that
         contradict the attributes, a constant sequence_lens, constant nonzero initial states.
     """
-    onnx = _onnx()
-    name = os.fsdecode(os.fspath(path))
-    where = f"path: {name!r}"
+    model, where = _read(path)
     layer_dtype = None if dtype is None else kernel_dtype(dtype)
-    if not os.path.exists(name):
-        raise FileNotFoundError(f"{where}: no such file")
-    try:
-        model = onnx.load(name, load_external_data=False)
-    except MemoryError:
-        raise
-    except OSError as err:
-        if isinstance(err, (IsADirectoryError, PermissionError)):
-            raise
-        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
-    except Exception as err:  # protobuf's DecodeError and whatever else a parser of strangers' bytes raises
-        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
     graph = model.graph
     _check_order(graph, where)
     constants = _constants(graph)
@@ -393,6 +379,26 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> list[LSTM | GRU | RN
     if not found:
         raise ValueError(f"{where} has no LSTM, GRU or RNN node")
     return found
+
+
+def _read(path: PathLike) -> tuple[Any, str]:
+    """The parsed model at path (external data not read) and the ``path: '...'`` every error starts with."""
+    onnx = _onnx()
+    name = os.fsdecode(os.fspath(path))
+    where = f"path: {name!r}"
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"{where}: no such file")
+    try:
+        model = onnx.load(name, load_external_data=False)
+    except MemoryError:
+        raise
+    except OSError as err:
+        if isinstance(err, (IsADirectoryError, PermissionError)):
+            raise
+        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
+    except Exception as err:  # protobuf's DecodeError and whatever else a parser of strangers' bytes raises
+        raise ValueError(f"{where} is not a readable ONNX model: {err}") from err
+    return model, where
 
 
 def _check_order(graph: Any, where: str) -> None:
@@ -641,3 +647,597 @@ def _layer_of(
     params = {key: value.astype(dtype_name, copy=False) for key, value in params.items()}
     cls = getattr(layers, class_name)
     return cast("LSTM | GRU | RNN", restore(cls, {**options, "_params": params}, label, copy=False))
+
+
+def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
+    """An ONNX model as one callable fusedrnn model (`OnnxModel`): its ``LSTM`` / ``GRU`` / ``RNN``
+    nodes become fusedrnn layers with the nodes' weights and options, and the operators around them run
+    as ONNX defines them, so ``model(x)`` returns what onnxruntime returns for the same file (e.g. one
+    written by ``torch.onnx.export`` of a module holding ``nn.LSTM(num_layers=2, bidirectional=True)``
+    and an ``nn.Linear`` head, or by `export`).
+
+    Besides the recurrent nodes a model may hold: Identity, Dropout (inference: identity), Transpose,
+    Reshape, Squeeze, Unsqueeze, Flatten, Concat, Slice, Gather, Shape, Cast, Constant,
+    ConstantOfShape, Expand, Tile, Gemm, MatMul, Add, Sub, Mul, Div, Neg, Equal, Greater, Less, And,
+    Or, Not, ReduceSum, ReduceMean, and the activations Relu, Sigmoid, Tanh, Exp, Softplus, Softsign,
+    Elu, LeakyRelu, Selu, HardSigmoid, Softmax, LogSoftmax. Any other operator is refused by name
+    (`load_layers` reads only the recurrent nodes of such a file).
+
+    Faithful or refused, as for `load_layers`: the file is treated as coming from a stranger. Every
+    node's operator, inputs and attributes (each of its ONNX type) are checked, and every constant's
+    size against its dims, before anything the file describes is allocated; a recurrent node's inputs
+    and attributes are honoured or refused (the list under Raises). When the model runs, a node that
+    would allocate (Expand, Tile, ConstantOfShape, broadcasting, MatMul, Gemm, Gather) is checked
+    first: no computed tensor may hold more than 2**26 elements or 1024 times the elements of the
+    call's inputs, whichever is more.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    dtype : {numpy.float32, numpy.float64} or None
+        The layers' dtype (and that of the model's float constants); None: the weights' dtype.
+
+    Returns
+    -------
+    OnnxModel
+        ``model(x)`` (the graph's inputs in its order, or by name), ``model.run(None, feeds)``,
+        ``model.layers`` (one fusedrnn layer per recurrent node, in graph order, in eval mode,
+        time-major or batch_first as the node's layout), ``model.input_names`` /
+        ``model.output_names``. The model is a sequence of its layers too (``model[0]``,
+        ``len(model)``, iteration), as the list `load` returned before 0.4.
+
+    Raises
+    ------
+    ImportError
+        The onnx package is not installed.
+    FileNotFoundError
+        No file at path.
+    ValueError
+        Not a readable ONNX model, no recurrent node, an operator not listed above, an attribute that
+        is unknown or of the wrong type, a node with the wrong number of inputs, a graph output no node
+        makes, or what a recurrent node cannot honour: clip, input_forget, peepholes (P), a
+        reverse-only direction, activations without a counterpart, weights that are not constants of
+        the model (or are stored outside it), shapes that contradict the attributes, a constant
+        sequence_lens, constant nonzero initial states.
+
+    Examples
+    --------
+    >>> torch.onnx.export(net, (torch.zeros(20, 4, 8),), "net.onnx", dynamo=False)
+    >>> model = fr.onnx.load("net.onnx")
+    >>> y, h_n, c_n = model(x)          # as onnxruntime.InferenceSession("net.onnx").run(None, {...})
+    >>> model.layers                    # [LSTM(8, 16, bidirectional=True), LSTM(32, 16, ...)]
+    """
+    model, where = _read(path)
+    layer_dtype = None if dtype is None else kernel_dtype(dtype)
+    graph = model.graph
+    _check_order(graph, where)
+    constants = _constants(graph)
+    graph_inputs = {value.name for value in graph.input}
+    opset = next(
+        (int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 1
+    )
+    owners: dict[str, str] = {}
+    layers: list[LSTM | GRU | RNN] = []
+    steps: list[_Step] = []
+    values: dict[str, NDArray[Any]] = {}
+    for node in graph.node:
+        op = node.op_type
+        label = f"{where}: node {(node.name or op)[:60]!r}"
+        if node.domain not in ("", "ai.onnx"):
+            raise ValueError(
+                f"{label}: operator {op[:40]} of domain {node.domain[:40]!r} is not supported (the "
+                "standard domain only)"
+            )
+        if op in _OPS:
+            layer = _layer_of(node, constants, graph_inputs, owners, layer_dtype, where)
+            inputs = list(node.input) + [""] * (8 - len(node.input))
+            inputs[1:4] = ["", "", ""]  # the weights: the layer's now
+            if inputs[0] in constants:
+                values[inputs[0]] = _constant_value(constants[inputs[0]], label, "X", layer_dtype)
+            for k in (5, 6):  # constant initial states are zeros here (_layer_of refused others)
+                if inputs[k] in constants:
+                    inputs[k] = ""
+            layout = next((int(a.i) for a in node.attribute if a.name == "layout"), 0)
+            steps.append(_Step(op, label, inputs, list(node.output), {}, len(layers), layout))
+            layers.append(layer.eval())
+            continue
+        if op not in _GRAPH_OPS:
+            raise ValueError(
+                f"{label}: operator {op[:40]} is not supported by fr.onnx.load (see its documentation for "
+                "the operators it runs; fr.onnx.load_layers reads only the LSTM / GRU / RNN nodes)"
+            )
+        schema, least, most, count = _GRAPH_OPS[op]
+        attributes = _graph_attributes(node, op, schema, label)
+        if not least <= len(node.input) <= most:
+            raise ValueError(f"{label}: {op} takes {least} to {most} inputs, got {len(node.input)}")
+        if any(node.output[count:]) or not node.output or not node.output[0]:
+            raise ValueError(
+                f"{label}: {op} makes {count} output(s) here, the node asks for {len(node.output)}"
+            )
+        if op == "Concat" and "axis" not in attributes:
+            raise ValueError(f"{label}: Concat without its axis attribute")
+        if op == "Cast" and attributes.get("to") not in _NUMPY_TYPES:
+            raise ValueError(
+                f"{label}: Cast to ONNX type {attributes.get('to')} (float, double, int32, int64 or bool expected)"
+            )
+        if op in ("Softmax", "LogSoftmax") and opset < 13:
+            attributes["_coerced"] = attributes.get("axis", 1)  # ONNX < 13: over the dims from axis on
+        for name in node.input:
+            if name and name in constants and name not in values:
+                values[name] = _constant_value(constants[name], label, name, layer_dtype)
+        if op == "Constant":
+            values[node.output[0]] = _constant_node_value(attributes, label, layer_dtype)
+            continue
+        if op == "ConstantOfShape" and "value" in attributes:
+            attributes["value"] = _constant_value(attributes["value"], label, "value", layer_dtype)
+            if attributes["value"].size != 1:
+                raise ValueError(f"{label}: ConstantOfShape's value has {attributes['value'].size} elements, not 1")
+        steps.append(_Step(op, label, list(node.input), list(node.output[:count]), attributes))
+    if not layers:
+        raise ValueError(f"{where} has no LSTM, GRU or RNN node")
+    declared: list[tuple[str, int, list[int | None]]] = []
+    for value in graph.input:
+        if value.name in constants:
+            continue  # an initializer listed as an input too (older files): a constant
+        elem = int(value.type.tensor_type.elem_type)
+        if elem not in _FLOAT_INPUTS and elem not in _INT_INPUTS:
+            raise ValueError(
+                f"{where}: input {value.name[:60]!r} has ONNX type {elem} (float, double, int32 or int64 "
+                "expected)"
+            )
+        dims: list[int | None] = []
+        if value.type.tensor_type.HasField("shape"):
+            dims = [
+                int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None
+                for d in value.type.tensor_type.shape.dim
+            ]
+        declared.append((value.name, elem, dims))
+    made = {name for step in steps for name in step.outputs} | set(values) | graph_inputs
+    outputs = [value.name for value in graph.output]
+    for name in outputs:
+        if name not in made:
+            raise ValueError(f"{where}: output {name[:60]!r} is made by no node")
+    keep = {name for step in steps for name in step.inputs} | set(outputs)
+    kept = {name: array for name, array in values.items() if name in keep}
+    return OnnxModel(graph.name or "onnx", declared, outputs, steps, kept, layers)
+
+
+def _graph_attributes(node: Any, op: str, schema: dict[str, str], label: str) -> dict[str, Any]:
+    """A non-recurrent node's attributes, each of its ONNX type; unknown, repeated or mistyped refused."""
+    from onnx import AttributeProto, helper
+
+    result: dict[str, Any] = {}
+    for attribute in node.attribute:
+        name = attribute.name
+        if name not in schema:
+            raise ValueError(f"{label}: unknown attribute {name[:60]!r} of {op}")
+        if name in result:
+            raise ValueError(f"{label}: attribute {name} appears twice")
+        expected = getattr(AttributeProto, schema[name])
+        if attribute.type != expected:
+            raise ValueError(
+                f"{label}: attribute {name} has the wrong type ({attribute.type}, expected {expected})"
+            )
+        result[name] = attribute.t if schema[name] == _TENSOR else helper.get_attribute_value(attribute)
+    return result
+
+
+def _constant_value(tensor: Any, label: str, what: str, dtype: np.dtype[Any] | None) -> NDArray[Any]:
+    """A constant tensor as an array (its size checked against its dims first), float ones in dtype."""
+    array = _tensor_array(tensor, _dims(tensor, label, what[:60]), label, what[:60])
+    if dtype is not None and array.dtype.kind == "f":
+        array = array.astype(dtype)
+    return array
+
+
+def _constant_node_value(attributes: dict[str, Any], label: str, dtype: np.dtype[Any] | None) -> NDArray[Any]:
+    if len(attributes) != 1:
+        raise ValueError(f"{label}: a Constant needs one of value, value_float(s), value_int(s)")
+    ((name, value),) = attributes.items()
+    if name == "value":
+        return _constant_value(value, label, "value", dtype)
+    array = np.asarray(value, np.float32 if name.startswith("value_float") else np.int64)
+    return array.astype(dtype) if dtype is not None and array.dtype.kind == "f" else array
+
+
+# --- a whole model: the graph around the recurrent nodes -----------------------------------------------
+
+# The operators a model may hold besides LSTM / GRU / RNN (what torch.onnx.export of recurrent modules
+# with Linear heads, Keras-to-ONNX converters and fr.onnx.export write between and after them): per op,
+# its attributes with their ONNX types, and its least and most inputs and most outputs.
+_INT, _INTS, _FLOAT, _TENSOR = "INT", "INTS", "FLOAT", "TENSOR"
+_GRAPH_OPS: dict[str, tuple[dict[str, str], int, int, int]] = {
+    "Identity": ({}, 1, 1, 1),
+    "Dropout": ({"seed": _INT, "ratio": _FLOAT}, 1, 3, 1),
+    "Transpose": ({"perm": _INTS}, 1, 1, 1),
+    "Reshape": ({"allowzero": _INT}, 2, 2, 1),
+    "Squeeze": ({"axes": _INTS}, 1, 2, 1),
+    "Unsqueeze": ({"axes": _INTS}, 1, 2, 1),
+    "Flatten": ({"axis": _INT}, 1, 1, 1),
+    "Concat": ({"axis": _INT}, 1, 1 << 10, 1),
+    "Slice": ({}, 3, 5, 1),
+    "Gather": ({"axis": _INT}, 2, 2, 1),
+    "Shape": ({"start": _INT, "end": _INT}, 1, 1, 1),
+    "Cast": ({"to": _INT, "saturate": _INT}, 1, 1, 1),
+    "Constant": ({"value": _TENSOR, "value_float": _FLOAT, "value_floats": "FLOATS", "value_int": _INT,
+                  "value_ints": _INTS}, 0, 0, 1),
+    "ConstantOfShape": ({"value": _TENSOR}, 1, 1, 1),
+    "Expand": ({}, 2, 2, 1),
+    "Tile": ({}, 2, 2, 1),
+    "Gemm": ({"alpha": _FLOAT, "beta": _FLOAT, "transA": _INT, "transB": _INT}, 2, 3, 1),
+    "MatMul": ({}, 2, 2, 1),
+    **{op: ({}, 2, 2, 1) for op in ("Add", "Sub", "Mul", "Div", "Equal", "Greater", "Less", "And", "Or")},
+    **{op: ({}, 1, 1, 1) for op in ("Relu", "Sigmoid", "Tanh", "Exp", "Softplus", "Softsign", "Not", "Neg")},
+    "Elu": ({"alpha": _FLOAT}, 1, 1, 1),
+    "LeakyRelu": ({"alpha": _FLOAT}, 1, 1, 1),
+    "Selu": ({"alpha": _FLOAT, "gamma": _FLOAT}, 1, 1, 1),
+    "HardSigmoid": ({"alpha": _FLOAT, "beta": _FLOAT}, 1, 1, 1),
+    "Softmax": ({"axis": _INT}, 1, 1, 1),
+    "LogSoftmax": ({"axis": _INT}, 1, 1, 1),
+    "ReduceSum": ({"keepdims": _INT, "noop_with_empty_axes": _INT, "axes": _INTS}, 1, 2, 1),
+    "ReduceMean": ({"keepdims": _INT, "noop_with_empty_axes": _INT, "axes": _INTS}, 1, 2, 1),
+}
+# ONNX element types a Cast may produce, and a graph input may be (float inputs are converted to the
+# declared type, integer ones must be integers).
+_NUMPY_TYPES = {1: np.float32, 11: np.float64, 6: np.int32, 7: np.int64, 9: np.bool_}
+_FLOAT_INPUTS = {1: np.float32, 10: np.float32, 11: np.float64}
+_INT_INPUTS = {6: np.int32, 7: np.int64}
+# A computed tensor may hold at most this many elements, or _GROWTH times as many as the call's inputs:
+# what an operator allocates (Expand, Tile, ConstantOfShape, broadcasting, MatMul, Gather) is checked
+# against it before the allocation, so a file's constants cannot make a call allocate without bound.
+_FLOOR, _GROWTH = 1 << 26, 1024
+
+
+class _Step:
+    """One node of the graph as the model runs it: the op, the label errors name it by, its input and
+    output names ("" for an absent optional one), its attributes, and its layer for a recurrent node."""
+
+    __slots__ = ("op", "label", "inputs", "outputs", "attributes", "layer", "layout")
+
+    def __init__(self, op: str, label: str, inputs: list[str], outputs: list[str],
+                 attributes: dict[str, Any], layer: int = -1, layout: int = 0) -> None:
+        self.op, self.label, self.inputs, self.outputs = op, label, inputs, outputs
+        self.attributes, self.layer, self.layout = attributes, layer, layout
+
+
+class OnnxModel:
+    """An ONNX model made callable by fusedrnn (what `load` returns): its LSTM / GRU / RNN nodes run as
+    fusedrnn layers (`layers`), the operators around them (transposes, reshapes, squeezes, slices,
+    concatenations, Gemm / MatMul + Add heads and their activations, Gather embeddings, ...) with NumPy.
+
+    ``model(x)`` returns what onnxruntime's ``InferenceSession(path).run(None, {"x": x})`` returns:
+    the graph's one output as an array, or a tuple of its outputs in the graph's order (a torch
+    ``nn.LSTM`` export: ``y, h_n, c_n``). Several graph inputs are given in the graph's order
+    (``model(x, h0, c0)``) or by name (``model(x, sequence_lens=lengths)``); ``model.run(None, feeds)``
+    is onnxruntime's call. Inputs come in the graph's layout (a time-major file takes [T, N, C]).
+
+    ``model.layers`` lists the fusedrnn layers, one per recurrent node in graph order (eval mode; a
+    layer's weights can be read, changed, saved, quantized like any layer's), and the model is also a
+    sequence of them, as the list `load` returned before: ``model[0]``, ``len(model)``,
+    ``for layer in model``. A model pickles; it is safe to call from several threads at once."""
+
+    def __init__(
+        self,
+        name: str,
+        inputs: list[tuple[str, int, list[int | None]]],
+        outputs: list[str],
+        steps: list[_Step],
+        constants: dict[str, NDArray[Any]],
+        layers: list[LSTM | GRU | RNN],
+    ) -> None:
+        self.name = name
+        self._inputs = inputs
+        self._outputs = outputs
+        self._steps = steps
+        self._constants = constants
+        self.layers = layers
+
+    @property
+    def input_names(self) -> list[str]:
+        """The graph's inputs, in its order."""
+        return [name for name, _, _ in self._inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The graph's outputs, in its order."""
+        return list(self._outputs)
+
+    @property
+    def nodes(self) -> list[tuple[str, str]]:
+        """Every node the model runs, in order: (name, op type)."""
+        return [(step.label, step.op) for step in self._steps]
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index: int) -> LSTM | GRU | RNN:
+        return self.layers[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(type(layer).__name__ for layer in self.layers)
+        return (
+            f"<OnnxModel {self.name!r}: inputs {self.input_names}, outputs {self.output_names}, "
+            f"{len(self._steps)} nodes, layers [{kinds}]>"
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        names = self.input_names
+        if len(args) > len(names):
+            raise TypeError(f"the model takes {len(names)} inputs ({', '.join(names)}), got {len(args)}")
+        feeds = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key in feeds:
+                raise TypeError(f"input {key!r} given twice (by position and by name)")
+            feeds[key] = value
+        outputs = self.run(None, feeds)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def run(self, output_names: list[str] | None, feeds: dict[str, Any]) -> list[NDArray[Any]]:
+        """onnxruntime's ``InferenceSession.run``: the outputs named (None: all, in the graph's order)
+        for the inputs `feeds` (a dict by input name), as a list.
+
+        Raises
+        ------
+        ValueError
+            An input missing, unknown, of the wrong kind (float / integer) or shape, an unknown output,
+            or a node that cannot compute its inputs (named, as onnxruntime would fail there), or a
+            computed tensor larger than the model may allocate (`load`).
+        """
+        wanted = list(self._outputs) if output_names is None else list(output_names)
+        for name in wanted:
+            if name not in self._outputs:
+                raise ValueError(f"output_names: no output {name!r} (the outputs: {', '.join(self._outputs)})")
+        unknown = [key for key in feeds if key not in self.input_names]
+        if unknown:
+            raise ValueError(f"feeds: no input {unknown[0]!r} (the inputs: {', '.join(self.input_names)})")
+        values: dict[str, Any] = dict(self._constants)
+        fed = 0
+        for name, elem, dims in self._inputs:
+            if name not in feeds:
+                raise ValueError(f"feeds: input {name!r} is missing (the inputs: {', '.join(self.input_names)})")
+            values[name] = _input_array(feeds[name], name, elem, dims)
+            fed += values[name].size
+        limit = max(_FLOOR, _GROWTH * fed)
+        for step in self._steps:
+            args = [values[name] if name else None for name in step.inputs]
+            try:
+                results = self._run_step(step, args, limit)
+            except (ValueError, IndexError, TypeError) as err:
+                raise ValueError(f"{step.label}: {err}") from err
+            for name, value in zip(step.outputs, results):
+                if name:
+                    values[name] = value
+        return [np.asarray(values[name]) for name in wanted]
+
+    def _run_step(self, step: _Step, args: list[Any], limit: int) -> list[Any]:
+        if step.layer >= 0:
+            return _run_recurrent(self.layers[step.layer], step, args)
+        return [_run_op(step.op, step.attributes, args, limit)]
+
+
+def _input_array(value: Any, name: str, elem: int, dims: list[int | None]) -> NDArray[Any]:
+    array = np.asarray(value)
+    if elem in _INT_INPUTS:
+        if array.dtype.kind not in "iu":
+            raise ValueError(f"{name}: expected integers (ONNX type {elem}), got {array.dtype}")
+        array = array.astype(_INT_INPUTS[elem], copy=False)
+    else:
+        if array.dtype.kind not in "fiu":
+            raise ValueError(f"{name}: expected real numbers, got {array.dtype}")
+        array = array.astype(_FLOAT_INPUTS.get(elem, np.float32), copy=False)
+    if dims and (
+        array.ndim != len(dims) or any(d is not None and d != n for d, n in zip(dims, array.shape))
+    ):
+        shown = ", ".join("?" if d is None else str(d) for d in dims)
+        raise ValueError(f"{name}: expected shape [{shown}], got {list(array.shape)}")
+    return array
+
+
+def _run_recurrent(layer: LSTM | GRU | RNN, step: _Step, args: list[Any]) -> list[Any]:
+    """A recurrent node: X, and the run-time sequence_lens and initial states, through the layer;
+    its outputs Y [T, D, N, H] (layout 1: [N, T, D, H]), Y_h and Y_c [D, N, H] (layout 1: [N, D, H])."""
+    x = args[0]
+    lengths = args[4] if len(args) > 4 else None
+    states = [args[k] if len(args) > k else None for k in (5, 6)]
+    if step.layout == 1:
+        states = [None if s is None else np.swapaxes(s, 0, 1) for s in states]
+    D = 2 if layer.bidirectional else 1
+    lstm = isinstance(layer, LSTM)
+    hx: Any = None
+    if any(s is not None for s in (states if lstm else states[:1])):
+        N = x.shape[0] if layer.batch_first else x.shape[1]
+        zeros = np.zeros((D, N, layer.hidden_size), layer.dtype)
+        h0 = zeros if states[0] is None else states[0]
+        hx = (h0, zeros if states[1] is None else states[1]) if lstm else h0
+    y, final = layer(x, hx, lengths=None if lengths is None else np.asarray(lengths))
+    T_or_N, N_or_T = y.shape[0], y.shape[1]
+    Y = y.reshape(T_or_N, N_or_T, D, -1)
+    Y = Y if step.layout == 1 else Y.transpose(0, 2, 1, 3)
+    finals = list(final) if lstm else [final]
+    if step.layout == 1:
+        finals = [np.swapaxes(f, 0, 1) for f in finals]
+    return [Y, *finals]
+
+
+def _bounded(shape: tuple[int, ...], limit: int) -> tuple[int, ...]:
+    """shape, if a tensor of it may be allocated (no negative dims, at most `limit` elements)."""
+    if any(d < 0 for d in shape):
+        raise ValueError(f"a computed shape {list(shape)} has negative dims")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if count > limit:
+        raise ValueError(
+            f"the node would make a tensor of shape {list(shape)} ({count} elements, more than the "
+            f"{limit} a call of this size may allocate)"
+        )
+    return shape
+
+
+def _axes(attributes: dict[str, Any], args: list[Any]) -> list[int] | None:
+    """The axes of Squeeze / Unsqueeze / ReduceSum: the second input (opset >= 13) or the attribute."""
+    if len(args) > 1 and args[1] is not None:
+        return [int(a) for a in np.asarray(args[1]).reshape(-1)]
+    axes = attributes.get("axes")
+    return None if axes is None else [int(a) for a in axes]
+
+
+def _softmax(x: Any, axis: int, log: bool) -> Any:
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    if log:
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) -> Any:
+    """One non-recurrent operator on arrays, as ONNX defines it (inference)."""
+    x = args[0]
+    if op in ("Identity", "Dropout"):
+        return x
+    if op == "Transpose":
+        perm = attributes.get("perm")
+        return np.transpose(x, None if perm is None else [int(p) for p in perm])
+    if op == "Reshape":
+        shape = [int(d) for d in np.asarray(args[1]).reshape(-1)]
+        if not attributes.get("allowzero", 0):
+            shape = [x.shape[k] if d == 0 and k < x.ndim else d for k, d in enumerate(shape)]
+        return np.reshape(x, shape)
+    if op == "Squeeze":
+        axes = _axes(attributes, args)
+        return np.squeeze(x) if axes is None else np.squeeze(x, axis=tuple(axes))
+    if op == "Unsqueeze":
+        axes = _axes(attributes, args)
+        if axes is None:
+            raise ValueError("Unsqueeze without axes")
+        rank = x.ndim + len(axes)
+        return np.expand_dims(x, tuple(sorted(a % rank for a in axes)))
+    if op == "Flatten":
+        axis = attributes.get("axis", 1) % (x.ndim + 1) if x.ndim else 0
+        outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+        return np.reshape(x, (outer, -1))
+    if op == "Concat":
+        return np.concatenate(args, axis=attributes["axis"])
+    if op == "Slice":
+        starts, ends = np.asarray(args[1]).reshape(-1), np.asarray(args[2]).reshape(-1)
+        axes = np.arange(len(starts)) if len(args) < 4 or args[3] is None else np.asarray(args[3]).reshape(-1)
+        steps = np.ones(len(starts), np.int64) if len(args) < 5 or args[4] is None else np.asarray(args[4]).reshape(-1)
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise ValueError("Slice: starts, ends, axes and steps differ in length")
+        index: list[Any] = [slice(None)] * x.ndim
+        for start, end, axis, stride in zip(starts, ends, axes, steps):
+            if int(stride) == 0:
+                raise ValueError("Slice: a step of 0")
+            index[int(axis)] = slice(int(start), int(end), int(stride))
+        return x[tuple(index)]
+    if op == "Gather":
+        indices = np.asarray(args[1])
+        axis = attributes.get("axis", 0)
+        rows = x.shape[axis]
+        _bounded(x.shape[:axis % x.ndim] + indices.shape + x.shape[axis % x.ndim + 1 :], limit)
+        if indices.size and (indices.min() < -rows or indices.max() >= rows):
+            raise ValueError(f"Gather: an index outside [-{rows}, {rows})")
+        return np.take(x, indices, axis=axis)
+    if op == "Shape":
+        shape = np.array(x.shape, np.int64)
+        return shape[attributes.get("start", 0) : attributes.get("end", len(shape))]
+    if op == "Cast":
+        return np.asarray(x).astype(_NUMPY_TYPES[attributes["to"]])
+    if op == "ConstantOfShape":
+        shape = _bounded(tuple(int(d) for d in np.asarray(x).reshape(-1)), limit)
+        value = attributes.get("value")
+        fill = np.zeros(1, np.float32) if value is None else value
+        return np.full(shape, fill.reshape(-1)[0], fill.dtype)
+    if op == "Expand":
+        target = tuple(int(d) for d in np.asarray(args[1]).reshape(-1))
+        shape = _bounded(np.broadcast_shapes(x.shape, target), limit)
+        return np.broadcast_to(x, shape).copy()
+    if op == "Tile":
+        repeats = tuple(int(r) for r in np.asarray(args[1]).reshape(-1))
+        if len(repeats) != x.ndim:
+            raise ValueError(f"Tile: {len(repeats)} repeats for a tensor of rank {x.ndim}")
+        _bounded(tuple(d * r for d, r in zip(x.shape, repeats)), limit)
+        return np.tile(x, repeats)
+    if op == "Gemm":
+        a = x.T if attributes.get("transA", 0) else x
+        b = args[1].T if attributes.get("transB", 0) else args[1]
+        if a.ndim != 2 or b.ndim != 2:
+            raise ValueError(f"Gemm: expected 2-D A and B, got shapes {list(a.shape)}, {list(b.shape)}")
+        _bounded((a.shape[0], b.shape[1]), limit)
+        out = np.matmul(a, b)
+        alpha = attributes.get("alpha", 1.0)
+        if alpha != 1.0:
+            out = out * np.asarray(alpha, out.dtype)
+        if len(args) > 2 and args[2] is not None:
+            beta = attributes.get("beta", 1.0)
+            c = args[2] if beta == 1.0 else args[2] * np.asarray(beta, args[2].dtype)
+            _bounded(np.broadcast_shapes(out.shape, np.shape(c)), limit)
+            out = out + c
+        return out
+    if op == "MatMul":
+        b = args[1]
+        if x.ndim == 0 or b.ndim == 0:
+            raise ValueError("MatMul of a scalar")
+        batch = np.broadcast_shapes(x.shape[:-2], b.shape[:-2])
+        _bounded(tuple(batch) + (x.shape[-2] if x.ndim > 1 else 1, b.shape[-1] if b.ndim > 1 else 1), limit)
+        return np.matmul(x, b)
+    if op in _BINARY:
+        _bounded(np.broadcast_shapes(np.shape(x), np.shape(args[1])), limit)
+        return _BINARY[op](x, args[1])
+    if op in _UNARY:
+        return _UNARY[op](x)
+    if op == "Elu":
+        alpha = attributes.get("alpha", 1.0)
+        return np.where(x > 0, x, (alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype))
+    if op == "LeakyRelu":
+        return np.where(x > 0, x, (attributes.get("alpha", 0.01) * x).astype(x.dtype))
+    if op == "Selu":
+        alpha, gamma = attributes.get("alpha", 1.67326319217681884765625), attributes.get("gamma", 1.05070102214813232421875)
+        return (gamma * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))).astype(x.dtype)
+    if op == "HardSigmoid":
+        alpha, beta = attributes.get("alpha", 0.2), attributes.get("beta", 0.5)
+        return np.clip(alpha * x + beta, 0, 1).astype(x.dtype)
+    if op in ("Softmax", "LogSoftmax"):
+        if "_coerced" in attributes:  # opset < 13: over all the dims from axis on, as one
+            axis = attributes["_coerced"] % max(x.ndim, 1)
+            flat = np.reshape(x, (int(np.prod(x.shape[:axis], dtype=np.int64)), -1))
+            return np.reshape(_softmax(flat, 1, op == "LogSoftmax"), x.shape)
+        return _softmax(x, attributes.get("axis", -1), op == "LogSoftmax")
+    if op in ("ReduceSum", "ReduceMean"):
+        axes = _axes(attributes, args)
+        if not axes and attributes.get("noop_with_empty_axes", 0):
+            return x
+        reduce = np.sum if op == "ReduceSum" else np.mean
+        return reduce(x, axis=None if not axes else tuple(axes), keepdims=bool(attributes.get("keepdims", 1))).astype(x.dtype)
+    raise ValueError(f"operator {op} is not run here")  # load refuses such nodes first
+
+
+def _sigmoid(x: Any) -> Any:
+    return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(x.dtype)
+
+
+_UNARY: dict[str, Any] = {
+    "Relu": lambda x: np.maximum(x, 0).astype(x.dtype),
+    "Sigmoid": _sigmoid,
+    "Tanh": np.tanh,
+    "Exp": np.exp,
+    "Softplus": lambda x: np.logaddexp(x, 0).astype(x.dtype),
+    "Softsign": lambda x: x / (1 + np.abs(x)),
+    "Not": np.logical_not,
+    "Neg": np.negative,
+}
+_BINARY: dict[str, Any] = {
+    "Add": np.add,
+    "Sub": np.subtract,
+    "Mul": np.multiply,
+    "Div": lambda a, b: np.floor_divide(a, b) if np.asarray(a).dtype.kind in "iu" else np.divide(a, b),
+    "Equal": np.equal,
+    "Greater": np.greater,
+    "Less": np.less,
+    "And": np.logical_and,
+    "Or": np.logical_or,
+}
