@@ -1,12 +1,14 @@
-"""fr.onnx.export of a whole fr.nn Sequential: onnxruntime on the exported file predicts what the model
-predicts (recurrent stacks with their heads, masks as sequence_lens, Embedding, RepeatVector, Flatten,
-activations), and what has no ONNX form is refused by name."""
+"""fr.onnx.export of a whole fr.nn Sequential, or of a functional Model that is a chain of layers:
+onnxruntime on the exported file predicts what the model predicts (recurrent stacks with their heads,
+masks as sequence_lens, Embedding, RepeatVector, Flatten, activations), and what has no ONNX form (or a
+functional model that is not a chain) is refused by name."""
 
 import numpy as np
 import pytest
 
 import fusedrnn as fr
 from fusedrnn import nn
+from fusedrnn.nn.onnx_export import export_model
 
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -89,4 +91,59 @@ def test_what_has_no_onnx_form_is_refused(tmp_path):
         fr.onnx.export(nn.Sequential([nn.LSTM(4), nn.Dense(1)]), path)
     with pytest.raises(ValueError, match="with_lengths"):
         fr.onnx.export(nn.Sequential([nn.LSTM(4, input_shape=(3, 1))]), path, with_lengths=True)
+    assert not path.exists()
+
+
+# --- functional models: a chain of layers from one Input to one output -----------------------------------
+
+
+def test_a_functional_chain_exports_like_its_sequential(tmp_path):
+    x = np.random.default_rng(3).standard_normal((5, 10, 2)).astype(np.float32)
+    inputs = nn.Input(shape=(10, 2))
+    h = nn.LSTM(12, return_sequences=True)(inputs)
+    h = nn.Bidirectional(nn.GRU(6))(h)
+    outputs = nn.Dense(3, activation="softmax")(nn.Dense(8, activation="relu")(h))
+    model = nn.Model(inputs, outputs, seed=5)
+    check(model, x, tmp_path)
+    # Loaded back, it predicts the same (and is the same layers).
+    back = fr.onnx.load(tmp_path / "model.onnx")
+    np.testing.assert_allclose(back(x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert [type(layer).__name__ for layer in back.layers] == ["LSTM", "GRU"]
+
+
+def test_a_functional_chain_with_tokens_and_any_number_of_steps(tmp_path):
+    rng = np.random.default_rng(4)
+    tokens = nn.Input(shape=(None,), dtype="int64")
+    h = nn.Embedding(30, 6, mask_zero=True)(tokens)
+    h = nn.SimpleRNN(5)(h)
+    model = nn.Model(tokens, nn.Dense(1, activation="sigmoid")(h), seed=6)
+    path = tmp_path / "model.onnx"
+    fr.onnx.export(model, path)
+    for steps in (4, 11):
+        x = rng.integers(1, 30, (3, steps))
+        x[0, 2:] = 0
+        np.testing.assert_allclose(run_onnx(path, x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def test_a_functional_model_that_is_not_a_chain_is_refused_by_name(tmp_path):
+    path = tmp_path / "m.onnx"
+    a, b = nn.Input(shape=(4, 2)), nn.Input(shape=(4, 2))
+    two_inputs = nn.Model([a, b], nn.Dense(1)(nn.Concatenate()([nn.LSTM(3)(a), nn.LSTM(3)(b)])))
+    with pytest.raises(ValueError, match="2 inputs and 1 outputs"):
+        fr.onnx.export(two_inputs, path)
+    x = nn.Input(shape=(4, 2))
+    h = nn.LSTM(3, return_sequences=True)(x)
+    branched = nn.Model(x, nn.Add(name="skip")([h, nn.LSTM(3, return_sequences=True)(h)]))
+    with pytest.raises(ValueError, match=r"layer 'skip' \(Add\): it takes 2 tensors"):
+        fr.onnx.export(branched, path)
+    x = nn.Input(shape=(4, 2))
+    seq, state_h, state_c = nn.LSTM(3, return_sequences=True, return_state=True)(x)
+    with pytest.raises(ValueError, match="3 outputs"):
+        fr.onnx.export(nn.Model(x, nn.Dense(1)(state_h)), path)
+    x = nn.Input(shape=(4, 2))
+    y = nn.Dense(1, activation="relu6", name="head")(nn.LSTM(3)(x))
+    with pytest.raises(ValueError, match=r"layer 'head' \(Dense\): activation 'relu6'"):
+        fr.onnx.export(nn.Model(x, y), path)
+    with pytest.raises(TypeError, match="expected an fr.nn Sequential or Model, got dict"):
+        export_model({}, path)
     assert not path.exists()

@@ -61,14 +61,15 @@ def export(
     with_initial_states: bool = False,
 ) -> None:
     """Writes a layer as an ONNX model: one ``LSTM`` / ``GRU`` / ``RNN`` node per layer; or a whole fr.nn
-    ``Sequential`` model (its recurrent layers and their heads: `fusedrnn.nn.onnx_export`).
+    ``Sequential`` model, or a functional ``Model`` whose layers form a chain (its recurrent layers and
+    their heads: `fusedrnn.nn.onnx_export`).
 
     The model's input is ``x`` ([T, N, C], or [N, T, C] with batch_first), its outputs ``y``, ``h_n``
     (and ``c_n``) as the layer returns them. Inference only (dropouts are not exported).
 
     Parameters
     ----------
-    layer : LSTM, GRU or RNN, or fusedrnn.nn.Sequential
+    layer : LSTM, GRU or RNN, or fusedrnn.nn.Sequential or fusedrnn.nn.Model
         The layer; not with proj_size or a merge_mode other than "concat" (ONNX's recurrent nodes cannot
         express them). An fr.nn model: see `fusedrnn.nn.onnx_export.export_model`.
     path : str or os.PathLike

@@ -1,4 +1,4 @@
-"""A whole fr.nn `Sequential` as one ONNX model (``fr.onnx.export(model, path)``), for inference anywhere
+"""A whole fr.nn `Sequential`, or a functional `Model` whose layers form a chain, as one ONNX model (``fr.onnx.export(model, path)``), for inference anywhere
 onnxruntime runs: the recurrent layers as ONNX ``LSTM`` / ``GRU`` / ``RNN`` nodes (`fusedrnn.onnx`), the
 heads as plain operators (Dense: MatMul, Add and its activation; Embedding: Gather; Flatten; RepeatVector:
 Tile), Dropout left out. A padding mask (``Embedding(mask_zero=True)``, `Masking`) becomes the recurrent
@@ -111,13 +111,49 @@ def _recurrent(graph: _Graph, x: str, layer: Recurrent, lengths: str, prefix: st
     return graph.op("Reshape", [batch_major, graph.constant("shape", np.array([0, -1], np.int64))])
 
 
+def _chain(model: Any) -> tuple[list[tuple[Layer, str]], tuple[Any, ...], tuple[Any, ...]]:
+    """A functional Model's layers as a chain (each with the name errors give it), its sample shape
+    and its output shape; ValueError naming what makes it something else than one input, one output
+    and layers each called once on the output of the one before."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"model: {len(model.inputs)} inputs and {len(model.outputs)} outputs; a functional Model is "
+            "exported when it is a chain (one input, one output)"
+        )
+    current = model.inputs[0]
+    chain: list[tuple[Layer, str]] = []
+    for node in model.graph.nodes:
+        layer = node.layer
+        where = f"model layer {layer.name!r} ({type(layer).__name__})"
+        if len(node.inputs) != 1 or node.as_list or node.options.get("initial_state"):
+            raise ValueError(
+                f"{where}: it takes {len(node.inputs)} tensors; a functional Model is exported when its "
+                "layers form a chain, each called on the one output of the layer before"
+            )
+        if node.inputs[0] is not current:
+            raise ValueError(
+                f"{where}: it reads {node.inputs[0].name}, not the output of the layer before "
+                f"({current.name}); only a chain of layers is exported"
+            )
+        if len(node.outputs) != 1:
+            raise ValueError(f"{where}: it has {len(node.outputs)} outputs (return_state); not exported")
+        chain.append((layer, where))
+        current = node.outputs[0]
+    if current is not model.outputs[0]:  # cannot happen for a Graph built from these nodes; kept as a guard
+        raise ValueError("model: its output is not the end of the chain of its layers")
+    return chain, tuple(model.inputs[0].shape[1:]), tuple(model.outputs[0].shape)
+
+
 def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -> None:
-    """Writes a built fr.nn Sequential as one ONNX model (module docstring).
+    """Writes a built fr.nn Sequential, or a functional Model whose layers form a chain, as one ONNX
+    model (module docstring).
 
     Parameters
     ----------
-    model : fusedrnn.nn.Sequential
-        Built (an input shape declared, or fitted / called once).
+    model : fusedrnn.nn.Sequential or fusedrnn.nn.Model
+        A Sequential built (an input shape declared, or fitted / called once); or a Model with one
+        Input and one output, each of its layers called once on the output of the one before
+        (``x = Input((T, F)); Model(x, Dense(1)(LSTM(16)(x)))``).
     path : str or os.PathLike
         The ``.onnx`` file.
     opset : int
@@ -128,35 +164,45 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
     ImportError
         The onnx package is not installed.
     TypeError
-        model is not an fr.nn Sequential (a functional Model is not exported yet).
+        model is not an fr.nn Sequential or Model.
     ValueError
-        The model is not built, opset < 14, or a layer has no ONNX form here (named).
+        The Sequential is not built, the Model is not a chain (several inputs or outputs, a layer
+        reading two tensors or an initial state, a branch; the layer named), opset < 14, or a layer
+        has no ONNX form here (named).
+
+    Examples
+    --------
+    >>> x = fr.nn.Input(shape=(33, 1))
+    >>> model = fr.nn.Model(x, fr.nn.Dense(1)(fr.nn.LSTM(16)(x)))
+    >>> fr.onnx.export(model, "forecaster.onnx")  # onnxruntime predicts what model.predict does
     """
     fr_onnx._onnx()
     from onnx import TensorProto, helper, numpy_helper
 
-    if type(model).__name__ != "Sequential":
-        raise TypeError(
-            f"model: expected an fr.nn Sequential, got {type(model).__name__} (a functional Model is not "
-            "exported yet)"
-        )
+    kind = type(model).__name__
+    if kind not in ("Sequential", "Model"):
+        raise TypeError(f"model: expected an fr.nn Sequential or Model, got {kind}")
     if int(opset) < 14:
         raise ValueError(f"opset: expected >= 14, got {opset}")
-    if getattr(model, "built_for", None) is None:
-        raise ValueError("model: not built yet (declare an input shape, or fit or call it once, first)")
+    if kind == "Sequential":
+        if getattr(model, "built_for", None) is None:
+            raise ValueError("model: not built yet (declare an input shape, or fit or call it once, first)")
+        sample = tuple(model.built_for)
+        chain = [(layer, f"model.layers[{k}] ({type(layer).__name__})") for k, layer in enumerate(model.layers)]
+        out_shape = tuple(model.shapes[-1]) if model.shapes else (None, *sample)
+    else:
+        chain, sample, out_shape = _chain(model)
     graph = _Graph(helper, numpy_helper, TensorProto)
-    sample = tuple(model.built_for)
-    layers: list[Layer] = list(model.layers)
-    tokens = bool(layers) and isinstance(layers[0], Embedding)
+    first = next((layer for layer, _ in chain if not isinstance(layer, InputLayer)), None)
+    tokens = isinstance(first, Embedding)
     elem = TensorProto.INT64 if tokens else TensorProto.FLOAT
     x = "x"
     lengths = ""  # the sequence_lens of the recurrent layers while a padding mask is on
-    for index, layer in enumerate(layers):
-        where = f"model.layers[{index}] ({type(layer).__name__})"
+    for index, (layer, where) in enumerate(chain):
         if isinstance(layer, (InputLayer, Dropout)):
             continue
         if isinstance(layer, Embedding):
-            if index != 0:
+            if layer is not first:
                 raise ValueError(f"{where}: an Embedding is exported as the model's first layer only")
             if layer.mask_zero:
                 padding = graph.op("Equal", [x, graph.constant("zero", np.int64(0))])
@@ -192,7 +238,6 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
             "model: its output still carries the padding mask (end the masked part with a recurrent layer "
             "of return_sequences=False)"
         )
-    out_shape = tuple(model.shapes[-1]) if model.shapes else (None, *sample)
     out_dims = ["N"] + [f"o{k}" if size is None else size for k, size in enumerate(out_shape[1:])]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_dims)]
     graph.nodes.append(helper.make_node("Identity", [x], ["y"]))
