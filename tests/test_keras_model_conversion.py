@@ -80,9 +80,5 @@ def test_what_has_no_counterpart_is_refused():
     model = keras.Sequential([keras.Input((5, 1)), layers.Conv1D(2, 3), layers.Dense(1)])
     with pytest.raises(ValueError, match="Conv1D.*no fr.nn counterpart"):
         fr.from_keras(model)
-    inputs = keras.Input((5, 1))
-    functional = keras.Model(inputs, layers.Dense(1)(layers.LSTM(3)(inputs)))
-    with pytest.raises(TypeError, match="functional Keras models are not converted yet"):
-        fr.from_keras(functional)
     with pytest.raises(ValueError, match="not built"):
         fr.from_keras(keras.Sequential([layers.LSTM(3), layers.Dense(1)]))

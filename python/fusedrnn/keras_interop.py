@@ -72,7 +72,8 @@ def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[st
 
 def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
     """A fusedrnn layer computing what a Keras recurrent layer computes, batch-first; given a Keras
-    ``Sequential`` model, an fr.nn Sequential computing what the model computes
+    ``Sequential`` model, an fr.nn Sequential computing what the model computes, and given a
+    functional Keras model (``keras.Model(inputs, outputs)``), an fr.nn functional Model
     (`fusedrnn.nn.keras_models.from_keras_model`: its Dense, Embedding, Dropout, ... layers too).
 
     The Keras options that shape how you call it are kept on the result as ``keras_options``
@@ -81,16 +82,16 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
 
     Parameters
     ----------
-    keras_layer : keras.layers.LSTM, GRU, SimpleRNN or Bidirectional, or keras.Sequential
+    keras_layer : keras.layers.LSTM, GRU, SimpleRNN or Bidirectional, keras.Sequential or keras.Model
         A built Keras 3 layer (with weights); a Bidirectional wrapper of one with any merge_mode but
-        None; or a built Sequential model of such layers and the others fr.nn has. Only read: Keras is
-        not imported.
+        None; or a built Sequential or functional model of such layers and the others fr.nn has. Only
+        read: Keras is not imported.
     dtype : {numpy.float32, numpy.float64}
         The dtype of the layer made.
 
     Returns
     -------
-    LSTM, GRU or RNN (fusedrnn.nn.Sequential for a model)
+    LSTM, GRU or RNN (fusedrnn.nn.Sequential or fusedrnn.nn.Model for a model)
         With ``batch_first=True`` and the Keras layer's weights, activations, bias use, recurrent
         dropout and merge mode.
 
@@ -114,6 +115,8 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
     >>> lstm = fr.from_keras(keras_lstm)
     >>> keras_model = keras.Sequential([keras.Input((3, 1)), keras.layers.LSTM(50), keras.layers.Dense(1)])
     >>> model = fr.from_keras(keras_model)  # an fr.nn.Sequential
+    >>> x = keras.Input((3, 1)); keras_functional = keras.Model(x, keras.layers.Dense(1)(keras.layers.LSTM(50)(x)))
+    >>> model = fr.from_keras(keras_functional)  # an fr.nn.Model
     """
     if type(keras_layer).__name__ in ("Sequential", "Functional"):
         from .nn.keras_models import from_keras_model

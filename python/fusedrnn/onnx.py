@@ -686,7 +686,7 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
         ``model.layers`` (one fusedrnn layer per recurrent node, in graph order, in eval mode,
         time-major or batch_first as the node's layout), ``model.input_names`` /
         ``model.output_names``. The model is a sequence of its layers too (``model[0]``,
-        ``len(model)``, iteration), as the list `load` returned before 0.4.
+        ``len(model)``, iteration), as the list `load` returned before.
 
     Raises
     ------
