@@ -115,7 +115,8 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
     >>> lstm = fr.from_keras(keras_lstm)
     >>> keras_model = keras.Sequential([keras.Input((3, 1)), keras.layers.LSTM(50), keras.layers.Dense(1)])
     >>> model = fr.from_keras(keras_model)  # an fr.nn.Sequential
-    >>> x = keras.Input((3, 1)); keras_functional = keras.Model(x, keras.layers.Dense(1)(keras.layers.LSTM(50)(x)))
+    >>> x = keras.Input((3, 1))
+    >>> keras_functional = keras.Model(x, keras.layers.Dense(1)(keras.layers.LSTM(50)(x)))
     >>> model = fr.from_keras(keras_functional)  # an fr.nn.Model
     """
     if type(keras_layer).__name__ in ("Sequential", "Functional"):

@@ -715,9 +715,7 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
     _check_order(graph, where)
     constants = _constants(graph)
     graph_inputs = {value.name for value in graph.input}
-    opset = next(
-        (int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 1
-    )
+    opset = next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     owners: dict[str, str] = {}
     layers: list[LSTM | GRU | RNN] = []
     steps: list[_Step] = []
@@ -760,7 +758,8 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
             raise ValueError(f"{label}: Concat without its axis attribute")
         if op == "Cast" and attributes.get("to") not in _NUMPY_TYPES:
             raise ValueError(
-                f"{label}: Cast to ONNX type {attributes.get('to')} (float, double, int32, int64 or bool expected)"
+                f"{label}: Cast to ONNX type {attributes.get('to')} (float, double, int32, int64 or bool "
+                "expected)"
             )
         if op in ("Softmax", "LogSoftmax") and opset < 13:
             attributes["_coerced"] = attributes.get("axis", 1)  # ONNX < 13: over the dims from axis on
@@ -773,7 +772,9 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
         if op == "ConstantOfShape" and "value" in attributes:
             attributes["value"] = _constant_value(attributes["value"], label, "value", layer_dtype)
             if attributes["value"].size != 1:
-                raise ValueError(f"{label}: ConstantOfShape's value has {attributes['value'].size} elements, not 1")
+                raise ValueError(
+                    f"{label}: ConstantOfShape's value has {attributes['value'].size} elements, not 1"
+                )
         steps.append(_Step(op, label, list(node.input), list(node.output[:count]), attributes))
     if not layers:
         raise ValueError(f"{where} has no LSTM, GRU or RNN node")
@@ -861,8 +862,18 @@ _GRAPH_OPS: dict[str, tuple[dict[str, str], int, int, int]] = {
     "Gather": ({"axis": _INT}, 2, 2, 1),
     "Shape": ({"start": _INT, "end": _INT}, 1, 1, 1),
     "Cast": ({"to": _INT, "saturate": _INT}, 1, 1, 1),
-    "Constant": ({"value": _TENSOR, "value_float": _FLOAT, "value_floats": "FLOATS", "value_int": _INT,
-                  "value_ints": _INTS}, 0, 0, 1),
+    "Constant": (
+        {
+            "value": _TENSOR,
+            "value_float": _FLOAT,
+            "value_floats": "FLOATS",
+            "value_int": _INT,
+            "value_ints": _INTS,
+        },
+        0,
+        0,
+        1,
+    ),
     "ConstantOfShape": ({"value": _TENSOR}, 1, 1, 1),
     "Expand": ({}, 2, 2, 1),
     "Tile": ({}, 2, 2, 1),
@@ -896,8 +907,16 @@ class _Step:
 
     __slots__ = ("op", "label", "inputs", "outputs", "attributes", "layer", "layout")
 
-    def __init__(self, op: str, label: str, inputs: list[str], outputs: list[str],
-                 attributes: dict[str, Any], layer: int = -1, layout: int = 0) -> None:
+    def __init__(
+        self,
+        op: str,
+        label: str,
+        inputs: list[str],
+        outputs: list[str],
+        attributes: dict[str, Any],
+        layer: int = -1,
+        layout: int = 0,
+    ) -> None:
         self.op, self.label, self.inputs, self.outputs = op, label, inputs, outputs
         self.attributes, self.layer, self.layout = attributes, layer, layout
 
@@ -969,7 +988,7 @@ class OnnxModel:
         names = self.input_names
         if len(args) > len(names):
             raise TypeError(f"the model takes {len(names)} inputs ({', '.join(names)}), got {len(args)}")
-        feeds = dict(zip(names, args))
+        feeds = dict(zip(names, args, strict=False))  # args may be fewer: the rest by name
         for key, value in kwargs.items():
             if key in feeds:
                 raise TypeError(f"input {key!r} given twice (by position and by name)")
@@ -991,7 +1010,9 @@ class OnnxModel:
         wanted = list(self._outputs) if output_names is None else list(output_names)
         for name in wanted:
             if name not in self._outputs:
-                raise ValueError(f"output_names: no output {name!r} (the outputs: {', '.join(self._outputs)})")
+                raise ValueError(
+                    f"output_names: no output {name!r} (the outputs: {', '.join(self._outputs)})"
+                )
         unknown = [key for key in feeds if key not in self.input_names]
         if unknown:
             raise ValueError(f"feeds: no input {unknown[0]!r} (the inputs: {', '.join(self.input_names)})")
@@ -999,7 +1020,9 @@ class OnnxModel:
         fed = 0
         for name, elem, dims in self._inputs:
             if name not in feeds:
-                raise ValueError(f"feeds: input {name!r} is missing (the inputs: {', '.join(self.input_names)})")
+                raise ValueError(
+                    f"feeds: input {name!r} is missing (the inputs: {', '.join(self.input_names)})"
+                )
             values[name] = _input_array(feeds[name], name, elem, dims)
             fed += values[name].size
         limit = max(_FLOOR, _GROWTH * fed)
@@ -1009,7 +1032,7 @@ class OnnxModel:
                 results = self._run_step(step, args, limit)
             except (ValueError, IndexError, TypeError) as err:
                 raise ValueError(f"{step.label}: {err}") from err
-            for name, value in zip(step.outputs, results):
+            for name, value in zip(step.outputs, results, strict=False):  # a node may ask for fewer
                 if name:
                     values[name] = value
         return [np.asarray(values[name]) for name in wanted]
@@ -1031,7 +1054,8 @@ def _input_array(value: Any, name: str, elem: int, dims: list[int | None]) -> ND
             raise ValueError(f"{name}: expected real numbers, got {array.dtype}")
         array = array.astype(_FLOAT_INPUTS.get(elem, np.float32), copy=False)
     if dims and (
-        array.ndim != len(dims) or any(d is not None and d != n for d, n in zip(dims, array.shape))
+        array.ndim != len(dims)
+        or any(d is not None and d != n for d, n in zip(dims, array.shape, strict=True))
     ):
         shown = ", ".join("?" if d is None else str(d) for d in dims)
         raise ValueError(f"{name}: expected shape [{shown}], got {list(array.shape)}")
@@ -1125,12 +1149,16 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         return np.concatenate(args, axis=attributes["axis"])
     if op == "Slice":
         starts, ends = np.asarray(args[1]).reshape(-1), np.asarray(args[2]).reshape(-1)
-        axes = np.arange(len(starts)) if len(args) < 4 or args[3] is None else np.asarray(args[3]).reshape(-1)
-        steps = np.ones(len(starts), np.int64) if len(args) < 5 or args[4] is None else np.asarray(args[4]).reshape(-1)
-        if not len(starts) == len(ends) == len(axes) == len(steps):
+        on = np.arange(len(starts)) if len(args) < 4 or args[3] is None else np.asarray(args[3]).reshape(-1)
+        strides = (
+            np.ones(len(starts), np.int64)
+            if len(args) < 5 or args[4] is None
+            else np.asarray(args[4]).reshape(-1)
+        )
+        if not len(starts) == len(ends) == len(on) == len(strides):
             raise ValueError("Slice: starts, ends, axes and steps differ in length")
         index: list[Any] = [slice(None)] * x.ndim
-        for start, end, axis, stride in zip(starts, ends, axes, steps):
+        for start, end, axis, stride in zip(starts, ends, on, strides, strict=True):
             if int(stride) == 0:
                 raise ValueError("Slice: a step of 0")
             index[int(axis)] = slice(int(start), int(end), int(stride))
@@ -1139,29 +1167,29 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         indices = np.asarray(args[1])
         axis = attributes.get("axis", 0)
         rows = x.shape[axis]
-        _bounded(x.shape[:axis % x.ndim] + indices.shape + x.shape[axis % x.ndim + 1 :], limit)
+        _bounded(x.shape[: axis % x.ndim] + indices.shape + x.shape[axis % x.ndim + 1 :], limit)
         if indices.size and (indices.min() < -rows or indices.max() >= rows):
             raise ValueError(f"Gather: an index outside [-{rows}, {rows})")
         return np.take(x, indices, axis=axis)
     if op == "Shape":
-        shape = np.array(x.shape, np.int64)
-        return shape[attributes.get("start", 0) : attributes.get("end", len(shape))]
+        sizes = np.array(x.shape, np.int64)
+        return sizes[attributes.get("start", 0) : attributes.get("end", len(sizes))]
     if op == "Cast":
         return np.asarray(x).astype(_NUMPY_TYPES[attributes["to"]])
     if op == "ConstantOfShape":
-        shape = _bounded(tuple(int(d) for d in np.asarray(x).reshape(-1)), limit)
+        filled = _bounded(tuple(int(d) for d in np.asarray(x).reshape(-1)), limit)
         value = attributes.get("value")
         fill = np.zeros(1, np.float32) if value is None else value
-        return np.full(shape, fill.reshape(-1)[0], fill.dtype)
+        return np.full(filled, fill.reshape(-1)[0], fill.dtype)
     if op == "Expand":
         target = tuple(int(d) for d in np.asarray(args[1]).reshape(-1))
-        shape = _bounded(np.broadcast_shapes(x.shape, target), limit)
-        return np.broadcast_to(x, shape).copy()
+        expanded = _bounded(np.broadcast_shapes(x.shape, target), limit)
+        return np.broadcast_to(x, expanded).copy()
     if op == "Tile":
         repeats = tuple(int(r) for r in np.asarray(args[1]).reshape(-1))
         if len(repeats) != x.ndim:
             raise ValueError(f"Tile: {len(repeats)} repeats for a tensor of rank {x.ndim}")
-        _bounded(tuple(d * r for d, r in zip(x.shape, repeats)), limit)
+        _bounded(tuple(d * r for d, r in zip(x.shape, repeats, strict=True)), limit)
         return np.tile(x, repeats)
     if op == "Gemm":
         a = x.T if attributes.get("transA", 0) else x
@@ -1197,7 +1225,10 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
     if op == "LeakyRelu":
         return np.where(x > 0, x, (attributes.get("alpha", 0.01) * x).astype(x.dtype))
     if op == "Selu":
-        alpha, gamma = attributes.get("alpha", 1.67326319217681884765625), attributes.get("gamma", 1.05070102214813232421875)
+        alpha, gamma = (
+            attributes.get("alpha", 1.67326319217681884765625),
+            attributes.get("gamma", 1.05070102214813232421875),
+        )
         return (gamma * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))).astype(x.dtype)
     if op == "HardSigmoid":
         alpha, beta = attributes.get("alpha", 0.2), attributes.get("beta", 0.5)
@@ -1213,7 +1244,9 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         if not axes and attributes.get("noop_with_empty_axes", 0):
             return x
         reduce = np.sum if op == "ReduceSum" else np.mean
-        return reduce(x, axis=None if not axes else tuple(axes), keepdims=bool(attributes.get("keepdims", 1))).astype(x.dtype)
+        return reduce(
+            x, axis=None if not axes else tuple(axes), keepdims=bool(attributes.get("keepdims", 1))
+        ).astype(x.dtype)
     raise ValueError(f"operator {op} is not run here")  # load refuses such nodes first
 
 

@@ -70,7 +70,9 @@ def _convert(
         if return_state and not functional:
             raise ValueError(f"{keras_layer.name}: return_state=True has no place in a Sequential model")
         if return_state and kind == "Bidirectional":
-            raise ValueError(f"{keras_layer.name}: a Bidirectional layer with return_state=True is not converted")
+            raise ValueError(
+                f"{keras_layer.name}: a Bidirectional layer with return_state=True is not converted"
+            )
         converted: Layer = Recurrent(
             type(layer),
             layer.hidden_size,

@@ -1,12 +1,15 @@
-"""A whole fr.nn `Sequential`, or a functional `Model` whose layers form a chain, as one ONNX model (``fr.onnx.export(model, path)``), for inference anywhere
-onnxruntime runs: the recurrent layers as ONNX ``LSTM`` / ``GRU`` / ``RNN`` nodes (`fusedrnn.onnx`), the
-heads as plain operators (Dense: MatMul, Add and its activation; Embedding: Gather; Flatten; RepeatVector:
-Tile), Dropout left out. A padding mask (``Embedding(mask_zero=True)``, `Masking`) becomes the recurrent
-nodes' ``sequence_lens``, counted from the input as fr.nn counts it (padding at the end of a sequence).
+"""A whole fr.nn `Sequential`, or a functional `Model` whose layers form a chain, as one ONNX model
+(``fr.onnx.export(model, path)``), for inference anywhere onnxruntime runs: the recurrent layers as ONNX
+``LSTM`` / ``GRU`` / ``RNN`` nodes (`fusedrnn.onnx`), the heads as plain operators (Dense: MatMul, Add
+and its activation; Embedding: Gather; Flatten; RepeatVector: Tile), Dropout left out. A padding mask
+(``Embedding(mask_zero=True)``, `Masking`) becomes the recurrent nodes' ``sequence_lens``, counted from
+the input as fr.nn counts it (padding at the end of a sequence).
 
 The graph's input ``x`` is what `predict` takes ([N, T, F] float, or [N, T] int64 token ids before an
 Embedding); its output ``y`` is what `predict` returns. Layers without an ONNX form (an activation ONNX
-lacks, a merge_mode other than "concat", a projection) are refused by name before anything is written."""
+lacks, a merge_mode other than "concat", a projection), and a functional Model that is not a chain (several
+inputs or outputs, a layer reading two tensors or an initial state), are refused by name before anything
+is written."""
 
 from __future__ import annotations
 
@@ -188,13 +191,15 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
         if getattr(model, "built_for", None) is None:
             raise ValueError("model: not built yet (declare an input shape, or fit or call it once, first)")
         sample = tuple(model.built_for)
-        chain = [(layer, f"model.layers[{k}] ({type(layer).__name__})") for k, layer in enumerate(model.layers)]
+        chain = [
+            (layer, f"model.layers[{k}] ({type(layer).__name__})") for k, layer in enumerate(model.layers)
+        ]
         out_shape = tuple(model.shapes[-1]) if model.shapes else (None, *sample)
     else:
         chain, sample, out_shape = _chain(model)
     graph = _Graph(helper, numpy_helper, TensorProto)
-    first = next((layer for layer, _ in chain if not isinstance(layer, InputLayer)), None)
-    tokens = isinstance(first, Embedding)
+    first = next((k for k, (layer, _) in enumerate(chain) if not isinstance(layer, InputLayer)), -1)
+    tokens = first >= 0 and isinstance(chain[first][0], Embedding)
     elem = TensorProto.INT64 if tokens else TensorProto.FLOAT
     x = "x"
     lengths = ""  # the sequence_lens of the recurrent layers while a padding mask is on
@@ -202,7 +207,7 @@ def export_model(model: Any, path: str | os.PathLike[str], *, opset: int = 17) -
         if isinstance(layer, (InputLayer, Dropout)):
             continue
         if isinstance(layer, Embedding):
-            if layer is not first:
+            if index != first:
                 raise ValueError(f"{where}: an Embedding is exported as the model's first layer only")
             if layer.mask_zero:
                 padding = graph.op("Equal", [x, graph.constant("zero", np.int64(0))])
