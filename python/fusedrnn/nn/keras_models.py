@@ -237,6 +237,7 @@ def _from_functional(keras_model: Any, dtype: DTypeLike) -> Model:
             raise ValueError(f"{where}: an Input the model's inputs do not list")
         if id(operation) not in layers:
             layers[id(operation)] = _convert(operation, dtype, functional=True)
+            layers[id(operation)][0].name = str(operation.name)  # Keras's names: outputs, get_layer
         layer = layers[id(operation)][0]
         args, options = list(node.arguments.args), dict(node.arguments.kwargs)
         options.pop("training", None)
