@@ -129,6 +129,45 @@ def test_a_torch_module_with_a_linear_head(tmp_path, rng, torch, cell, bidirecti
     assert any(op == "Gemm" for _, op in model.nodes)
 
 
+@pytest.mark.filterwarnings("ignore")
+def test_a_torch_sequence_labeller_with_an_initial_state_input(tmp_path, rng, torch):
+    # Linear over every step (MatMul + Add in the file) and h0 a graph input, as a tagger writes it.
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(5, 7, num_layers=2, batch_first=True, bidirectional=True)
+            self.fc = torch.nn.Linear(14, 4)
+
+        def forward(self, x, h0):
+            y, h_n = self.gru(x, h0)
+            return torch.log_softmax(self.fc(y), dim=-1), h_n
+
+    torch.manual_seed(2)
+    net = Tagger().eval()
+    path = tmp_path / "tagger.onnx"
+    example = (torch.zeros(2, 6, 5), torch.zeros(4, 2, 7))
+    torch.onnx.export(
+        net,
+        example,
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["x", "h0"],
+        output_names=["scores", "h_n"],
+        dynamic_axes={"x": {0: "n", 1: "t"}, "h0": {1: "n"}, "scores": {0: "n", 1: "t"}, "h_n": {1: "n"}},
+    )
+    model = fr.onnx.load(path)
+    assert model.input_names == ["x", "h0"] and any(op == "MatMul" for _, op in model.nodes)
+    x = rng.standard_normal((3, 9, 5)).astype(np.float32)
+    h0 = rng.standard_normal((4, 3, 7)).astype(np.float32)
+    assert_same_as_onnxruntime(model, path, {"x": x, "h0": h0})
+    scores, h_n = model(x, h0)
+    with torch.no_grad():
+        want_scores, want_h = net(torch.from_numpy(x), torch.from_numpy(h0))
+    np.testing.assert_allclose(scores, want_scores.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h_n, want_h.numpy(), rtol=1e-5, atol=1e-5)
+
+
 # --- models written by fr.onnx.export ---------------------------------------------------------------------
 
 

@@ -738,7 +738,7 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
                 if inputs[k] in constants:
                     inputs[k] = ""
             layout = next((int(a.i) for a in node.attribute if a.name == "layout"), 0)
-            steps.append(_Step(op, label, inputs, list(node.output), {}, len(layers), layout))
+            steps.append(_Step(op, node.name, label, inputs, list(node.output), {}, len(layers), layout))
             layers.append(layer.eval())
             continue
         if op not in _GRAPH_OPS:
@@ -775,7 +775,7 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
                 raise ValueError(
                     f"{label}: ConstantOfShape's value has {attributes['value'].size} elements, not 1"
                 )
-        steps.append(_Step(op, label, list(node.input), list(node.output[:count]), attributes))
+        steps.append(_Step(op, node.name, label, list(node.input), list(node.output[:count]), attributes))
     if not layers:
         raise ValueError(f"{where} has no LSTM, GRU or RNN node")
     declared: list[tuple[str, int, list[int | None]]] = []
@@ -902,14 +902,16 @@ _FLOOR, _GROWTH = 1 << 26, 1024
 
 
 class _Step:
-    """One node of the graph as the model runs it: the op, the label errors name it by, its input and
-    output names ("" for an absent optional one), its attributes, and its layer for a recurrent node."""
+    """One node of the graph as the model runs it: the op, the node's name and the label errors name it
+    by, its input and output names ("" for an absent optional one), its attributes, and its layer (and
+    layout) for a recurrent node."""
 
-    __slots__ = ("op", "label", "inputs", "outputs", "attributes", "layer", "layout")
+    __slots__ = ("op", "name", "label", "inputs", "outputs", "attributes", "layer", "layout")
 
     def __init__(
         self,
         op: str,
+        name: str,
         label: str,
         inputs: list[str],
         outputs: list[str],
@@ -918,6 +920,7 @@ class _Step:
         layout: int = 0,
     ) -> None:
         self.op, self.label, self.inputs, self.outputs = op, label, inputs, outputs
+        self.name = name
         self.attributes, self.layer, self.layout = attributes, layer, layout
 
 
@@ -965,8 +968,8 @@ class OnnxModel:
 
     @property
     def nodes(self) -> list[tuple[str, str]]:
-        """Every node the model runs, in order: (name, op type)."""
-        return [(step.label, step.op) for step in self._steps]
+        """Every node the model runs, in order: (name, op type); Constant nodes are read at load."""
+        return [(step.name, step.op) for step in self._steps]
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -1106,7 +1109,7 @@ def _bounded(shape: tuple[int, ...], limit: int) -> tuple[int, ...]:
 def _axes(attributes: dict[str, Any], args: list[Any]) -> list[int] | None:
     """The axes of Squeeze / Unsqueeze / ReduceSum: the second input (opset >= 13) or the attribute."""
     if len(args) > 1 and args[1] is not None:
-        return [int(a) for a in np.asarray(args[1]).reshape(-1)]
+        return [int(a) for a in np.asarray(args[1]).reshape(-1).tolist()]
     axes = attributes.get("axes")
     return None if axes is None else [int(a) for a in axes]
 
@@ -1140,7 +1143,13 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         if axes is None:
             raise ValueError("Unsqueeze without axes")
         rank = x.ndim + len(axes)
-        return np.expand_dims(x, tuple(sorted(a % rank for a in axes)))
+        at = sorted(a % rank for a in axes)
+        if len(set(at)) != len(at):
+            raise ValueError(f"Unsqueeze: repeated axes {axes}")
+        shape = list(x.shape)
+        for a in at:  # a reshape: cheaper than np.expand_dims on the small shape tensors exporters make
+            shape.insert(a, 1)
+        return x.reshape(shape)
     if op == "Flatten":
         axis = attributes.get("axis", 1) % (x.ndim + 1) if x.ndim else 0
         outer = int(np.prod(x.shape[:axis], dtype=np.int64))
@@ -1167,6 +1176,11 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         indices = np.asarray(args[1])
         axis = attributes.get("axis", 0)
         rows = x.shape[axis]
+        if indices.ndim == 0:  # one index (a shape's entry, as exporters read the batch size): no search
+            index = int(indices)
+            if not -rows <= index < rows:
+                raise ValueError(f"Gather: index {index} outside [-{rows}, {rows})")
+            return np.take(x, index, axis=axis)
         _bounded(x.shape[: axis % x.ndim] + indices.shape + x.shape[axis % x.ndim + 1 :], limit)
         if indices.size and (indices.min() < -rows or indices.max() >= rows):
             raise ValueError(f"Gather: an index outside [-{rows}, {rows})")
@@ -1177,9 +1191,11 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
     if op == "Cast":
         return np.asarray(x).astype(_NUMPY_TYPES[attributes["to"]])
     if op == "ConstantOfShape":
-        filled = _bounded(tuple(int(d) for d in np.asarray(x).reshape(-1)), limit)
+        filled = _bounded(tuple(int(d) for d in np.asarray(x).reshape(-1).tolist()), limit)
         value = attributes.get("value")
         fill = np.zeros(1, np.float32) if value is None else value
+        if not fill.any():
+            return np.zeros(filled, fill.dtype)
         return np.full(filled, fill.reshape(-1)[0], fill.dtype)
     if op == "Expand":
         target = tuple(int(d) for d in np.asarray(args[1]).reshape(-1))
