@@ -1177,10 +1177,10 @@ def _run_op(op: str, attributes: dict[str, Any], args: list[Any], limit: int) ->
         axis = attributes.get("axis", 0)
         rows = x.shape[axis]
         if indices.ndim == 0:  # one index (a shape's entry, as exporters read the batch size): no search
-            at = int(indices)
-            if not -rows <= at < rows:
-                raise ValueError(f"Gather: index {at} outside [-{rows}, {rows})")
-            return np.take(x, at, axis=axis)
+            single = int(indices)
+            if not -rows <= single < rows:
+                raise ValueError(f"Gather: index {single} outside [-{rows}, {rows})")
+            return np.take(x, single, axis=axis)
         _bounded(x.shape[: axis % x.ndim] + indices.shape + x.shape[axis % x.ndim + 1 :], limit)
         if indices.size and (indices.min() < -rows or indices.max() >= rows):
             raise ValueError(f"Gather: an index outside [-{rows}, {rows})")
