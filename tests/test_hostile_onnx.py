@@ -148,6 +148,10 @@ def test_generated_valid_models_match_onnxruntime(tmp_path, seed):
     finals = list(final) if op == "LSTM" else [final]
     for got, ref in zip(finals, want[1:], strict=True):
         np.testing.assert_allclose(got, ref.transpose(1, 0, 2) if layout else ref, rtol=2e-5, atol=2e-5)
+    # The file as one model (fr.onnx.load): its outputs, in the file's layout, are onnxruntime's.
+    whole = fr.onnx.load(path)
+    for got, ref in zip(whole.run(None, feeds), want, strict=True):
+        np.testing.assert_allclose(got, ref, rtol=2e-5, atol=2e-5)
 
 
 def test_export_hands_alphas_only_to_the_activations_that_take_them(tmp_path, rng):
