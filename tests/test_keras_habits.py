@@ -52,7 +52,12 @@ def test_the_lecture_lines_paste():
     model = lecture_model()
     model.compile(optimizer="adam", loss="mse")
     # Built from input_shape= before any data, as Keras's: summary right away.
-    assert "Total params: 10,651" in model.summary(print_fn=None)
+    text = model.summary(print_fn=None)
+    assert "Total params: 10,651" in text
+    # Named and typed as Keras prints them, with Keras's own count (one bias vector) beside ours, so the
+    # lecture's table (10,400 + 51) can be found in it.
+    assert text.splitlines()[1].startswith("lstm") and "(LSTM)" in text and "(Dense)" in text
+    assert "Keras counts 10,451" in text
     history = model.fit(X, Y, epochs=300, validation_split=0.2, verbose=0)
     assert sorted(history.history) == ["loss", "val_loss"]
     assert len(history.history["loss"]) == 300 and history.epoch == list(range(300))

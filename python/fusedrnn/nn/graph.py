@@ -88,6 +88,36 @@ def _tensors(x: Any, what: str) -> list[KerasTensor]:
 _NAMES: dict[str, int] = {}
 
 
+def layer_kind(layer: Any) -> str:
+    """The Keras class name a summary shows for a layer: "LSTM", "SimpleRNN", "Dense", ..."""
+    kind = type(layer).__name__
+    cell = getattr(layer, "cell_class", None)
+    if kind == "Recurrent" and cell is not None:
+        kind = {"RNN": "SimpleRNN"}.get(cell.__name__, cell.__name__)
+    return kind
+
+
+def keras_parameter_count(layer: Any) -> int:
+    """The layer's parameters as Keras counts them: a recurrent layer keeps PyTorch's two bias vectors
+    (b_ih and b_hh), where Keras's LSTM and SimpleRNN have one."""
+    inner = getattr(layer, "layer", None)
+    count = sum(p.size for p in layer.parameters())
+    if inner is not None and hasattr(inner, "parameter_count"):
+        count -= inner.parameter_count("torch") - inner.parameter_count("keras")
+    return int(count)
+
+
+def total_lines(total: int, keras_total: int) -> list[str]:
+    """A summary's last lines: the total, and Keras's count of the same model where it differs."""
+    lines = [f"Total params: {total:,}"]
+    if keras_total != total:
+        lines.append(
+            f"(Keras counts {keras_total:,}: its LSTM and SimpleRNN have one bias vector where these "
+            "layers keep PyTorch's two, b_ih and b_hh)"
+        )
+    return lines
+
+
 def unique_name(layer: Any) -> None:
     """Gives a layer that was not named (name=) a name of its own in this process, as Keras does:
     "dense", "dense_1", ...; a recurrent layer is named after its cell ("lstm", "gru", "simple_rnn")."""

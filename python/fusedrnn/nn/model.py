@@ -23,7 +23,7 @@ from . import losses, optimizers
 from . import metrics as metrics_module
 from .callbacks import History
 from .engine import Trainer
-from .graph import Graph, KerasTensor, is_symbolic
+from .graph import Graph, KerasTensor, is_symbolic, keras_parameter_count, layer_kind, total_lines
 from .layers import Activation, Dense, InputLayer, Layer, Recurrent, TimeDistributed, build_layer
 from .losses import Loss
 from .metrics import Metric
@@ -272,15 +272,14 @@ class Model(Trainer):
         """Keras-style table: layer (type), output shape, parameters, the layers it is connected to."""
         rows = [(f"{t.name} (InputLayer)", str(t.shape), 0, "") for t in self.inputs]
         counted: set[int] = set()
+        keras_total = 0
         for node in self.graph.nodes:
             layer = node.layer
             count = 0 if id(layer) in counted else sum(p.size for p in layer.parameters())
             counted.add(id(layer))
             shape = ", ".join(str(t.shape) for t in node.outputs)
-            kind = type(layer).__name__
-            if isinstance(layer, Recurrent) and kind == "Recurrent":
-                kind = {"RNN": "SimpleRNN"}.get(layer.cell_class.__name__, layer.cell_class.__name__)
-            rows.append((f"{layer.name} ({kind})", shape, count, ", ".join(t.name for t in node.inputs)))
+            keras_total += 0 if count == 0 else keras_parameter_count(layer)
+            rows.append((f"{layer.name} ({layer_kind(layer)})", shape, count, ", ".join(t.name for t in node.inputs)))
         total = sum(row[2] for row in rows)
         wide = [
             max(len("Layer (type)"), *(len(row[0]) for row in rows)) + 2,
@@ -288,7 +287,7 @@ class Model(Trainer):
         ]
         lines = [f"{'Layer (type)':<{wide[0]}}{'Output shape':<{wide[1]}}{'Param #':>10}  Connected to"]
         lines += [f"{a:<{wide[0]}}{b:<{wide[1]}}{c:>10,}  {d}".rstrip() for a, b, c, d in rows]
-        lines.append(f"Total params: {total:,}")
+        lines += total_lines(total, keras_total)
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)

@@ -15,7 +15,7 @@ from . import losses, optimizers
 from . import metrics as metrics_module
 from .callbacks import History
 from .engine import Trainer
-from .graph import KerasTensor
+from .graph import KerasTensor, keras_parameter_count, layer_kind, total_lines, unique_name
 from .layers import (
     Activation,
     Dense,
@@ -305,17 +305,16 @@ class Sequential(Trainer):
             raise RuntimeError(
                 "summary: build the model first (input_shape=, fit, predict or build(input_shape))"
             )
+        for layer in self.layers:
+            unique_name(layer)
         rows = [
-            (
-                f"{layer.name if layer.name != type(layer).name else type(layer).__name__.lower()}_{i}",
-                str(shape),
-                sum(p.size for p in layer.parameters()),
-            )
-            for i, (layer, shape) in enumerate(zip(self.layers, self.shapes, strict=True))
+            (f"{layer.name} ({layer_kind(layer)})", str(shape), sum(p.size for p in layer.parameters()))
+            for layer, shape in zip(self.layers, self.shapes, strict=True)
         ]
-        lines = [f"{'Layer':<20}{'Output shape':<24}{'Param #':>10}"]
-        lines += [f"{name:<20}{shape:<24}{count:>10,}" for name, shape, count in rows]
-        lines.append(f"Total params: {sum(r[2] for r in rows):,}")
+        width = max(len("Layer (type)"), *(len(row[0]) for row in rows)) + 2
+        lines = [f"{'Layer (type)':<{width}}{'Output shape':<24}{'Param #':>10}"]
+        lines += [f"{name:<{width}}{shape:<24}{count:>10,}" for name, shape, count in rows]
+        lines += total_lines(sum(r[2] for r in rows), sum(keras_parameter_count(layer) for layer in self.layers))
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
