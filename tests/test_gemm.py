@@ -91,6 +91,18 @@ def test_any_strides_for_a_and_b(isa, rng, dtype, a_layout, b_layout):
         np.testing.assert_array_equal(fr._core._gemm(a, b, **variant), expected(a, b), err_msg=str(variant))
 
 
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_transposed_a_on_panel_edges(isa, rng, dtype, variant):
+    # A stored transposed (the weight gradients' dG^T) is packed run by run of MR: full runs, a last
+    # partial run padded with zeros, and an MC block boundary.
+    mr, _ = tile(dtype, variant == "narrow")
+    for m in edges(mr, MC - 1, MC + 1, 2 * MC + mr - 1):
+        a, b = LAYOUTS["transposed"](integers(rng, (m, 37), dtype)), integers(rng, (37, 19), dtype)
+        c = fr._core._gemm(a, b, **VARIANTS[variant])
+        np.testing.assert_array_equal(c, expected(a, b), err_msg=f"{isa} m={m}")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_read_in_place_gives_the_bits_of_packed_a(isa, rng, dtype):
     # A row-major A (the input projection's x, the backward's dG) is read in place by the direct-A kernel;

@@ -16,22 +16,44 @@ constexpr std::int64_t kNC = 512;
 // gradients) is read row of dG by row, B stored transposed (W_ih^T) weight row by weight row. Reading
 // across the contiguous dimension instead made the packing of A a quarter of the LSTM backward (perf).
 
+// Column p of A contiguous (the weight gradients' dG^T, a row of dG): each column is cut into runs of
+// MR for the panels. kMR a constant, so the copy of a full run is a few vector moves; with the run
+// length a variable it was a scalar loop, 6 % of an LSTM char-lstm training step on its own (perf, Zen
+// 3). kMR = 0: any mr (a run length the kernels do not use today).
+template <int kMR, class T>
+void pack_a_columns(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                    int mr_any, T* dst) {
+  const std::int64_t mr = kMR > 0 ? kMR : mr_any;
+  const std::int64_t full = mc / mr, rest = mc - full * mr;
+  for (std::int64_t p = 0; p < kc; ++p) {
+    const T* s = &a(i0, p0 + p);
+    T* d = dst + p * mr;
+    for (std::int64_t q = 0; q < full; ++q) {
+      for (std::int64_t r = 0; r < mr; ++r) d[q * kc * mr + r] = s[q * mr + r];
+    }
+    if (rest > 0) {
+      T* e = d + full * kc * mr;
+      for (std::int64_t r = 0; r < rest; ++r) e[r] = s[full * mr + r];
+      for (std::int64_t r = rest; r < mr; ++r) e[r] = T(0);
+    }
+  }
+}
+
 template <class T>
 void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
             T* dst) {
   // dst: [ceil(mc/mr)][kc][mr], rows past mc zero-filled.
-  const std::int64_t panels = (mc + mr - 1) / mr;
   if (a.row_stride == 1 && a.col_stride != 1) {  // column p of A is contiguous
-    for (std::int64_t p = 0; p < kc; ++p) {
-      const T* s = &a(i0, p0 + p);
-      for (std::int64_t q = 0; q < panels; ++q) {
-        T* d = dst + q * kc * mr + p * mr;
-        const std::int64_t rows = std::min<std::int64_t>(mr, mc - q * mr);
-        for (std::int64_t r = 0; r < rows; ++r) d[r] = s[q * mr + r];
-        for (std::int64_t r = rows; r < mr; ++r) d[r] = T(0);
-      }
+    switch (mr) {
+      case 4:
+        return pack_a_columns<4>(a, i0, mc, p0, kc, mr, dst);
+      case 6:
+        return pack_a_columns<6>(a, i0, mc, p0, kc, mr, dst);
+      case 8:
+        return pack_a_columns<8>(a, i0, mc, p0, kc, mr, dst);
+      default:
+        return pack_a_columns<0>(a, i0, mc, p0, kc, mr, dst);
     }
-    return;
   }
   // Row p of A contiguous (the bottom edge panel of a row-major A; the rest is read in place): each row
   // is read contiguously and written at stride MR into the panel (kc x MR, in L1). Reading all MR rows per
