@@ -25,6 +25,7 @@
 #include "gemm/gemm_driver.h"
 #include "runtime/interrupt.h"
 #include "runtime/threads.h"
+#include "simd/prefetch.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
@@ -375,6 +376,15 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t m = std::min(group, blocks.end - b);  // unit blocks of this call
         const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = panels.begin; p < panels.end; ++p) {
+          // The tile's gx rows lie in the outer cache (a chunk of steps, or the gates workspace); fetched
+          // only when the cell reads them, their misses were two thirds of LstmCell::forward's samples on
+          // char-lstm (perf, Zen 3). Asked for now, they arrive while the products run.
+          if (st.gx) {
+            const std::int64_t n0 = p * mr, j0 = b * nr, width = std::min(H, (b + m) * nr) - j0;
+            for (int g = 0; g < G; ++g) {
+              prefetch_rows(st.gx + n0 * GH + g * H + j0, GH, std::min<std::int64_t>(mr, N - n0), width);
+            }
+          }
           if constexpr (Cell::kTwoPhaseStep) {
             step(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, G * K * nr, m, tile + 2 * nr, G * nr,
                  tile_ld);
