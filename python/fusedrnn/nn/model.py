@@ -279,7 +279,9 @@ class Model(Trainer):
             counted.add(id(layer))
             shape = ", ".join(str(t.shape) for t in node.outputs)
             keras_total += 0 if count == 0 else keras_parameter_count(layer)
-            rows.append((f"{layer.name} ({layer_kind(layer)})", shape, count, ", ".join(t.name for t in node.inputs)))
+            rows.append(
+                (f"{layer.name} ({layer_kind(layer)})", shape, count, ", ".join(t.name for t in node.inputs))
+            )
         total = sum(row[2] for row in rows)
         wide = [
             max(len("Layer (type)"), *(len(row[0]) for row in rows)) + 2,

@@ -314,7 +314,9 @@ class Sequential(Trainer):
         width = max(len("Layer (type)"), *(len(row[0]) for row in rows)) + 2
         lines = [f"{'Layer (type)':<{width}}{'Output shape':<24}{'Param #':>10}"]
         lines += [f"{name:<{width}}{shape:<24}{count:>10,}" for name, shape, count in rows]
-        lines += total_lines(sum(r[2] for r in rows), sum(keras_parameter_count(layer) for layer in self.layers))
+        lines += total_lines(
+            sum(r[2] for r in rows), sum(keras_parameter_count(layer) for layer in self.layers)
+        )
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
