@@ -42,3 +42,19 @@ def isa(request):
     fr._core._select_isa(request.param)
     yield request.param
     fr._core._select_isa(previous)
+
+
+@pytest.fixture
+def every_thread_runs():
+    """Every requested thread runs, on tiny shapes (no work threshold) and on a busy machine (no fallback to
+    one thread after a descheduled partner), for the tests of thread-count invariance: without it they
+    could pass by running one thread. Restored after the test."""
+    saved = fr.get_num_threads(), fr._core._min_flops_per_thread(), fr._core._contention_fallback()
+    fr._core._set_min_flops_per_thread(1)
+    fr._core._set_contention_fallback(False)
+    try:
+        yield
+    finally:
+        fr.set_num_threads(saved[0])
+        fr._core._set_min_flops_per_thread(saved[1])
+        fr._core._set_contention_fallback(saved[2])

@@ -27,16 +27,12 @@ ACTIVATIONS = ["tanh", "sigmoid", "relu", "hard_sigmoid", "linear"]
 
 
 @pytest.fixture(params=[1, 2], ids=lambda n: f"threads{n}")
-def threads(request):
-    """The thread count, with the work threshold off so that even these small shapes run on every thread:
-    a batch of at least two row panels per thread then splits its rows across the threads, its subsets
-    split their units (time_loop_forward.h, split_rows)."""
-    saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
+def threads(request, every_thread_runs):
+    """The thread count, with every thread running even on these small shapes (conftest's
+    every_thread_runs): a batch of at least two row panels per thread then splits its rows across the
+    threads, its subsets split their units (time_loop_forward.h, split_rows)."""
     fr.set_num_threads(request.param)
-    fr._core._set_min_flops_per_thread(1)
-    yield request.param
-    fr.set_num_threads(saved)
-    fr._core._set_min_flops_per_thread(saved_work)
+    return request.param
 
 
 def make_layer(cell, C, H, dtype, options):

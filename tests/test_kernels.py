@@ -313,22 +313,16 @@ def test_functional_fresh_and_accumulated_grads(rng, cell, dtype):
 @pytest.mark.parametrize(
     "T,N,C,H", [(6, 5, 7, 37), (4, 33, 20, 130), (3, 1, 5, 300), (5, 2, 3, 70), (4, 3, 9, 33)]
 )
-def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H):
+def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H, every_thread_runs):
     layer, x, hx, dy, dhx = make_case(
         rng, T, N, C, H, num_layers=2, bidirectional=True, dtype=dtype, cell=cell
     )
     results = []
-    saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
-    fr._core._set_min_flops_per_thread(1)  # every requested thread runs, even on tiny shapes
-    try:
-        for threads in (1, 2, 3):
-            fr.set_num_threads(threads)
-            layer.zero_grad()
-            y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
-            results.append([y, dx, *states, *dstates] + [g.copy() for g in layer.grads.values()])
-    finally:
-        fr.set_num_threads(saved)
-        fr._core._set_min_flops_per_thread(saved_work)
+    for threads in (1, 2, 3):
+        fr.set_num_threads(threads)
+        layer.zero_grad()
+        y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
+        results.append([y, dx, *states, *dstates] + [g.copy() for g in layer.grads.values()])
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
@@ -337,7 +331,9 @@ def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("T,N,C,H,proj", [(5, 64, 3, 24, 0), (4, 50, 40, 16, 5), (3, 97, 1, 9, 0)])
-def test_rows_split_across_threads_give_one_thread_results(rng, cell, dtype, T, N, C, H, proj):
+def test_rows_split_across_threads_give_one_thread_results(
+    rng, cell, dtype, T, N, C, H, proj, every_thread_runs
+):
     # Small layers over many rows split the batch rows across the threads (time_loop_forward.h,
     # split_rows): outputs, states and every gradient as on one thread, with lengths and a projection too.
     options = {"proj_size": proj} if proj and cell == "lstm" else {}
@@ -349,18 +345,12 @@ def test_rows_split_across_threads_give_one_thread_results(rng, cell, dtype, T, 
     dhx = tuple(rng.standard_normal(a.shape).astype(dtype) for a in hx)
     lengths = np.arange(N) % T + 1
     results = []
-    saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
-    fr._core._set_min_flops_per_thread(1)
-    try:
-        for threads in (1, 2, 3):
-            fr.set_num_threads(threads)
-            layer.zero_grad()
-            y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
-            results.append([y, dx, *states, *dstates] + [g.copy() for g in layer.grads.values()])
-            results[-1].append(layer(x, hx if isinstance(layer, fr.LSTM) else hx[0], lengths=lengths)[0])
-    finally:
-        fr.set_num_threads(saved)
-        fr._core._set_min_flops_per_thread(saved_work)
+    for threads in (1, 2, 3):
+        fr.set_num_threads(threads)
+        layer.zero_grad()
+        y, states, dx, dstates = run_layer(layer, x, hx, dy, dhx)
+        results.append([y, dx, *states, *dstates] + [g.copy() for g in layer.grads.values()])
+        results[-1].append(layer(x, hx if isinstance(layer, fr.LSTM) else hx[0], lengths=lengths)[0])
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)

@@ -252,31 +252,34 @@ def test_configuration_is_fixed(cell, name, value):
     layer.batch_first = True  # a layout choice, not part of the plan: allowed
 
 
+@pytest.mark.parametrize("lengths", [False, True])
 @pytest.mark.parametrize("training", [True, False])
-def test_concurrent_directions_give_identical_results(cell, rng, training):
+def test_concurrent_directions_give_identical_results(cell, rng, training, lengths, every_thread_runs):
     # Two threads: the directions of each layer run side by side (one thread each) or one after the
-    # other (two threads each); every output and gradient must be bitwise the same.
+    # other (two threads each), and one thread; forward and backward (with lengths, each direction keeps
+    # its own running states), every output, state and gradient must be bitwise the same.
     layer, x = make(cell).train(training), make_x(rng, (7, 9, C))
-    saved = fr.get_num_threads(), fr._core._min_flops_per_thread(), fr._core._concurrent_directions()
+    kwargs = {"lengths": np.array([7, 3, 5, 7, 1, 6, 2, 7, 4])} if lengths else {}
+    saved = fr._core._concurrent_directions()
+    dy = rng.standard_normal((7, 9, 2 * layer.hidden_size)).astype(np.float32)
     results = []
     try:
-        fr.set_num_threads(2)
-        fr._core._set_min_flops_per_thread(1)
-        for concurrent in (False, True):
+        for threads, concurrent in ((2, False), (2, True), (1, True)):
+            fr.set_num_threads(threads)
             fr._core._set_concurrent_directions(concurrent)
-            y, *state = layer(x)
-            result = [y.copy()]
+            y, *state = layer(x, **kwargs)
+            result = [y.copy(), *(np.array(s, copy=True) for s in state)]
             if training:
                 layer.zero_grad()
-                dx, _ = layer.backward(np.ones_like(y))
-                result += [dx, *(g.copy() for g in layer.grads.values())]
+                dx, dstate = layer.backward(dy)
+                result += [dx, *(np.array(d, copy=True) for d in np.atleast_1d(dstate) if d is not None)]
+                result += [g.copy() for g in layer.grads.values()]
             results.append(result)
     finally:
-        fr.set_num_threads(saved[0])
-        fr._core._set_min_flops_per_thread(saved[1])
-        fr._core._set_concurrent_directions(saved[2])
-    for a, b in zip(*results, strict=True):
-        np.testing.assert_array_equal(a, b)
+        fr._core._set_concurrent_directions(saved)
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_h0_none_means_exactly_zeros_with_nan_input(cell, rng):

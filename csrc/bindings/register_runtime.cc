@@ -185,6 +185,11 @@ void register_runtime(pybind11::module_& m) {
         "Run the two directions of a bidirectional forward side by side, one thread each (tests, tuning).");
   m.def("_concurrent_directions", &concurrent_directions);
   m.def(
+      "_set_contention_fallback", &set_contention_fallback, py::arg("on"),
+      "Whether calls fall back to one thread after a barrier saw a descheduled partner (default on; tests of "
+      "thread-count invariance turn it off so that every requested thread runs).");
+  m.def("_contention_fallback", &contention_fallback);
+  m.def(
       "_contention_events", &contention_event_count,
       "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
       "for 20 ms to 1.28 s).");

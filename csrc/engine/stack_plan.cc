@@ -60,6 +60,20 @@ namespace {
 constexpr std::int64_t kMinParallelPackElements = std::int64_t{1} << 18;
 constexpr double kConcurrentStepFlops = 64e6;
 
+// Whether the two directions of each layer run side by side, one thread each, where each would get two
+// threads one after the other: no barrier between the threads at each step. Measured (2-layer
+// bidirectional, forward, 2 threads, Zen 5): 1.5x faster on energy, 1.13x mnist-row, 1.06x char-lstm,
+// 0.98x medium (134 MFLOP per step and direction), so only below kConcurrentStepFlops of recurrent work
+// per step; the backward's step does the same product (dG W_hh) and follows the same rule. A direction's
+// arithmetic does not depend on its thread count, so neither do the results.
+bool directions_side_by_side(const StackConfig& cfg, std::int64_t batch,
+                             const std::vector<int>& slot_threads) {
+  const double step_flops = 2.0 * batch * cfg.gates() * cfg.hidden * cfg.hidden;
+  bool on = cfg.directions == 2 && concurrent_directions() && step_flops < kConcurrentStepFlops;
+  for (int t : slot_threads) on = on && t == 2;
+  return on;
+}
+
 // What a training forward keeps for its backward, carved from one arena. carve() over nullptr measures
 // (elements); the vectors keep their capacity, so re-carving allocates nothing in steady state.
 template <class T>
@@ -415,13 +429,7 @@ void StackPlan<T>::Impl::forward_call(const StackForward<T>& a, CallScratch& cs,
   // Memory first (growing may throw), then the packs, then the layers.
   const std::vector<int>& slot_threads = cs.slot_threads;
   m.choose_threads(T_, N, cs.slot_threads);
-  // The two directions of a layer on one thread each, side by side, where each would get two threads
-  // one after the other: no barrier between the threads at each step. Measured (2-layer bidirectional,
-  // forward, 2 threads, Zen 5): 1.5x faster on energy, 1.13x mnist-row, 1.06x char-lstm, 0.98x medium
-  // (134 MFLOP per step and direction), so only below kConcurrentStepFlops of recurrent work per step.
-  const double step_flops = 2.0 * N * cfg.gates() * H * H;
-  bool concurrent = cfg.directions == 2 && concurrent_directions() && step_flops < kConcurrentStepFlops;
-  for (int t : slot_threads) concurrent = concurrent && t == 2;
+  const bool concurrent = directions_side_by_side(cfg, N, slot_threads);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     const int threads = concurrent ? 1 : slot_threads[k];
@@ -621,33 +629,39 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   }
 
   m.choose_threads(T_, N, m.own.slot_threads);
+  const bool concurrent = directions_side_by_side(cfg, N, slot_threads);
   std::int64_t kernel_ws = 0;
   for (std::int64_t k = 0; k < cfg.slots(); ++k) {
     for (const Segment& g : segments) {
       LayerConfig lc = m.slot_config(k, g.steps, g.batch);
       lc.recurrent_dropout = m.recurrent_dropout;
-      kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, slot_threads[k]));
+      kernel_ws = std::max(kernel_ws, kernels.backward_workspace[kind](lc, concurrent ? 1 : slot_threads[k]));
     }
   }
   const std::int64_t between = L > 1 ? rows * DS : 0;  // gradients reaching the outputs of lower layers
+  // The reverse direction's input gradient, added to the forward direction's once both are done, in both
+  // schedules (side by side they are computed at once).
+  const std::int64_t reverse_dx = cfg.directions == 2 ? rows * std::max(C, DS) : 0;
+  const std::int64_t state_sets = by_length ? (concurrent ? 2 : 1) : 0;
   Pieces<T> scratch_layout(nullptr);
   scratch_layout.take(kernel_ws);
+  scratch_layout.take(concurrent ? kernel_ws : 0);
   scratch_layout.take(between);
   scratch_layout.take(between);
+  scratch_layout.take(reverse_dx);
   scratch_layout.take(by_length && a.dy ? rows * DS : 0);
   scratch_layout.take(by_length ? rows * C : 0);
-  scratch_layout.take(by_length ? 8 * NX : 0);
+  scratch_layout.take(state_sets * 8 * NX);
   Pieces<T> scratch(m.own.scratch.template reserve<T>(scratch_layout.used()));
-  T* workspace = scratch.take(kernel_ws);
+  T* const workspaces[2] = {scratch.take(kernel_ws), scratch.take(concurrent ? kernel_ws : 0)};
   T* const between_buffers[2] = {scratch.take(between), scratch.take(between)};
+  T* const dx_reverse = scratch.take(reverse_dx);
   T* const dy_packed = scratch.take(by_length && a.dy ? rows * DS : 0);
   T* const dx_packed = scratch.take(by_length ? rows * C : 0);
-  // With lengths, per slot in sorted order: the running dh, dc, the kernel's dh0 / dc0 of the last
-  // segment, the initial h, c, and the h, c before the segment's first processed step.
-  T* const states = scratch.take(by_length ? 8 * NX : 0);
-  T *dhs = states, *dcs = states + NX, *dh_out = states + 2 * NX, *dc_out = states + 3 * NX;
-  T *h_init = states + 4 * NX, *c_init = states + 5 * NX, *h_before = states + 6 * NX,
-    *c_before = states + 7 * NX;
+  // With lengths, per slot in sorted order (one set per direction running at once): the running dh, dc,
+  // the kernel's dh0 / dc0 of the last segment, the initial h, c, and the h, c before the segment's first
+  // processed step.
+  T* const state_sets_base = scratch.take(state_sets * 8 * NX);
 
   const T* dy = a.dy;
   if (by_length && a.dy) {
@@ -655,87 +669,112 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
     dy = dy_packed;
   }
   const std::int64_t segment_count = static_cast<std::int64_t>(segments.size());
+  // One layer-direction's backward: its segments in the opposite of the forward's order, each one kernel
+  // call, its input gradient written to dx (not added).
+  auto run_direction = [&](std::int64_t l, int d, const T* layer_input, T* dx, T* workspace, int threads,
+                           T* states) {
+    T *dhs = states, *dcs = states + NX, *dh_out = states + 2 * NX, *dc_out = states + 3 * NX;
+    T *h_init = states + 4 * NX, *c_init = states + 5 * NX, *h_before = states + 6 * NX,
+      *c_before = states + 7 * NX;
+    const std::int64_t C_l = cfg.layer_input(l);
+    const std::int64_t k = l * cfg.directions + d;
+    const T* slot_h0 = m.has_h0 ? store.h0 + k * NS : nullptr;
+    const T* slot_c0 = m.has_c0 ? store.c0 + k * NH : nullptr;
+    const T* slot_dh_n = a.dh_n ? a.dh_n + k * NS : nullptr;
+    const T* slot_dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * NH : nullptr;
+    if (by_length) {
+      states_to_sorted(seq, slot_dh_n, S, dhs);
+      states_to_sorted(seq, slot_h0, S, h_init);
+      if (f.has_cell_state) {
+        states_to_sorted(seq, slot_dc_n, H, dcs);
+        states_to_sorted(seq, slot_c0, H, c_init);
+      }
+    }
+    for (std::int64_t j = 0; j < segment_count; ++j) {
+      // The opposite of the forward's order: the forward direction's segments last to first.
+      const std::int64_t i = d == 0 ? segment_count - 1 - j : j;
+      const Segment& g = segments[i];
+      LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+      lc.recurrent_dropout = m.recurrent_dropout;
+      BackwardTensors<T> io;
+      io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NS : nullptr;
+      io.x = layer_input + g.row0 * C_l;
+      if (by_length) {
+        // h and c before the segment's first processed step: the forward's outputs at the adjacent
+        // time for the rows the adjacent segment ran, the initial states for the rows starting here.
+        const Segment* adjacent = d == 0 ? (i > 0 ? &segments[i - 1] : nullptr)
+                                         : (i + 1 < segment_count ? &segments[i + 1] : nullptr);
+        const std::int64_t from = adjacent ? std::min(g.batch, adjacent->batch) : 0;
+        const std::int64_t adjacent_row =
+            adjacent ? adjacent->row0 + (d == 0 ? (adjacent->steps - 1) * adjacent->batch : 0) : 0;
+        for (std::int64_t r = 0; r < g.batch; ++r) {
+          const T* h_src = r < from ? store.outputs[l] + (adjacent_row + r) * DS + d * S : h_init + r * S;
+          std::copy(h_src, h_src + S, h_before + r * S);
+          if (f.has_cell_state) {
+            const T* c_src = r < from ? store.saved[k] + (adjacent_row + r) * H : c_init + r * H;
+            std::copy(c_src, c_src + H, c_before + r * H);
+          }
+        }
+      }
+      io.h0 = by_length ? h_before : slot_h0;
+      io.c0 = f.has_cell_state ? (by_length ? c_before : slot_c0) : nullptr;
+      io.w_ih = m.weights[k].w_ih;
+      io.w_hh = m.weights[k].w_hh;
+      io.w_hr = m.weights[k].w_hr;
+      io.cell_output = cfg.proj_size > 0 ? store.cell_output[k] + g.row0 * H : nullptr;
+      io.y = store.outputs[l] + g.row0 * DS + d * S;
+      io.gates = f.saves_gates ? store.gates[k] + g.row0 * cfg.gates() * H : nullptr;
+      io.saved = f.saves_per_unit ? store.saved[k] + g.row0 * H : nullptr;
+      io.dy = dy ? dy + g.row0 * DS + d * S : nullptr;
+      io.dh_n = by_length ? dhs : slot_dh_n;
+      io.dc_n = f.has_cell_state ? (by_length ? dcs : slot_dc_n) : nullptr;
+      io.dx = dx + g.row0 * C_l;
+      io.dh0 = by_length ? dh_out : a.dh0 + k * NS;
+      io.dc0 = f.has_cell_state ? (by_length ? dc_out : a.dc0 + k * NH) : nullptr;
+      io.dw_ih = a.grads[k].dw_ih;
+      io.dw_hh = a.grads[k].dw_hh;
+      io.db_ih = a.grads[k].db_ih;
+      io.db_hh = a.grads[k].db_hh;
+      io.dw_hr = a.grads[k].dw_hr;
+      // Segments after the first add their parameter gradients.
+      io.accumulate_dx = false;
+      io.accumulate_param_grads = a.accumulate || j > 0;
+      io.workspace = workspace;
+      io.interrupt = a.interrupt;
+      kernels.backward[kind](lc, io, threads);
+      if (a.interrupt && a.interrupt->stopped()) return;
+      if (by_length) {
+        std::copy(dh_out, dh_out + g.batch * S, dhs);
+        if (f.has_cell_state) std::copy(dc_out, dc_out + g.batch * H, dcs);
+      }
+    }
+    if (by_length) {
+      states_from_sorted(seq, dhs, S, a.dh0 + k * NS);
+      if (f.has_cell_state) states_from_sorted(seq, dcs, H, a.dc0 + k * NH);
+    }
+  };
+
   for (std::int64_t l = L - 1; l >= 0; --l) {
     T* dx = l > 0 ? between_buffers[l % 2] : (by_length ? dx_packed : a.dx);
     const T* layer_input = l == 0 ? store.x : (m.dropout ? store.dropped[l - 1] : store.outputs[l - 1]);
     const std::int64_t C_l = cfg.layer_input(l);
-    for (int d = 0; d < cfg.directions; ++d) {
-      const std::int64_t k = l * cfg.directions + d;
-      const T* slot_h0 = m.has_h0 ? store.h0 + k * NS : nullptr;
-      const T* slot_c0 = m.has_c0 ? store.c0 + k * NH : nullptr;
-      const T* slot_dh_n = a.dh_n ? a.dh_n + k * NS : nullptr;
-      const T* slot_dc_n = f.has_cell_state && a.dc_n ? a.dc_n + k * NH : nullptr;
-      if (by_length) {
-        states_to_sorted(seq, slot_dh_n, S, dhs);
-        states_to_sorted(seq, slot_h0, S, h_init);
-        if (f.has_cell_state) {
-          states_to_sorted(seq, slot_dc_n, H, dcs);
-          states_to_sorted(seq, slot_c0, H, c_init);
-        }
+    // Both directions read the same layer input: the reverse one's input gradient goes apart first.
+    T* const dx_of[2] = {dx, dx_reverse};
+    if (concurrent) {
+      parallel_region(2, [&](const ThreadContext& ctx) {
+        run_direction(l, ctx.id, layer_input, dx_of[ctx.id], workspaces[ctx.id], 1,
+                      state_sets_base + ctx.id * 8 * NX);
+      });
+    } else {
+      for (int d = 0; d < cfg.directions; ++d) {
+        run_direction(l, d, layer_input, dx_of[d], workspaces[0], slot_threads[l * cfg.directions + d],
+                      state_sets_base);
+        if (a.interrupt && a.interrupt->stopped()) break;
       }
-      for (std::int64_t j = 0; j < segment_count; ++j) {
-        // The opposite of the forward's order: the forward direction's segments last to first.
-        const std::int64_t i = d == 0 ? segment_count - 1 - j : j;
-        const Segment& g = segments[i];
-        LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
-        lc.recurrent_dropout = m.recurrent_dropout;
-        BackwardTensors<T> io;
-        io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NS : nullptr;
-        io.x = layer_input + g.row0 * C_l;
-        if (by_length) {
-          // h and c before the segment's first processed step: the forward's outputs at the adjacent
-          // time for the rows the adjacent segment ran, the initial states for the rows starting here.
-          const Segment* adjacent = d == 0 ? (i > 0 ? &segments[i - 1] : nullptr)
-                                           : (i + 1 < segment_count ? &segments[i + 1] : nullptr);
-          const std::int64_t from = adjacent ? std::min(g.batch, adjacent->batch) : 0;
-          const std::int64_t adjacent_row =
-              adjacent ? adjacent->row0 + (d == 0 ? (adjacent->steps - 1) * adjacent->batch : 0) : 0;
-          for (std::int64_t r = 0; r < g.batch; ++r) {
-            const T* h_src = r < from ? store.outputs[l] + (adjacent_row + r) * DS + d * S : h_init + r * S;
-            std::copy(h_src, h_src + S, h_before + r * S);
-            if (f.has_cell_state) {
-              const T* c_src = r < from ? store.saved[k] + (adjacent_row + r) * H : c_init + r * H;
-              std::copy(c_src, c_src + H, c_before + r * H);
-            }
-          }
-        }
-        io.h0 = by_length ? h_before : slot_h0;
-        io.c0 = f.has_cell_state ? (by_length ? c_before : slot_c0) : nullptr;
-        io.w_ih = m.weights[k].w_ih;
-        io.w_hh = m.weights[k].w_hh;
-        io.w_hr = m.weights[k].w_hr;
-        io.cell_output = cfg.proj_size > 0 ? store.cell_output[k] + g.row0 * H : nullptr;
-        io.y = store.outputs[l] + g.row0 * DS + d * S;
-        io.gates = f.saves_gates ? store.gates[k] + g.row0 * cfg.gates() * H : nullptr;
-        io.saved = f.saves_per_unit ? store.saved[k] + g.row0 * H : nullptr;
-        io.dy = dy ? dy + g.row0 * DS + d * S : nullptr;
-        io.dh_n = by_length ? dhs : slot_dh_n;
-        io.dc_n = f.has_cell_state ? (by_length ? dcs : slot_dc_n) : nullptr;
-        io.dx = dx + g.row0 * C_l;
-        io.dh0 = by_length ? dh_out : a.dh0 + k * NS;
-        io.dc0 = f.has_cell_state ? (by_length ? dc_out : a.dc0 + k * NH) : nullptr;
-        io.dw_ih = a.grads[k].dw_ih;
-        io.dw_hh = a.grads[k].dw_hh;
-        io.db_ih = a.grads[k].db_ih;
-        io.db_hh = a.grads[k].db_hh;
-        io.dw_hr = a.grads[k].dw_hr;
-        // Both directions read the same layer input: the second adds its input gradient. Segments
-        // after the first add their parameter gradients.
-        io.accumulate_dx = d == 1;
-        io.accumulate_param_grads = a.accumulate || j > 0;
-        io.workspace = workspace;
-        io.interrupt = a.interrupt;
-        kernels.backward[kind](lc, io, slot_threads[k]);
-        if (a.interrupt && a.interrupt->stopped()) throw CallInterrupted();
-        if (by_length) {
-          std::copy(dh_out, dh_out + g.batch * S, dhs);
-          if (f.has_cell_state) std::copy(dc_out, dc_out + g.batch * H, dcs);
-        }
-      }
-      if (by_length) {
-        states_from_sorted(seq, dhs, S, a.dh0 + k * NS);
-        if (f.has_cell_state) states_from_sorted(seq, dcs, H, a.dc0 + k * NH);
-      }
+    }
+    if (a.interrupt && a.interrupt->stopped()) throw CallInterrupted();
+    if (cfg.directions == 2) {
+      for (std::int64_t e = 0; e < rows * C_l; ++e) dx[e] += dx_reverse[e];
     }
     if (m.dropout && l > 0) {  // through the dropout between layer l-1's output and this layer's input
       const T* mask = store.masks[l - 1];

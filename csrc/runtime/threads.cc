@@ -249,9 +249,20 @@ void note_region_start() { last_barrier_exit = Clock::now(); }
 
 std::int64_t contention_event_count() { return contention_events.load(std::memory_order_relaxed); }
 
-bool machine_contended() {
-  return Clock::now().time_since_epoch().count() < contended_until.load(std::memory_order_relaxed);
+namespace {
+std::atomic<bool>& contention_fallback_flag() {
+  static std::atomic<bool> on{true};
+  return on;
 }
+}  // namespace
+
+bool machine_contended() {
+  return contention_fallback_flag().load(std::memory_order_relaxed) &&
+         Clock::now().time_since_epoch().count() < contended_until.load(std::memory_order_relaxed);
+}
+
+void set_contention_fallback(bool on) { contention_fallback_flag().store(on, std::memory_order_relaxed); }
+bool contention_fallback() { return contention_fallback_flag().load(std::memory_order_relaxed); }
 
 namespace {
 std::atomic<std::int64_t>& chunk_elements() {

@@ -82,6 +82,10 @@ class StepBarrier {
 
 // Whether a barrier recently saw a descheduled partner (see StepBarrier).
 bool machine_contended();
+// Whether that fallback to one thread is on (the default). Off, every requested thread runs on a busy
+// machine too: tests of thread-count invariance must not pass by running one thread.
+void set_contention_fallback(bool on);
+bool contention_fallback();
 // Called by each thread of a region as it starts: a barrier measures the waiter's own work from its
 // previous barrier or from here (not from a barrier of an earlier call, however long ago).
 void note_region_start();
