@@ -36,7 +36,11 @@ def numpy_per_step(x, p, H):
     w_ih_t, w_hh_t = p["weight_ih_l0"].T, p["weight_hh_l0"].T
     bias = p["bias_ih_l0"] + p["bias_hh_l0"]
     for t in range(T):
-        z = _ln(x[t] @ w_ih_t, p["layernorm_ih_weight_l0"]) + _ln(h @ w_hh_t, p["layernorm_hh_weight_l0"]) + bias
+        z = (
+            _ln(x[t] @ w_ih_t, p["layernorm_ih_weight_l0"])
+            + _ln(h @ w_hh_t, p["layernorm_hh_weight_l0"])
+            + bias
+        )
         i, f = 1 / (1 + np.exp(-z[:, :H])), 1 / (1 + np.exp(-z[:, H : 2 * H]))
         g, o = np.tanh(z[:, 2 * H : 3 * H]), 1 / (1 + np.exp(-z[:, 3 * H :]))
         c = f * c + i * g
@@ -58,6 +62,36 @@ def alternate(fns, rounds):
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
+def forward(layer, x):
+    return lambda: layer(x)
+
+
+def training(layer, x, dy):
+    def call():
+        layer(x)
+        layer.backward(dy)
+
+    return call
+
+
+def measure(s, rounds, numpy_rounds):
+    """Rows (mode, plain s, layer-norm s, per-step NumPy s or None) of one grid shape."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((s.T, s.N, s.C)).astype(np.float32)
+    dy = np.ones((s.T, s.N, s.H), np.float32)
+    plain = fr.LSTM(s.C, s.H, seed=0).eval()
+    ln = fr.LSTM(s.C, s.H, seed=0, layer_norm=True).eval()
+    times = alternate({"plain": forward(plain, x), "ln": forward(ln, x)}, rounds)
+    params = ln.state_dict()
+    numpy_time = alternate({"numpy": lambda: numpy_per_step(x, params, s.H)}, numpy_rounds)["numpy"]
+    rows = [("forward", times["plain"], times["ln"], numpy_time)]
+    plain.train()
+    ln.train()
+    times = alternate({"plain": training(plain, x, dy), "ln": training(ln, x, dy)}, rounds)
+    rows.append(("training", times["plain"], times["ln"], None))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="char-lstm,medium")
@@ -71,41 +105,12 @@ def main():
     print("| shape | mode | plain LSTM ms | LN-LSTM ms | LN / plain | per-step NumPy ms | NumPy / LN |")
     print("|---|---|---|---|---|---|---|")
     for name in args.shapes.split(","):
-        s = SHAPES[name]
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((s.T, s.N, s.C)).astype(np.float32)
-        dy = np.ones((s.T, s.N, s.H), np.float32)
-        plain = fr.LSTM(s.C, s.H, seed=0)
-        ln = fr.LSTM(s.C, s.H, seed=0, layer_norm=True)
-        for mode in ("forward", "training"):
-            if mode == "forward":
-                plain.eval()
-                ln.eval()
-
-                def run(layer):
-                    return lambda: layer(x)
-
-            else:
-                plain.train()
-                ln.train()
-
-                def run(layer):
-                    def step():
-                        layer(x)
-                        layer.backward(dy)
-
-                    return step
-
-            times = alternate({"plain": run(plain), "ln": run(ln)}, args.rounds)
-            numpy_text = ratio_text = "-"
-            if mode == "forward":
-                params = ln.state_dict()
-                np_time = alternate({"numpy": lambda: numpy_per_step(x, params, s.H)}, args.numpy_rounds)["numpy"]
-                numpy_text = f"{np_time * 1e3:.1f}"
-                ratio_text = f"{np_time / times['ln']:.1f}x"
+        for mode, plain, ln, numpy_time in measure(SHAPES[name], args.rounds, args.numpy_rounds):
+            numpy_text = "-" if numpy_time is None else f"{numpy_time * 1e3:.1f}"
+            ratio_text = "-" if numpy_time is None else f"{numpy_time / ln:.1f}x"
             print(
-                f"| {name} | {mode} | {times['plain'] * 1e3:.1f} | {times['ln'] * 1e3:.1f} | "
-                f"{times['ln'] / times['plain']:.2f} | {numpy_text} | {ratio_text} |",
+                f"| {name} | {mode} | {plain * 1e3:.1f} | {ln * 1e3:.1f} | {ln / plain:.2f} | {numpy_text} | "
+                f"{ratio_text} |",
                 flush=True,
             )
 

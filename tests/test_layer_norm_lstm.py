@@ -15,8 +15,7 @@ from reference_helpers import assert_grads_close, assert_scaled_close
 
 import fusedrnn as fr
 from fusedrnn import functional as F
-from fusedrnn import nn
-from fusedrnn import reference
+from fusedrnn import nn, reference
 
 TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=3e-3, atol=3e-4)}
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hard_sigmoid", "linear"]
@@ -154,7 +153,9 @@ def test_larger_shapes_and_many_chunks_match_the_reference(rng, dtype, threads):
     fr._core._set_input_chunk_elements(2 * 21 * 4 * 70)
     try:
         for N, H, C in [(21, 70, 5), (2, 40, 12), (9, 33, 64)]:
-            layer = perturbed(fr.LSTM(C, H, num_layers=2, bidirectional=True, dtype=dtype, seed=3, layer_norm=True), rng)
+            layer = perturbed(
+                fr.LSTM(C, H, num_layers=2, bidirectional=True, dtype=dtype, seed=3, layer_norm=True), rng
+            )
             x = rng.standard_normal((9, N, C)).astype(dtype)
             dy = rng.standard_normal((9, N, 2 * H)).astype(dtype)
             assert_matches(run_layer(layer, x, dy), reference_of(layer, x, dy), dtype)
@@ -177,7 +178,9 @@ def test_bitwise_the_same_for_any_thread_count(dtype, N, H, layers, bidirectiona
     rng = np.random.default_rng(seed)
     T, C = 5, 6
     layer = perturbed(
-        fr.LSTM(C, H, num_layers=layers, bidirectional=bidirectional, dtype=dtype, seed=seed, layer_norm=True),
+        fr.LSTM(
+            C, H, num_layers=layers, bidirectional=bidirectional, dtype=dtype, seed=seed, layer_norm=True
+        ),
         rng,
     )
     x = rng.standard_normal((T, N, C)).astype(dtype)
@@ -244,7 +247,9 @@ def test_batch_invariance(threads, dtype, N, H, bidirectional, use_lengths, seed
 
 
 def test_functional_matches_the_layer_and_the_reference(rng):
-    layer = perturbed(fr.LSTM(4, 9, num_layers=2, bidirectional=True, dtype=np.float64, seed=5, layer_norm=True), rng)
+    layer = perturbed(
+        fr.LSTM(4, 9, num_layers=2, bidirectional=True, dtype=np.float64, seed=5, layer_norm=True), rng
+    )
     params = layer.state_dict()
     x = rng.standard_normal((6, 3, 4))
     dy = rng.standard_normal((6, 3, 18))

@@ -86,7 +86,8 @@ py::list shapes_list(const StackConfig& cfg) {
 }
 
 // Per-parameter pointers in PyTorch's order (w_ih, w_hh, then b_ih, b_hh with bias, then w_hr with a
-// projection, then the layer norm's four for the layer-normalised LSTM, per layer-direction) grouped into one Slot (SlotWeights or SlotGrads) per slot.
+// projection, then the layer norm's four for the layer-normalised LSTM, per layer-direction) grouped into one
+// Slot (SlotWeights or SlotGrads) per slot.
 template <class Slot, class Pointer>
 std::vector<Slot> by_slot(const StackConfig& cfg, const std::vector<Pointer>& p) {
   // PyTorch's order per slot: w_ih, w_hh, (b_ih, b_hh,) (w_hr,); Slot's members are in the order

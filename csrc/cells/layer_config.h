@@ -77,10 +77,11 @@ struct ForwardTensors {
                                        // (recurrent dropout: the same at every step)
   T* cell_output = nullptr;            // cell_output: [T,N,H] o * act(c_t) out (training with a projection)
   const T* packed_weights = nullptr;   // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
-  // The layer-normalised LSTM's gain ih [G*H], gain hh [G*H], gain c [H], bias c [H] (other cells: null).
-  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
   T* workspace = nullptr;              // the forward's scratch, sized by the kernel table's forward_workspace
   CallInterrupt* interrupt = nullptr;  // asked between steps whether to stop early, or null
+
+  // The layer-normalised LSTM's gain ih [G*H], gain hh [G*H], gain c [H], bias c [H] (other cells: null).
+  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
@@ -109,12 +110,15 @@ struct BackwardTensors {
   T* db_ih = nullptr;                   // db_ih: [G*H] or null (layer without bias)
   T* db_hh = nullptr;                   // db_hh: [G*H] or null
   const T* recurrent_mask = nullptr;    // recurrent_mask: [N,H] the forward's, or null
-  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};  // as ForwardTensors::layer_norm
-  T* d_layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};      // their gradients out (or accumulated)
   bool accumulate_dx = false;           // dx += ... (second direction of a bidirectional layer)
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
   T* workspace = nullptr;               // the backward's scratch, sized by the table's backward_workspace
   CallInterrupt* interrupt = nullptr;   // asked between steps whether to stop early, or null
+
+  // The layer-normalised LSTM's parameters as ForwardTensors::layer_norm, and their gradients out (or
+  // accumulated, see accumulate_param_grads); null for other cells.
+  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
+  T* d_layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 }  // namespace fusedrnn

@@ -1,7 +1,7 @@
 // The layer-normalised LSTM (Ba, Kiros and Hinton 2016; python/fusedrnn/reference.py is the oracle):
-//   z   = LN_ih(W_ih x_t) + LN_hh(W_hh h_{t-1}) + b_ih + b_hh     (each LN over the row's 4H gates, gain only)
-//   c_t = f*c_{t-1} + i*g,  h_t = o*act(LN_c(c_t))                   (LN_c: gain and bias over H)
-//   LN(v) = gamma * (v - mean(v)) / sqrt(var(v) + 1e-5) (+ beta), population variance.
+//   z   = LN_ih(W_ih x_t) + LN_hh(W_hh h_{t-1}) + b_ih + b_hh     (each LN over the row's 4H gates, gain
+//   only) c_t = f*c_{t-1} + i*g,  h_t = o*act(LN_c(c_t))                   (LN_c: gain and bias over H) LN(v)
+//   = gamma * (v - mean(v)) / sqrt(var(v) + 1e-5) (+ beta), population variance.
 // Its forward and backward time loops, compiled once per ISA. They reuse the shared machinery's packed
 // weights, step kernels and GEMM, but not its time loops: those hand a cell one tile of NR units, while
 // a layer norm needs the statistics of a whole row (all 4H gates) before any gate can be activated.
@@ -94,8 +94,9 @@ void layer_norm_backward_row(const T* __restrict d_out, const T* __restrict gain
 // LN_c's c_hat [H], then 1/sigma of ih, hh and c.
 struct LayerNormRow {
   std::int64_t H;
-  std::int64_t width() const { return LstmLayerNormTraits::kGateWorkspaceUnits * H +
-                                      LstmLayerNormTraits::kGateWorkspaceExtra; }
+  std::int64_t width() const {
+    return LstmLayerNormTraits::kGateWorkspaceUnits * H + LstmLayerNormTraits::kGateWorkspaceExtra;
+  }
   std::int64_t gates() const { return 0; }
   std::int64_t x_hat_ih() const { return 4 * H; }
   std::int64_t x_hat_hh() const { return 8 * H; }
@@ -140,7 +141,8 @@ struct LstmLayerNormCell : LstmLayerNormTraits {
   // dL/d(W_ih x_t), dL/d(W_hh h_{t-1}) out; d_norm: [H] dL/dLN_c(c_t) out; scratch: [2H].
   template <class T>
   static void backward_row(std::int64_t H, Activation act, Activation rec, const T* const ln[4], const T* dh,
-                           const T* row, const T* c_prev, T* dc, T* dz, T* dgx, T* dgh, T* d_norm, T* scratch) {
+                           const T* row, const T* c_prev, T* dc, T* dz, T* dgx, T* dgh, T* d_norm,
+                           T* scratch) {
     const LayerNormRow at{H};
     const std::int64_t GH = 4 * H;
     const T* gates = row + at.gates();
@@ -176,10 +178,10 @@ struct LstmLayerNormCell : LstmLayerNormTraits {
 // The forward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class T>
 struct LayerNormForwardWorkspace {
-  T* gx = nullptr;        // inference: [chunk_steps*N, 4H] the normalised input projection of a chunk
-  T* gh = nullptr;        // [N, 4H] the step's W_hh h_{t-1}
-  T* h_packed = nullptr;  // two A operands of the step, [row_panels][H][MR] each
-  T* zeros = nullptr;     // [N*H] h0 when none is given
+  T* gx = nullptr;              // inference: [chunk_steps*N, 4H] the normalised input projection of a chunk
+  T* gh = nullptr;              // [N, 4H] the step's W_hh h_{t-1}
+  T* h_packed = nullptr;        // two A operands of the step, [row_panels][H][MR] each
+  T* zeros = nullptr;           // [N*H] h0 when none is given
   T* zero_bias = nullptr;       // [4H] when the layer has no bias
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, one MR x 4*NR tile, one workspace row
   std::int64_t scratch_per_thread = 0;
@@ -198,8 +200,8 @@ struct LayerNormForwardWorkspace {
     h_packed = carve.take(2 * row_panels * H * step.mr);
     zeros = carve.take(N * H);
     zero_bias = carve.take(GH);
-    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * 4 * kernel.nr +
-                         LayerNormRow{H}.width();
+    scratch_per_thread =
+        gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * 4 * kernel.nr + LayerNormRow{H}.width();
     thread_scratch = carve.take(scratch_per_thread * threads);
     elements = carve.used();
   }
@@ -272,7 +274,8 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         const std::int64_t steps = std::min(chunk_steps, T_ - s);
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
-        gemm_part(ctx, kernel, {steps * N, GH, C}, MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
+        gemm_part(ctx, kernel, {steps * N, GH, C},
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
                   MatrixView<T>{nullptr, 0, 0}, x_hat_ih(t_lo, 0), io.training ? W : GH, false, gemm_scratch,
                   packed.w_ih);
         barrier(ctx);
@@ -344,16 +347,16 @@ std::int64_t layer_norm_lstm_forward_workspace(const LayerConfig& cfg, bool trai
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class T>
 struct LayerNormBackwardWorkspace {
-  T* dz = nullptr;          // [T,N,4H] dL/dz (the biases' gradient, and the gains' with v_hat)
-  T* dgates_x = nullptr;    // [T,N,4H] dL/d(W_ih x_t)
-  T* dgates_h = nullptr;    // [T,N,4H] dL/d(W_hh h_{t-1})
-  T* d_norm = nullptr;      // [T,N,H] dL/dLN_c(c_t)
-  T* dh = nullptr;          // [N,H] dL/dh_t of the step
-  T* masked_h = nullptr;    // [T+1,N,H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
-  T* w_packed = nullptr;    // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
-  T* dg_packed = nullptr;   // two A operands of the step, [row_panels][4H][MR] each
-  T* zeros = nullptr;       // [N*H] h0 / c0 when none is given
-  T* sums = nullptr;        // [3*4H + 2*H] bias, gain ih, gain hh, gain c, bias c
+  T* dz = nullptr;              // [T,N,4H] dL/dz (the biases' gradient, and the gains' with v_hat)
+  T* dgates_x = nullptr;        // [T,N,4H] dL/d(W_ih x_t)
+  T* dgates_h = nullptr;        // [T,N,4H] dL/d(W_hh h_{t-1})
+  T* d_norm = nullptr;          // [T,N,H] dL/dLN_c(c_t)
+  T* dh = nullptr;              // [N,H] dL/dh_t of the step
+  T* masked_h = nullptr;        // [T+1,N,H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
+  T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
+  T* dg_packed = nullptr;       // two A operands of the step, [row_panels][4H][MR] each
+  T* zeros = nullptr;           // [N*H] h0 / c0 when none is given
+  T* sums = nullptr;            // [3*4H + 2*H] bias, gain ih, gain hh, gain c, bias c
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then MR x NR tiles, then [2H]
   std::int64_t scratch_per_thread = 0;
   std::int64_t elements = 0;
@@ -433,7 +436,8 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     T* row_scratch = tile + std::int64_t{kernel.mr} * nr;
     const Range blocks = split_range(unit_blocks, ctx);
     const Range rows = split_range(N, ctx);
-    for (std::int64_t b = blocks.begin; b < blocks.end; ++b) pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
+    for (std::int64_t b = blocks.begin; b < blocks.end; ++b)
+      pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
     }
@@ -445,7 +449,8 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
       for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
         const std::int64_t m = std::min(group, blocks.end - b);
         for (std::int64_t p = 0; p < row_panels; ++p) {
-          if (!first) step(GH, dg_read + p * GH * mr, ws.w_packed + b * GH * nr, GH * nr, m, tile, mr * nr, nr);
+          if (!first)
+            step(GH, dg_read + p * GH * mr, ws.w_packed + b * GH * nr, GH * nr, m, tile, mr * nr, nr);
           const std::int64_t n0 = p * mr, prow = std::min<std::int64_t>(mr, N - n0);
           for (std::int64_t q = 0; q < m; ++q) {
             const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, H - j0);

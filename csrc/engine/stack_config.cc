@@ -9,7 +9,8 @@ namespace fusedrnn {
 namespace {
 
 template <class Traits>
-CellFacts facts_of(const char* name, int gate_workspace_units = Traits::kGates, int gate_workspace_extra = 0) {
+CellFacts facts_of(const char* name, int gate_workspace_units = Traits::kGates,
+                   int gate_workspace_extra = 0) {
   return {name,
           Traits::kKind,
           Traits::kGates,
@@ -34,12 +35,11 @@ void check_size(std::int64_t value, const char* name, std::int64_t limit) {
 
 const std::vector<CellFacts>& all_cell_facts() {
   // Indexed by CellKind.
-  static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
-                                            facts_of<RnnTraits>("rnn"),
-                                            facts_of<GruResetBeforeTraits>("gru_reset_before"),
-                                            facts_of<LstmLayerNormTraits>(
-                                                "lstm_layer_norm", LstmLayerNormTraits::kGateWorkspaceUnits,
-                                                LstmLayerNormTraits::kGateWorkspaceExtra)};
+  static const std::vector<CellFacts> facts{
+      facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"), facts_of<RnnTraits>("rnn"),
+      facts_of<GruResetBeforeTraits>("gru_reset_before"),
+      facts_of<LstmLayerNormTraits>("lstm_layer_norm", LstmLayerNormTraits::kGateWorkspaceUnits,
+                                    LstmLayerNormTraits::kGateWorkspaceExtra)};
   return facts;
 }
 
@@ -49,8 +49,8 @@ const CellFacts& cell_facts(const std::string& name) {
   for (const CellFacts& f : all_cell_facts()) {
     if (name == f.name) return f;
   }
-  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn', 'gru_reset_before' or 'lstm_layer_norm', got '" + name +
-                              "'");
+  throw std::invalid_argument(
+      "cell: expected 'lstm', 'gru', 'rnn', 'gru_reset_before' or 'lstm_layer_norm', got '" + name + "'");
 }
 
 Activation activation_named(const std::string& name, const char* argument) {

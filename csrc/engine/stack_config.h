@@ -26,7 +26,9 @@ struct CellFacts {
   // the layer-normalised LSTM, cell_traits.h).
   int gate_workspace_units;
   int gate_workspace_extra;
-  std::int64_t gate_workspace(std::int64_t H) const { return gate_workspace_units * H + gate_workspace_extra; }
+  std::int64_t gate_workspace(std::int64_t H) const {
+    return gate_workspace_units * H + gate_workspace_extra;
+  }
   bool layer_norm() const { return kind == CellKind::lstm_layer_norm; }
 };
 const std::vector<CellFacts>& all_cell_facts();

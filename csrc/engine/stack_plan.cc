@@ -79,7 +79,8 @@ struct TrainingStore {
   void carve(const StackConfig& cfg, const std::vector<std::int64_t>& parameter_elements, std::int64_t steps,
              std::int64_t batch, bool dropout, bool recurrent_dropout, T* base) {
     const CellFacts& f = cfg.facts();
-    const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gate_workspace(H), LDNH = cfg.slots() * batch * H;
+    const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gate_workspace(H),
+                       LDNH = cfg.slots() * batch * H;
     const std::int64_t S = cfg.state_width(), LDNS = cfg.slots() * batch * S, DS = cfg.directions * S;
     Pieces<T> pieces(base);
     x = pieces.take(TN * cfg.input_size);
@@ -264,7 +265,7 @@ struct StackPlan<T>::Impl {
     for (const SlotWeights<T>& w : weights) {
       // PyTorch's order: w_ih, w_hh, (b_ih, b_hh,) (w_hr)
       // (, the layer norm's four)
-      const T* in_order[9] = {w.w_ih,         w.w_hh,         w.b_ih,         w.b_hh,        w.w_hr,
+      const T* in_order[9] = {w.w_ih,          w.w_hh,          w.b_ih,          w.b_hh,         w.w_hr,
                               w.layer_norm[0], w.layer_norm[1], w.layer_norm[2], w.layer_norm[3]};
       for (int j = 0; j < 9; ++j) {
         if (in_order[j] == nullptr) continue;
