@@ -17,7 +17,10 @@ import fusedrnn as fr
 from fusedrnn import functional as F
 from fusedrnn import nn, reference
 
-TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=3e-3, atol=3e-4)}
+# float32: the norms divide by each row's standard deviation, which amplifies rounding (a 3-layer stack on
+# one input feature: 6e-4 of the largest weight gradient against the float64 reference), so the absolute
+# tolerance, scaled to each array's largest value, is wider than the plain LSTM's.
+TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-10), np.float32: dict(rtol=3e-3, atol=2e-3)}
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hard_sigmoid", "linear"]
 
 
