@@ -320,14 +320,19 @@ def test_save_load_and_pickle_round_trip(rng, tmp_path):
         assert np.array_equal(other(x)[0], y)
 
 
-def test_nn_layer(rng):
+def test_nn_layer(rng, tmp_path):
     model = nn.Sequential([nn.LSTM(8, layer_norm=True), nn.Dense(1)], seed=0)
     x = rng.standard_normal((16, 5, 3)).astype(np.float32)
     target = rng.standard_normal((16, 1)).astype(np.float32)
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(x, target, epochs=3, batch_size=8, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
-    assert model.predict(x).shape == (16, 1)
+    predicted = model.predict(x)
+    assert predicted.shape == (16, 1)
+    model.save(tmp_path / "model.keras")
+    loaded = nn.load_model(tmp_path / "model.keras")
+    assert loaded.layers[0].layer.layer_norm is True
+    assert np.array_equal(loaded.predict(x), predicted)
 
 
 def test_refusals_name_layer_norm(tmp_path):

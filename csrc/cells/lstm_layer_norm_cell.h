@@ -14,10 +14,10 @@
 // so every row's statistics are computed by one thread, in one fixed order (fixed_order_sum below),
 // whatever the split: results are bitwise the same for any thread count and any batch. Split by units
 // this costs two barriers per step (one more than the plain LSTM). A cross-thread reduction of partial
-// row sums inside the tile epilogue would keep one barrier but needs a fixed order of partials per
-// thread count, which breaks the thread-count invariance, so it was not an option. Small layers use the
-// shared loop's row split (split_rows): a thread owns whole row panels, computes every unit of them and
-// has every row statistic locally, with no barrier per step at all.
+// row sums inside the tile epilogue would keep one barrier but sums the partials in an order that depends
+// on the thread count, which breaks the thread-count invariance, so it was not an option. Most layers
+// split the rows instead (layer_norm_split_rows, measured there): a thread owns whole row panels,
+// computes every unit of them and has every row statistic locally, with no barrier per step at all.
 #pragma once
 
 #include <algorithm>
@@ -87,6 +87,23 @@ void layer_norm_backward_row(const T* __restrict d_out, const T* __restrict gain
   const T mean_d = fixed_order_sum(dv, n) / static_cast<T>(n);
   const T mean_dv = fixed_order_dot(dv, v_hat, n) / static_cast<T>(n);
   for (std::int64_t j = 0; j < n; ++j) dv[j] = inv_sigma * (dv[j] - mean_d - v_hat[j] * mean_dv);
+}
+
+// Whether the threads split the batch rows (each runs every unit of its row panels: no barrier between
+// steps, nothing crosses between the cores) rather than the units (two barriers per step, and every
+// row's 4H recurrent products written by one core and read by the other). The rows split makes each
+// thread read all of W_hh per step, from the outer cache once it outgrows L2, where the plain LSTM's rule
+// (split_rows, 512 KiB) stops; here the barriers and the exchange cost more. Measured (Zen 3, 2 threads,
+// 2 cores shared with two other jobs, medians of 3 alternated runs, LN-LSTM / plain LSTM time, units ->
+// rows): char-lstm (W_hh 1 MiB) forward 1.05 -> 1.04, training 1.20 -> 0.87; medium (4 MiB) forward
+// 1.09 -> 0.98, training 0.92 -> 0.92. So rows while W_hh takes at most a quarter of the 32 MB L3 and
+// each thread has two row panels.
+template <class T>
+bool layer_norm_split_rows(const LayerConfig& cfg, int threads, int mr) {
+  constexpr std::int64_t kMaxRowSplitWeightBytes = std::int64_t{8} << 20;
+  const std::int64_t weight_bytes = 4 * cfg.hidden * cfg.hidden * std::int64_t{sizeof(T)};
+  return threads > 1 && (cfg.batch + mr - 1) / mr >= 2 * std::int64_t{threads} &&
+         weight_bytes <= kMaxRowSplitWeightBytes;
 }
 
 // One batch row's training workspace (kGateWorkspaceUnits * H + kGateWorkspaceExtra elements), at
@@ -245,7 +262,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
   const T* b_hh = io.b_hh ? io.b_hh : ws.zero_bias;
   const std::int64_t tile_ld = G * nr;
   const std::int64_t group = step.blocks_per_call(G, kernel.mr);
-  const bool by_rows = split_rows<T>(cfg, num_threads, mr);
+  const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -428,26 +445,32 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
   const T* c0 = io.c0 ? io.c0 : ws.zeros;
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
   const std::int64_t group = step.blocks_per_call(1, kernel.mr);
+  const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
     T* tile = gemm_scratch + gemm_scratch_elements(kernel);
     T* row_scratch = tile + std::int64_t{kernel.mr} * nr;
-    const Range blocks = split_range(unit_blocks, ctx);
-    const Range rows = split_range(N, ctx);
-    for (std::int64_t b = blocks.begin; b < blocks.end; ++b)
+    // As in the forward: split by units, the product phase takes unit blocks of every row panel and the
+    // row phase a range of rows; split by rows, this thread's row panels in both.
+    const Range panels = by_rows ? split_range(row_panels, ctx) : Range{0, row_panels};
+    const Range blocks = by_rows ? Range{0, unit_blocks} : split_range(unit_blocks, ctx);
+    const Range rows = by_rows ? Range{panels.begin * mr, std::min(N, panels.end * mr)} : split_range(N, ctx);
+    const Range pack_blocks = split_range(unit_blocks, ctx);
+    for (std::int64_t b = pack_blocks.begin; b < pack_blocks.end; ++b)
       pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
     }
-    // No barrier yet: the first product reads only this thread's packed panels, its row phase its rows.
+    // Split by units the first product reads only this thread's packed panels; split by rows, all.
+    if (by_rows) barrier(ctx);
 
     // dL/dh past the step processed just before (dGh W_hh times the mask; dh_n at the first), plus dy,
-    // for this thread's unit blocks of every row, into `out` [N,H].
+    // for this thread's unit blocks and row panels, into `out` [N,H].
     auto state_gradient = [&](const T* dg_read, bool first, const T* dy, T* out) {
       for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
         const std::int64_t m = std::min(group, blocks.end - b);
-        for (std::int64_t p = 0; p < row_panels; ++p) {
+        for (std::int64_t p = panels.begin; p < panels.end; ++p) {
           if (!first)
             step(GH, dg_read + p * GH * mr, ws.w_packed + b * GH * nr, GH * nr, m, tile, mr * nr, nr);
           const std::int64_t n0 = p * mr, prow = std::min<std::int64_t>(mr, N - n0);
@@ -474,7 +497,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
       const T* dg_read = ws.dg_packed + ((s + 1) & 1) * row_panels * GH * mr;
       T* dg_write = ws.dg_packed + (s & 1) * row_panels * GH * mr;
       state_gradient(dg_read, s == T_ - 1, io.dy ? io.dy + t * N * cfg.y_ld : nullptr, ws.dh);
-      barrier(ctx);  // the rows read every thread's units of dh
+      if (!by_rows) barrier(ctx);  // the rows read every thread's units of dh
       for (std::int64_t n = rows.begin; n < rows.end; ++n) {
         const std::int64_t e = t * N + n;
         const T* c_prev = s == 0 ? c0 + n * H : io.saved + (t_prev * N + n) * H;
@@ -483,7 +506,15 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
                            ws.dgates_h + e * GH, ws.d_norm + e * H, row_scratch);
         pack_rows_to_panels(ws.dgates_h + t * N * GH, GH, n, 1, 0, GH, GH, mr, dg_write);
       }
-      if (step_end(ctx, io.interrupt, s)) return;
+      if (by_rows) {
+        if (io.interrupt != nullptr && io.interrupt->poll_now()) break;
+      } else if (step_end(ctx, io.interrupt, s)) {
+        return;
+      }
+    }
+    if (by_rows) {  // the GEMMs below read every thread's dG
+      barrier(ctx);
+      if (io.interrupt != nullptr && io.interrupt->stopped()) return;
     }
 
     // dh0: the state gradient past the first processed step (no dy).
