@@ -6,6 +6,11 @@ the option carried by save / load, pickle and the parameter counts; and refused,
 cannot go (a projection, ONNX, Keras weights, reduced precision)."""
 
 import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -351,3 +356,63 @@ def test_refusals_name_layer_norm(tmp_path):
         layer.eval().quantized("int8")
     with pytest.raises(ValueError, match="layer_norm"):
         fr._core.Plan("lstm_layer_norm", 3, 8, 1, False, True, "float32", proj_size=2)
+
+
+CHILD = textwrap.dedent(
+    """
+    import signal, sys, time
+    import numpy as np
+    import fusedrnn as fr
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with it ignored
+    mode = sys.argv[1]
+    layer = fr.LSTM(32, 128, seed=0, layer_norm=True)
+    small = np.random.default_rng(1).standard_normal((3, 2, 32)).astype(np.float32)
+    # The portable kernels on 2 threads with the rows split (16 rows: 4 row panels) and many chunks of
+    # the input projection: several seconds, far longer than the SIGINT comes after.
+    fr._core._select_isa("generic")
+    layer.eval()
+    before = layer(small)[0]
+    fr._core._set_input_chunk_elements(4096)
+    fr._core._set_min_flops_per_thread(1)
+    fr.set_num_threads(2)
+    x = np.ones((12000 if mode == "forward" else 3000, 16, 32), np.float32)
+    if mode == "backward":
+        layer.train()
+        y, _ = layer(x)
+    t0 = time.perf_counter()
+    try:
+        print("ready", flush=True)
+        if mode == "backward":
+            layer.backward(np.ones_like(y))
+        else:
+            layer(x)
+        print("finished", time.perf_counter() - t0, flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", time.perf_counter() - t0, flush=True)
+    layer.eval()
+    assert np.array_equal(layer(small)[0], before)
+    print("usable", flush=True)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+@pytest.mark.parametrize("mode", ["forward", "backward"])
+def test_ctrl_c_stops_a_long_call(mode):
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        sent = time.perf_counter()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        waited = time.perf_counter() - sent
+    finally:
+        child.kill()
+    lines = out.split("\n")
+    assert lines[0].startswith("interrupted"), (out, err)
+    assert "usable" in lines, (out, err)
+    assert waited < 5, waited
