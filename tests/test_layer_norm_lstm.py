@@ -326,14 +326,15 @@ def test_save_load_and_pickle_round_trip(rng, tmp_path):
 
 
 def test_nn_layer(rng, tmp_path):
-    model = nn.Sequential([nn.LSTM(8, layer_norm=True), nn.Dense(1)], seed=0)
-    x = rng.standard_normal((16, 5, 3)).astype(np.float32)
-    target = rng.standard_normal((16, 1)).astype(np.float32)
+    # It learns: the sum of a sequence's first feature, to well below the variance of the target.
+    model = nn.Sequential([nn.LSTM(16, layer_norm=True), nn.Dense(1)], seed=0)
+    x = rng.standard_normal((64, 6, 3)).astype(np.float32)
+    target = x[:, :, :1].sum(axis=1)
     model.compile(optimizer="adam", loss="mse")
-    history = model.fit(x, target, epochs=3, batch_size=8, verbose=0)
-    assert np.all(np.isfinite(history.history["loss"]))
+    history = model.fit(x, target, epochs=60, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.2 * target.var()
     predicted = model.predict(x)
-    assert predicted.shape == (16, 1)
+    assert predicted.shape == (64, 1)
     model.save(tmp_path / "model.keras")
     loaded = nn.load_model(tmp_path / "model.keras")
     assert loaded.layers[0].layer.layer_norm is True
