@@ -5,6 +5,7 @@ char-lstm and medium shapes, float32, all threads. Rounds alternate between the 
 process and every figure is a median, since the machine is noisy and shared.
 
     python benchmarks/layer_norm_lstm.py [--shapes char-lstm,medium] [--rounds 7] [--numpy-rounds 2]
+                                         [--threads N]
 """
 
 import argparse
@@ -97,7 +98,10 @@ def main():
     parser.add_argument("--shapes", default="char-lstm,medium")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--numpy-rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0, help="fusedrnn's threads (0: all)")
     args = parser.parse_args()
+    if args.threads:
+        fr.set_num_threads(args.threads)
     print(
         f"fusedrnn {fr.__version__}, ISA {fr.cpu_info()['isa']}, {fr.get_num_threads()} threads; "
         f"medians of {args.rounds} alternated rounds (NumPy: {args.numpy_rounds})"
