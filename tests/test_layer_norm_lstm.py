@@ -276,6 +276,19 @@ def test_functional_matches_the_layer_and_the_reference(rng):
         F.lstm(x, params, num_layers=2, bidirectional=True, layer_norm="yes")
 
 
+def test_empty_sequences_and_batches():
+    layer = fr.LSTM(3, 5, num_layers=2, layer_norm=True)
+    h0, c0 = np.ones((2, 4, 5), np.float32), np.full((2, 4, 5), 2, np.float32)
+    y, (h_n, c_n) = layer(np.zeros((0, 4, 3), np.float32), (h0, c0))
+    assert y.shape == (0, 4, 5) and np.array_equal(h_n, h0) and np.array_equal(c_n, c0)
+    dx, (dh0, dc0) = layer.backward(np.zeros((0, 4, 5), np.float32), (h0, c0))
+    assert dx.shape == (0, 4, 3) and np.array_equal(dh0, h0) and np.array_equal(dc0, c0)
+    assert all(not np.any(g) for g in layer.grads.values())
+    y, (h_n, c_n) = layer(np.zeros((3, 0, 3), np.float32))
+    assert y.shape == (3, 0, 5) and h_n.shape == (2, 0, 5)
+    assert layer.backward(np.zeros((3, 0, 5), np.float32))[0].shape == (3, 0, 3)
+
+
 def test_step_and_eval_match_the_whole_sequence(rng):
     layer = perturbed(fr.LSTM(3, 12, num_layers=2, seed=2, layer_norm=True), rng)
     x = rng.standard_normal((5, 4, 3)).astype(np.float32)

@@ -79,8 +79,8 @@ def param_shapes(
     bidirectional: bool = False,
     bias: bool = True,
 ) -> dict[str, tuple[int, ...]]:
-    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
-    ValueError names the argument past the size limits."""
+    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "lstm_layer_norm", "gru", "rnn" or
+    "gru_reset_before"); a ValueError names the argument past the size limits."""
     if cell not in _cells.CELLS:
         raise ValueError(f"cell: expected one of {', '.join(map(repr, _cells.CELLS))}, got {cell!r}")
     input_size = size(input_size, "input_size")
