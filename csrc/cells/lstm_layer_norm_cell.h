@@ -363,17 +363,17 @@ std::int64_t layer_norm_lstm_forward_workspace(const LayerConfig& cfg, bool trai
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class T>
 struct LayerNormBackwardWorkspace {
-  T* dz = nullptr;              // [T,N,4H] dL/dz (the biases' gradient, and the gains' with v_hat)
-  T* dgates_x = nullptr;        // [T,N,4H] dL/d(W_ih x_t)
-  T* dgates_h = nullptr;        // [T,N,4H] dL/d(W_hh h_{t-1})
-  T* d_norm = nullptr;          // [T,N,H] dL/dLN_c(c_t)
-  T* dh = nullptr;              // [N,H] dL/dh_t of the step
-  T* masked_h = nullptr;        // [T+1,N,H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
-  T* w_packed = nullptr;        // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
-  T* dg_packed = nullptr;       // two A operands of the step, [row_panels][4H][MR] each
-  T* zeros = nullptr;           // [N*H] h0 / c0 when none is given
-  T* sums = nullptr;            // [3*4H + 2*H] bias, gain ih, gain hh, gain c, bias c
-  T* thread_scratch = nullptr;  // per thread: GEMM scratch, then MR x NR tiles, then [2H]
+  T* dgates_x = nullptr;   // [T,N,4H] dL/d(W_ih x_t)
+  T* dgates_h = nullptr;   // [T,N,4H] dL/d(W_hh h_{t-1})
+  T* dh = nullptr;         // [N,H] dL/dh_t of the step
+  T* masked_h = nullptr;   // [T+1,N,H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
+  T* w_packed = nullptr;   // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
+  T* dg_packed = nullptr;  // two A operands of the step, [row_panels][4H][MR] each
+  T* zeros = nullptr;      // [N*H] h0 / c0 when none is given
+  // [row_panels][kSums(H)] each row panel's running sums of the parameter gradients (bias [4H], gain ih
+  // [4H], gain hh [4H], gain c [H], bias c [H]) over its rows and the steps
+  T* panel_sums = nullptr;
+  T* thread_scratch = nullptr;  // per thread: GEMM scratch, then MR x NR tiles, then [2H + 4H + H]
   std::int64_t scratch_per_thread = 0;
   std::int64_t elements = 0;
 
@@ -384,17 +384,15 @@ struct LayerNormBackwardWorkspace {
     const std::int64_t row_panels = (N + step.mr - 1) / step.mr;
     const std::int64_t unit_blocks = (H + step.nr - 1) / step.nr;
     WorkspaceCarver<T> carve(base);
-    dz = carve.take(T_ * N * GH);
     dgates_x = carve.take(T_ * N * GH);
     dgates_h = carve.take(T_ * N * GH);
-    d_norm = carve.take(T_ * N * H);
     dh = carve.take(N * H);
     masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * H : 0);
     w_packed = carve.take(unit_blocks * GH * step.nr);
     dg_packed = carve.take(2 * row_panels * GH * step.mr);
     zeros = carve.take(N * H);
-    sums = carve.take(3 * GH + 2 * H);
-    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * kernel.nr + 2 * H;
+    panel_sums = carve.take(row_panels * (3 * GH + 2 * H));
+    scratch_per_thread = gemm_scratch_elements(kernel) + std::int64_t{kernel.mr} * kernel.nr + 7 * H;
     thread_scratch = carve.take(scratch_per_thread * threads);
     elements = carve.used();
   }
@@ -403,6 +401,28 @@ struct LayerNormBackwardWorkspace {
 template <class T>
 std::int64_t layer_norm_lstm_backward_workspace(const LayerConfig& cfg, int threads) {
   return LayerNormBackwardWorkspace<T>(cfg, threads, nullptr).elements;
+}
+
+// Adds one row's terms of the parameter gradients to its row panel's running sums (ps: bias [4H] += dz,
+// gain ih [4H] += dz * v_hat_ih, gain hh [4H] += dz * v_hat_hh, gain c [H] += d_norm * c_hat, bias c
+// [H] += d_norm), while the row is in L1; row: the forward's workspace row (LayerNormRow).
+template <class T>
+void add_parameter_sums(std::int64_t H, const T* __restrict dz, const T* __restrict d_norm,
+                        const T* __restrict row, T* __restrict ps) {
+  const LayerNormRow at{H};
+  const std::int64_t GH = 4 * H;
+  const T* xi = row + at.x_hat_ih();
+  const T* xh = row + at.x_hat_hh();
+  const T* ch = row + at.c_hat();
+  for (std::int64_t j = 0; j < GH; ++j) {
+    ps[j] += dz[j];
+    ps[GH + j] += dz[j] * xi[j];
+    ps[2 * GH + j] += dz[j] * xh[j];
+  }
+  for (std::int64_t u = 0; u < H; ++u) {
+    ps[3 * GH + u] += d_norm[u] * ch[u];
+    ps[3 * GH + H + u] += d_norm[u];
+  }
 }
 
 // grad[j] (+)= sums[j] for j in [begin, end) (grad may be null: no such parameter).
@@ -414,8 +434,9 @@ void store_sums(const T* sums, std::int64_t begin, std::int64_t end, T* grad, bo
 
 // BPTT. Per step: (a) dL/dh_t = dy_t + (dGh_{t+1} W_hh) * mask for this thread's unit blocks, (b) the
 // rows' derivative (backward_row), threads splitting the rows, dGh packed for the next step's product.
-// After the loop: dx, dW_ih, dW_hh as large GEMMs, and the biases' and the norms' parameter gradients as
-// column sums over (t, n) in a fixed order, each column by one thread.
+// The biases' and the norms' parameter gradients are summed per row panel during the loop (each panel by
+// one thread, in step then row order) and the panels added in order after it; dx, dW_ih and dW_hh are
+// large GEMMs after the loop.
 template <class T>
 void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   using Cell = LstmLayerNormCell;
@@ -455,7 +476,15 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     // row phase a range of rows; split by rows, this thread's row panels in both.
     const Range panels = by_rows ? split_range(row_panels, ctx) : Range{0, row_panels};
     const Range blocks = by_rows ? Range{0, unit_blocks} : split_range(unit_blocks, ctx);
-    const Range rows = by_rows ? Range{panels.begin * mr, std::min(N, panels.end * mr)} : split_range(N, ctx);
+    // The row phase takes whole row panels in both splits: each panel's running parameter sums are then
+    // added to by one thread, in one order (steps, then rows), whatever the thread count.
+    const Range row_panels_here = by_rows ? panels : split_range(row_panels, ctx);
+    const Range rows{row_panels_here.begin * mr, std::min(N, row_panels_here.end * mr)};
+    const std::int64_t sums_width = 3 * GH + 2 * H;
+    fill(ws.panel_sums + row_panels_here.begin * sums_width,
+         (row_panels_here.end - row_panels_here.begin) * sums_width, T(0));
+    T* const dz = row_scratch + 2 * H;      // [4H] dL/dz of the row
+    T* const d_norm = row_scratch + 6 * H;  // [H] dL/dLN_c(c_t) of the row
     const Range pack_blocks = split_range(unit_blocks, ctx);
     for (std::int64_t b = pack_blocks.begin; b < pack_blocks.end; ++b)
       pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
@@ -501,9 +530,11 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
       for (std::int64_t n = rows.begin; n < rows.end; ++n) {
         const std::int64_t e = t * N + n;
         const T* c_prev = s == 0 ? c0 + n * H : io.saved + (t_prev * N + n) * H;
-        Cell::backward_row(H, cfg.activation, cfg.recurrent_activation, io.layer_norm, ws.dh + n * H,
-                           io.gates + e * W, c_prev, io.dc0 + n * H, ws.dz + e * GH, ws.dgates_x + e * GH,
-                           ws.dgates_h + e * GH, ws.d_norm + e * H, row_scratch);
+        const T* row = io.gates + e * W;
+        Cell::backward_row(H, cfg.activation, cfg.recurrent_activation, io.layer_norm, ws.dh + n * H, row,
+                           c_prev, io.dc0 + n * H, dz, ws.dgates_x + e * GH, ws.dgates_h + e * GH, d_norm,
+                           row_scratch);
+        add_parameter_sums(H, dz, d_norm, row, ws.panel_sums + (n / mr) * sums_width);
         pack_rows_to_panels(ws.dgates_h + t * N * GH, GH, n, 1, 0, GH, GH, mr, dg_write);
       }
       if (by_rows) {
@@ -548,37 +579,25 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
               MatrixView<T>::row_major(h_first, H), io.dw_hh, H, true, gemm_scratch);
 
-    // Parameter gradients of the biases and norms: column sums over rows (t, n) in increasing order.
-    T* sum_b = ws.sums;
-    T* sum_ih = ws.sums + GH;
-    T* sum_hh = ws.sums + 2 * GH;
-    T* sum_gc = ws.sums + 3 * GH;
-    T* sum_bc = ws.sums + 3 * GH + H;
-    const Range cols = split_range(GH, ctx);
-    const Range ucols = split_range(H, ctx);
-    for (std::int64_t j = cols.begin; j < cols.end; ++j) sum_b[j] = sum_ih[j] = sum_hh[j] = T(0);
-    for (std::int64_t j = ucols.begin; j < ucols.end; ++j) sum_gc[j] = sum_bc[j] = T(0);
-    for (std::int64_t e = 0; e < T_ * N; ++e) {
-      const T* dz = ws.dz + e * GH;
-      const T* row = io.gates + e * W;
-      const T* xi = row + at.x_hat_ih();
-      const T* xh = row + at.x_hat_hh();
-      for (std::int64_t j = cols.begin; j < cols.end; ++j) {
-        sum_b[j] += dz[j];
-        sum_ih[j] += dz[j] * xi[j];
-        sum_hh[j] += dz[j] * xh[j];
-      }
-      const T* dn = ws.d_norm + e * H;
-      const T* ch = row + at.c_hat();
-      for (std::int64_t j = ucols.begin; j < ucols.end; ++j) {
-        sum_gc[j] += dn[j] * ch[j];
-        sum_bc[j] += dn[j];
-      }
+    // Parameter gradients of the biases and norms: the row panels' sums, added in panel order.
+    T* const sums = ws.panel_sums;  // panel 0's row receives the totals
+    const Range cols = split_range(sums_width, ctx);
+    for (std::int64_t p = 1; p < row_panels; ++p) {
+      const T* ps = ws.panel_sums + p * sums_width;
+      for (std::int64_t j = cols.begin; j < cols.end; ++j) sums[j] += ps[j];
     }
-    store_sums(sum_b, cols.begin, cols.end, io.db_ih, acc);
-    store_sums(sum_b, cols.begin, cols.end, io.db_hh, acc);
-    store_sums(sum_ih, cols.begin, cols.end, io.d_layer_norm[0], acc);
-    store_sums(sum_hh, cols.begin, cols.end, io.d_layer_norm[1], acc);
+    barrier(ctx);  // each gradient below takes columns other threads summed
+    const T* sum_b = sums;
+    const T* sum_ih = sums + GH;
+    const T* sum_hh = sums + 2 * GH;
+    const T* sum_gc = sums + 3 * GH;
+    const T* sum_bc = sums + 3 * GH + H;
+    const Range gcols = split_range(GH, ctx);
+    const Range ucols = split_range(H, ctx);
+    store_sums(sum_b, gcols.begin, gcols.end, io.db_ih, acc);
+    store_sums(sum_b, gcols.begin, gcols.end, io.db_hh, acc);
+    store_sums(sum_ih, gcols.begin, gcols.end, io.d_layer_norm[0], acc);
+    store_sums(sum_hh, gcols.begin, gcols.end, io.d_layer_norm[1], acc);
     store_sums(sum_gc, ucols.begin, ucols.end, io.d_layer_norm[2], acc);
     store_sums(sum_bc, ucols.begin, ucols.end, io.d_layer_norm[3], acc);
   });
