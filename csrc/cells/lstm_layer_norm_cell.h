@@ -1,7 +1,7 @@
 // The layer-normalised LSTM (Ba, Kiros and Hinton 2016; python/fusedrnn/reference.py is the oracle):
-//   z   = LN_ih(W_ih x_t) + LN_hh(W_hh h_{t-1}) + b_ih + b_hh     (each LN over the row's 4H gates, gain
-//   only) c_t = f*c_{t-1} + i*g,  h_t = o*act(LN_c(c_t))                   (LN_c: gain and bias over H) LN(v)
-//   = gamma * (v - mean(v)) / sqrt(var(v) + 1e-5) (+ beta), population variance.
+//   z   = LN_ih(W_ih x_t) + LN_hh(W_hh h_{t-1}) + b_ih + b_hh   (each over the row's 4H gates, gain only)
+//   c_t = f*c_{t-1} + i*g,  h_t = o*act(LN_c(c_t))                (LN_c over H, gain and bias)
+//   LN(v) = gamma * (v - mean(v)) / sqrt(var(v) + 1e-5) (+ beta), population variance.
 // Its forward and backward time loops, compiled once per ISA. They reuse the shared machinery's packed
 // weights, step kernels and GEMM, but not its time loops: those hand a cell one tile of NR units, while
 // a layer norm needs the statistics of a whole row (all 4H gates) before any gate can be activated.
@@ -201,7 +201,7 @@ struct LstmLayerNormCell : LstmLayerNormTraits {
 // The forward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class T>
 struct LayerNormForwardWorkspace {
-  T* gx = nullptr;              // inference: [chunk_steps*N, 4H] the normalised input projection of a chunk
+  T* gx = nullptr;              // inference: [chunk_steps*N, 4H] a chunk's W_ih x_t (normalised in its step)
   T* gh = nullptr;              // [N, 4H] the step's W_hh h_{t-1}
   T* h_packed = nullptr;        // two A operands of the step, [row_panels][H][MR] each
   T* zeros = nullptr;           // [N*H] h0 when none is given
@@ -370,7 +370,7 @@ struct LayerNormBackwardWorkspace {
   T* w_packed = nullptr;   // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
   T* dg_packed = nullptr;  // two A operands of the step, [row_panels][4H][MR] each
   T* zeros = nullptr;      // [N*H] h0 / c0 when none is given
-  // [row_panels][kSums(H)] each row panel's running sums of the parameter gradients (bias [4H], gain ih
+  // [row_panels][3*4H + 2H] each row panel's running sums of the parameter gradients (bias [4H], gain ih
   // [4H], gain hh [4H], gain c [H], bias c [H]) over its rows and the steps
   T* panel_sums = nullptr;
   T* thread_scratch = nullptr;  // per thread: GEMM scratch, then MR x NR tiles, then [2H + 4H + H]
@@ -432,7 +432,7 @@ void store_sums(const T* sums, std::int64_t begin, std::int64_t end, T* grad, bo
   for (std::int64_t j = begin; j < end; ++j) grad[j] = accumulate ? grad[j] + sums[j] : sums[j];
 }
 
-// BPTT. Per step: (a) dL/dh_t = dy_t + (dGh_{t+1} W_hh) * mask for this thread's unit blocks, (b) the
+// BPTT. Per step: (a) dL/dh_t = dy_t + (dGh_{t+1} W_hh) * mask for this thread's units and rows, (b) the
 // rows' derivative (backward_row), threads splitting the rows, dGh packed for the next step's product.
 // The biases' and the norms' parameter gradients are summed per row panel during the loop (each panel by
 // one thread, in step then row order) and the panels added in order after it; dx, dW_ih and dW_hh are
