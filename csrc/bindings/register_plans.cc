@@ -86,17 +86,19 @@ py::list shapes_list(const StackConfig& cfg) {
 }
 
 // Per-parameter pointers in PyTorch's order (w_ih, w_hh, then b_ih, b_hh with bias, then w_hr with a
-// projection, per layer-direction) grouped into one Slot (SlotWeights or SlotGrads) per slot.
+// projection, then the layer norm's four for the layer-normalised LSTM, per layer-direction) grouped into one
+// Slot (SlotWeights or SlotGrads) per slot.
 template <class Slot, class Pointer>
 std::vector<Slot> by_slot(const StackConfig& cfg, const std::vector<Pointer>& p) {
   // PyTorch's order per slot: w_ih, w_hh, (b_ih, b_hh,) (w_hr,); Slot's members are in the order
   // w_ih, w_hh, b_ih, b_hh, w_hr.
   std::vector<Slot> slots;
   const std::size_t n = static_cast<std::size_t>(cfg.parameters_per_slot());
-  const bool proj = cfg.proj_size > 0;
+  const bool proj = cfg.proj_size > 0, layer_norm = cfg.facts().layer_norm();
   for (std::size_t i = 0; i + n <= p.size(); i += n) {
     slots.push_back(Slot{p[i], p[i + 1], cfg.bias ? p[i + 2] : nullptr, cfg.bias ? p[i + 3] : nullptr,
                          proj ? p[i + n - 1] : nullptr});
+    for (std::size_t j = 0; layer_norm && j < 4; ++j) slots.back().layer_norm[j] = p[i + n - 4 + j];
   }
   return slots;
 }

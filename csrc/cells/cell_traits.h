@@ -4,8 +4,8 @@
 
 namespace fusedrnn {
 
-enum class CellKind : int { lstm = 0, gru = 1, rnn = 2, gru_reset_before = 3 };
-constexpr int kCellKinds = 4;
+enum class CellKind : int { lstm = 0, gru = 1, rnn = 2, gru_reset_before = 3, lstm_layer_norm = 4 };
+constexpr int kCellKinds = 5;
 
 //   kGates                  G
 //   kHasCellState           a second running state besides h (LSTM's c)
@@ -58,6 +58,18 @@ struct RnnTraits {
 struct GruResetBeforeTraits : GruTraits {
   static constexpr CellKind kKind = CellKind::gru_reset_before;
   static constexpr bool kTwoPhaseStep = true;
+};
+
+// The layer-normalised LSTM (lstm_layer_norm_cell.h): its own time loops, not the shared ones (each
+// row's statistics span all 4H gates, which the shared loops split between threads). Its training
+// workspace row (kGateWorkspaceUnits * H + kGateWorkspaceExtra per batch row and step) holds the
+// activated gates, the normalised products and cell state and their 1/sigma; the per-unit workspace is c_t.
+struct LstmLayerNormTraits : LstmTraits {
+  static constexpr CellKind kKind = CellKind::lstm_layer_norm;
+  static constexpr bool kSeparateRecurrentGrad = true;  // the two products go through different norms
+  static constexpr bool kInputFusable = false;          // the input product is normalised on its own
+  static constexpr int kGateWorkspaceUnits = 13;        // gates 4H, x_hat_ih 4H, x_hat_hh 4H, c_hat H
+  static constexpr int kGateWorkspaceExtra = 4;         // 1/sigma of ih, hh, c (and one spare)
 };
 
 }  // namespace fusedrnn

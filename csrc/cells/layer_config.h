@@ -79,6 +79,9 @@ struct ForwardTensors {
   const T* packed_weights = nullptr;   // w_ih [G*H,C] and w_hh [G*H,H] packed (PackedWeights)
   T* workspace = nullptr;              // the forward's scratch, sized by the kernel table's forward_workspace
   CallInterrupt* interrupt = nullptr;  // asked between steps whether to stop early, or null
+
+  // The layer-normalised LSTM's gain ih [G*H], gain hh [G*H], gain c [H], bias c [H] (other cells: null).
+  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 // Backward tensors of one layer-direction: the forward's inputs and workspace, upstream gradients in,
@@ -111,6 +114,11 @@ struct BackwardTensors {
   bool accumulate_param_grads = false;  // dw += ... (layers accumulating .grad like torch)
   T* workspace = nullptr;               // the backward's scratch, sized by the table's backward_workspace
   CallInterrupt* interrupt = nullptr;   // asked between steps whether to stop early, or null
+
+  // The layer-normalised LSTM's parameters as ForwardTensors::layer_norm, and their gradients out (or
+  // accumulated, see accumulate_param_grads); null for other cells.
+  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
+  T* d_layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 }  // namespace fusedrnn

@@ -24,6 +24,7 @@ FUSEDRNN_DECLARE_CELL(lstm)
 FUSEDRNN_DECLARE_CELL(gru)
 FUSEDRNN_DECLARE_CELL(rnn)
 FUSEDRNN_DECLARE_CELL(gru_reset_before)
+FUSEDRNN_DECLARE_CELL(lstm_layer_norm)
 #undef FUSEDRNN_DECLARE_CELL
 
 // Defines and instantiates (float, double) the forward / backward entry points of `cell` as the shared

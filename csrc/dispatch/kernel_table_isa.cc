@@ -23,6 +23,7 @@ TypedKernels<T> typed_kernels() {
   FUSEDRNN_ENTER_CELL(gru)
   FUSEDRNN_ENTER_CELL(rnn)
   FUSEDRNN_ENTER_CELL(gru_reset_before)
+  FUSEDRNN_ENTER_CELL(lstm_layer_norm)
 #undef FUSEDRNN_ENTER_CELL
   k.packed_weights_elements = &packed_weights_elements<T>;
   k.pack_weights = &pack_weights<T>;

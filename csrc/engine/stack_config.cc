@@ -9,14 +9,17 @@ namespace fusedrnn {
 namespace {
 
 template <class Traits>
-CellFacts facts_of(const char* name) {
+CellFacts facts_of(const char* name, int gate_workspace_units = Traits::kGates,
+                   int gate_workspace_extra = 0) {
   return {name,
           Traits::kKind,
           Traits::kGates,
           Traits::kHasCellState,
           Traits::kSavesGates,
           Traits::kSavesPerUnit,
-          Traits::kInputFusable};
+          Traits::kInputFusable,
+          gate_workspace_units,
+          gate_workspace_extra};
 }
 
 void check_size(std::int64_t value, const char* name, std::int64_t limit) {
@@ -32,9 +35,11 @@ void check_size(std::int64_t value, const char* name, std::int64_t limit) {
 
 const std::vector<CellFacts>& all_cell_facts() {
   // Indexed by CellKind.
-  static const std::vector<CellFacts> facts{facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"),
-                                            facts_of<RnnTraits>("rnn"),
-                                            facts_of<GruResetBeforeTraits>("gru_reset_before")};
+  static const std::vector<CellFacts> facts{
+      facts_of<LstmTraits>("lstm"), facts_of<GruTraits>("gru"), facts_of<RnnTraits>("rnn"),
+      facts_of<GruResetBeforeTraits>("gru_reset_before"),
+      facts_of<LstmLayerNormTraits>("lstm_layer_norm", LstmLayerNormTraits::kGateWorkspaceUnits,
+                                    LstmLayerNormTraits::kGateWorkspaceExtra)};
   return facts;
 }
 
@@ -44,8 +49,8 @@ const CellFacts& cell_facts(const std::string& name) {
   for (const CellFacts& f : all_cell_facts()) {
     if (name == f.name) return f;
   }
-  throw std::invalid_argument("cell: expected 'lstm', 'gru', 'rnn' or 'gru_reset_before', got '" + name +
-                              "'");
+  throw std::invalid_argument(
+      "cell: expected 'lstm', 'gru', 'rnn', 'gru_reset_before' or 'lstm_layer_norm', got '" + name + "'");
 }
 
 Activation activation_named(const std::string& name, const char* argument) {
@@ -67,7 +72,14 @@ void StackConfig::validate() const {
     throw std::invalid_argument("proj_size: expected 0 <= proj_size < hidden_size = " +
                                 std::to_string(hidden) + ", got " + std::to_string(proj_size));
   }
-  if (proj_size > 0 && kind != CellKind::lstm) throw std::invalid_argument("proj_size: LSTM only");
+  if (kind == CellKind::lstm_layer_norm && weight_format != WeightFormat::fp32) {
+    throw std::invalid_argument("weight_format: reduced precision is not supported with layer_norm=True");
+  }
+  if (proj_size > 0 && kind != CellKind::lstm) {
+    throw std::invalid_argument(kind == CellKind::lstm_layer_norm
+                                    ? "proj_size: not supported with layer_norm=True"
+                                    : "proj_size: LSTM only");
+  }
   // Each slot holds G*H*(C_l + H + 2) elements; C_l <= max(C, 2H).
   const double G = gates(), H = static_cast<double>(hidden), C = static_cast<double>(input_size);
   const double total = G * H * directions * ((C + H + 2) + (layers - 1) * (directions * H + H + 2));
@@ -134,6 +146,12 @@ std::vector<ParameterSpec> StackConfig::parameters() const {
         specs.push_back({"bias_hh" + suffix, {GH}});
       }
       if (proj_size > 0) specs.push_back({"weight_hr" + suffix, {proj_size, hidden}});
+      if (facts().layer_norm()) {  // python/fusedrnn/reference.py LAYER_NORM_PARAMETERS
+        specs.push_back({"layernorm_ih_weight" + suffix, {GH}});
+        specs.push_back({"layernorm_hh_weight" + suffix, {GH}});
+        specs.push_back({"layernorm_c_weight" + suffix, {hidden}});
+        specs.push_back({"layernorm_c_bias" + suffix, {hidden}});
+      }
     }
   }
   return specs;

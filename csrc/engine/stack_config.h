@@ -15,13 +15,21 @@ namespace fusedrnn {
 
 // What callers outside the kernels need to know of a cell, read off its traits (cells/cell_traits.h).
 struct CellFacts {
-  const char* name;  // "lstm", "gru", "rnn", "gru_reset_before"
+  const char* name;  // "lstm", "gru", "rnn", "gru_reset_before", "lstm_layer_norm"
   CellKind kind;
   int gates;            // G
   bool has_cell_state;  // a second state c besides h
   bool saves_gates;     // training keeps the activated gates [T,N,G*H]
   bool saves_per_unit;  // training keeps one more [T,N,H]
   bool input_fusable;   // the forward may fold W_ih x into the step's product
+  // Elements per batch row and step of the saved-gates workspace: units * H + extra (G*H + 0 but for
+  // the layer-normalised LSTM, cell_traits.h).
+  int gate_workspace_units;
+  int gate_workspace_extra;
+  std::int64_t gate_workspace(std::int64_t H) const {
+    return gate_workspace_units * H + gate_workspace_extra;
+  }
+  bool layer_norm() const { return kind == CellKind::lstm_layer_norm; }
 };
 const std::vector<CellFacts>& all_cell_facts();
 const CellFacts& cell_facts(CellKind kind);
@@ -79,9 +87,11 @@ struct StackConfig {
   // The kernel configuration of slot (l, d) over steps x batch.
   LayerConfig layer(std::int64_t l, int d, std::int64_t steps, std::int64_t batch) const;
   // Parameter names and shapes in PyTorch's order: per layer, per direction, w_ih, w_hh (, b_ih, b_hh)
-  // (, w_hr with a projection).
+  // (, w_hr with a projection) (, the four layer-norm parameters of the layer-normalised LSTM).
   std::vector<ParameterSpec> parameters() const;
-  std::int64_t parameters_per_slot() const { return (bias ? 4 : 2) + (proj_size > 0 ? 1 : 0); }
+  std::int64_t parameters_per_slot() const {
+    return (bias ? 4 : 2) + (proj_size > 0 ? 1 : 0) + (facts().layer_norm() ? 4 : 0);
+  }
 };
 
 }  // namespace fusedrnn

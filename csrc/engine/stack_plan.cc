@@ -93,7 +93,8 @@ struct TrainingStore {
   void carve(const StackConfig& cfg, const std::vector<std::int64_t>& parameter_elements, std::int64_t steps,
              std::int64_t batch, bool dropout, bool recurrent_dropout, T* base) {
     const CellFacts& f = cfg.facts();
-    const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gates * H, LDNH = cfg.slots() * batch * H;
+    const std::int64_t TN = steps * batch, H = cfg.hidden, GH = f.gate_workspace(H),
+                       LDNH = cfg.slots() * batch * H;
     const std::int64_t S = cfg.state_width(), LDNS = cfg.slots() * batch * S, DS = cfg.directions * S;
     Pieces<T> pieces(base);
     x = pieces.take(TN * cfg.input_size);
@@ -277,8 +278,10 @@ struct StackPlan<T>::Impl {
     std::size_t i = 0;
     for (const SlotWeights<T>& w : weights) {
       // PyTorch's order: w_ih, w_hh, (b_ih, b_hh,) (w_hr)
-      const T* in_order[5] = {w.w_ih, w.w_hh, w.b_ih, w.b_hh, w.w_hr};
-      for (int j = 0; j < 5; ++j) {
+      // (, the layer norm's four)
+      const T* in_order[9] = {w.w_ih,          w.w_hh,          w.b_ih,          w.b_hh,         w.w_hr,
+                              w.layer_norm[0], w.layer_norm[1], w.layer_norm[2], w.layer_norm[3]};
+      for (int j = 0; j < 9; ++j) {
         if (in_order[j] == nullptr) continue;
         fn(i, in_order[j], parameter_elements[i]);
         ++i;
@@ -413,7 +416,8 @@ void StackPlan<T>::Impl::forward_call(const StackForward<T>& a, CallScratch& cs,
   const CellFacts& f = cfg.facts();
   const int kind = static_cast<int>(cfg.kind);
   const std::int64_t T_ = a.steps, N = a.batch, C = cfg.input_size, H = cfg.hidden;
-  const std::int64_t L = cfg.layers, GH = cfg.gates() * H, NH = N * H;
+  const std::int64_t L = cfg.layers, NH = N * H;
+  const std::int64_t GW = f.gate_workspace(H);  // a row of the saved-gates workspace
   // S: the width of h (P with a projection); DS: y's row (both directions).
   const std::int64_t S = cfg.state_width(), NS = N * S, DS = cfg.directions * S, NX = N * std::max(H, S);
   const bool by_length = a.lengths != nullptr && N > 0;
@@ -532,7 +536,8 @@ void StackPlan<T>::Impl::forward_call(const StackForward<T>& a, CallScratch& cs,
       io.h_n = by_length ? h_out : slot_h_n;
       io.c_n = f.has_cell_state ? (by_length ? c_out : slot_c_n) : nullptr;
       io.training = a.training;
-      io.gates = a.training && f.saves_gates ? store->gates[k] + g.row0 * GH : nullptr;
+      io.gates = a.training && f.saves_gates ? store->gates[k] + g.row0 * GW : nullptr;
+      std::copy(m.weights[k].layer_norm, m.weights[k].layer_norm + 4, io.layer_norm);
       io.saved = a.training && f.saves_per_unit ? store->saved[k] + g.row0 * H : nullptr;
       io.cell_output = a.training && cfg.proj_size > 0 ? store->cell_output[k] + g.row0 * H : nullptr;
       io.packed_weights = packs + m.pack_offsets[k];
@@ -723,7 +728,9 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
       io.w_hr = m.weights[k].w_hr;
       io.cell_output = cfg.proj_size > 0 ? store.cell_output[k] + g.row0 * H : nullptr;
       io.y = store.outputs[l] + g.row0 * DS + d * S;
-      io.gates = f.saves_gates ? store.gates[k] + g.row0 * cfg.gates() * H : nullptr;
+      io.gates = f.saves_gates ? store.gates[k] + g.row0 * f.gate_workspace(H) : nullptr;
+      std::copy(m.weights[k].layer_norm, m.weights[k].layer_norm + 4, io.layer_norm);
+      std::copy(a.grads[k].layer_norm, a.grads[k].layer_norm + 4, io.d_layer_norm);
       io.saved = f.saves_per_unit ? store.saved[k] + g.row0 * H : nullptr;
       io.dy = dy ? dy + g.row0 * DS + d * S : nullptr;
       io.dh_n = by_length ? dhs : slot_dh_n;

@@ -26,6 +26,8 @@ struct SlotWeights {
   const T* b_ih = nullptr;  // b_ih: [G*H] or null (no bias)
   const T* b_hh = nullptr;  // b_hh: [G*H] or null
   const T* w_hr = nullptr;  // w_hr: [P, H] or null (no projection)
+  // The layer-normalised LSTM's gains ih [G*H], hh [G*H], c [H] and bias c [H]; null for other cells.
+  const T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 template <class T>
@@ -35,6 +37,7 @@ struct SlotGrads {
   T* db_ih = nullptr;
   T* db_hh = nullptr;
   T* dw_hr = nullptr;
+  T* layer_norm[4] = {nullptr, nullptr, nullptr, nullptr};
 };
 
 template <class T>

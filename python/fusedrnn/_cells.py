@@ -21,6 +21,7 @@ __all__ = [
     "CELLS",
     "GRU",
     "GRU_RESET_BEFORE",
+    "LSTM_LAYER_NORM",
     "KERAS_ORDER",
     "LSTM",
     "ONNX_ORDER",
@@ -31,6 +32,7 @@ __all__ = [
     "gates",
     "inverse",
     "keras_kind",
+    "layer_norm_initial",
     "reorder_blocks",
     "to_keras_blocks",
 ]
@@ -51,11 +53,13 @@ CELLS: dict[str, Cell] = {name: Cell(**facts) for name, facts in _core.cells.ite
 LSTM = CELLS["lstm"]
 GRU = CELLS["gru"]
 GRU_RESET_BEFORE = CELLS["gru_reset_before"]
+LSTM_LAYER_NORM = CELLS["lstm_layer_norm"]
 RNN = CELLS["rnn"]
 
 
 def gates(cell: str) -> int:
-    """G, the gate blocks of a cell ("lstm" 4, "gru" and "gru_reset_before" 3, "rnn" 1)."""
+    """G, the gate blocks of a cell ("lstm" and "lstm_layer_norm" 4, "gru" and "gru_reset_before" 3,
+    "rnn" 1)."""
     return CELLS[cell].gates
 
 
@@ -97,6 +101,14 @@ def from_keras_blocks(matrix: NDArray[Any], H: int, kind: str) -> NDArray[Any]:
 
 def forget_gate(cell: str, hidden_size: int) -> slice | None:
     """The rows of the forget gate in a cell's gate-stacked bias or weight, or None (no forget gate)."""
-    if cell != "lstm":
+    if cell not in ("lstm", "lstm_layer_norm"):
         return None
     return slice(_FORGET_BLOCK * hidden_size, (_FORGET_BLOCK + 1) * hidden_size)
+
+
+def layer_norm_initial(name: str) -> float | None:
+    """The initial value of a layer-normalised LSTM's norm parameter (its gains 1, the cell norm's bias
+    0; ``layernorm_{ih,hh,c}_weight_l{k}``, ``layernorm_c_bias_l{k}``), or None for any other parameter."""
+    if not name.startswith("layernorm_"):
+        return None
+    return 0.0 if name.startswith("layernorm_c_bias") else 1.0

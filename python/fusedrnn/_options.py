@@ -135,7 +135,12 @@ def _record(*options: Option) -> dict[str, Option]:
 
 OPTIONS: dict[str, dict[str, Option]] = {
     "LSTM": _record(
-        *_SIZES, *_GATED, *_TRAINING_AND_STATE, Option("proj_size", 0, _proj_size, _non_negative_int), _DTYPE
+        *_SIZES,
+        *_GATED,
+        *_TRAINING_AND_STATE,
+        Option("proj_size", 0, _proj_size, _non_negative_int),
+        Option("layer_norm", False, _validation.flag),
+        _DTYPE,
     ),
     "GRU": _record(
         *_SIZES,
@@ -172,6 +177,11 @@ def _check_together(options: Mapping[str, Any], where: str) -> None:
             f"{where}merge_mode: {options['merge_mode']!r} merges the two directions: it needs "
             "bidirectional=True"
         )
+    if options.get("layer_norm") and options.get("proj_size"):
+        raise ValueError(
+            f"{where}layer_norm: the layer-normalised LSTM has no projection: proj_size must be 0 with "
+            "layer_norm=True"
+        )
 
 
 def check(class_name: str, values: Mapping[str, object], where: str) -> dict[str, Any]:
@@ -199,9 +209,12 @@ def check(class_name: str, values: Mapping[str, object], where: str) -> dict[str
 
 
 def cell(class_name: str, options: Mapping[str, Any]) -> str:
-    """The `fusedrnn._core` cell of checked options: "lstm", "rnn", "gru" or "gru_reset_before"."""
+    """The `fusedrnn._core` cell of checked options: "lstm", "lstm_layer_norm", "rnn", "gru" or
+    "gru_reset_before"."""
     if class_name == "GRU":
         return "gru" if options["reset_after"] else "gru_reset_before"
+    if class_name == "LSTM" and options.get("layer_norm"):
+        return "lstm_layer_norm"
     return class_name.lower()
 
 

@@ -135,12 +135,14 @@ class ParameterLayer:
         Raises
         ------
         ValueError
-            For more than one layer or a projection (Keras has neither).
+            For more than one layer, a projection or layer_norm=True (Keras has none of them).
         """
         if self.num_layers != 1:
             raise ValueError(f"layer: Keras layers have one layer; this one has num_layers={self.num_layers}")
         if self._proj_size():
             raise ValueError("layer: Keras has no LSTM projection (proj_size)")
+        if getattr(self, "layer_norm", False):
+            raise ValueError("layer: Keras has no layer-normalised LSTM (layer_norm=True)")
         kind = _cells.keras_kind(self._cell)
         H = self.hidden_size
         weights: list[FloatArray] = []

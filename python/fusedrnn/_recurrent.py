@@ -107,7 +107,11 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         bound = 1.0 / np.sqrt(self.hidden_size)
         self._params: dict[str, FloatArray] = {}
         for name, shape in plan.parameter_shapes():
-            self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+            start = _cells.layer_norm_initial(name)  # the norms' gains 1, bias 0 (no draw)
+            if start is None:
+                self._params[name] = rng.uniform(-bound, bound, size=shape).astype(self.dtype)
+            else:
+                self._params[name] = np.full(shape, start, dtype=self.dtype)
         init_module.apply_scheme(
             self._params, self.hidden_size, self.init, rng, _cells.forget_gate(self._cell, self.hidden_size)
         )
@@ -264,6 +268,8 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         fmt = _reduced_format(format)
         if self.dtype != np.float32:
             raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
+        if getattr(self, "layer_norm", False):
+            raise ValueError(f"format: {fmt} kernels have no layer-normalised LSTM (layer_norm=True)")
         state = self.__getstate__()
         state.update(training=False, _weight_format=fmt, grads={})  # inference-only: no gradients
         layer = type(self).__new__(type(self))

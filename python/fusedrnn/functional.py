@@ -79,8 +79,8 @@ def param_shapes(
     bidirectional: bool = False,
     bias: bool = True,
 ) -> dict[str, tuple[int, ...]]:
-    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "gru", "rnn" or "gru_reset_before"); a
-    ValueError names the argument past the size limits."""
+    """{name: shape} in PyTorch's order for ``cell`` ("lstm", "lstm_layer_norm", "gru", "rnn" or
+    "gru_reset_before"); a ValueError names the argument past the size limits."""
     if cell not in _cells.CELLS:
         raise ValueError(f"cell: expected one of {', '.join(map(repr, _cells.CELLS))}, got {cell!r}")
     input_size = size(input_size, "input_size")
@@ -352,6 +352,7 @@ def lstm(
     dropout: float = 0.0,
     generator: Seed = None,
     recurrent_dropout: float = 0.0,
+    layer_norm: bool = False,
 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], RecurrentCache | None]:
     """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM``, or as Keras's ``LSTM`` with its
     activations: ``i, f, o = rec(.)``, ``g = act(.)``, ``c = f * c_prev + i * g``, ``h = o * act(c)``
@@ -396,6 +397,10 @@ def lstm(
         Variational recurrent dropout (Keras's name; Gal & Ghahramani, training only): h_{t-1} is
         multiplied by one [N, H] mask per layer and direction (0, or 1/(1-p)) wherever it enters a
         recurrent product, the same mask at every step.
+    layer_norm : bool
+        The layer-normalised LSTM (`fusedrnn.LSTM`'s ``layer_norm``): params then also hold, per layer and
+        direction, ``layernorm_ih_weight_l0`` and ``layernorm_hh_weight_l0`` [4*H],
+        ``layernorm_c_weight_l0`` and ``layernorm_c_bias_l0`` [H] (no projection).
 
     Returns
     -------
@@ -421,8 +426,9 @@ def lstm(
     """
     h0, c0 = pair(hx, "hx", ("h0", "c0"))
     activations = _activations(activation, recurrent_activation)
+    cell = _cells.LSTM_LAYER_NORM if flag(layer_norm, "layer_norm") else _cells.LSTM
     y, h_n, c_n, cache = _forward(
-        _cells.LSTM,
+        cell,
         x,
         params,
         h0,
@@ -483,7 +489,8 @@ def lstm_backward(
         The cache was already used by a backward.
     """
     dh_n, dc_n = pair(dhx, "dhx", ("dh_n", "dc_n"))
-    dx, dh0, dc0, grads_out = _backward(_cells.LSTM, cache, dy, dh_n, dc_n, grads, "lstm")
+    cell = _cells.LSTM_LAYER_NORM if getattr(cache, "cell", None) == "lstm_layer_norm" else _cells.LSTM
+    dx, dh0, dc0, grads_out = _backward(cell, cache, dy, dh_n, dc_n, grads, "lstm")
     return dx, (dh0, dc0), grads_out  # type: ignore[return-value]  # an LSTM's dc0 is an array
 
 

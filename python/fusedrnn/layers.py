@@ -80,6 +80,7 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
         init: InitScheme = "torch",
         merge_mode: MergeMode = "concat",
         stateful: bool = False,
+        layer_norm: bool = False,
         **unknown: NoReturn,
     ) -> None:
         """Makes the layer and initialises its parameters.
@@ -128,6 +129,13 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
         stateful : bool
             Keras's ``stateful``: each call without an explicit state starts from the previous call's
             final state (`reset_state` forgets it).
+        layer_norm : bool
+            The layer-normalised LSTM (Ba, Kiros and Hinton 2016): ``z = LN_ih(W_ih x_t) +
+            LN_hh(W_hh h_{t-1}) + b_ih + b_hh``, each norm over a row's 4H gates with a gain
+            (``layernorm_ih_weight_l0``, ``layernorm_hh_weight_l0`` [4*H], initialised to 1), and
+            ``h_t = o * activation(LN_c(c_t))`` with a gain and a bias (``layernorm_c_weight_l0``,
+            ``layernorm_c_bias_l0`` [H], 1 and 0); LN(v) = gain * (v - mean) / sqrt(var + 1e-5) (+ bias).
+            Not with proj_size, ONNX export, Keras weights or `quantized`.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 

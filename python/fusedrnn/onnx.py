@@ -101,6 +101,8 @@ def export(
             raise ValueError("with_lengths / with_initial_states: for a single layer only")
         export_model(layer, path, opset=opset)
         return
+    if getattr(layer, "layer_norm", False):
+        raise ValueError("layer: layer_norm=True is not exported (ONNX has no layer-normalised LSTM node)")
     _onnx()
     from onnx import TensorProto, helper
 
@@ -189,6 +191,8 @@ def recurrent_nodes(
     cell = _cell_of(layer)
     if getattr(layer, "proj_size", 0):
         raise ValueError("layer: ONNX's LSTM has no projection (proj_size)")
+    if getattr(layer, "layer_norm", False):
+        raise ValueError("layer: layer_norm=True is not exported (ONNX has no layer-normalised LSTM node)")
     if layer.merge_mode != "concat":
         raise ValueError(f"layer: merge_mode={layer.merge_mode!r} is not exported (concat only)")
     H, L, D = layer.hidden_size, layer.num_layers, 2 if layer.bidirectional else 1

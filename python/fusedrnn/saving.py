@@ -156,7 +156,11 @@ def _read(file: IO[bytes], where: str) -> LSTM | GRU | RNN:
         options = _options.check(class_name, values, where)
         dtype = np.dtype(options["dtype"])
         # Counted before the shapes are listed: a tiny file declaring 4096 layers stops here.
-        per_direction = (4 if options["bias"] else 2) + (1 if options.get("proj_size", 0) else 0)
+        per_direction = (
+            (4 if options["bias"] else 2)
+            + (1 if options.get("proj_size", 0) else 0)
+            + (4 if options.get("layer_norm", False) else 0)  # the norms' gains and bias
+        )
         declared = options["num_layers"] * (2 if options["bidirectional"] else 1) * per_direction
         if declared != len(members):
             raise ValueError(

@@ -103,6 +103,11 @@ def _lengths(graph: _Graph, real_steps: str) -> str:
 
 def _recurrent(graph: _Graph, x: str, layer: Recurrent, lengths: str, prefix: str) -> str:
     inner = layer.layer
+    if getattr(inner, "layer_norm", False):
+        raise ValueError(
+            f"model: {type(layer).__name__}(layer_norm=True) is not exported (ONNX has no layer-normalised "
+            "LSTM node)"
+        )
     time_major = graph.op("Transpose", [x], perm=[1, 0, 2])
     y, h_outputs, _ = fr_onnx.recurrent_nodes(
         inner, time_major, prefix, graph.nodes, graph.initializers, lengths=lengths
