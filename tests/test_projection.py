@@ -137,23 +137,17 @@ def test_both_input_projection_paths(rng, fuse_max):
         fr._core._set_fuse_input_max_features(saved)
 
 
-def test_results_identical_for_any_thread_count(rng):
+def test_results_identical_for_any_thread_count(rng, every_thread_runs):
     layer, x, hx, dy, dhx = make_case(
         rng, 6, 33, 20, 130, 47, num_layers=2, bidirectional=True, dtype=np.float32
     )
     results = []
-    saved, saved_work = fr.get_num_threads(), fr._core._min_flops_per_thread()
-    fr._core._set_min_flops_per_thread(1)
-    try:
-        for threads in (1, 2, 3):
-            fr.set_num_threads(threads)
-            layer.zero_grad()
-            y, (h, c) = layer(x, hx)
-            dx, (dh0, dc0) = layer.backward(dy, dhx)
-            results.append([y, h, c, dx, dh0, dc0] + [g.copy() for g in layer.grads.values()])
-    finally:
-        fr.set_num_threads(saved)
-        fr._core._set_min_flops_per_thread(saved_work)
+    for threads in (1, 2, 3):
+        fr.set_num_threads(threads)
+        layer.zero_grad()
+        y, (h, c) = layer(x, hx)
+        dx, (dh0, dc0) = layer.backward(dy, dhx)
+        results.append([y, h, c, dx, dh0, dc0] + [g.copy() for g in layer.grads.values()])
     for other in results[1:]:
         for a, b in zip(results[0], other, strict=True):
             np.testing.assert_array_equal(a, b)

@@ -181,22 +181,16 @@ def test_quantized_lengths_follow_the_scheme(fmt, rng):
 
 
 @pytest.mark.parametrize("cls", [fr.LSTM, fr.GRU, fr.RNN])
-def test_int8_paths_agree_bit_for_bit_and_threads_do_not_matter(cls, rng):
+def test_int8_paths_agree_bit_for_bit_and_threads_do_not_matter(cls, rng, every_thread_runs):
     layer = cls(20, 40, num_layers=2, seed=2)
     x = rng.standard_normal((9, 11, 20)).astype(np.float32)
     q = layer.quantized("int8")
     outputs = []
-    min_flops, threads_before = fr._core._min_flops_per_thread(), fr.get_num_threads()
-    try:
-        fr._core._set_min_flops_per_thread(1)  # two threads even on this small shape
-        for threads in (1, 2):
-            fr.set_num_threads(threads)
-            for path in paths("int8"):
-                assert fr._core._select_reduced_path("int8", path)
-                outputs.append(q(x)[0])
-    finally:
-        fr._core._set_min_flops_per_thread(min_flops)
-        fr.set_num_threads(threads_before)
+    for threads in (1, 2):
+        fr.set_num_threads(threads)
+        for path in paths("int8"):
+            assert fr._core._select_reduced_path("int8", path)
+            outputs.append(q(x)[0])
     for y in outputs[1:]:
         np.testing.assert_array_equal(y, outputs[0])
 
