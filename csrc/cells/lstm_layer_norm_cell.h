@@ -551,33 +551,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     // dh0: the state gradient past the first processed step (no dy).
     state_gradient(ws.dg_packed, false, nullptr, io.dh0);
 
-    const T* h_rows = io.y;
-    std::int64_t h_ld = cfg.y_ld;
-    const T* h_first = h0;
-    if (io.recurrent_mask) {
-      const Range mrows = split_range((T_ + 1) * N, ctx);
-      for (std::int64_t q = mrows.begin; q < mrows.end; ++q) {
-        const T* src = q < N ? h0 + q * H : io.y + (q - N) * cfg.y_ld;
-        const T* mk = io.recurrent_mask + (q % N) * H;
-        T* dst = ws.masked_h + q * H;
-        for (std::int64_t j = 0; j < H; ++j) dst[j] = src[j] * mk[j];
-      }
-      barrier(ctx);
-      h_rows = ws.masked_h + N * H;
-      h_ld = H;
-      h_first = ws.masked_h;
-    }
-    T* const dgx_all = ws.dgates_x;
-    T* const dgh_all = ws.dgates_h;
-    gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
-              MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
-    gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
-              MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, gemm_scratch);
-    const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
-    gemm_part(ctx, kernel, {GH, H, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-              MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, H, acc, gemm_scratch);
-    gemm_part(ctx, kernel, {GH, H, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-              MatrixView<T>::row_major(h_first, H), io.dw_hh, H, true, gemm_scratch);
+    deferred_products(ctx, kernel, cfg, io, h0, ws.dgates_x, ws.dgates_h, GH, H, ws.masked_h, gemm_scratch);
 
     // Parameter gradients of the biases and norms: the row panels' sums, added in panel order.
     T* const sums = ws.panel_sums;  // panel 0's row receives the totals

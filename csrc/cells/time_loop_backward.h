@@ -73,6 +73,47 @@ void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin,
   }
 }
 
+// The backward's deferred products over all steps, after the reverse-time loop (dG complete), shared by
+// the loops of every cell: dx = dGx W_ih, dW_ih = dGx^T x and dW_hh = dGh^T h_{t-1}, where the recurrent
+// products saw h_{t-1} * mask under recurrent dropout (masked into masked_h, [(T+1)*N, S], first).
+// dGx, dGh: [T,N,GH]; S the width of h; h0: [N,S] (zeros when none was given).
+template <class T>
+void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, const LayerConfig& cfg,
+                       const BackwardTensors<T>& io, const T* h0, const T* dgx_all, const T* dgh_all,
+                       std::int64_t GH, std::int64_t S, T* masked_h, T* gemm_scratch) {
+  const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size;
+  const bool acc = io.accumulate_param_grads;
+  const T* h_rows = io.y;  // h_t at time t, row stride h_ld
+  std::int64_t h_ld = cfg.y_ld;
+  const T* h_first = h0;  // h_{-1}, row stride S
+  if (io.recurrent_mask) {
+    const Range rows = split_range((T_ + 1) * N, ctx);
+    for (std::int64_t q = rows.begin; q < rows.end; ++q) {
+      const T* src = q < N ? h0 + q * S : io.y + (q - N) * cfg.y_ld;
+      const T* m = io.recurrent_mask + (q % N) * S;
+      T* dst = masked_h + q * S;
+      for (std::int64_t j = 0; j < S; ++j) dst[j] = src[j] * m[j];
+    }
+    barrier(ctx);
+    h_rows = masked_h + N * S;
+    h_ld = S;
+    h_first = masked_h;
+  }
+  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
+            MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
+  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
+            MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, gemm_scratch);
+  // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
+  // both directions), and with h0 for s = 0.
+  const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
+  gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
+            MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, S, acc, gemm_scratch);
+  // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
+  // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
+  gemm_part(ctx, kernel, {GH, S, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
+            MatrixView<T>::row_major(h_first, S), io.dw_hh, S, true, gemm_scratch);
+}
+
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
 template <class Cell, class T>
 struct BackwardWorkspace {
@@ -382,38 +423,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
       }
     }
 
-    // The weight gradient of the recurrent products pairs dG with what they saw: h_{t-1} * mask.
-    const T* h_rows = io.y;  // h_t at time t, row stride h_ld
-    std::int64_t h_ld = cfg.y_ld;
-    const T* h_first = h0;  // h_{-1}, row stride S
-    if (io.recurrent_mask) {
-      const Range rows = split_range((T_ + 1) * N, ctx);
-      for (std::int64_t q = rows.begin; q < rows.end; ++q) {
-        const T* src = q < N ? h0 + q * S : io.y + (q - N) * cfg.y_ld;
-        const T* m = io.recurrent_mask + (q % N) * S;
-        T* dst = ws.masked_h + q * S;
-        for (std::int64_t j = 0; j < S; ++j) dst[j] = src[j] * m[j];
-      }
-      barrier(ctx);
-      h_rows = ws.masked_h + N * S;
-      h_ld = S;
-      h_first = ws.masked_h;
-    }
-
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
-    gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
-              MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
-    gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
-              MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, gemm_scratch);
-    // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
-    // both directions), and with h0 for s = 0.
-    const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
-    gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-              MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, S, acc, gemm_scratch);
-    // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
-    // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
-    gemm_part(ctx, kernel, {GH, S, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-              MatrixView<T>::row_major(h_first, S), io.dw_hh, S, true, gemm_scratch);
+    deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, S, ws.masked_h, gemm_scratch);
     if (projected) {  // h_t = W_hr m_t: dW_hr = sum over steps of dL/dh_t^T m_t
       gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P),
                 MatrixView<T>::row_major(io.cell_output, H), io.dw_hr, H, acc, gemm_scratch);
