@@ -6,16 +6,13 @@ the option carried by save / load, pickle and the parameter counts; and refused,
 cannot go (a projection, ONNX, Keras weights, reduced precision)."""
 
 import pickle
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from interrupt_helpers import assert_ctrl_c_stops, needs_sigint
 from reference_helpers import assert_grads_close, assert_scaled_close
 
 import fusedrnn as fr
@@ -418,22 +415,7 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+@needs_sigint
 @pytest.mark.parametrize("mode", ["forward", "backward"])
 def test_ctrl_c_stops_a_long_call(mode):
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(1.0)
-        sent = time.perf_counter()
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-        waited = time.perf_counter() - sent
-    finally:
-        child.kill()
-    lines = out.split("\n")
-    assert lines[0].startswith("interrupted"), (out, err)
-    assert "usable" in lines, (out, err)
-    assert waited < 5, waited
+    assert_ctrl_c_stops(CHILD, mode)

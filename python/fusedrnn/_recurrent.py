@@ -115,7 +115,7 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         init_module.apply_scheme(
             self._params, self.hidden_size, self.init, rng, _cells.forget_gate(self._cell, self.hidden_size)
         )
-        self.grads = {name: np.zeros_like(value) for name, value in self._params.items()}
+        self.grads = _zero_gradients(self._params)
         self._rng = rng  # after the initial weights: the dropout masks
         self.dropout_masks = self.recurrent_dropout_masks = None
         self._attach(plan)
@@ -210,7 +210,7 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         if weight_format != "fp32":
             grads = {}
         elif grads is None:
-            grads = {name: np.zeros_like(value) for name, value in params.items()}
+            grads = _zero_gradients(params)
         else:
             grads = _checked_arrays(grads, "grads", shapes, dtype, where, True)
         options["dtype"] = dtype
@@ -505,6 +505,14 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         sizes = f"{self.input_size}, {self.hidden_size}"
         reduced = "" if self._weight_format == "fp32" else f", weight_format={self._weight_format!r}"
         return f"{type(self).__name__}({sizes}{extra}, dtype={self.dtype.name}{reduced})"
+
+
+def _zero_gradients(params: Mapping[str, FloatArray]) -> dict[str, FloatArray]:
+    """One zero array per parameter, from np.zeros rather than np.zeros_like: np.zeros takes pages the
+    operating system maps only when backward first writes them, so a layer that is never trained (a
+    loaded model serving requests) holds its gradients as address space, not memory; zeros_like writes
+    every element and doubled such a layer's resident size."""
+    return {name: np.zeros(value.shape, dtype=value.dtype) for name, value in params.items()}
 
 
 def _reduced_format(value: object) -> str:
