@@ -506,7 +506,12 @@ def _layer_of(
     owners: dict[str, str],
     dtype: np.dtype[Any] | None,
     where: str,
+    *,
+    constant_inputs_run: bool = False,
 ) -> LSTM | GRU | RNN:
+    """The layer of a recurrent node. constant_inputs_run: the caller runs the node with its constant
+    sequence_lens and initial states (fr.onnx.load's model); otherwise (a bare layer) a constant
+    sequence_lens or nonzero initial state is refused, since a layer cannot keep them."""
     from onnx import TensorProto
 
     op = node.op_type
@@ -601,7 +606,7 @@ def _layer_of(
 
     # The optional inputs: run-time values become the call's arguments; constants are honoured or
     # refused, never dropped.
-    if inputs[4] in constants:
+    if inputs[4] in constants and not constant_inputs_run:
         raise ValueError(
             f"{label}: a constant sequence_lens ({inputs[4][:60]!r}) is not kept by a layer; make it a graph "
             "input and pass lengths= when calling the layer"
@@ -615,7 +620,7 @@ def _layer_of(
                 raise ValueError(
                     f"{label}: {what} has dims {list(dims)}, expected {layout_dims} with D={D}, H={H}"
                 )
-            if np.any(_tensor_array(constants[name], dims, label, what)):
+            if not constant_inputs_run and np.any(_tensor_array(constants[name], dims, label, what)):
                 raise ValueError(
                     f"{label}: a constant nonzero {what} ({name[:60]!r}) is not kept by a layer; make it "
                     "a graph input and pass it as the call's initial state"
@@ -674,7 +679,9 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
     and attributes are honoured or refused (the list under Raises). When the model runs, a node that
     would allocate (Expand, Tile, ConstantOfShape, broadcasting, MatMul, Gemm, Gather) is checked
     first: no computed tensor may hold more than 2**26 elements or 1024 times the elements of the
-    call's inputs, whichever is more.
+    call's inputs, whichever is more. A recurrent node's sequence_lens and initial states may be
+    constants of the file here (the model passes them to the layer at every call; `load_layers`, whose
+    bare layers cannot keep them, refuses them).
 
     Parameters
     ----------
@@ -703,8 +710,8 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
         is unknown or of the wrong type, a node with the wrong number of inputs, a graph output no node
         makes, or what a recurrent node cannot honour: clip, input_forget, peepholes (P), a
         reverse-only direction, activations without a counterpart, weights that are not constants of
-        the model (or are stored outside it), shapes that contradict the attributes, a constant
-        sequence_lens, constant nonzero initial states.
+        the model (or are stored outside it), shapes that contradict the attributes. When called: a
+        constant sequence_lens or initial state whose batch size is not the input's, names the node.
 
     Examples
     --------
@@ -733,14 +740,16 @@ def load(path: PathLike, dtype: DTypeLike | None = None) -> OnnxModel:
                 "standard domain only)"
             )
         if op in _OPS:
-            layer = _layer_of(node, constants, graph_inputs, owners, layer_dtype, where)
+            layer = _layer_of(
+                node, constants, graph_inputs, owners, layer_dtype, where, constant_inputs_run=True
+            )
             inputs = list(node.input) + [""] * (8 - len(node.input))
             inputs[1:4] = ["", "", ""]  # the weights: the layer's now
-            if inputs[0] in constants:
-                values[inputs[0]] = _constant_value(constants[inputs[0]], label, "X", layer_dtype)
-            for k in (5, 6):  # constant initial states are zeros here (_layer_of refused others)
+            # Constant X, sequence_lens and initial states are the call's arguments, as run-time ones
+            # (their dims against the node's were checked by _layer_of; against X's by the call).
+            for k, what in ((0, "X"), (4, "sequence_lens"), (5, "initial_h"), (6, "initial_c")):
                 if inputs[k] in constants:
-                    inputs[k] = ""
+                    values[inputs[k]] = _constant_value(constants[inputs[k]], label, what, layer_dtype)
             layout = next((int(a.i) for a in node.attribute if a.name == "layout"), 0)
             steps.append(_Step(op, node.name, label, inputs, list(node.output), {}, len(layers), layout))
             layers.append(layer.eval())
