@@ -82,8 +82,9 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
                        const BackwardTensors<T>& io, const T* h0, const T* dgx_all, const T* dgh_all,
                        std::int64_t GH, std::int64_t S, T* masked_h, T* gemm_scratch) {
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size;
-  const bool acc = io.accumulate_param_grads, round = cfg.bf16_products;  // operands rounded to bf16 if so
-  const T* h_rows = io.y;                                                 // h_t at time t, row stride h_ld
+  const bool acc = io.accumulate_param_grads;
+  const bool round = cfg.bf16_products;  // every operand rounded to bf16 as it is packed
+  const T* h_rows = io.y;                // h_t at time t, row stride h_ld
   std::int64_t h_ld = cfg.y_ld;
   const T* h_first = h0;  // h_{-1}, row stride S
   if (io.recurrent_mask) {

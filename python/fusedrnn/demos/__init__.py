@@ -53,7 +53,9 @@ def run(name, smoke=False, plot_dir=None, data_set=None, compute_dtype=None):
     options = {}
     if compute_dtype is not None:
         if name not in COMPUTE_DTYPES:
-            raise ValueError(f"compute_dtype: demo {name!r} does not take it ({', '.join(COMPUTE_DTYPES)} do)")
+            raise ValueError(
+                f"compute_dtype: demo {name!r} does not take it ({', '.join(COMPUTE_DTYPES)} do)"
+            )
         options["compute_dtype"] = compute_dtype
     if data_set is not None:
         if data_set not in DATA_SETS.get(name, ()):
