@@ -1,8 +1,10 @@
 """bf16 mixed-precision LSTM training: one training step (forward + backward of a one-layer LSTM, sum of y as
 the loss) in fusedrnn float32, fusedrnn ``compute_dtype="bfloat16"``, PyTorch float32 and PyTorch under
 ``torch.autocast("cpu", dtype=torch.bfloat16)``, side by side in one process on the grid's char-lstm and
-medium shapes (large with --shapes), 2 threads by default. Rounds alternate between the four and every
-figure is a median, since the machine is noisy and shared.
+medium shapes (large with --shapes), 2 threads by default. Rounds alternate between our two and every
+figure is a median, since the machine is noisy and shared; PyTorch runs in rounds of its own after them
+(its OpenMP threads keep spinning for a while after each call: alternated with it, the fusedrnn call that
+came next lost a core, 0.7x the time of the other one on char-lstm).
 
 What the figures mean depends on the CPU. fusedrnn's bf16 path is, in this build, the portable one on
 every CPU: float32 FMAs over operands rounded to bf16 as they are packed (``fusedrnn.cpu_info()
@@ -107,11 +109,14 @@ def main():
         rng = np.random.default_rng(0)
         x = rng.standard_normal((s.T, s.N, s.C)).astype(np.float32)
         dy = np.ones((s.T, s.N, s.H), np.float32)
-        fns = {"fp32": ours(s, x, dy, "float32"), "bf16": ours(s, x, dy, "bfloat16")}
+        t, failed = alternate(
+            {"fp32": ours(s, x, dy, "float32"), "bf16": ours(s, x, dy, "bfloat16")}, args.rounds
+        )
         if torch is not None:
-            fns["torch"] = theirs(s, x, autocast=False)
-            fns["autocast"] = theirs(s, x, autocast=True)
-        t, failed = alternate(fns, args.rounds)
+            theirs_t, failed = alternate(
+                {"torch": theirs(s, x, autocast=False), "autocast": theirs(s, x, autocast=True)}, args.rounds
+            )
+            t.update(theirs_t)
         torch_text = f"{t['torch'] * 1e3:.1f}" if "torch" in t else "-"
         autocast_text = f"{t['autocast'] * 1e3:.1f}" if "autocast" in t else "fails (below)"
         if torch is None:

