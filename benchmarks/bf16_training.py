@@ -4,7 +4,7 @@ the loss) in fusedrnn float32, fusedrnn ``compute_dtype="bfloat16"``, PyTorch fl
 medium shapes (large with --shapes), 2 threads by default. Rounds alternate between our two and every
 figure is a median, since the machine is noisy and shared; PyTorch runs in rounds of its own after them
 (its OpenMP threads keep spinning for a while after each call: alternated with it, the fusedrnn call that
-came next lost a core, 0.7x the time of the other one on char-lstm).
+came next lost a core: 1.4x the time of the other one on char-lstm).
 
 What the figures mean depends on the CPU. fusedrnn's bf16 path is, in this build, the portable one on
 every CPU: float32 FMAs over operands rounded to bf16 as they are packed (``fusedrnn.cpu_info()
