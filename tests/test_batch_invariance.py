@@ -1,6 +1,7 @@
 """Batch invariance (DESIGN.md section 3, item 7): a sequence's outputs, final states and, in training, its
 dx and initial-state gradients are bitwise the same whatever batch it is in and at whatever position,
-for every cell, option, dtype, SIMD path and thread count, and for the int8 / bf16 quantised layers.
+for every cell, option, dtype, SIMD path and thread count, with bf16 products (compute_dtype="bfloat16")
+too, and for the int8 / bf16 quantised layers.
 
 Each example runs one batch of N sequences and a subset of them (in another order, so rows change
 position) and compares the subset's rows with np.array_equal. Batch sizes include every size around the
@@ -37,6 +38,8 @@ def threads(request, every_thread_runs):
 
 def make_layer(cell, C, H, dtype, options):
     common = dict(dtype=dtype, seed=options["seed"], num_layers=options["layers"])
+    if dtype == np.float32:  # bf16 products (compute_dtype) are a float32 layer's option
+        common["compute_dtype"] = options.get("compute_dtype", "float32")
     common["bidirectional"] = options["bidirectional"]
     if cell == "lstm":
         return fr.LSTM(
@@ -71,6 +74,7 @@ def layer_options(draw):
         activation=draw(st.sampled_from(ACTIVATIONS)),
         recurrent_activation=draw(st.sampled_from(ACTIVATIONS)),
         lengths=draw(st.booleans()),
+        compute_dtype=draw(st.sampled_from(["float32", "float32", "bfloat16"])),
     )
 
 
@@ -192,7 +196,7 @@ def reduced(request):
 )
 def test_quantized_outputs_do_not_depend_on_the_batch(threads, reduced, cell, sizes, T, C, H, options):
     N, rows = sizes
-    layer = make_layer(cell, C, H, np.float32, options).eval()
+    layer = make_layer(cell, C, H, np.float32, {**options, "compute_dtype": "float32"}).eval()
     x, h0, c0, lengths = inputs(
         np.random.default_rng(options["seed"]), T, N, C, layer, np.float32, options["lengths"]
     )

@@ -525,6 +525,7 @@ OPTION_LAYERS = [
     ),
     lambda: fr.LSTM(16, 64, seed=3).eval().quantized("int8"),
     lambda: fr.GRU(16, 64, stateful=True, seed=4).eval().quantized("bf16"),
+    lambda: fr.LSTM(3, 8, num_layers=2, bidirectional=True, proj_size=5, compute_dtype="bfloat16", seed=5),
 ]
 CHECKED = (
     "input_size",
@@ -542,6 +543,7 @@ CHECKED = (
     "training",
     "weight_format",
     "activation",
+    "compute_dtype",
 )
 
 
@@ -594,6 +596,15 @@ TAMPERED = [
     ("unknown key", {"__class__": int}, "unknown LSTM option"),
     ("rng", {"_rng": "not a generator"}, "_rng"),
     ("weight format", {"_weight_format": "int4"}, "weight format"),
+    ("compute_dtype float16", {"compute_dtype": "float16"}, "compute_dtype: expected"),
+    ("compute_dtype an object", {"compute_dtype": object()}, "compute_dtype: expected"),
+    ("compute_dtype float64", {"compute_dtype": "bfloat16", "dtype": "float64"}, "needs dtype float32"),
+    ("compute_dtype layer_norm", {"compute_dtype": "bf16", "layer_norm": True}, "layer_norm=True"),
+    (
+        "compute_dtype int8",
+        {"compute_dtype": "bfloat16", "_weight_format": "int8", "training": False, "grads": {}},
+        "compute_dtype",
+    ),
     ("int8 training", {"_weight_format": "int8"}, "inference-only"),
     ("cell", {"_cell": "gru"}, "_cell"),
     ("params a list", {"_params": [1, 2]}, "_params: expected a mapping"),

@@ -62,10 +62,16 @@ StackConfig make_config(const std::string& cell, std::int64_t input_size, std::i
                         std::int64_t num_layers, bool bidirectional, bool bias,
                         const std::string& activation = "tanh",
                         const std::string& recurrent_activation = "sigmoid", std::int64_t proj_size = 0,
-                        const std::string& weight_format = "fp32") {
+                        const std::string& weight_format = "fp32",
+                        const std::string& compute_dtype = "float32") {
   StackConfig cfg;
   cfg.proj_size = proj_size;
   cfg.weight_format = weight_format_named(weight_format);
+  if (compute_dtype != "float32" && compute_dtype != "bfloat16") {
+    throw std::invalid_argument("compute_dtype: expected 'float32' or 'bfloat16', got '" + compute_dtype +
+                                "'");
+  }
+  cfg.bf16_products = compute_dtype == "bfloat16";
   cfg.kind = cell_facts(cell).kind;
   cfg.activation = activation_named(activation, "activation");
   cfg.recurrent_activation = activation_named(recurrent_activation, "recurrent_activation");
@@ -135,9 +141,9 @@ class PlanBinding {
   PlanBinding(const std::string& cell, std::int64_t input_size, std::int64_t hidden_size,
               std::int64_t num_layers, bool bidirectional, bool bias, const std::string& dtype,
               const std::string& activation, const std::string& recurrent_activation, std::int64_t proj_size,
-              const std::string& weight_format)
+              const std::string& weight_format, const std::string& compute_dtype)
       : cfg_(make_config(cell, input_size, hidden_size, num_layers, bidirectional, bias, activation,
-                         recurrent_activation, proj_size, weight_format)),
+                         recurrent_activation, proj_size, weight_format, compute_dtype)),
         specs_(cfg_.parameters()) {
     if (dtype == "float32") {
       plan_ = std::make_unique<StackPlan<float>>(cfg_);
@@ -197,6 +203,7 @@ class PlanBinding {
   }
   py::list parameter_shapes() const { return shapes_list(cfg_); }
   std::string weight_format() const { return weight_format_name(cfg_.weight_format); }
+  std::string compute_dtype() const { return cfg_.bf16_products ? "bfloat16" : "float32"; }
   py::list layer_formats() const {
     py::list out;
     for (std::int64_t l = 0; l < cfg_.layers; ++l) out.append(weight_format_name(cfg_.slot_format(l)));
@@ -364,11 +371,11 @@ void register_plans(py::module_& m) {
       "workspace; forward/backward run every layer and direction under one GIL release.")
       .def(py::init<const std::string&, std::int64_t, std::int64_t, std::int64_t, bool, bool,
                     const std::string&, const std::string&, const std::string&, std::int64_t,
-                    const std::string&>(),
+                    const std::string&, const std::string&>(),
            py::arg("cell"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
            py::arg("bidirectional"), py::arg("bias"), py::arg("dtype"), py::arg("activation") = "tanh",
            py::arg("recurrent_activation") = "sigmoid", py::arg("proj_size") = 0,
-           py::arg("weight_format") = "fp32")
+           py::arg("weight_format") = "fp32", py::arg("compute_dtype") = "float32")
       .def("set_parameters", &PlanBinding::set_parameters, py::arg("params"),
            "The parameter arrays in PyTorch's order (kept and read by reference; drops the packs).")
       .def(
@@ -392,6 +399,9 @@ void register_plans(py::module_& m) {
       .def_property_readonly("recurrent_activation", &PlanBinding::recurrent_activation)
       .def("parameter_shapes", &PlanBinding::parameter_shapes)
       .def_property_readonly("weight_format", &PlanBinding::weight_format)
+      .def_property_readonly(
+          "compute_dtype", &PlanBinding::compute_dtype,
+          "'bfloat16': every product's operands rounded to bf16 (float32 sums); else 'float32'.")
       .def_property_readonly(
           "layer_formats", &PlanBinding::layer_formats,
           "The format each layer's products use (small layers stay fp32: StackConfig::slot_format).");

@@ -39,6 +39,11 @@ struct LayerConfig {
   // The weights' format in the products: fp32, or (float32 inference only) bf16 / int8, whose forward is
   // reduced/time_loop_forward_reduced.h and whose packs are reduced/reduced_pack.h's.
   WeightFormat weight_format = WeightFormat::fp32;
+  // bf16 mixed precision (compute_dtype="bfloat16"; float32 plans, fp32 weight format): every product's
+  // operands (weights, x, h_{t-1}, and the backward's dG, dh, x, h) are rounded to bf16 where they are
+  // packed (gemm/bf16_operand.h); the sums, the pointwise steps, the states, y and every gradient stay
+  // float32, and so do the arrays the cells read (only the packed copies are rounded).
+  bool bf16_products = false;
 
   // The width of h (of h0, h_n and y's columns): P with a projection, else H.
   std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }

@@ -83,7 +83,8 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
                        std::int64_t GH, std::int64_t S, T* masked_h, T* gemm_scratch) {
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size;
   const bool acc = io.accumulate_param_grads;
-  const T* h_rows = io.y;  // h_t at time t, row stride h_ld
+  const bool round = cfg.bf16_products;  // every operand rounded to bf16 as it is packed
+  const T* h_rows = io.y;                // h_t at time t, row stride h_ld
   std::int64_t h_ld = cfg.y_ld;
   const T* h_first = h0;  // h_{-1}, row stride S
   if (io.recurrent_mask) {
@@ -99,19 +100,23 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
     h_ld = S;
     h_first = masked_h;
   }
-  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH),
-            MatrixView<T>::row_major(io.w_ih, C), io.dx, C, io.accumulate_dx, gemm_scratch);
-  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH),
-            MatrixView<T>::row_major(io.x, cfg.x_ld), io.dw_ih, C, acc, gemm_scratch);
+  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH).rounded_to_bf16(round),
+            MatrixView<T>::row_major(io.w_ih, C).rounded_to_bf16(round), io.dx, C, io.accumulate_dx,
+            gemm_scratch);
+  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH).rounded_to_bf16(round),
+            MatrixView<T>::row_major(io.x, cfg.x_ld).rounded_to_bf16(round), io.dw_ih, C, acc, gemm_scratch);
   // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
   // both directions), and with h0 for s = 0.
   const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
-  gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH),
-            MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld), io.dw_hh, S, acc, gemm_scratch);
+  gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N},
+            MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH).rounded_to_bf16(round),
+            MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld).rounded_to_bf16(round), io.dw_hh, S, acc,
+            gemm_scratch);
   // The first step's h_{t-1} is h0, zeros when none is given: the product runs anyway, so that h0=None
   // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
-  gemm_part(ctx, kernel, {GH, S, N}, MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH),
-            MatrixView<T>::row_major(h_first, S), io.dw_hh, S, true, gemm_scratch);
+  gemm_part(ctx, kernel, {GH, S, N},
+            MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH).rounded_to_bf16(round),
+            MatrixView<T>::row_major(h_first, S).rounded_to_bf16(round), io.dw_hh, S, true, gemm_scratch);
 }
 
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
@@ -227,10 +232,15 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
     const Range h_blocks = split_range(state_blocks, ctx);  // blocks of h's units (= blocks unprojected)
-    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b)
+    // Under bf16 products every packed operand is rounded to bf16 (a block's panel is contiguous).
+    const bool round = cfg.bf16_products;
+    for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
       pack_recurrent_backward(io.w_hh, S, GH, nr, b, w_packed);
+      if (round) round_to_bf16(w_packed + b * GH * nr, GH * nr);
+    }
     for (std::int64_t b = blocks.begin; projected && b < blocks.end; ++b) {
       pack_recurrent_backward(io.w_hr, H, P, nr, b, ws.w_hr_packed);
+      if (round) round_to_bf16(ws.w_hr_packed + b * P * nr, P * nr);
     }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
@@ -321,7 +331,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           }
         }
         for (int g = 0; g < G; ++g) {
-          pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write);
+          pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write,
+                             static_cast<const T*>(nullptr), 0, round);
         }
       };
       // Tile (p, b + q) of a call over blocks from b.
@@ -344,7 +355,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
               set_tile(p, b, q, H);
               Cell::backward_update(st);
               pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr,
-                                 ws.dn_packed);
+                                 ws.dn_packed, static_cast<const T*>(nullptr), 0, round);
             }
           }
         }
@@ -375,7 +386,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
                 for (std::int64_t u = 0; u < st.units; ++u)
                   dh_t[(st.n0 + r) * P + st.j0 + u] = st.dh[r * nr + u];
               }
-              pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed);
+              pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed,
+                                 static_cast<const T*>(nullptr), 0, round);
             }
           }
         }
@@ -426,16 +438,19 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
     deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, S, ws.masked_h, gemm_scratch);
     if (projected) {  // h_t = W_hr m_t: dW_hr = sum over steps of dL/dh_t^T m_t
-      gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P),
-                MatrixView<T>::row_major(io.cell_output, H), io.dw_hr, H, acc, gemm_scratch);
+      gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P).rounded_to_bf16(round),
+                MatrixView<T>::row_major(io.cell_output, H).rounded_to_bf16(round), io.dw_hr, H, acc,
+                gemm_scratch);
     }
     if constexpr (Cell::kTwoPhaseStep) {
       // The n gate's recurrent product is W_hn (r * h): dW_hn = dn_pre^T (r * h_{t-1}) over all steps
       // (dn_pre is the n columns of dGx; the main product above left those rows of dW_hh untouched
       // but for + 0), and db_hn = db_in. The barrier: that product's tiles belong to other threads.
       barrier(ctx);
-      gemm_part(ctx, kernel, {H, H, T_ * N}, MatrixView<T>::transposed(dgx_all + 2 * H, GH),
-                MatrixView<T>::row_major(io.saved, H), io.dw_hh + 2 * H * H, H, true, gemm_scratch);
+      gemm_part(ctx, kernel, {H, H, T_ * N},
+                MatrixView<T>::transposed(dgx_all + 2 * H, GH).rounded_to_bf16(round),
+                MatrixView<T>::row_major(io.saved, H).rounded_to_bf16(round), io.dw_hh + 2 * H * H, H, true,
+                gemm_scratch);
       if (bias) {
         for (std::int64_t j = u_begin; j < u_end; ++j) ws.bias_sums_h[2 * H + j] = ws.bias_sums_x[2 * H + j];
       }

@@ -22,6 +22,7 @@
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"
 #include "cells/workspace.h"
+#include "gemm/bf16_operand.h"
 #include "gemm/gemm_driver.h"
 #include "runtime/interrupt.h"
 #include "runtime/threads.h"
@@ -58,24 +59,28 @@ void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::i
 }
 
 // Writes batch rows [n_begin, n_end) of x_t (row stride ld, C columns) into columns S.. of the packed A
-// operand [row_panels][K][MR] of a fused step (S the width of h).
+// operand [row_panels][K][MR] of a fused step (S the width of h), rounded to bf16 when `round`.
 template <class T>
 void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::int64_t n_end, std::int64_t C,
-                     std::int64_t S, std::int64_t K, int mr, T* packed) {
+                     std::int64_t S, std::int64_t K, int mr, T* packed, bool round = false) {
   for (std::int64_t n = n_begin; n < n_end; ++n) {
     const T* s = x_t + n * ld;
     T* d = packed + (n / mr) * K * mr + S * mr + n % mr;
-    for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
+    if (round) {
+      for (std::int64_t c = 0; c < C; ++c) d[c * mr] = bf16_rounded(s[c]);
+    } else {
+      for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
+    }
   }
 }
 
 // Writes rows x units of src (row stride ld) into the packed A operand of the next step:
 // packed[(p*K + col)*MR + i] for batch row p*MR + i and column col; times mask[n*mask_ld + col] when a
-// mask is given (recurrent dropout).
+// mask is given (recurrent dropout); rounded to bf16 (after the mask) when `round`.
 template <class T>
 void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
                          std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
-                         std::int64_t mask_ld = 0) {
+                         std::int64_t mask_ld = 0, bool round = false) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t n = n0 + r, p = n / mr, i = n % mr;
     const T* s = src + n * ld;
@@ -86,6 +91,9 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
     } else {
       for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c];
     }
+    if (round) {
+      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = bf16_rounded(d[c * mr]);
+    }
   }
 }
 
@@ -94,20 +102,23 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
 // rows are read contiguously, then written out in order. (Row by row straight into the panel strides the
 // shared buffer by MR; column by column reads the source at a stride of whole rows, 4 KB for G*H = 1024,
 // which aliases in L1. Each was, measured with perf, a quarter to a third of the step loop's own time.)
-// With a mask (recurrent dropout), element (n, col) is multiplied by mask[n*mask_ld + col].
+// With a mask (recurrent dropout), element (n, col) is multiplied by mask[n*mask_ld + col]; with `round`
+// (bf16 products) the element is then rounded to bf16.
 template <class T>
 void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
                         std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
-                        std::int64_t mask_ld = 0) {
+                        std::int64_t mask_ld = 0, bool round = false) {
   T local[kMaxTileRows * kMaxTileUnits];
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* s = src + (n0 + r) * ld + col0;
+    T* l = local + r * kMaxTileUnits;
     if (mask) {
       const T* m = mask + (n0 + r) * mask_ld + col0;
-      for (std::int64_t c = 0; c < cols; ++c) local[r * kMaxTileUnits + c] = s[c] * m[c];
+      for (std::int64_t c = 0; c < cols; ++c) l[c] = s[c] * m[c];
     } else {
-      for (std::int64_t c = 0; c < cols; ++c) local[r * kMaxTileUnits + c] = s[c];
+      for (std::int64_t c = 0; c < cols; ++c) l[c] = s[c];
     }
+    if (round) round_to_bf16(l, cols);
   }
   T* d = packed + (n0 / mr) * K * mr + col0 * mr;
   for (std::int64_t c = 0; c < cols; ++c) {
@@ -139,26 +150,32 @@ struct PackedWeights {
   }
 };
 
-// This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow).
+// This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow), rounded to bf16
+// under bf16 products (a block's G panels are contiguous: rounded once packed).
 template <class T>
 void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T* w_ih, const T* w_hh,
                        const T* w_hr, const PackedWeights<T>& packed) {
   const Microkernel<T>& kernel = microkernel<T>();
   const std::int64_t H = cfg.hidden, unit_blocks = (H + kernel.nr - 1) / kernel.nr, S = cfg.state_width();
+  const std::int64_t K = S + (cfg.fuse_input ? cfg.input_size : 0);
   const Range blocks = split_range(unit_blocks, ctx);
   for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
     pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, S, cfg.input_size, cfg.gates, kernel.nr,
                            b, packed.w_hh);
+    if (cfg.bf16_products)
+      round_to_bf16(packed.w_hh + b * cfg.gates * K * kernel.nr, cfg.gates * K * kernel.nr);
   }
   if (cfg.proj_size > 0) {
     const Range proj_blocks = split_range((cfg.proj_size + kernel.nr - 1) / kernel.nr, ctx);
     for (std::int64_t b = proj_blocks.begin; b < proj_blocks.end; ++b) {
       pack_recurrent_forward(w_hr, static_cast<const T*>(nullptr), cfg.proj_size, H, 0, 1, kernel.nr, b,
                              packed.w_hr);
+      if (cfg.bf16_products) round_to_bf16(packed.w_hr + b * H * kernel.nr, H * kernel.nr);
     }
   }
   if (!cfg.fuse_input) {
-    pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size, MatrixView<T>::transposed(w_ih, cfg.input_size),
+    pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size,
+                MatrixView<T>::transposed(w_ih, cfg.input_size).rounded_to_bf16(cfg.bf16_products),
                 packed.w_ih);
   }
 }
@@ -287,8 +304,9 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // And its blocks of h's units (the same as `blocks` without a projection).
     const Range h_blocks = by_rows ? Range{0, state_blocks} : split_range(state_blocks, ctx);
     const std::int64_t s_begin = h_blocks.begin * nr, s_end = std::min(S, h_blocks.end * nr);
+    const bool round = cfg.bf16_products;  // every packed operand rounded to bf16
     pack_rows_to_panels(h0, S, n_begin, n_end - n_begin, s_begin, s_end - s_begin, K, mr, ws.h_packed,
-                        io.recurrent_mask, S);
+                        io.recurrent_mask, S, round);
     // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
     // of step s+1 during step s).
     const Range x_rows = by_rows ? Range{n_begin, n_end} : split_range(N, ctx);
@@ -298,7 +316,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     };
     if (fused) {
       pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K, mr,
-                      ws.h_packed);
+                      ws.h_packed, round);
       exchange();  // step 0 reads every thread's columns of h0 and rows of x
     }
     if (Cell::kHasCellState) {
@@ -322,7 +340,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
-                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round),
                   MatrixView<T>{nullptr, 0, 0}, gx_at(t_lo), GH, false, gemm_scratch, packed.w_ih);
         barrier(ctx);  // every thread's steps read every thread's gx columns
       }
@@ -367,7 +385,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
             st.n0 = p * mr;
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward_reset(st);
-            pack_tile_to_panel(st.saved, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.reset_packed);
+            pack_tile_to_panel(st.saved, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.reset_packed,
+                               static_cast<const T*>(nullptr), 0, round);
           }
         }
         exchange();
@@ -399,10 +418,11 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward(st);
             if (projected) {
-              pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed);
+              pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed,
+                                 static_cast<const T*>(nullptr), 0, round);
             } else {
               pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write,
-                                 io.recurrent_mask, S);
+                                 io.recurrent_mask, S, round);
             }
           }
         }
@@ -421,14 +441,15 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
                 T* h = y_t + (n0 + r) * cfg.y_ld + j0;
                 for (std::int64_t u = 0; u < units; ++u) h[u] = tile[(q * mr + r) * nr + u];
               }
-              pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S);
+              pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S,
+                                 round);
             }
           }
         }
       }
       if (fused && s + 1 < T_) {
         pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
-                        mr, h_write);
+                        mr, h_write, round);
       }
       if (by_rows) {
         // Each thread stops at its next step once the call is stopped, unless a chunk boundary lies ahead:

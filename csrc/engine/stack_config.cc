@@ -75,6 +75,14 @@ void StackConfig::validate() const {
   if (kind == CellKind::lstm_layer_norm && weight_format != WeightFormat::fp32) {
     throw std::invalid_argument("weight_format: reduced precision is not supported with layer_norm=True");
   }
+  if (bf16_products && weight_format != WeightFormat::fp32) {
+    throw std::invalid_argument(
+        "compute_dtype: 'bfloat16' is a training option of float32 layers; a quantized layer's products "
+        "already use its weight format");
+  }
+  if (bf16_products && kind == CellKind::lstm_layer_norm) {
+    throw std::invalid_argument("compute_dtype: 'bfloat16' is not supported with layer_norm=True");
+  }
   if (proj_size > 0 && kind != CellKind::lstm) {
     throw std::invalid_argument(kind == CellKind::lstm_layer_norm
                                     ? "proj_size: not supported with layer_norm=True"
@@ -125,6 +133,7 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.proj_size = proj_size;
   cfg.y_ld = directions * state_width();
   cfg.weight_format = slot_format(l);
+  cfg.bf16_products = bf16_products;
   // Reduced formats quantise x and h with their own scales, so never in one product.
   cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features() &&
                    cfg.weight_format == WeightFormat::fp32;

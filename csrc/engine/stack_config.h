@@ -68,6 +68,9 @@ struct StackConfig {
   // fp32, or bf16 / int8 (float32 inference only): the products of the layers large enough to gain
   // from it (slot_format) read weights packed in that format.
   WeightFormat weight_format = WeightFormat::fp32;
+  // bf16 mixed precision (compute_dtype="bfloat16"): LayerConfig::bf16_products in every layer. float32
+  // plans with the fp32 weight format only, and not the layer-normalised LSTM (its own loops).
+  bool bf16_products = false;
 
   // Throws std::invalid_argument naming the offending argument.
   void validate() const;

@@ -297,6 +297,10 @@ StackPlan<T>::StackPlan(const StackConfig& config) : impl_(std::make_unique<Impl
     throw std::invalid_argument(std::string("weight_format: ") + weight_format_name(config.weight_format) +
                                 " needs dtype float32");
   }
+  if (config.bf16_products && !std::is_same_v<T, float>) {
+    throw std::invalid_argument(
+        "compute_dtype: 'bfloat16' needs dtype float32 (float64 layers compute in float64)");
+  }
   impl_->cfg = config;
   for (const ParameterSpec& p : config.parameters()) {
     std::int64_t n = 1;

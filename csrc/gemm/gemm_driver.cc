@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "gemm/bf16_operand.h"
+
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
 
@@ -40,8 +42,8 @@ void pack_a_columns(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int6
 }
 
 template <class T>
-void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
-            T* dst) {
+void pack_a_values(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                   int mr, T* dst) {
   // dst: [ceil(mc/mr)][kc][mr], rows past mc zero-filled.
   if (a.row_stride == 1 && a.col_stride != 1) {  // column p of A is contiguous
     switch (mr) {
@@ -72,9 +74,18 @@ void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, 
   }
 }
 
+// pack_a_values, then rounded to bf16 in place for a view that asks for it (one pass over the panels
+// while they are in L1/L2, rather than a test per element in every packing loop).
 template <class T>
-void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc, int nr,
+void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
             T* dst) {
+  pack_a_values(a, i0, mc, p0, kc, mr, dst);
+  if (a.bf16) round_to_bf16(dst, (mc + mr - 1) / mr * kc * mr);
+}
+
+template <class T>
+void pack_b_values(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc,
+                   int nr, T* dst) {
   // dst: [ceil(nc/nr)][kc][nr], columns past nc zero-filled.
   for (std::int64_t jp = 0; jp < nc; jp += nr) {
     const std::int64_t cols = std::min<std::int64_t>(nr, nc - jp);
@@ -98,14 +109,22 @@ void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, 
   }
 }
 
+template <class T>
+void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc, int nr,
+            T* dst) {
+  pack_b_values(b, p0, kc, j0, nc, nr, dst);
+  if (b.bf16) round_to_bf16(dst, (nc + nr - 1) / nr * kc * nr);
+}
+
 // Whether gemm_part reads A in place (the direct-A kernel) rather than packing it: a row-major A always
 // (its rows are what the kernel broadcasts from), a transposed one never. Packing a row-major A cost
 // 5-7.6 % of a forward (perf), once per NC block of columns; read in place, the input projection's
 // products took 0.88-1.0x the time of packed ones on char-lstm, medium and large and the backward's dx
 // 0.89-0.95x on medium (AVX-512, one thread, CPU time, benchmarks/gemm_a_operand.py); none was slower.
+// A view rounded to bf16 is packed (the rounding happens there).
 template <class T>
 bool a_reads_direct(MatrixView<T> a) {
-  return a.col_stride == 1;
+  return a.col_stride == 1 && !a.bf16;
 }
 
 // Fills rows x cols of C with zeros (a product with k = 0).

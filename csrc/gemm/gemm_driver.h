@@ -16,16 +16,20 @@
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
-// Element (i, j) of the matrix is data[i * row_stride + j * col_stride].
+// Element (i, j) of the matrix is data[i * row_stride + j * col_stride]. With bf16 set, the driver
+// rounds the values to bf16 as it packs them (gemm/bf16_operand.h), and so always packs such an A.
 template <class T>
 struct MatrixView {
   const T* data;
   std::int64_t row_stride;
   std::int64_t col_stride;
+  bool bf16 = false;
   const T& operator()(std::int64_t i, std::int64_t j) const { return data[i * row_stride + j * col_stride]; }
   static MatrixView row_major(const T* data, std::int64_t ld) { return {data, ld, 1}; }
   // The transpose of a row-major matrix with leading dimension ld.
   static MatrixView transposed(const T* data, std::int64_t ld) { return {data, 1, ld}; }
+  // This view, read as bf16-rounded values when `round` (a product under bf16 mixed precision).
+  MatrixView rounded_to_bf16(bool round) const { return {data, row_stride, col_stride, round}; }
 };
 
 struct GemmShape {

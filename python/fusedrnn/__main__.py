@@ -391,8 +391,8 @@ def _with_one_blas_thread(argv):
 
 
 def run_demos(argv):
-    """``python -m fusedrnn demo [--list] [--smoke] [--data SET] [NAME ... | all]``: the lecture notes'
-    examples."""
+    """``python -m fusedrnn demo [--list] [--smoke] [--data SET] [--compute-dtype D] [NAME ... | all]``:
+    the lecture notes' examples."""
     from . import demos
 
     parser = argparse.ArgumentParser(prog="python -m fusedrnn demo", description=run_demos.__doc__)
@@ -400,6 +400,11 @@ def run_demos(argv):
     parser.add_argument("--list", action="store_true", help="list the demos")
     parser.add_argument("--smoke", action="store_true", help="a few epochs only (a check that they run)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots there (needs matplotlib)")
+    parser.add_argument(
+        "--compute-dtype",
+        choices=("float32", "bfloat16"),
+        help=f"the LSTM's products: bfloat16 trains with bf16 products ({', '.join(demos.COMPUTE_DTYPES)})",
+    )
     sets = "; ".join(f"{name}: {', '.join(choices)}" for name, choices in demos.DATA_SETS.items())
     parser.add_argument(
         "--data", metavar="SET", help=f"run on this data set ({sets}; sunspots, co2 need [data])"
@@ -418,7 +423,12 @@ def run_demos(argv):
     if args.plots:
         os.makedirs(args.plots, exist_ok=True)
     for name in names:
-        demos.run(name, smoke=args.smoke, plot_dir=args.plots, data_set=args.data)
+        if args.compute_dtype is not None and name not in demos.COMPUTE_DTYPES:
+            parser.error(f"demo {name!r} has no --compute-dtype ({', '.join(demos.COMPUTE_DTYPES)} have)")
+    for name in names:
+        demos.run(
+            name, smoke=args.smoke, plot_dir=args.plots, data_set=args.data, compute_dtype=args.compute_dtype
+        )
     return 0
 
 

@@ -96,6 +96,7 @@ class Plan:
         recurrent_activation: str = "sigmoid",
         proj_size: _Int = 0,
         weight_format: str = "fp32",
+        compute_dtype: str = "float32",
     ) -> None: ...
     def set_parameters(self, params: Sequence[_Array]) -> None: ...
     def forward(
@@ -137,6 +138,8 @@ class Plan:
     def weight_format(self) -> str: ...
     @property
     def layer_formats(self) -> list[str]: ...
+    @property
+    def compute_dtype(self) -> str: ...
 
 # -- reduced precision (register_reduced.cc) -----------------------------------------------------------
 

@@ -127,6 +127,8 @@ _TRAINING_AND_STATE = (
     Option("stateful", False, _validation.flag, fixed=False),
 )
 _DTYPE = Option("dtype", "float32", _kernel_dtype, _dtype_name, shown=False)
+# bf16 mixed precision: every product's operands rounded to bf16, the rest float32 (`fusedrnn.LSTM`).
+_COMPUTE_DTYPE = Option("compute_dtype", "float32", _validation.compute_dtype)
 
 
 def _record(*options: Option) -> dict[str, Option]:
@@ -141,6 +143,7 @@ OPTIONS: dict[str, dict[str, Option]] = {
         Option("proj_size", 0, _proj_size, _non_negative_int),
         Option("layer_norm", False, _validation.flag),
         _DTYPE,
+        _COMPUTE_DTYPE,
     ),
     "GRU": _record(
         *_SIZES,
@@ -148,12 +151,14 @@ OPTIONS: dict[str, dict[str, Option]] = {
         *_TRAINING_AND_STATE,
         Option("reset_after", True, _validation.flag, keras="reset_after"),
         _DTYPE,
+        _COMPUTE_DTYPE,
     ),
     "RNN": _record(
         *_SIZES,
         Option("nonlinearity", "tanh", _validation.activation, keras="activation"),
         *_TRAINING_AND_STATE,
         _DTYPE,
+        _COMPUTE_DTYPE,
     ),
 }
 # Attributes that no assignment changes once a layer is made: the fixed options of every class.
@@ -177,6 +182,16 @@ def _check_together(options: Mapping[str, Any], where: str) -> None:
             f"{where}merge_mode: {options['merge_mode']!r} merges the two directions: it needs "
             "bidirectional=True"
         )
+    if options["compute_dtype"] == "bfloat16":
+        try:
+            _validation.compute_dtype_with("bfloat16", np.dtype(options["dtype"]))
+        except ValueError as err:
+            raise ValueError(f"{where}{err}") from None
+        if options.get("layer_norm"):
+            raise ValueError(
+                f"{where}compute_dtype: 'bfloat16' is not supported with layer_norm=True (its own kernels "
+                "compute in float32)"
+            )
     if options.get("layer_norm") and options.get("proj_size"):
         raise ValueError(
             f"{where}layer_norm: the layer-normalised LSTM has no projection: proj_size must be 0 with "

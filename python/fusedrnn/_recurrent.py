@@ -62,6 +62,7 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
     recurrent_dropout: float
     activation: str  # LSTM and GRU (an RNN's is nonlinearity's Keras name)
     recurrent_activation: str  # LSTM and GRU
+    compute_dtype: str  # "float32" or "bfloat16" (the products' operands rounded to bf16)
     grads: dict[str, FloatArray]
     dropout_masks: FloatArray | None
     recurrent_dropout_masks: FloatArray | None
@@ -123,7 +124,12 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
     def _new_plan(self) -> _core.Plan:
         cell = _cells.CELLS[self._cell]
         return _stack.new_plan(
-            cell, self._stack_sizes(), self.bias, self._plan_activations(), self._weight_format
+            cell,
+            self._stack_sizes(),
+            self.bias,
+            self._plan_activations(),
+            self._weight_format,
+            self.compute_dtype,
         )
 
     def _stack_sizes(self) -> _stack.Sizes:
@@ -252,7 +258,8 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
         Raises
         ------
         ValueError
-            format is not "int8" or "bf16", or the layer's dtype is not float32.
+            format is not "int8" or "bf16", the layer's dtype is not float32, or its compute_dtype is
+            "bfloat16" (a training option: make a float32-compute copy to quantize).
 
         Notes
         -----
@@ -270,6 +277,11 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
             raise ValueError(f"format: {fmt} layers need dtype float32, this layer is {self.dtype.name}")
         if getattr(self, "layer_norm", False):
             raise ValueError(f"format: {fmt} kernels have no layer-normalised LSTM (layer_norm=True)")
+        if self.compute_dtype != "float32":
+            raise ValueError(
+                f"format: {fmt} layers are made from compute_dtype='float32' layers, this one computes in "
+                f"{self.compute_dtype} (load its state_dict into a float32-compute layer to quantize it)"
+            )
         state = self.__getstate__()
         state.update(training=False, _weight_format=fmt, grads={})  # inference-only: no gradients
         layer = type(self).__new__(type(self))

@@ -59,10 +59,16 @@ class Sizes(NamedTuple):
 
 
 def new_plan(
-    cell: Cell, sizes: Sizes, bias: bool, activations: tuple[str, str], weight_format: str = "fp32"
+    cell: Cell,
+    sizes: Sizes,
+    bias: bool,
+    activations: tuple[str, str],
+    weight_format: str = "fp32",
+    compute_dtype: str = "float32",
 ) -> _core.Plan:
     """The prepared plan of a stack; activations is (activation, recurrent_activation), weight_format
-    the products' weights ("fp32", or "bf16" / "int8" for a quantized layer)."""
+    the products' weights ("fp32", or "bf16" / "int8" for a quantized layer), compute_dtype "float32"
+    or "bfloat16" (every product's operands rounded to bf16: mixed-precision training)."""
     return _core.Plan(
         cell.name,
         sizes.input_size,
@@ -74,6 +80,7 @@ def new_plan(
         *activations,
         sizes.proj_size,
         weight_format,
+        compute_dtype,
     )
 
 

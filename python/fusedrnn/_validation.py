@@ -101,6 +101,31 @@ def flag(value: object, name: str) -> bool:
     return bool(value)
 
 
+# compute_dtype's values (Keras's name for a layer's compute type) and the aliases accepted for them.
+COMPUTE_DTYPES: dict[str, str] = {
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+def compute_dtype(value: object, name: str = "compute_dtype") -> str:
+    """The products' precision: "float32" or "bfloat16" (aliases "fp32", "bf16"), as its canonical name."""
+    if not isinstance(value, str) or value not in COMPUTE_DTYPES:
+        shown = repr(value)[:60] if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"{name}: expected 'float32' or 'bfloat16' (or 'fp32', 'bf16'), got {shown}")
+    return COMPUTE_DTYPES[value]
+
+
+def compute_dtype_with(value: str, dtype: np.dtype[Any], name: str = "compute_dtype") -> None:
+    """Refuses bfloat16 products for a float64 layer (they would be coarser than its float32 ones)."""
+    if value == "bfloat16" and dtype != np.float32:
+        raise ValueError(
+            f"{name}: 'bfloat16' needs dtype float32 (float64 layers compute in float64), got {dtype}"
+        )
+
+
 # The activations the kernels run (Keras's names), as the C++ side lists them.
 ACTIVATIONS: tuple[str, ...] = tuple(_core.activations)
 

@@ -28,7 +28,17 @@ from . import _cells, _core
 from ._cells import Cell
 from ._stack import Sizes, StatePair, new_plan, pair, run_backward, run_forward
 from ._typing import Activation, FloatArray, Seed
-from ._validation import activation, check_shape, flag, kernel_dtype, probability, real_array, size
+from ._validation import (
+    activation,
+    check_shape,
+    compute_dtype_with,
+    flag,
+    kernel_dtype,
+    probability,
+    real_array,
+    size,
+)
+from ._validation import compute_dtype as checked_compute_dtype
 
 __all__ = [
     "RecurrentCache",
@@ -222,6 +232,7 @@ def _forward(
     dropout: float,
     generator: Seed,
     recurrent_dropout: float = 0.0,
+    compute_dtype: str = "float32",
 ) -> tuple[FloatArray, FloatArray, FloatArray | None, RecurrentCache | None]:
     """The functional forward: full checks, a plan for this call; returns y, h_n, c_n, cache."""
     num_layers = size(num_layers, "num_layers", "num_layers")
@@ -236,8 +247,10 @@ def _forward(
     bidirectional = flag(bidirectional, "bidirectional")
     batch_first = flag(batch_first, "batch_first")
     training = flag(training, "training")
+    compute_dtype = checked_compute_dtype(compute_dtype)
     params, sizes = _checked_params(cell, params, num_layers, bidirectional, dtype)
-    plan = new_plan(cell, sizes, "bias_ih_l0" in params, activations)
+    compute_dtype_with(compute_dtype, sizes.dtype)
+    plan = new_plan(cell, sizes, "bias_ih_l0" in params, activations, compute_dtype=compute_dtype)
     plan.set_parameters(list(params.values()))
     y, h_n, c_n, unbatched, y_shape, (masks, recurrent) = run_forward(
         plan,
@@ -353,6 +366,7 @@ def lstm(
     generator: Seed = None,
     recurrent_dropout: float = 0.0,
     layer_norm: bool = False,
+    compute_dtype: str = "float32",
 ) -> tuple[FloatArray, tuple[FloatArray, FloatArray], RecurrentCache | None]:
     """Stacked LSTM forward over whole sequences, as ``torch.nn.LSTM``, or as Keras's ``LSTM`` with its
     activations: ``i, f, o = rec(.)``, ``g = act(.)``, ``c = f * c_prev + i * g``, ``h = o * act(c)``
@@ -397,6 +411,10 @@ def lstm(
         Variational recurrent dropout (Keras's name; Gal & Ghahramani, training only): h_{t-1} is
         multiplied by one [N, H] mask per layer and direction (0, or 1/(1-p)) wherever it enters a
         recurrent product, the same mask at every step.
+    compute_dtype : {"float32", "bfloat16"}
+        "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
+        product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
+        only; not with layer_norm=True).
     layer_norm : bool
         The layer-normalised LSTM (`fusedrnn.LSTM`'s ``layer_norm``): params then also hold, per layer and
         direction, ``layernorm_ih_weight_l0`` and ``layernorm_hh_weight_l0`` [4*H],
@@ -444,6 +462,7 @@ def lstm(
         dropout,
         generator,
         recurrent_dropout,
+        compute_dtype,
     )
     return y, (h_n, c_n), cache  # type: ignore[return-value]  # an LSTM's c_n is an array
 
@@ -512,6 +531,7 @@ def gru(
     generator: Seed = None,
     reset_after: bool = True,
     recurrent_dropout: float = 0.0,
+    compute_dtype: str = "float32",
 ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:
     """Stacked GRU forward over whole sequences, as ``torch.nn.GRU``, in PyTorch's gate order r, z, n
     (Keras orders its kernels z, r, h): ``r, z = rec(.)``, ``n = act(W_in x + b_in + r * (W_hn h +
@@ -553,6 +573,10 @@ def gru(
         reset-before form, ``n = act(W_in x + b_in + W_hn (r * h) + b_hn)``.
     recurrent_dropout : float
         Variational recurrent dropout on h_{t-1} (training only), as in `lstm`.
+    compute_dtype : {"float32", "bfloat16"}
+        "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
+        product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
+        only; not with layer_norm=True).
 
     Returns
     -------
@@ -589,6 +613,7 @@ def gru(
         dropout,
         generator,
         recurrent_dropout,
+        compute_dtype,
     )
     return y, h_n, cache
 
@@ -654,6 +679,7 @@ def rnn(
     dropout: float = 0.0,
     generator: Seed = None,
     recurrent_dropout: float = 0.0,
+    compute_dtype: str = "float32",
 ) -> tuple[FloatArray, FloatArray, RecurrentCache | None]:
     """Stacked Elman RNN forward, as ``torch.nn.RNN``: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
@@ -689,6 +715,10 @@ def rnn(
         The source of the dropout masks, ``np.random.default_rng(generator)``.
     recurrent_dropout : float
         Variational recurrent dropout on h_{t-1} (training only), as in `lstm`.
+    compute_dtype : {"float32", "bfloat16"}
+        "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
+        product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
+        only; not with layer_norm=True).
 
     Returns
     -------
@@ -724,6 +754,7 @@ def rnn(
         dropout,
         generator,
         recurrent_dropout,
+        compute_dtype,
     )
     return y, h_n, cache
 

@@ -81,6 +81,7 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
         merge_mode: MergeMode = "concat",
         stateful: bool = False,
         layer_norm: bool = False,
+        compute_dtype: str = "float32",
         **unknown: NoReturn,
     ) -> None:
         """Makes the layer and initialises its parameters.
@@ -136,6 +137,18 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
             ``h_t = o * activation(LN_c(c_t))`` with a gain and a bias (``layernorm_c_weight_l0``,
             ``layernorm_c_bias_l0`` [H], 1 and 0); LN(v) = gain * (v - mean) / sqrt(var + 1e-5) (+ bias).
             Not with proj_size, ONNX export, Keras weights or `quantized`.
+        compute_dtype : {"float32", "bfloat16"}
+            Keras's name for the precision of the computation (``dtype`` stays the parameters' type).
+            "bfloat16" (alias "bf16"; "fp32" for "float32"): mixed-precision training. The operands of
+            every product (x, h_{t-1}, the weights, and in the backward the gate gradients, dh, x and h)
+            are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
+            cell state, every pointwise step, y, the states, the parameters and their gradients stay
+            float32. Forward and backward, training and eval, every option but the ones below; results
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -306,6 +319,7 @@ class GRU(RecurrentLayer[FloatArray]):
         init: InitScheme = "torch",
         merge_mode: MergeMode = "concat",
         stateful: bool = False,
+        compute_dtype: str = "float32",
         **unknown: NoReturn,
     ) -> None:
         """Makes the layer and initialises its parameters.
@@ -354,6 +368,18 @@ class GRU(RecurrentLayer[FloatArray]):
         stateful : bool
             Keras's ``stateful``: each call without an explicit state starts from the previous call's
             final state (`reset_state` forgets it).
+        compute_dtype : {"float32", "bfloat16"}
+            Keras's name for the precision of the computation (``dtype`` stays the parameters' type).
+            "bfloat16" (alias "bf16"; "fp32" for "float32"): mixed-precision training. The operands of
+            every product (x, h_{t-1}, the weights, and in the backward the gate gradients, dh, x and h)
+            are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
+            cell state, every pointwise step, y, the states, the parameters and their gradients stay
+            float32. Forward and backward, training and eval, every option but the ones below; results
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -495,6 +521,7 @@ class RNN(RecurrentLayer[FloatArray]):
         init: InitScheme = "torch",
         merge_mode: MergeMode = "concat",
         stateful: bool = False,
+        compute_dtype: str = "float32",
         **unknown: NoReturn,
     ) -> None:
         """Makes the layer and initialises its parameters.
@@ -539,6 +566,18 @@ class RNN(RecurrentLayer[FloatArray]):
         stateful : bool
             Keras's ``stateful``: each call without an explicit state starts from the previous call's
             final state (`reset_state` forgets it).
+        compute_dtype : {"float32", "bfloat16"}
+            Keras's name for the precision of the computation (``dtype`` stays the parameters' type).
+            "bfloat16" (alias "bf16"; "fp32" for "float32"): mixed-precision training. The operands of
+            every product (x, h_{t-1}, the weights, and in the backward the gate gradients, dh, x and h)
+            are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
+            cell state, every pointwise step, y, the states, the parameters and their gradients stay
+            float32. Forward and backward, training and eval, every option but the ones below; results
+            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
+            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
+            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
+            layer_norm=True); ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 

@@ -65,7 +65,9 @@ def export(
     their heads: `fusedrnn.nn.onnx_export`).
 
     The model's input is ``x`` ([T, N, C], or [N, T, C] with batch_first), its outputs ``y``, ``h_n``
-    (and ``c_n``) as the layer returns them. Inference only (dropouts are not exported).
+    (and ``c_n``) as the layer returns them. Inference only (dropouts are not exported). A layer with
+    ``compute_dtype="bfloat16"`` is written as the float32 model of its (float32) weights: ONNX's
+    recurrent nodes have no bf16-product mode, so the exported model computes in float32.
 
     Parameters
     ----------

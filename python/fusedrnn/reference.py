@@ -97,6 +97,14 @@ def _exact_product(a, w):
     return a @ w.T
 
 
+def _matmul(cache, a, b):
+    """a @ b computed as the forward's products were (``cache["product"]``: exactly, or a reduced scheme
+    such as `reduced_product("bf16")`, the model of ``compute_dtype="bfloat16"``): the backward's
+    products (through the weights, and the weight gradients) round their operands the same way."""
+    product = cache.get("product") or _exact_product
+    return product(a, b.T)
+
+
 def _masked(h, mask):
     """h as the recurrent product sees it: times the recurrent-dropout mask [N, H], when there is one."""
     return h if mask is None else h * mask
@@ -199,6 +207,7 @@ def lstm_layer_forward(
         "m": ms,
         "layer_norm": layer_norm,
         "norms": norms,
+        "product": product,
     }
     return y, h, c, cache
 
@@ -239,8 +248,8 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
 
         dh = dh + dy[t]  # h_t feeds both the output y_t and the next step
         if w_hr is not None:  # h_t = W_hr m_t
-            dw_hr += dh.T @ cache["m"][t]
-            dh = dh @ w_hr  # now dL/dm_t
+            dw_hr += _matmul(cache, dh.T, cache["m"][t])
+            dh = _matmul(cache, dh, w_hr)  # now dL/dm_t
         if layer_norm is None:
             act_c = act(cs[t])
             do = dh * act_c
@@ -267,12 +276,12 @@ def lstm_layer_backward(cache, dy, dh_n=None, dc_n=None):
             dz_hh, d_gain_hh = _layer_norm_backward(dz, layer_norm[1], norms["hh"][0][t], norms["hh"][1][t])
             d_gains[0] += d_gain_ih
             d_gains[1] += d_gain_hh
-        dx[t] = dz_ih @ w_ih
-        dw_ih += dz_ih.T @ x[t]
+        dx[t] = _matmul(cache, dz_ih, w_ih)
+        dw_ih += _matmul(cache, dz_ih.T, x[t])
         mask = cache.get("recurrent_mask")
-        dw_hh += dz_hh.T @ _masked(h_prev, mask)
+        dw_hh += _matmul(cache, dz_hh.T, _masked(h_prev, mask))
         db += dz.sum(axis=0)
-        dh = _masked(dz_hh @ w_hh, mask)
+        dh = _masked(_matmul(cache, dz_hh, w_hh), mask)
         dc = dc * f
 
     grads: dict[str, Any] = {"weight_ih": dw_ih, "weight_hh": dw_hh}
@@ -360,6 +369,7 @@ def gru_layer_forward(
         "recurrent_activation": recurrent_activation,
         "reset_after": reset_after,
         "recurrent_mask": recurrent_mask,
+        "product": product,
     }
     return y, h, cache
 
@@ -396,18 +406,19 @@ def gru_layer_backward(cache, dy, dh_n=None):
             dr = dn_pre * hn[t]
             dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)  # d(W_ih x + b_ih)
             dgh = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre * r], axis=1)  # d(W_hh h + b_hh)
-            dw_hh += dgh.T @ _masked(h_prev, mask)
-            dh = _masked(dgh @ w_hh, mask) + dh * z  # through W_hh, and directly through z * h_{t-1}
+            dw_hh += _matmul(cache, dgh.T, _masked(h_prev, mask))
+            # through W_hh, and directly through z * h_{t-1}
+            dh = _masked(_matmul(cache, dgh, w_hh), mask) + dh * z
         else:
-            d_rh = dn_pre @ w_hh[2 * H :]  # through W_hn (r * h_{t-1})
+            d_rh = _matmul(cache, dn_pre, w_hh[2 * H :])  # through W_hn (r * h_{t-1})
             dr = d_rh * _masked(h_prev, mask)
             dgx = np.concatenate([dr * rec_grad(r), dz * rec_grad(z), dn_pre], axis=1)
             dgh = dgx  # every recurrent pre-activation gets the same gradient as its input one
-            dw_hh[: 2 * H] += dgh[:, : 2 * H].T @ _masked(h_prev, mask)
-            dw_hh[2 * H :] += dn_pre.T @ hn[t]
-            dh = _masked(dgh[:, : 2 * H] @ w_hh[: 2 * H] + d_rh * r, mask) + dh * z
-        dx[t] = dgx @ w_ih
-        dw_ih += dgx.T @ x[t]
+            dw_hh[: 2 * H] += _matmul(cache, dgh[:, : 2 * H].T, _masked(h_prev, mask))
+            dw_hh[2 * H :] += _matmul(cache, dn_pre.T, hn[t])
+            dh = _masked(_matmul(cache, dgh[:, : 2 * H], w_hh[: 2 * H]) + d_rh * r, mask) + dh * z
+        dx[t] = _matmul(cache, dgx, w_ih)
+        dw_ih += _matmul(cache, dgx.T, x[t])
         db_ih += dgx.sum(axis=0)
         db_hh += dgh.sum(axis=0)
 
@@ -453,6 +464,7 @@ def rnn_layer_forward(
         "y": y,
         "nonlinearity": nonlinearity,
         "recurrent_mask": recurrent_mask,
+        "product": product,
     }
     return y, h, cache
 
@@ -472,11 +484,11 @@ def rnn_layer_backward(cache, dy, dh_n=None):
         t = order[k]
         h_prev = y[order[k - 1]] if k > 0 else cache["h0"]
         dz = (dh + dy[t]) * act_grad(y[t])
-        dx[t] = dz @ w_ih
-        dw_ih += dz.T @ x[t]
-        dw_hh += dz.T @ _masked(h_prev, cache.get("recurrent_mask"))
+        dx[t] = _matmul(cache, dz, w_ih)
+        dw_ih += _matmul(cache, dz.T, x[t])
+        dw_hh += _matmul(cache, dz.T, _masked(h_prev, cache.get("recurrent_mask")))
         db += dz.sum(axis=0)
-        dh = _masked(dz @ w_hh, cache.get("recurrent_mask"))
+        dh = _masked(_matmul(cache, dz, w_hh), cache.get("recurrent_mask"))
     grads = {"weight_ih": dw_ih, "weight_hh": dw_hh}
     if cache["has_bias_ih"]:
         grads["bias_ih"] = db.copy()
@@ -730,7 +742,9 @@ def lstm(
     means bias=False.
     hx: None (zeros) or (h0, c0), each [L*D,N,H] ([L*D,H] unbatched).
 
-    product: None (exact products), or `reduced_product(format)`: the bf16 / int8 kernels' scheme.
+    product: None (exact products), or `reduced_product(format)`: the bf16 / int8 kernels' scheme;
+    `reduced_product("bf16")` also models ``compute_dtype="bfloat16"`` training, whose backward
+    (`lstm_backward`) then rounds every product's operands the same way.
     layer_norm: the layer-normalised LSTM (the module docstring); params then hold, per layer-direction,
     "layernorm_ih_weight_l0" [4H], "layernorm_hh_weight_l0" [4H], "layernorm_c_weight_l0" [H] and
     "layernorm_c_bias_l0" [H] (`LAYER_NORM_PARAMETERS` with the usual suffixes).

@@ -43,10 +43,20 @@ def script(name, path):
 DATA_SETS = {"forecasting": ("synthetic", "sunspots", "co2"), "text_generation": ("python-source", "english")}
 
 
-def run(name, smoke=False, plot_dir=None, data_set=None):
+# The demos whose LSTM can train with bf16 products (`demo NAME --compute-dtype bfloat16`).
+COMPUTE_DTYPES = ("forecasting", "digits")
+
+
+def run(name, smoke=False, plot_dir=None, data_set=None, compute_dtype=None):
     if name not in DEMOS:
         raise ValueError(f"name: expected one of {', '.join(DEMOS)}, got {name!r}")
     options = {}
+    if compute_dtype is not None:
+        if name not in COMPUTE_DTYPES:
+            raise ValueError(
+                f"compute_dtype: demo {name!r} does not take it ({', '.join(COMPUTE_DTYPES)} do)"
+            )
+        options["compute_dtype"] = compute_dtype
     if data_set is not None:
         if data_set not in DATA_SETS.get(name, ()):
             sets = ", ".join(DATA_SETS.get(name, ())) or "no other data"

@@ -40,7 +40,7 @@ def real_series(name):
     return weekly.resample("MS").mean().to_numpy(np.float32)
 
 
-def run(smoke=False, plot_dir=None, data_set="synthetic"):
+def run(smoke=False, plot_dir=None, data_set="synthetic", compute_dtype="float32"):
     if data_set not in SERIES:
         raise ValueError(f"data_set: expected one of {', '.join(SERIES)}, got {data_set!r}")
     start = time.perf_counter()
@@ -55,7 +55,7 @@ def run(smoke=False, plot_dir=None, data_set="synthetic"):
     change = data_set != "synthetic"
     target = y - X[:, -1] if change else y
     cut = int(0.8 * len(X))
-    model = nn.Sequential([nn.LSTM(64), nn.Dense(1)], seed=0)
+    model = nn.Sequential([nn.LSTM(64, compute_dtype=compute_dtype), nn.Dense(1)], seed=0)
     model.compile(nn.Adam(0.005), "mse")
     epochs = 3 if smoke else (15 if data_set == "synthetic" else 40)
     batch_size = 64 if data_set == "synthetic" else 32

@@ -1058,7 +1058,8 @@ def LSTM(units: int, return_sequences: bool = False, return_state: bool = False,
     return_state : bool
         Called on arrays, return ``[output, *final states]`` (Keras's return_state).
     **options
-        Any other `fusedrnn.LSTM` argument (activation, num_layers, bidirectional, dropout, ...).
+        Any other `fusedrnn.LSTM` argument (activation, num_layers, bidirectional, dropout, ...;
+        ``compute_dtype="bfloat16"`` trains with bf16 products).
 
     Returns
     -------
@@ -1079,7 +1080,8 @@ def GRU(units: int, return_sequences: bool = False, return_state: bool = False, 
     return_state : bool
         Called on arrays, return ``[output, *final states]`` (Keras's return_state).
     **options
-        Any other `fusedrnn.GRU` argument (activation, reset_after, num_layers, bidirectional, ...).
+        Any other `fusedrnn.GRU` argument (activation, reset_after, num_layers, bidirectional, ...;
+        ``compute_dtype="bfloat16"`` trains with bf16 products).
 
     Returns
     -------
@@ -1102,7 +1104,8 @@ def SimpleRNN(
     return_state : bool
         Called on arrays, return ``[output, *final states]`` (Keras's return_state).
     **options
-        Any other `fusedrnn.RNN` argument (nonlinearity or activation, num_layers, bidirectional, ...).
+        Any other `fusedrnn.RNN` argument (nonlinearity or activation, num_layers, bidirectional, ...;
+        ``compute_dtype="bfloat16"`` trains with bf16 products).
 
     Returns
     -------

@@ -1,0 +1,352 @@
+"""bf16 mixed precision (``compute_dtype="bfloat16"``): every product's operands rounded to bf16, float32
+sums, everything else float32. The kernels follow the NumPy model of the scheme
+(`fusedrnn.reference.reduced_product("bf16")`, forward and backward) much more closely than they follow
+float32, for every cell and option; their gradients stay within 2e-2 of float32's on the benchmark grid;
+results are bitwise the same for any thread count (batch invariance: tests/test_batch_invariance.py); and
+the option is checked, kept, saved and refused where it does not apply."""
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fusedrnn as fr
+import fusedrnn.nn
+from fusedrnn import reference as ref
+
+pytestmark = pytest.mark.usefixtures("isa")
+
+BF16 = ref.reduced_product("bf16")
+
+# kind, constructor, the reference's forward and backward, its extra options
+CELLS = {
+    "lstm": (fr.LSTM, ref.lstm, ref.lstm_backward),
+    "gru": (fr.GRU, ref.gru, ref.gru_backward),
+    "gru_reset_before": (lambda *a, **o: fr.GRU(*a, reset_after=False, **o), ref.gru, ref.gru_backward),
+    "rnn": (fr.RNN, ref.rnn, ref.rnn_backward),
+}
+
+
+def relative_error(got, want):
+    """||got - want|| / ||want|| (Frobenius), 0 for two zero arrays."""
+    norm = np.linalg.norm(np.asarray(want, np.float64))
+    diff = np.linalg.norm(np.asarray(got, np.float64) - want)
+    return diff / norm if norm > 0 else diff
+
+
+def make_layer(cell, C, H, **options):
+    return CELLS[cell][0](C, H, compute_dtype="bfloat16", **options)
+
+
+def train_step(layer, x, hx, dy, dhx, lengths=None):
+    """y, final states, dx, initial-state gradients and parameter gradients of one training step."""
+    layer.train()
+    layer.zero_grad()
+    if isinstance(layer, fr.LSTM):
+        y, states = layer(x, hx, lengths=lengths)
+        dx, dstates = layer.backward(dy, dhx)
+        states, dstates = list(states), list(dstates)
+    else:
+        y, h_n = layer(x, None if hx is None else hx[0], lengths=lengths)
+        dx, dh0 = layer.backward(dy, None if dhx is None else dhx[0])
+        states, dstates = [h_n], [dh0]
+    grads = {name: g.copy() for name, g in layer.grads.items()}
+    return [y, *states, dx, *dstates], grads
+
+
+def reference_step(cell, layer, x, hx, dy, dhx, lengths=None, product=BF16):
+    """The same step by the NumPy reference with the layer's parameters and dropout masks."""
+    _, forward, backward = CELLS[cell]
+    params = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
+    masks = layer.dropout_masks
+    rec = layer.recurrent_dropout_masks
+    common = dict(
+        num_layers=layer.num_layers,
+        bidirectional=layer.bidirectional,
+        lengths=lengths,
+        dropout_masks=None if masks is None else masks.astype(np.float64),
+        recurrent_masks=None if rec is None else rec.astype(np.float64),
+        product=product,
+    )
+    x64 = x.astype(np.float64)
+    hx64 = None if hx is None else tuple(h.astype(np.float64) for h in hx)
+    dhx64 = None if dhx is None else tuple(d.astype(np.float64) for d in dhx)
+    dy64 = dy.astype(np.float64)
+    if cell == "lstm":
+        y, states, cache = forward(
+            x64,
+            params,
+            hx64,
+            activation=layer.activation,
+            recurrent_activation=layer.recurrent_activation,
+            **common,
+        )
+        dx, dstates, grads = backward(cache, dy64, dhx64)
+        return [y, *states, dx, *dstates], grads
+    if cell == "rnn":
+        common["nonlinearity"] = layer.nonlinearity
+    else:
+        common.update(
+            reset_after=layer.reset_after,
+            activation=layer.activation,
+            recurrent_activation=layer.recurrent_activation,
+        )
+    y, h_n, cache = forward(x64, params, None if hx64 is None else hx64[0], **common)
+    dx, dh0, grads = backward(cache, dy64, None if dhx64 is None else dhx64[0])
+    return [y, h_n, dx, dh0], grads
+
+
+def random_step_inputs(rng, layer, T, N):
+    D, L = 1 + layer.bidirectional, layer.num_layers
+    S = getattr(layer, "proj_size", 0) or layer.hidden_size
+    x = rng.standard_normal((T, N, layer.input_size)).astype(np.float32)
+    hx = (rng.standard_normal((L * D, N, S)).astype(np.float32),)
+    dhx = (rng.standard_normal((L * D, N, S)).astype(np.float32),)
+    if isinstance(layer, fr.LSTM):
+        hx += (rng.standard_normal((L * D, N, layer.hidden_size)).astype(np.float32),)
+        dhx += (rng.standard_normal((L * D, N, layer.hidden_size)).astype(np.float32),)
+    width = D * S if layer.merge_mode == "concat" else S
+    dy = rng.standard_normal((T, N, width)).astype(np.float32)
+    return x, hx, dy, dhx
+
+
+def assert_follows_the_bf16_model(cell, layer, x, hx, dy, dhx, lengths=None):
+    """The kernels' results against the bf16 model (close) and against exact products (much further):
+    so the test fails if the kernels skip the rounding, or round something the model does not."""
+    outputs, grads = train_step(layer, x, hx, dy, dhx, lengths)
+    model_outputs, model_grads = reference_step(cell, layer, x, hx, dy, dhx, lengths)
+    exact_outputs, exact_grads = reference_step(cell, layer, x, hx, dy, dhx, lengths, product=None)
+    names = [f"output {i}" for i in range(len(outputs))] + list(grads)
+    got = outputs + list(grads.values())
+    model = model_outputs + [model_grads[name] for name in grads]
+    exact = exact_outputs + [exact_grads[name] for name in grads]
+    for name, g, m, e in zip(names, got, model, exact, strict=True):
+        to_model, to_exact = relative_error(g, m), relative_error(g, e)
+        # float32 sums in the kernels, float64 in the model: a value that differs in its last bits can
+        # round to the neighbouring bf16 at a later product, hence a tolerance rather than equality.
+        assert to_model < 2e-3, f"{name}: {to_model:.2e} from the bf16 model"
+        if relative_error(m, e) > 1e-3:  # a quantity the rounding visibly changes
+            assert to_model < 0.25 * to_exact, f"{name}: {to_model:.2e} from the model, {to_exact:.2e} exact"
+    return outputs, grads
+
+
+OPTION_CASES = {
+    "plain": {},
+    "bidirectional-2l": {"num_layers": 2, "bidirectional": True},
+    "dropouts": {"num_layers": 2, "dropout": 0.3, "recurrent_dropout": 0.3},
+    "no-bias-bi-dropout": {"bias": False, "bidirectional": True, "recurrent_dropout": 0.2},
+}
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("case", sorted(OPTION_CASES))
+def test_training_step_follows_the_bf16_model(rng, cell, case):
+    layer = make_layer(cell, 11, 21, seed=5, **OPTION_CASES[case])
+    x, hx, dy, dhx = random_step_inputs(rng, layer, 7, 5)
+    assert_follows_the_bf16_model(cell, layer, x, hx, dy, dhx)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_lengths_and_no_initial_state_follow_the_bf16_model(rng, cell):
+    layer = make_layer(cell, 6, 19, seed=2, num_layers=2, bidirectional=True)
+    x, _, dy, _ = random_step_inputs(rng, layer, 6, 4)
+    assert_follows_the_bf16_model(cell, layer, x, None, dy, None, lengths=np.array([6, 2, 5, 1]))
+
+
+@pytest.mark.parametrize(
+    "options", [{"proj_size": 7}, {"proj_size": 5, "num_layers": 2, "bidirectional": True}]
+)
+def test_projection_follows_the_bf16_model(rng, options):
+    layer = make_layer("lstm", 9, 23, seed=1, **options)
+    x, hx, dy, dhx = random_step_inputs(rng, layer, 6, 3)
+    assert_follows_the_bf16_model("lstm", layer, x, hx, dy, dhx)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_fused_input_projection_follows_the_bf16_model(rng, cell):
+    # Small inputs are folded into the step's product ([h | x] x [W_hh; W_ih]): x is rounded there too.
+    saved = fr._core._fuse_input_max_features()
+    fr._core._set_fuse_input_max_features(64)
+    try:
+        layer = make_layer(cell, 3, 17, seed=3)
+        x, hx, dy, dhx = random_step_inputs(rng, layer, 8, 5)
+        assert_follows_the_bf16_model(cell, layer, x, hx, dy, dhx)
+    finally:
+        fr._core._set_fuse_input_max_features(saved)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cell=st.sampled_from(sorted(CELLS)),
+    T=st.integers(1, 5),
+    N=st.integers(1, 9),
+    C=st.sampled_from([1, 4, 33]),
+    H=st.sampled_from([3, 16, 37]),
+    layers=st.sampled_from([1, 2]),
+    bidirectional=st.booleans(),
+    activation=st.sampled_from(["tanh", "sigmoid", "relu"]),
+    seed=st.integers(0, 2**16),
+)
+def test_hypothesis_sweep_follows_the_bf16_model(cell, T, N, C, H, layers, bidirectional, activation, seed):
+    options = dict(num_layers=layers, bidirectional=bidirectional, seed=seed)
+    if cell == "rnn":
+        options["nonlinearity"] = activation
+    else:
+        options["activation"] = activation
+    layer = make_layer(cell, C, H, **options)
+    rng = np.random.default_rng(seed)
+    x, hx, dy, dhx = random_step_inputs(rng, layer, T, N)
+    outputs, grads = train_step(layer, x, hx, dy, dhx)
+    model_outputs, model_grads = reference_step(cell, layer, x, hx, dy, dhx)
+    for got, want in zip(
+        outputs + list(grads.values()), model_outputs + [model_grads[n] for n in grads], strict=True
+    ):
+        # relu grows values without bound over steps and layers: a relative bound per array
+        assert relative_error(got, want) < 5e-3
+
+
+def test_eval_forward_equals_the_training_forward_and_rounds(rng):
+    layer = make_layer("lstm", 12, 40, seed=0, num_layers=2)
+    x = rng.standard_normal((9, 6, 12)).astype(np.float32)
+    y_train, _ = layer.train()(x)
+    y_eval, _ = layer.eval()(x)
+    np.testing.assert_array_equal(y_train, y_eval)
+    exact = fr.LSTM(12, 40, seed=0, num_layers=2).eval()
+    assert not np.array_equal(exact(x)[0], y_eval)
+    # a step at a time (streaming) is the whole sequence's first step
+    h_t, _ = layer.step(x[0])
+    np.testing.assert_array_equal(h_t, y_eval[0])
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("T,N,C,H", [(5, 5, 7, 37), (4, 33, 20, 70), (3, 40, 3, 9), (3, 2, 5, 130)])
+def test_results_identical_for_any_thread_count(rng, cell, T, N, C, H, every_thread_runs):
+    layer = make_layer(cell, C, H, seed=7, num_layers=2, bidirectional=True, recurrent_dropout=0.2)
+    x, hx, dy, dhx = random_step_inputs(rng, layer, T, N)
+    results = []
+    for threads in (1, 2, 3):
+        fr.set_num_threads(threads)
+        layer._rng = np.random.default_rng(1)  # the same dropout masks every time
+        outputs, grads = train_step(layer, x, hx, dy, dhx)
+        results.append(outputs + list(grads.values()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+GRID = {  # benchmarks/ grid shapes (T, N, C, H); the larger ones are slow on the emulation
+    "keras-seed": (3, 1, 1, 50),
+    "energy": (33, 32, 1, 64),
+    "mnist-row": (28, 128, 28, 128),
+    "char-lstm": (100, 64, 128, 256),
+}
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("shape", sorted(GRID))
+def test_gradients_within_2e_2_of_float32_on_the_grid(cell, shape):
+    T, N, C, H = GRID[shape]
+    rng = np.random.default_rng(0)
+    fp32 = CELLS[cell][0](C, H, seed=0)
+    bf16 = CELLS[cell][0](C, H, seed=0, compute_dtype="bfloat16")
+    x = rng.standard_normal((T, N, C)).astype(np.float32)
+    dy = rng.standard_normal((T, N, H)).astype(np.float32)
+    want_outputs, want = train_step(fp32, x, None, dy, None)
+    got_outputs, got = train_step(bf16, x, None, dy, None)
+    for name in want:
+        assert relative_error(got[name], want[name]) < 2e-2, name
+    assert relative_error(got_outputs[0], want_outputs[0]) < 2e-2  # y
+    assert any(not np.array_equal(got[name], want[name]) for name in want)
+
+
+# -- the option: checks, attribute, saving, refusals ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value,canonical",
+    [("bfloat16", "bfloat16"), ("bf16", "bfloat16"), ("float32", "float32"), ("fp32", "float32")],
+)
+def test_compute_dtype_names_and_aliases(value, canonical):
+    layer = fr.GRU(3, 4, compute_dtype=value)
+    assert layer.compute_dtype == canonical
+    assert ("compute_dtype='bfloat16'" in repr(layer)) == (canonical == "bfloat16")
+    with pytest.raises(AttributeError):
+        layer.compute_dtype = "float32"
+
+
+@pytest.mark.parametrize("value", ["float16", "BF16", None, np.float32, 16])
+def test_unknown_compute_dtype_is_refused(value):
+    with pytest.raises(ValueError, match="compute_dtype: expected 'float32' or 'bfloat16'"):
+        fr.LSTM(3, 4, compute_dtype=value)
+    with pytest.raises(ValueError, match="compute_dtype"):
+        fr.functional.rnn(np.zeros((2, 1, 3)), fr.RNN(3, 4).state_dict(), compute_dtype=value)
+
+
+def test_refused_combinations_name_the_argument():
+    with pytest.raises(ValueError, match="compute_dtype: 'bfloat16' needs dtype float32"):
+        fr.LSTM(3, 4, dtype=np.float64, compute_dtype="bfloat16")
+    with pytest.raises(ValueError, match="compute_dtype: 'bfloat16' is not supported with layer_norm=True"):
+        fr.LSTM(3, 4, layer_norm=True, compute_dtype="bfloat16")
+    with pytest.raises(ValueError, match="compute_dtype: 'bfloat16' needs dtype float32"):
+        fr.functional.lstm(
+            np.zeros((2, 1, 3)), fr.LSTM(3, 4, dtype=np.float64).state_dict(), compute_dtype="bfloat16"
+        )
+    with pytest.raises(ValueError, match="compute_dtype: 'bfloat16' is not supported with layer_norm=True"):
+        fr.functional.lstm(
+            np.zeros((2, 1, 3), np.float32),
+            fr.LSTM(3, 4, layer_norm=True).state_dict(),
+            layer_norm=True,
+            compute_dtype="bfloat16",
+        )
+    with pytest.raises(ValueError, match="format: .*compute_dtype='float32'"):
+        fr.LSTM(3, 4, compute_dtype="bfloat16").quantized("bf16")
+    with pytest.raises(ValueError, match="compute_dtype"):
+        fr._core.Plan("lstm", 3, 4, 1, False, True, "float32", weight_format="bf16", compute_dtype="bfloat16")
+    with pytest.raises(ValueError, match="compute_dtype"):
+        fr._core.Plan("lstm", 3, 4, 1, False, True, "float64", compute_dtype="bfloat16")
+
+
+def test_functional_matches_the_layer(rng):
+    layer = make_layer("lstm", 5, 12, seed=4, num_layers=2)
+    x, hx, dy, dhx = random_step_inputs(rng, layer, 6, 3)
+    outputs, grads = train_step(layer, x, hx, dy, dhx)
+    y, states, cache = fr.functional.lstm(
+        x, layer.state_dict(), hx, num_layers=2, training=True, compute_dtype="bf16"
+    )
+    dx, dstates, fgrads = fr.functional.lstm_backward(cache, dy, dhx)
+    for a, b in zip(outputs, [y, *states, dx, *dstates], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], fgrads[name])
+
+
+def test_kept_by_pickle_save_and_load(tmp_path, rng):
+    layer = make_layer("gru", 4, 9, seed=3, bidirectional=True)
+    x = rng.standard_normal((5, 2, 4)).astype(np.float32)
+    y, _ = layer.eval()(x)
+    for copy in (
+        pickle.loads(pickle.dumps(layer)),
+        fr.load(fr.save(layer, tmp_path / "gru.npz") or tmp_path / "gru.npz"),
+    ):
+        assert copy.compute_dtype == "bfloat16"
+        np.testing.assert_array_equal(copy.eval()(x)[0], y)
+
+
+def test_cpu_info_names_the_bf16_compute_path():
+    assert fr.cpu_info()["bf16_compute"].startswith("emulated")
+
+
+def test_fr_nn_layers_take_compute_dtype(tmp_path, rng):
+    model = fr.nn.Sequential([fr.nn.LSTM(8, compute_dtype="bfloat16"), fr.nn.Dense(1)])
+    x = rng.standard_normal((16, 5, 3)).astype(np.float32)
+    target = rng.standard_normal((16, 1)).astype(np.float32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, target, epochs=1, batch_size=8, verbose=0)
+    assert model.layers[0].layer.compute_dtype == "bfloat16"
+    path = tmp_path / "model.npz"
+    model.save(path)
+    again = fr.nn.load_model(path)
+    assert again.layers[0].layer.compute_dtype == "bfloat16"
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
