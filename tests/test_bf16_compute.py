@@ -350,3 +350,42 @@ def test_fr_nn_layers_take_compute_dtype(tmp_path, rng):
     again = fr.nn.load_model(path)
     assert again.layers[0].layer.compute_dtype == "bfloat16"
     np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_fr_nn_layers_take_keras_mixed_bfloat16_policy(rng):
+    # Keras's habit: LSTM(8, dtype="mixed_bfloat16") is bf16 compute over float32 variables.
+    layer = fr.nn.LSTM(8, dtype="mixed_bfloat16")
+    model = fr.nn.Sequential([layer, fr.nn.Dense(1)])
+    x = rng.standard_normal((4, 5, 3)).astype(np.float32)
+    model.predict(x, verbose=0)
+    assert layer.layer.compute_dtype == "bfloat16" and layer.layer.dtype == np.float32
+    with pytest.raises(ValueError, match="compute_dtype: 'float32' contradicts dtype='mixed_bfloat16'"):
+        fr.nn.LSTM(8, dtype="mixed_bfloat16", compute_dtype="float32")
+    with pytest.raises(ValueError, match="dtype: expected float32, float64 or Keras's 'mixed_bfloat16'"):
+        fr.nn.GRU(8, dtype="mixed_float16")
+
+
+# Keras 3's torch backend converts with np.array(x) on tensors whose __array__ lacks copy=: its warning.
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+def test_from_keras_carries_the_mixed_bfloat16_policy(rng):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x = rng.standard_normal((3, 6, 2)).astype(np.float32)
+    mixed = keras.layers.LSTM(5, dtype="mixed_bfloat16", return_sequences=True)
+    want = keras.ops.convert_to_numpy(keras.ops.cast(mixed(x), "float32"))
+    layer = fr.from_keras(mixed)
+    assert layer.compute_dtype == "bfloat16"
+    y, _ = layer.eval()(x)
+    # Keras runs every step in bf16, fusedrnn only the products' operands: bf16-sized differences.
+    np.testing.assert_allclose(y, want, rtol=0, atol=3e-2 * np.abs(want).max())
+    with pytest.raises(ValueError, match="dtype: keras_layer computes in bfloat16"):
+        fr.from_keras(mixed, dtype=np.float64)
+    half = keras.layers.GRU(5, dtype="mixed_float16")
+    half.build((None, 6, 2))
+    with pytest.warns(UserWarning, match="computes in float16"):
+        assert fr.from_keras(half).compute_dtype == "float32"
+    plain = keras.layers.SimpleRNN(5)
+    plain.build((None, 6, 2))
+    assert fr.from_keras(plain).compute_dtype == "float32"

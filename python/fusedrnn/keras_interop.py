@@ -70,6 +70,31 @@ def _direction_params(keras_layer: Any, cell: str, suffix: str) -> tuple[dict[st
     return params, kernel.shape[0], H
 
 
+def _compute_dtype_of(keras_layer: Any, dtype: DTypeLike) -> str:
+    """The compute_dtype carrying a Keras layer's mixed-precision policy: "bfloat16" under
+    ``mixed_bfloat16`` (Keras computes in bf16 with float32 variables; fusedrnn rounds its products'
+    operands to bf16, every other step stays float32), else "float32" (float16 policies warn: fusedrnn
+    has no float16 arithmetic and computes in float32)."""
+    compute = str(getattr(keras_layer, "compute_dtype", "float32"))
+    if compute == "bfloat16":
+        if np.dtype(dtype) != np.float32:
+            policy = getattr(getattr(keras_layer, "dtype_policy", None), "name", compute)
+            raise ValueError(
+                f"dtype: keras_layer computes in bfloat16 (policy {policy!r}), which fusedrnn runs as "
+                f"compute_dtype='bfloat16' over float32 parameters; got dtype={np.dtype(dtype)}"
+            )
+        return "bfloat16"
+    if compute == "float16":
+        warnings.warn(
+            "keras_layer computes in float16 (a mixed_float16 policy); fusedrnn has no float16 arithmetic "
+            "and computes in float32, so its results are the more precise ones and differ by float16's "
+            "rounding",
+            UserWarning,
+            stacklevel=3,
+        )
+    return "float32"
+
+
 def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
     """A fusedrnn layer computing what a Keras recurrent layer computes, batch-first; given a Keras
     ``Sequential`` model, an fr.nn Sequential computing what the model computes, and given a
@@ -93,7 +118,8 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
     -------
     LSTM, GRU or RNN (fusedrnn.nn.Sequential or fusedrnn.nn.Model for a model)
         With ``batch_first=True`` and the Keras layer's weights, activations, bias use, recurrent
-        dropout and merge mode.
+        dropout and merge mode; a layer under Keras's ``mixed_bfloat16`` policy gets
+        ``compute_dtype="bfloat16"``.
 
     Raises
     ------
@@ -101,12 +127,13 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
         keras_layer is not one of the layers above.
     ValueError
         keras_layer is not built, has go_backwards=True, an activation or a merge_mode fusedrnn does not
-        run.
+        run; or computes in bfloat16 and dtype is not float32.
 
     Warns
     -----
     UserWarning
-        keras_layer has input dropout, which is not carried over (inference is unaffected).
+        keras_layer has input dropout, which is not carried over (inference is unaffected), or computes
+        in float16 (fusedrnn computes in float32).
 
     Examples
     --------
@@ -158,6 +185,7 @@ def from_keras(keras_layer: Any, dtype: DTypeLike = np.float32) -> Any:
         bidirectional=wrapper is not None,
         dtype=dtype,
         merge_mode=wrapper.merge_mode if wrapper is not None else "concat",
+        compute_dtype=_compute_dtype_of(first, dtype),
     )
     # The options a Keras layer has too, by the option record: each read from its Keras attribute.
     for name, option in _options.OPTIONS[layer_class.__name__].items():

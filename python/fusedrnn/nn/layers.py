@@ -658,8 +658,20 @@ class Recurrent(Layer):
         self.cell_class, self.units = cell_class, size(units, "units", "hidden_size")
         self.return_sequences = flag(return_sequences, "return_sequences")
         self.return_state = flag(return_state, "return_state")
+        if options.get("dtype") == "mixed_bfloat16":  # Keras's mixed-precision policy, by its name
+            if options.get("compute_dtype", "bfloat16") not in ("bfloat16", "bf16"):
+                raise ValueError(
+                    f"compute_dtype: {options['compute_dtype']!r} contradicts dtype='mixed_bfloat16' "
+                    "(bf16 products over float32 parameters)"
+                )
+            options["dtype"], options["compute_dtype"] = "float32", "bfloat16"
         if "dtype" in options:  # saved by name
-            options["dtype"] = np.dtype(options["dtype"]).name
+            try:
+                options["dtype"] = np.dtype(options["dtype"]).name
+            except TypeError:
+                raise ValueError(
+                    f"dtype: expected float32, float64 or Keras's 'mixed_bfloat16', got {options['dtype']!r}"
+                ) from None
         self.options = options
         self._keras_arguments(input_shape, input_dim, name)
 
