@@ -599,7 +599,6 @@ TAMPERED = [
     ("compute_dtype float16", {"compute_dtype": "float16"}, "compute_dtype: expected"),
     ("compute_dtype an object", {"compute_dtype": object()}, "compute_dtype: expected"),
     ("compute_dtype float64", {"compute_dtype": "bfloat16", "dtype": "float64"}, "needs dtype float32"),
-    ("compute_dtype layer_norm", {"compute_dtype": "bf16", "layer_norm": True}, "layer_norm=True"),
     (
         "compute_dtype int8",
         {"compute_dtype": "bfloat16", "_weight_format": "int8", "training": False, "grads": {}},

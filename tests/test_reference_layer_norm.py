@@ -33,8 +33,8 @@ def layer_norm_params(rng, C, H, num_layers=1, bidirectional=False, bias=True, p
     return params
 
 
-def by_hand(x, h0, c0, p, s="_l0"):
-    """One forward layer, written straight from the equations."""
+def by_hand(x, h0, c0, p, s="_l0", product=lambda a, w: a @ w.T):
+    """One forward layer, written straight from the equations (each a @ w.T computed by `product`)."""
 
     def ln(v, gain, bias=0.0):
         return gain * (v - v.mean(1, keepdims=True)) / np.sqrt(v.var(1, keepdims=True) + 1e-5) + bias
@@ -45,8 +45,8 @@ def by_hand(x, h0, c0, p, s="_l0"):
     H = c0.shape[1]
     h, c, ys = h0, c0, []
     for x_t in x:
-        z = ln(x_t @ p["weight_ih" + s].T, p["layernorm_ih_weight" + s])
-        z = z + ln(h @ p["weight_hh" + s].T, p["layernorm_hh_weight" + s])
+        z = ln(product(x_t, p["weight_ih" + s]), p["layernorm_ih_weight" + s])
+        z = z + ln(product(h, p["weight_hh" + s]), p["layernorm_hh_weight" + s])
         z = z + p["bias_ih" + s] + p["bias_hh" + s]
         i, f, g, o = (
             sigmoid(z[:, :H]),
@@ -71,6 +71,34 @@ def test_forward_is_the_equations():
     np.testing.assert_allclose(y, y_hand, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(h_n[0], h_hand, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(c_n[0], c_hand, rtol=1e-12, atol=1e-14)
+
+
+def test_bf16_products_forward_is_the_equations_and_the_backward_rounds_every_product():
+    # compute_dtype="bfloat16"'s model: the forward's two products take rounded operands, the norms do
+    # not; the backward computes its four products per step (dx, dW_ih, dW_hh, dh) by the same function.
+    rng = np.random.default_rng(4)
+    T, N, C, H = 4, 3, 5, 16
+    p = layer_norm_params(rng, C, H)
+    x = rng.standard_normal((T, N, C))
+    h0, c0 = rng.standard_normal((2, 1, N, H))
+    bf16 = ref.reduced_product("bf16")
+    calls = []
+
+    def product(a, w):
+        calls.append((a.shape, w.shape))
+        return bf16(a, w)
+
+    y, (h_n, c_n), cache = ref.lstm(x, p, (h0, c0), layer_norm=True, product=product)
+    y_hand, h_hand, c_hand = by_hand(x, h0[0], c0[0], p, product=bf16)
+    np.testing.assert_allclose(y, y_hand, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(c_n[0], c_hand, rtol=1e-12, atol=1e-14)
+    assert np.abs(y - by_hand(x, h0[0], c0[0], p)[0]).max() > 1e-4  # the rounding shows
+    assert len(calls) == 2 * T
+    ref.lstm_backward(cache, rng.standard_normal(y.shape))
+    assert len(calls) == 2 * T + 4 * T
+    assert sorted(calls[2 * T : 2 * T + 4]) == sorted(
+        [((N, 4 * H), (C, 4 * H)), ((4 * H, N), (C, N)), ((4 * H, N), (H, N)), ((N, 4 * H), (H, 4 * H))]
+    )
 
 
 def test_plain_parameters_with_unit_gains_differ_from_the_plain_lstm():

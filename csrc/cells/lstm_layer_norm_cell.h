@@ -18,6 +18,12 @@
 // on the thread count, which breaks the thread-count invariance, so it was not an option. Most layers
 // split the rows instead (layer_norm_split_rows, measured there): a thread owns whole row panels,
 // computes every unit of them and has every row statistic locally, with no barrier per step at all.
+//
+// bf16 mixed precision (LayerConfig::bf16_products) rounds the operands of every product where they are
+// packed, as the shared loops do (gemm/bf16_operand.h): W_ih, W_hh, x and h_{t-1} (after the recurrent
+// mask) in the forward; W_hh and dGh in the backward's step, and the deferred products' operands. The
+// norms' statistics, gains and biases and every pointwise step stay float32: a norm reads its product's
+// float32 sums, so only the operands carry bf16's error into it.
 #pragma once
 
 #include <algorithm>
@@ -263,6 +269,9 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
   const std::int64_t tile_ld = G * nr;
   const std::int64_t group = step.blocks_per_call(G, kernel.mr);
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
+  // bf16 products: the products' operands (x, h_{t-1} after the mask, the packed weights) are rounded
+  // where they are packed; the norms, gates and states are float32 as in the plain LSTM.
+  const bool round = cfg.bf16_products;
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -278,7 +287,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
       if (!by_rows) barrier(ctx);
     };
     pack_rows_to_panels(h0, H, rows.begin, rows.end - rows.begin, 0, H, K, mr, ws.h_packed, io.recurrent_mask,
-                        H);
+                        H, round);
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
     }
@@ -298,7 +307,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
-                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld),
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round),
                   MatrixView<T>{nullptr, 0, 0}, gx_row(t_lo, 0), io.training ? W : GH, false, gemm_scratch,
                   packed.w_ih);
         barrier(ctx);
@@ -335,7 +344,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         Cell::forward_row(H, cfg.activation, cfg.recurrent_activation, io.layer_norm, gx_row(t, n),
                           ws.gh + n * GH, b_ih, b_hh, c, row, h);
         if (io.training) std::copy(c, c + H, io.saved + (t * N + n) * H);
-        pack_rows_to_panels(y_t, cfg.y_ld, n, 1, 0, H, K, mr, h_write, io.recurrent_mask, H);
+        pack_rows_to_panels(y_t, cfg.y_ld, n, 1, 0, H, K, mr, h_write, io.recurrent_mask, H, round);
       }
       if (by_rows) {
         const bool boundary_ahead = (s / chunk_steps + 1) * chunk_steps < T_;
@@ -467,6 +476,9 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
   const std::int64_t group = step.blocks_per_call(1, kernel.mr);
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
+  // bf16 products: the step's operands (packed W_hh and dGh) are rounded as they are packed, and
+  // deferred_products rounds its own; dz, the norms' derivatives and the parameter sums stay float32.
+  const bool round = cfg.bf16_products;
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -486,8 +498,10 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     T* const dz = row_scratch + 2 * H;      // [4H] dL/dz of the row
     T* const d_norm = row_scratch + 6 * H;  // [H] dL/dLN_c(c_t) of the row
     const Range pack_blocks = split_range(unit_blocks, ctx);
-    for (std::int64_t b = pack_blocks.begin; b < pack_blocks.end; ++b)
+    for (std::int64_t b = pack_blocks.begin; b < pack_blocks.end; ++b) {
       pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
+      if (round) round_to_bf16(ws.w_packed + b * GH * nr, GH * nr);  // a block's panel is contiguous
+    }
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
     }
@@ -535,7 +549,8 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
                            c_prev, io.dc0 + n * H, dz, ws.dgates_x + e * GH, ws.dgates_h + e * GH, d_norm,
                            row_scratch);
         add_parameter_sums(H, dz, d_norm, row, ws.panel_sums + (n / mr) * sums_width);
-        pack_rows_to_panels(ws.dgates_h + t * N * GH, GH, n, 1, 0, GH, GH, mr, dg_write);
+        pack_rows_to_panels(ws.dgates_h + t * N * GH, GH, n, 1, 0, GH, GH, mr, dg_write,
+                            static_cast<const T*>(nullptr), 0, round);
       }
       if (by_rows) {
         if (io.interrupt != nullptr && io.interrupt->poll_now()) break;

@@ -80,9 +80,6 @@ void StackConfig::validate() const {
         "compute_dtype: 'bfloat16' is a training option of float32 layers; a quantized layer's products "
         "already use its weight format");
   }
-  if (bf16_products && kind == CellKind::lstm_layer_norm) {
-    throw std::invalid_argument("compute_dtype: 'bfloat16' is not supported with layer_norm=True");
-  }
   if (proj_size > 0 && kind != CellKind::lstm) {
     throw std::invalid_argument(kind == CellKind::lstm_layer_norm
                                     ? "proj_size: not supported with layer_norm=True"

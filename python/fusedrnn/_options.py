@@ -187,11 +187,6 @@ def _check_together(options: Mapping[str, Any], where: str) -> None:
             _validation.compute_dtype_with("bfloat16", np.dtype(options["dtype"]))
         except ValueError as err:
             raise ValueError(f"{where}{err}") from None
-        if options.get("layer_norm"):
-            raise ValueError(
-                f"{where}compute_dtype: 'bfloat16' is not supported with layer_norm=True (its own kernels "
-                "compute in float32)"
-            )
     if options.get("layer_norm") and options.get("proj_size"):
         raise ValueError(
             f"{where}layer_norm: the layer-normalised LSTM has no projection: proj_size must be 0 with "

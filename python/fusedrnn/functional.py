@@ -414,7 +414,7 @@ def lstm(
     compute_dtype : {"float32", "bfloat16"}
         "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
         product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
-        only; not with layer_norm=True).
+        only).
     layer_norm : bool
         The layer-normalised LSTM (`fusedrnn.LSTM`'s ``layer_norm``): params then also hold, per layer and
         direction, ``layernorm_ih_weight_l0`` and ``layernorm_hh_weight_l0`` [4*H],
@@ -576,7 +576,7 @@ def gru(
     compute_dtype : {"float32", "bfloat16"}
         "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
         product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
-        only; not with layer_norm=True).
+        only).
 
     Returns
     -------
@@ -718,7 +718,7 @@ def rnn(
     compute_dtype : {"float32", "bfloat16"}
         "bfloat16" (alias "bf16"): mixed-precision training, as the layers' ``compute_dtype``: every
         product's operands rounded to bfloat16, float32 sums, everything else float32 (dtype float32
-        only; not with layer_norm=True).
+        only).
 
     Returns
     -------

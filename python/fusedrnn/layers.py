@@ -142,13 +142,15 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
             "bfloat16" (alias "bf16"; "fp32" for "float32"): mixed-precision training. The operands of
             every product (x, h_{t-1}, the weights, and in the backward the gate gradients, dh, x and h)
             are rounded to bfloat16, to nearest even, and the products summed in float32; the gates, the
-            cell state, every pointwise step, y, the states, the parameters and their gradients stay
-            float32. Forward and backward, training and eval, every option but the ones below; results
-            stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
-            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
-            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
-            layer_norm=True); ONNX export writes the float32 model.
+            cell state, every pointwise step (with layer_norm=True the norms' statistics, gains and
+            biases too), y, the states, the parameters and their gradients stay float32. Forward and
+            backward, training and eval, every option but the ones below; results stay bitwise the same
+            for any thread count and batch. Gradients come within a few 1e-3 of float32's (relative, per
+            parameter, on the benchmark grid; with layer_norm=True, whose steps amplify any rounding,
+            within 2e-2 on short sequences only: docs/maths.md). This build emulates it on every CPU
+            (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
+            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes the
+            float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -378,8 +380,8 @@ class GRU(RecurrentLayer[FloatArray]):
             stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
             float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
             CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
-            layer_norm=True); ONNX export writes the float32 model.
+            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes
+            the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -576,8 +578,8 @@ class RNN(RecurrentLayer[FloatArray]):
             stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
             float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
             CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized` (nor the LSTM's
-            layer_norm=True); ONNX export writes the float32 model.
+            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes
+            the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
