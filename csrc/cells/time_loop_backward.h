@@ -113,9 +113,9 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
   if (dgx_all == dgh_all) {
     // One dG for both weight gradients (LSTM, RNN): each block of dG^T is packed once for dW_ih and
     // dW_hh, so dW_ih is summed as dW_hh is, the steps after the first, then the first step's term.
-    // Packing dG^T (a strided pass over all of dG) still takes 5.4 % of an LSTM mnist-row training
-    // step, twice that when each product packed its own (perf, Zen 3, one thread); the step's
-    // instructions fell 2.2 % (mnist-row) and 2.5 % (energy) under callgrind.
+    // Packing dG^T (a strided pass over all of dG) took 10.7 % of an LSTM mnist-row training step when
+    // each product packed its own, 5.4 % once (perf, Zen 3, one thread); the step's instructions fell
+    // 2.2 % (mnist-row) and 2.5 % (energy) under callgrind.
     const SharedAOutput<T> later[] = {
         {MatrixView<T>::row_major(io.x + dg_t0 * N * cfg.x_ld, cfg.x_ld), io.dw_ih, C, C},
         {h_later, io.dw_hh, S, S}};
