@@ -311,7 +311,9 @@ def test_functional_fresh_and_accumulated_grads(rng, cell, dtype):
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "T,N,C,H", [(6, 5, 7, 37), (4, 33, 20, 130), (3, 1, 5, 300), (5, 2, 3, 70), (4, 3, 9, 33)]
+    "T,N,C,H",
+    # (3, 4, 600, 3): the weight gradients split by columns, x's and h's side by side past one block of B
+    [(6, 5, 7, 37), (4, 33, 20, 130), (3, 1, 5, 300), (5, 2, 3, 70), (4, 3, 9, 33), (3, 4, 600, 3)],
 )
 def test_results_identical_for_any_thread_count(rng, cell, dtype, T, N, C, H, every_thread_runs):
     layer, x, hx, dy, dhx = make_case(

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "gemm/bf16_operand.h"
+#include "simd/prefetch.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 namespace {
@@ -21,14 +22,18 @@ constexpr std::int64_t kNC = 512;
 // Column p of A contiguous (the weight gradients' dG^T, a row of dG): each column is cut into runs of
 // MR for the panels. kMR a constant, so the copy of a full run is a few vector moves; with the run
 // length a variable it was a scalar loop, 6 % of an LSTM char-lstm training step on its own (perf, Zen
-// 3). kMR = 0: any mr (a run length the kernels do not use today).
+// 3). kMR = 0: any mr (a run length the kernels do not use today). The rows of dG lie a row of dG apart
+// (4 GH bytes), out of L2: fetching the run kAhead columns ahead halved this packing's time (6.0 % ->
+// 3.1 % of an LSTM mnist-row training step, perf cpu-clock, Zen 3, one thread).
 template <int kMR, class T>
 void pack_a_columns(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
                     int mr_any, T* dst) {
   const std::int64_t mr = kMR > 0 ? kMR : mr_any;
   const std::int64_t full = mc / mr, rest = mc - full * mr;
+  constexpr std::int64_t kAhead = 4;
   for (std::int64_t p = 0; p < kc; ++p) {
     const T* s = &a(i0, p0 + p);
+    if (p + kAhead < kc) prefetch_rows(&a(i0, p0 + p + kAhead), 0, 1, mc);
     T* d = dst + p * mr;
     for (std::int64_t q = 0; q < full; ++q) {
       for (std::int64_t r = 0; r < mr; ++r) d[q * kc * mr + r] = s[q * mr + r];
@@ -265,12 +270,80 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
   }
 }
 
-#define FUSEDRNN_INSTANTIATE(T)                                                                         \
-  template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                \
-  template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,     \
-                             MatrixView<T>, T*, std::int64_t, bool, T*, const T*);                      \
-  template std::int64_t packed_b_elements<T>(const Microkernel<T>&, std::int64_t, std::int64_t);        \
-  template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t, \
+template <class T>
+void gemm_part_shared_a(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t m,
+                        std::int64_t k, MatrixView<T> a, const SharedAOutput<T>* outputs, int count,
+                        bool accumulate, T* scratch) {
+  if (m <= 0) return;
+  const int mr = kernel.mr, nr = kernel.nr;
+  // The outputs side by side in one joint row of tiles, output q from joint column start[q] (a tile
+  // boundary): this thread's rectangle is whole tiles of that row, or whole rows of tiles, as gemm_part's.
+  std::int64_t start[kMaxSharedAOutputs + 1] = {0};
+  count = std::min(count, kMaxSharedAOutputs);
+  for (int q = 0; q < count; ++q) start[q + 1] = start[q] + (outputs[q].n + nr - 1) / nr * nr;
+  const std::int64_t row_tiles = (m + mr - 1) / mr, col_tiles = start[count] / nr;
+  std::int64_t i_begin = 0, i_end = m, j_begin = 0, j_end = start[count];
+  if (col_tiles >= row_tiles) {
+    const Range r = split_range(col_tiles, ctx);
+    j_begin = r.begin * nr;
+    j_end = r.end * nr;
+  } else {
+    const Range r = split_range(row_tiles, ctx);
+    i_begin = r.begin * mr;
+    i_end = std::min(m, r.end * mr);
+  }
+  if (i_begin >= i_end || j_begin >= j_end) return;
+
+  // Calls fn(output, its first column, columns) for each output's part of joint columns [lo, hi).
+  auto for_each_part = [&](std::int64_t lo, std::int64_t hi, auto&& fn) {
+    for (int q = 0; q < count; ++q) {
+      const std::int64_t first = std::max(lo, start[q]), last = std::min(hi, start[q] + outputs[q].n);
+      if (first < last) fn(outputs[q], first - start[q], last - first);
+    }
+  };
+  if (k <= 0) {
+    if (accumulate) return;
+    for_each_part(j_begin, j_end, [&](const SharedAOutput<T>& out, std::int64_t j0, std::int64_t cols) {
+      fill_zeros(out.c + i_begin * out.ldc + j0, out.ldc, i_end - i_begin, cols);
+    });
+    return;
+  }
+
+  T* a_packed = scratch;
+  T* b_scratch = a_packed + kMC * kKC;
+  T* tile = b_scratch + kKC * kNC;
+  // Blocks of NC joint columns (whole tiles, so the parts' packed panels fit the B scratch together).
+  for (std::int64_t jc = j_begin; jc < j_end; jc += kNC) {
+    const std::int64_t jc_end = std::min(jc + kNC, j_end);
+    for (std::int64_t pc = 0; pc < k; pc += kKC) {
+      const std::int64_t kc = std::min(kKC, k - pc);
+      T* b_next = b_scratch;
+      for_each_part(jc, jc_end, [&](const SharedAOutput<T>& out, std::int64_t j0, std::int64_t cols) {
+        pack_b(out.b, pc, kc, j0, cols, nr, b_next);
+        b_next += (cols + nr - 1) / nr * nr * kc;
+      });
+      for (std::int64_t ic = i_begin; ic < i_end; ic += kMC) {
+        const std::int64_t mc = std::min(kMC, i_end - ic);
+        pack_a(a, ic, mc, pc, kc, mr, a_packed);  // once for every output
+        const T* b_packed = b_scratch;
+        for_each_part(jc, jc_end, [&](const SharedAOutput<T>& out, std::int64_t j0, std::int64_t cols) {
+          macro_kernel(kernel, mc, cols, kc, a_packed, static_cast<const T*>(nullptr), 0, b_packed,
+                       out.c + ic * out.ldc + j0, out.ldc, accumulate || pc > 0, tile);
+          b_packed += (cols + nr - 1) / nr * nr * kc;
+        });
+      }
+    }
+  }
+}
+
+#define FUSEDRNN_INSTANTIATE(T)                                                                             \
+  template std::int64_t gemm_scratch_elements<T>(const Microkernel<T>&);                                    \
+  template void gemm_part<T>(const ThreadContext&, const Microkernel<T>&, GemmShape, MatrixView<T>,         \
+                             MatrixView<T>, T*, std::int64_t, bool, T*, const T*);                          \
+  template void gemm_part_shared_a<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t,            \
+                                      std::int64_t, MatrixView<T>, const SharedAOutput<T>*, int, bool, T*); \
+  template std::int64_t packed_b_elements<T>(const Microkernel<T>&, std::int64_t, std::int64_t);            \
+  template void pack_b_part<T>(const ThreadContext&, const Microkernel<T>&, std::int64_t, std::int64_t,     \
                                MatrixView<T>, T*);
 FUSEDRNN_INSTANTIATE(float)
 FUSEDRNN_INSTANTIATE(double)

@@ -48,6 +48,27 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
                MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, T* scratch,
                const T* b_prepacked = nullptr);
 
+// One output of a product that shares its A operand with others: C [m, n] (+)= A [m, k] * B [k, n].
+template <class T>
+struct SharedAOutput {
+  MatrixView<T> b;
+  T* c;
+  std::int64_t ldc;
+  std::int64_t n;
+};
+
+// This thread's share of several products with one A (the backward's dW_ih = dG^T x and dW_hh =
+// dG^T h_prev over the same dG): each block of A is packed once for all of them. The outputs' columns
+// are split between the threads as one row of tiles (each output starting on a tile), so each
+// element's arithmetic is that of gemm_part with the same A and k, whatever the thread count.
+// A is always packed. count <= kMaxSharedAOutputs. scratch: gemm_scratch_elements() elements owned by
+// this thread.
+constexpr int kMaxSharedAOutputs = 4;
+template <class T>
+void gemm_part_shared_a(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t m,
+                        std::int64_t k, MatrixView<T> a, const SharedAOutput<T>* outputs, int count,
+                        bool accumulate, T* scratch);
+
 // B [k, n] packed once for several GEMMs that share it (the input projection of every chunk of steps):
 // packed_b_elements() elements; each thread packs its share of the blocks, then a barrier is needed.
 template <class T>
