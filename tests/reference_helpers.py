@@ -48,3 +48,21 @@ def assert_grads_close(grads, want_grads, rtol, atol):
 def assert_scaled_close(got, want, rtol, atol, name=""):
     """assert_allclose with atol scaled to the size of want (atol * max(1, max|want|))."""
     np.testing.assert_allclose(got, want, err_msg=name, rtol=rtol, atol=atol * max(1.0, np.abs(want).max()))
+
+
+def relative_error(got, want):
+    """||got - want|| / ||want|| (Frobenius), 0 for two zero arrays."""
+    norm = np.linalg.norm(np.asarray(want, np.float64))
+    diff = np.linalg.norm(np.asarray(got, np.float64) - want)
+    return diff / norm if norm > 0 else diff
+
+
+def assert_follows_the_model(names, got, model, exact, tolerance):
+    """Each result within `tolerance` (relative) of a reduced-precision model's, and, where that scheme
+    visibly changes the quantity, under a quarter of its distance from the exact-product model's: so a
+    kernel that skips a rounding, or rounds what the model does not, fails."""
+    for name, g, m, e in zip(names, got, model, exact, strict=True):
+        to_model, to_exact = relative_error(g, m), relative_error(g, e)
+        assert to_model < tolerance, f"{name}: {to_model:.2e} from the model"
+        if relative_error(m, e) > 1e-3:  # a quantity the rounding visibly changes
+            assert to_model < 0.25 * to_exact, f"{name}: {to_model:.2e} from the model, {to_exact:.2e} exact"
