@@ -619,7 +619,7 @@ TAMPERED = [
 def test_tampered_pickles_are_refused(what, change, match):
     layer = fr.LSTM(2, 4, seed=0)
     state = layer.__getstate__()
-    state = {**state, "_params": dict(state["_params"]), "grads": dict(state["grads"])}
+    state = {**state, "_params": dict(state["_params"]), "grads": dict(layer.grads)}
     for key, value in change.items():
         if key in ("_params", "grads") and isinstance(value, str):
             arrays = state[key]
@@ -635,6 +635,24 @@ def test_tampered_pickles_are_refused(what, change, match):
     with pytest.raises(ValueError, match=match) as info:
         pickle.loads(data)
     assert str(info.value).startswith("pickled state: ")
+
+
+def test_a_pickle_carries_gradients_only_when_some_are_nonzero(rng):
+    # Unpickling makes zero gradients: a layer never trained pickles at the size of its parameters.
+    layer = fr.LSTM(64, 256, seed=0)
+    params = sum(p.nbytes for p in layer.parameters())
+    fresh = pickle.dumps(layer)
+    assert len(fresh) < 1.2 * params
+    again = pickle.loads(fresh)
+    for g, p in zip(again.grads.values(), again.parameters(), strict=True):
+        assert g.shape == p.shape and not g.any()
+    y, _ = layer(rng.standard_normal((3, 2, 64)).astype(np.float32))
+    layer.backward(np.ones_like(y))
+    trained = pickle.dumps(layer)
+    assert len(trained) > 2 * params
+    again = pickle.loads(trained)
+    for name, g in layer.grads.items():
+        np.testing.assert_array_equal(again.grads[name], g)
 
 
 def test_pickles_of_earlier_versions_still_load():

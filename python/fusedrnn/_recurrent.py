@@ -159,7 +159,12 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
     def __getstate__(self) -> dict[str, Any]:
         options = _options.OPTIONS[self._options_key]
         state: dict[str, Any] = {key: self.__dict__[key] for key in options}
-        state.update(training=self.training, _params=self._params, grads=self.grads, _rng=self._rng)
+        state.update(training=self.training, _params=self._params, _rng=self._rng)
+        # Gradients only when some are nonzero: unpickling makes zero ones (_zero_gradients), so a layer
+        # never trained (the usual one sent to worker processes) pickles at the size of its parameters,
+        # not twice it. Reading never-written gradient pages maps no memory.
+        if any(np.any(g) for g in self.grads.values()):
+            state["grads"] = self.grads
         if "reset_after" in options:
             state["_cell"] = self._cell  # fusedrnn <= 0.3 read the GRU's form from here
         if self._weight_format != "fp32":
