@@ -372,3 +372,21 @@ def test_from_keras_carries_the_mixed_bfloat16_policy(rng):
     plain = keras.layers.SimpleRNN(5)
     plain.build((None, 6, 2))
     assert fr.from_keras(plain).compute_dtype == "float32"
+
+
+def test_fr_nn_layers_take_keras_dtype_arguments(rng):
+    # Keras's mixed-precision guide keeps the output layer in float32 (Dense(1, dtype="float32")) under a
+    # mixed_bfloat16 policy: every fr.nn layer takes both; other dtypes and unknown arguments are named.
+    model = fr.nn.Sequential(
+        [
+            fr.nn.LSTM(8, dtype="mixed_bfloat16", return_sequences=True),
+            fr.nn.Dropout(0.1, dtype="mixed_bfloat16"),
+            fr.nn.Flatten(dtype="mixed_bfloat16"),
+            fr.nn.Dense(1, dtype="float32"),
+        ]
+    )
+    assert model.predict(rng.standard_normal((4, 5, 3)).astype(np.float32), verbose=0).shape == (4, 1)
+    with pytest.raises(ValueError, match="dtype: Dense computes in float32"):
+        fr.nn.Dense(1, dtype="float16")
+    with pytest.raises(TypeError, match="Dense: unexpected argument 'kernel_regulariser'"):
+        fr.nn.Dense(1, kernel_regulariser=None)

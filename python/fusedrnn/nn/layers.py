@@ -41,6 +41,13 @@ __all__ = [
 ]
 
 
+def _is_float32(dtype: Any) -> bool:
+    try:
+        return bool(np.dtype(dtype) == np.float32)
+    except TypeError:
+        return False
+
+
 class Layer:
     """The toolkit's layer interface; subclasses override what they have.
 
@@ -57,8 +64,27 @@ class Layer:
     # The input shape the layer was built for by `Sequential` or a call (None: not yet).
     built_input_shape: Shape | None = None
 
-    def _keras_arguments(self, input_shape: Any = None, input_dim: Any = None, name: Any = None) -> None:
-        """Records input_shape= / input_dim= / name= (every layer's constructor passes them here)."""
+    def _keras_arguments(
+        self,
+        input_shape: Any = None,
+        input_dim: Any = None,
+        name: Any = None,
+        dtype: Any = None,
+        **unknown: Any,
+    ) -> None:
+        """Records input_shape= / input_dim= / name= (every layer's constructor passes them here) and
+        checks Keras's dtype=: these layers compute in float32, so float32 and the ``mixed_bfloat16``
+        policy (under which only the recurrent layers' products are bf16) are accepted, as Keras's
+        mixed-precision guide writes them (``Dense(10, dtype="float32")`` on an output layer)."""
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unexpected argument {next(iter(unknown))!r}")
+        if dtype is not None and not (
+            (isinstance(dtype, str) and dtype == "mixed_bfloat16") or _is_float32(dtype)
+        ):
+            raise ValueError(
+                f"dtype: {type(self).__name__} computes in float32: expected float32 or 'mixed_bfloat16', "
+                f"got {repr(dtype)[:60]}"
+            )
         if input_shape is not None and input_dim is not None:
             raise ValueError("input_shape, input_dim: give one of them")
         if input_dim is not None:
