@@ -20,20 +20,18 @@ reports instead of a time.
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import fusedrnn as fr
-from fusedrnn._timing import GRID
+from fusedrnn._timing import GRID, alternated_medians
 
 SHAPES = {s.name: s for s in GRID}
 
 
 def alternate(fns, rounds):
-    """Median seconds of each function, called in alternating rounds (one warm-up call each first), and
-    {name: error} of those whose warm-up raised (they are left out)."""
+    """alternated_medians of the functions whose first call runs, and {name: error} of those whose
+    first call raised (they are left out)."""
     failed = {}
     for name, fn in list(fns.items()):
         try:
@@ -41,13 +39,7 @@ def alternate(fns, rounds):
         except RuntimeError as err:  # torch's bf16 LSTM where oneDNN has no bf16 primitive for the CPU
             failed[name] = str(err).split(".")[0]
             del fns[name]
-    samples = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in samples.items()}, failed
+    return alternated_medians(fns, rounds), failed
 
 
 def ours(s, x, dy, compute_dtype):

@@ -11,13 +11,11 @@ alternated with it the fusedrnn calls lost a core to them (plain LSTM forward on
 """
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import fusedrnn as fr
-from fusedrnn._timing import GRID
+from fusedrnn._timing import GRID, alternated_medians
 
 SHAPES = {s.name: s for s in GRID}
 EPS = 1e-5
@@ -52,19 +50,6 @@ def numpy_per_step(x, p, H):
     return y
 
 
-def alternate(fns, rounds):
-    """Median seconds of each function, called in alternating rounds (one warm-up call each first)."""
-    for fn in fns.values():
-        fn()
-    samples = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in samples.items()}
-
-
 def forward(layer, x):
     return lambda: layer(x)
 
@@ -84,13 +69,13 @@ def measure(s, rounds, numpy_rounds):
     dy = np.ones((s.T, s.N, s.H), np.float32)
     plain = fr.LSTM(s.C, s.H, seed=0).eval()
     ln = fr.LSTM(s.C, s.H, seed=0, layer_norm=True).eval()
-    times = alternate({"plain": forward(plain, x), "ln": forward(ln, x)}, rounds)
+    times = alternated_medians({"plain": forward(plain, x), "ln": forward(ln, x)}, rounds)
     params = ln.state_dict()
-    numpy_time = alternate({"numpy": lambda: numpy_per_step(x, params, s.H)}, numpy_rounds)["numpy"]
+    numpy_time = alternated_medians({"numpy": lambda: numpy_per_step(x, params, s.H)}, numpy_rounds)["numpy"]
     rows = [("forward", times["plain"], times["ln"], numpy_time)]
     plain.train()
     ln.train()
-    times = alternate({"plain": training(plain, x, dy), "ln": training(ln, x, dy)}, rounds)
+    times = alternated_medians({"plain": training(plain, x, dy), "ln": training(ln, x, dy)}, rounds)
     rows.append(("training", times["plain"], times["ln"], None))
     return rows
 

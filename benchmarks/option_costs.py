@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 import fusedrnn as fr
+from fusedrnn._timing import alternated_medians
 
 
 def median_seconds(fn, repeats):
@@ -24,19 +25,6 @@ def median_seconds(fn, repeats):
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def paired(fns, repeats):
-    """Medians of the calls in fns, interleaved so that machine noise hits all alike."""
-    for fn in fns.values():
-        fn()
-    samples = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def main():
@@ -65,7 +53,7 @@ def main():
             if mode == "training":
                 lstm.backward(dy)
 
-        times = paired(
+        times = alternated_medians(
             {"plain": lambda: call_lengths(False), "lengths": lambda: call_lengths(True)}, args.repeats
         )
         print(
@@ -107,7 +95,8 @@ def main():
                 if mode == "training":
                     layer.backward(dy)
 
-            times = paired({k: (lambda layer=v: call_option(layer)) for k, v in layers.items()}, args.repeats)
+            calls = {k: (lambda layer=v: call_option(layer)) for k, v in layers.items()}
+            times = alternated_medians(calls, args.repeats)
             ratios = "  ".join(f"{k} {times[k] / times['default']:.2f}" for k in layers if k != "default")
             print(f"  {cls.__name__:4s} {mode:9s} default {times['default'] * 1e3:7.2f} ms   {ratios}")
 
@@ -120,7 +109,8 @@ def main():
             layer(x)
             layer.backward(dy)
 
-        times = paired({p: (lambda layer=v: call_dropout(layer)) for p, v in layers.items()}, args.repeats)
+        calls = {p: (lambda layer=v: call_dropout(layer)) for p, v in layers.items()}
+        times = alternated_medians(calls, args.repeats)
         print(f"  {mode:9s} p=0 {times[0.0] * 1e3:7.2f} ms   p=0.3 {times[0.3] / times[0.0]:.2f}")
 
     try:
@@ -133,7 +123,7 @@ def main():
     xt = torch.tensor(x)
     lt = torch.tensor(lengths)
     with torch.no_grad():
-        times = paired(
+        times = alternated_medians(
             {
                 "padded": lambda: module(xt),
                 "packed": lambda: module(pack_padded_sequence(xt, lt, enforce_sorted=False)),
@@ -169,7 +159,7 @@ def main():
 
         mine.eval()
         with torch.no_grad():
-            fwd = paired(
+            fwd = alternated_medians(
                 {
                     "fusedrnn": lambda mine=mine, x2=x2: mine(x2),
                     "torch": lambda theirs=theirs, xt2=xt2: theirs(xt2),
@@ -177,7 +167,7 @@ def main():
                 args.repeats,
             )
         mine.train()
-        train = paired({"fusedrnn": mine_train, "torch": torch_train}, args.repeats)
+        train = alternated_medians({"fusedrnn": mine_train, "torch": torch_train}, args.repeats)
         print(
             f"  {label:9s} forward  fusedrnn {fwd['fusedrnn'] * 1e3:7.2f} ms"
             f"  torch {fwd['torch'] * 1e3:7.2f} ms"

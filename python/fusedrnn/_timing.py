@@ -12,6 +12,7 @@ import gc
 import glob
 import importlib
 import math
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -212,6 +213,20 @@ def warm_up(call, seconds=0.05):
     call()
     while time.perf_counter() < end:
         call()
+
+
+def alternated_medians(fns, rounds):
+    """Median seconds of each function, called in alternating rounds after one warm-up call each, so
+    that the machine's noise hits all of them alike (the benchmarks' paired comparisons)."""
+    for fn in fns.values():
+        fn()
+    samples = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def round_robin(calls, min_time, slice_s, before_turn=None, deadline=None):
