@@ -2,6 +2,7 @@
 
 import numpy as np
 
+import fusedrnn as fr
 from fusedrnn.functional import param_shapes
 
 EPS = 1e-6
@@ -57,11 +58,35 @@ def relative_error(got, want):
     return diff / norm if norm > 0 else diff
 
 
-def assert_follows_the_model(names, got, model, exact, tolerance):
-    """Each result within `tolerance` (relative) of a reduced-precision model's, and, where that scheme
+def train_step(layer, x, hx, dy, dhx, lengths=None):
+    """[y, *final states, dx, *initial-state gradients] and the parameter gradients (copies) of one
+    training step of a layer (hx, dhx: tuples of states, (h,) or (h, c); None for zeros)."""
+    layer.train()
+    layer.zero_grad()
+    if isinstance(layer, fr.LSTM):
+        y, states = layer(x, hx, lengths=lengths)
+        dx, dstates = layer.backward(dy, dhx)
+        states, dstates = list(states), list(dstates)
+    else:
+        y, h_n = layer(x, None if hx is None else hx[0], lengths=lengths)
+        dx, dh0 = layer.backward(dy, None if dhx is None else dhx[0])
+        states, dstates = [h_n], [dh0]
+    grads = {name: g.copy() for name, g in layer.grads.items()}
+    return [y, *states, dx, *dstates], grads
+
+
+def assert_follows_the_model(output_names, got, model, exact, tolerance):
+    """got, model, exact: (outputs, gradients by name) of the kernels, a reduced-precision model and the
+    exact-product model. Each result within `tolerance` (relative) of the model's, and, where that scheme
     visibly changes the quantity, under a quarter of its distance from the exact-product model's: so a
     kernel that skips a rounding, or rounds what the model does not, fails."""
-    for name, g, m, e in zip(names, got, model, exact, strict=True):
+    names = list(output_names) + list(got[1])
+
+    def flat(step):
+        outputs, grads = step
+        return list(outputs) + [grads[name] for name in got[1]]
+
+    for name, g, m, e in zip(names, flat(got), flat(model), flat(exact), strict=True):
         to_model, to_exact = relative_error(g, m), relative_error(g, e)
         assert to_model < tolerance, f"{name}: {to_model:.2e} from the model"
         if relative_error(m, e) > 1e-3:  # a quantity the rounding visibly changes

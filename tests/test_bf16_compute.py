@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference_helpers import assert_follows_the_model, relative_error
+from reference_helpers import assert_follows_the_model, relative_error, train_step
 
 import fusedrnn as fr
 import fusedrnn.nn
@@ -32,22 +32,6 @@ CELLS = {
 
 def make_layer(cell, C, H, **options):
     return CELLS[cell][0](C, H, compute_dtype="bfloat16", **options)
-
-
-def train_step(layer, x, hx, dy, dhx, lengths=None):
-    """y, final states, dx, initial-state gradients and parameter gradients of one training step."""
-    layer.train()
-    layer.zero_grad()
-    if isinstance(layer, fr.LSTM):
-        y, states = layer(x, hx, lengths=lengths)
-        dx, dstates = layer.backward(dy, dhx)
-        states, dstates = list(states), list(dstates)
-    else:
-        y, h_n = layer(x, None if hx is None else hx[0], lengths=lengths)
-        dx, dh0 = layer.backward(dy, None if dhx is None else dhx[0])
-        states, dstates = [h_n], [dh0]
-    grads = {name: g.copy() for name, g in layer.grads.items()}
-    return [y, *states, dx, *dstates], grads
 
 
 def reference_step(cell, layer, x, hx, dy, dhx, lengths=None, product=BF16):
@@ -110,15 +94,12 @@ def assert_follows_the_bf16_model(cell, layer, x, hx, dy, dhx, lengths=None):
     """The kernels' results against the bf16 model (close) and against exact products (much further):
     so the test fails if the kernels skip the rounding, or round something the model does not."""
     outputs, grads = train_step(layer, x, hx, dy, dhx, lengths)
-    model_outputs, model_grads = reference_step(cell, layer, x, hx, dy, dhx, lengths)
-    exact_outputs, exact_grads = reference_step(cell, layer, x, hx, dy, dhx, lengths, product=None)
-    names = [f"output {i}" for i in range(len(outputs))] + list(grads)
-    got = outputs + list(grads.values())
-    model = model_outputs + [model_grads[name] for name in grads]
-    exact = exact_outputs + [exact_grads[name] for name in grads]
+    model = reference_step(cell, layer, x, hx, dy, dhx, lengths)
+    exact = reference_step(cell, layer, x, hx, dy, dhx, lengths, product=None)
+    names = [f"output {i}" for i in range(len(outputs))]
     # float32 sums in the kernels, float64 in the model: a value that differs in its last bits can
     # round to the neighbouring bf16 at a later product, hence a tolerance rather than equality.
-    assert_follows_the_model(names, got, model, exact, tolerance=2e-3)
+    assert_follows_the_model(names, (outputs, grads), model, exact, tolerance=2e-3)
     return outputs, grads
 
 

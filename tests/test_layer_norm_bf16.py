@@ -10,7 +10,7 @@ Shapes keep H >= 16: float32 norms amplify rounding on tiny layers (tests/test_l
 
 import numpy as np
 import pytest
-from reference_helpers import assert_follows_the_model, relative_error
+from reference_helpers import assert_follows_the_model, relative_error, train_step
 
 import fusedrnn as fr
 from fusedrnn import functional as F
@@ -39,15 +39,6 @@ def random_inputs(rng, layer, T, N, states=True):
         hx = tuple(rng.standard_normal((L * D, N, H)).astype(np.float32) for _ in range(2))
         dhx = tuple(rng.standard_normal((L * D, N, H)).astype(np.float32) for _ in range(2))
     return x, hx, dy, dhx
-
-
-def train_step(layer, x, hx, dy, dhx, lengths=None):
-    """[y, h_n, c_n, dx, dh0, dc0] and the parameter gradients of one training step."""
-    layer.train()
-    layer.zero_grad()
-    y, (h_n, c_n) = layer(x, hx, lengths=lengths)
-    dx, (dh0, dc0) = layer.backward(dy, dhx)
-    return [y, h_n, c_n, dx, dh0, dc0], {name: g.copy() for name, g in layer.grads.items()}
 
 
 def reference_step(layer, x, hx, dy, dhx, lengths=None, product=BF16):
@@ -80,18 +71,14 @@ def assert_follows_the_bf16_model(layer, x, hx, dy, dhx, lengths=None):
     """The kernels' results against the bf16 model (close) and against exact products (much further):
     so the test fails if the kernels skip a rounding, or round something the model does not."""
     outputs, grads = train_step(layer, x, hx, dy, dhx, lengths)
-    model_outputs, model_grads = reference_step(layer, x, hx, dy, dhx, lengths)
-    exact_outputs, exact_grads = reference_step(layer, x, hx, dy, dhx, lengths, product=None)
-    assert set(grads) == set(model_grads)
+    model = reference_step(layer, x, hx, dy, dhx, lengths)
+    exact = reference_step(layer, x, hx, dy, dhx, lengths, product=None)
+    assert set(grads) == set(model[1])
     assert any(name.startswith("layernorm_") for name in grads)
-    names = NAMES + list(grads)
-    got = outputs + list(grads.values())
-    model = model_outputs + [model_grads[name] for name in grads]
-    exact = exact_outputs + [exact_grads[name] for name in grads]
     # float32 sums in the kernels, float64 in the model: a value that differs in its last bits can
     # round to the neighbouring bf16 at a later product, and the norms (1 / sigma) amplify that,
     # hence a tolerance wider than the plain cells' 2e-3 (tests/test_bf16_compute.py).
-    assert_follows_the_model(names, got, model, exact, tolerance=5e-3)
+    assert_follows_the_model(NAMES, (outputs, grads), model, exact, tolerance=5e-3)
     return outputs, grads
 
 
