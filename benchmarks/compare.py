@@ -23,14 +23,15 @@ What it measures
     all-thread peak is below 80 % of threads x the 1-thread one (a busy core while it was measured).
 
     --busy adds a busy-machine measurement (the target: 2 threads never slower than 1 when another
-    process keeps a core busy, <= 1.1x): the LSTM training step on `energy`, fusedrnn at 1 and at 2
+    process keeps a core busy, <= 1.1x): the LSTM training step on `energy` and the forward on
+    `mnist-row`, fusedrnn at 1 and at 2
     threads (fr.set_num_threads), and torch likewise (torch.set_num_threads) when installed, first on
     the quiet machine, then alongside one busy process (a Python interpreter spinning in `while True:
     pass`, not pinned to a core, started before and killed after). Each setting runs >= 2 s in a round
     robin of 0.25 s turns; the "## Busy machine" table gives the four medians per contender and the
     ratio 2-thread / 1-thread in each condition, and beside them the means (which count the calls a
     descheduled thread stalls at a barrier) and their ratio. The target is evaluated on both. It takes
-    25-40 s with torch (about 11 s without; the busy 2-thread settings stall the longest), over the
+    50-80 s with torch (about 22 s without; the busy 2-thread settings stall the longest), over the
     20 s a default run may spend on it, so it runs only with --busy.
 
 How
@@ -89,7 +90,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from compare_busy import BUSY_SHAPE, Busy, run_busy
+from compare_busy import BUSY_CASES, Busy, run_busy
 from compare_common import (
     CONTENDERS,
     REFERENCE_LIMIT_S,
@@ -261,8 +262,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--busy",
         action="store_true",
-        help=f"also time the LSTM training step on {BUSY_SHAPE} at 1 and 2 threads, quiet and with one busy "
-        "process (25-40 s)",
+        help="also time LSTM calls ("
+        + ", ".join(f"{mode} on {shape}" for shape, mode in BUSY_CASES)
+        + ") at 1 and 2 threads, quiet and with one busy process (50-80 s)",
     )
     parser.add_argument(
         "--reduced",

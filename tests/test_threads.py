@@ -98,3 +98,48 @@ def test_cpu_info_reports_the_thread_count_in_use():
     fr.set_num_threads(2)
     with threadpoolctl.threadpool_limits(1, user_api="openmp"):
         assert fr.cpu_info()["threads"] == 1
+
+
+# (wall, cpu, slept in the barrier) of one thread over a region, in ms, and whether it marks the machine as
+# contended: descheduled (wall - cpu - slept) for over 1 ms and over a fifth of the region.
+@pytest.mark.parametrize(
+    ("wall", "cpu", "slept", "contended"),
+    [
+        (10.0, 10.0, 0.0, False),  # ran throughout
+        (10.0, 5.0, 0.0, True),  # runnable but not running half the time
+        (10.0, 5.0, 5.0, False),  # the other half asleep in the barrier: waiting, not descheduled
+        (10.0, 5.0, 4.5, False),  # 0.5 ms descheduled: a hiccup
+        (3.0, 1.8, 0.0, True),  # 1.2 ms of 3
+        (100.0, 95.0, 0.0, False),  # 5 ms, but a twentieth of the region
+        (100.0, 75.0, 0.0, True),
+    ],
+)
+def test_a_region_marks_contention_when_a_thread_was_descheduled(wall, cpu, slept, contended):
+    ns = 1_000_000
+    assert fr._core._region_descheduled(int(wall * ns), int(cpu * ns), int(slept * ns)) is contended
+
+
+_TWO_THREADS_ON_ONE_CPU = """
+import os, numpy as np, fusedrnn as fr
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+fr.set_num_threads(2)
+layer = fr.LSTM(28, 128).eval()
+x = np.random.default_rng(0).standard_normal((28, 128, 28)).astype(np.float32)
+before = fr._core._contention_events()
+for _ in range(20):
+    layer(x)
+print(fr._core._contention_events() - before)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_two_threads_sharing_one_cpu_fall_back_to_one():
+    # Two threads on one CPU are always each other's busy process: every region finds one descheduled
+    # while the other runs, so calls must find the contention and fall back to one thread (the default).
+    if not fr.cpu_info()["openmp"]:
+        pytest.skip("needs OpenMP threads")
+    child = subprocess.run(
+        [sys.executable, "-c", _TWO_THREADS_ON_ONE_CPU], capture_output=True, text=True, timeout=120
+    )
+    assert child.returncode == 0, child.stderr
+    assert int(child.stdout) >= 1, child.stdout

@@ -189,10 +189,13 @@ void register_runtime(pybind11::module_& m) {
       "Whether calls fall back to one thread after a barrier saw a descheduled partner (default on; tests of "
       "thread-count invariance turn it off so that every requested thread runs).");
   m.def("_contention_fallback", &contention_fallback);
-  m.def(
-      "_contention_events", &contention_event_count,
-      "How often a step barrier saw a descheduled partner thread (each makes the next calls single-threaded "
-      "for 20 ms to 1.28 s).");
+  m.def("_contention_events", &contention_event_count,
+        "How often a step barrier, or a thread's time in a region, showed a descheduled thread (each makes "
+        "the next calls single-threaded for 20 ms to 1.28 s).");
+  m.def("_region_descheduled", &region_descheduled, py::arg("wall_ns"), py::arg("cpu_ns"),
+        py::arg("slept_ns"),
+        "Whether one thread's wall time, CPU time and barrier sleeps (ns) over a parallel region mark the "
+        "machine as contended (tests).");
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

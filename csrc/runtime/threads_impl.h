@@ -24,6 +24,7 @@ void parallel_region(int num_threads, Body&& body) {
       } else if (omp_get_thread_num() == 0) {
         body(ThreadContext{0, 1, nullptr});
       }
+      note_region_end();
     }
     return;
   }
