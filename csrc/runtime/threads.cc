@@ -186,6 +186,10 @@ thread_local Clock::time_point last_barrier_exit{};
 thread_local Clock::time_point region_start{};
 thread_local std::int64_t region_start_cpu_ns = -1;
 thread_local Clock::duration region_slept{};
+// How long this thread's previous region lasted. A region shorter than kLongWait cannot show contention,
+// and a thread's CPU clock is a system call (0.3-1 us), so a thread reads it only when its previous
+// region lasted longer (the calls of a loop repeat one size; the barrier's test covers the short ones).
+thread_local Clock::duration previous_region = Clock::duration::max();
 
 // CPU time this thread has run, in ns, or -1 where there is no per-thread CPU clock.
 std::int64_t thread_cpu_ns() {
@@ -280,7 +284,7 @@ void StepBarrier::wait() {
 
 void note_region_start() {
   last_barrier_exit = region_start = Clock::now();
-  region_start_cpu_ns = thread_cpu_ns();
+  region_start_cpu_ns = previous_region >= kLongWait ? thread_cpu_ns() : -1;
   region_slept = Clock::duration::zero();
 }
 
@@ -291,9 +295,10 @@ bool region_descheduled(std::int64_t wall_ns, std::int64_t cpu_ns, std::int64_t 
 }
 
 void note_region_end() {
+  const Clock::time_point end = Clock::now();
+  previous_region = end - region_start;
   if (region_start_cpu_ns < 0) return;
   const std::int64_t cpu_now = thread_cpu_ns();
-  const Clock::time_point end = Clock::now();
   if (cpu_now < 0) return;
   const auto ns = [](Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
