@@ -321,7 +321,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         const std::int64_t m = std::min(group, blocks.end - b);
         const T* w_block = packed.w_hh + b * G * K * nr;
         for (std::int64_t p = panels.begin; p < panels.end; ++p) {
-          step(K, h_read + p * K * mr, w_block, K * nr, m * G, tile, nr, tile_ld);
+          step(K, h_read + p * K * mr, w_block, K * nr, m * G, tile, nr, tile_ld, step.panel_rows(p, N));
           const std::int64_t n0 = p * mr, prow = std::min<std::int64_t>(mr, N - n0);
           for (std::int64_t q = 0; q < m; ++q) {
             const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, H - j0);
@@ -515,7 +515,8 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
         const std::int64_t m = std::min(group, blocks.end - b);
         for (std::int64_t p = panels.begin; p < panels.end; ++p) {
           if (!first)
-            step(GH, dg_read + p * GH * mr, ws.w_packed + b * GH * nr, GH * nr, m, tile, mr * nr, nr);
+            step(GH, dg_read + p * GH * mr, ws.w_packed + b * GH * nr, GH * nr, m, tile, mr * nr, nr,
+                 step.panel_rows(p, N));
           const std::int64_t n0 = p * mr, prow = std::min<std::int64_t>(mr, N - n0);
           for (std::int64_t q = 0; q < m; ++q) {
             const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, H - j0);

@@ -276,7 +276,10 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     auto state_gradient = [&](const T* dg_read, std::int64_t p, std::int64_t b, std::int64_t count,
                               bool first) {
       const std::int64_t n0 = p * mr;
-      if (!first) step(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, GH * nr, count, tile, mr * nr, nr);
+      if (!first) {
+        step(GH, dg_read + p * GH * mr, w_packed + b * GH * nr, GH * nr, count, tile, mr * nr, nr,
+             step.panel_rows(p, N));
+      }
       for (std::int64_t q = 0; q < count; ++q) {
         const std::int64_t j0 = (b + q) * nr;
         T* bt = tile + q * mr * nr;
@@ -384,7 +387,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
           const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
             step(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, GH * nr, m, tile, mr * nr,
-                 nr);
+                 nr, step.panel_rows(p, N));
             for (std::int64_t q = 0; q < m; ++q) {
               set_tile(p, b, q, H);
               Cell::backward(st);
@@ -415,7 +418,8 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
           const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            step(P, ws.dh_packed + p * P * mr, ws.w_hr_packed + b * P * nr, P * nr, m, tile, mr * nr, nr);
+            step(P, ws.dh_packed + p * P * mr, ws.w_hr_packed + b * P * nr, P * nr, m, tile, mr * nr, nr,
+                 step.panel_rows(p, N));
             for (std::int64_t q = 0; q < m; ++q) {
               set_tile(p, b, q, H);
               Cell::backward(st);

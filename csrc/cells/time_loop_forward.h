@@ -381,7 +381,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           st.units = std::min<std::int64_t>(nr, H - st.j0);
           const T* w_block = packed.w_hh + b * G * K * nr;
           for (std::int64_t p = panels.begin; p < panels.end; ++p) {
-            step(K, h_read + p * K * mr, w_block, K * nr, 2, tile, nr, tile_ld);
+            step(K, h_read + p * K * mr, w_block, K * nr, 2, tile, nr, tile_ld, step.panel_rows(p, N));
             st.n0 = p * mr;
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward_reset(st);
@@ -406,9 +406,9 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           }
           if constexpr (Cell::kTwoPhaseStep) {
             step(H, ws.reset_packed + p * H * mr, w_block + 2 * K * nr, G * K * nr, m, tile + 2 * nr, G * nr,
-                 tile_ld);
+                 tile_ld, step.panel_rows(p, N));
           } else {
-            step(K, h_read + p * K * mr, w_block, K * nr, m * G, tile, nr, tile_ld);
+            step(K, h_read + p * K * mr, w_block, K * nr, m * G, tile, nr, tile_ld, step.panel_rows(p, N));
           }
           for (std::int64_t q = 0; q < m; ++q) {
             st.j0 = (b + q) * nr;
@@ -434,7 +434,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
           const std::int64_t m = std::min(proj_group, h_blocks.end - b);
           for (std::int64_t p = panels.begin; p < panels.end; ++p) {
             const std::int64_t n0 = p * mr, rows = std::min<std::int64_t>(mr, N - n0);
-            step(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, H * nr, m, tile, mr * nr, nr);
+            step(H, ws.cell_packed + p * H * mr, packed.w_hr + b * H * nr, H * nr, m, tile, mr * nr, nr,
+                 rows);
             for (std::int64_t q = 0; q < m; ++q) {
               const std::int64_t j0 = (b + q) * nr, units = std::min<std::int64_t>(nr, P - j0);
               for (std::int64_t r = 0; r < rows; ++r) {

@@ -41,6 +41,14 @@ template <class T>
 using DirectMicrokernelFn = void (*)(std::int64_t k, const T* a, std::int64_t lda, const T* b, T* c,
                                      std::int64_t ldc, bool accumulate);
 
+// The edge kernel: the first `rows` rows (1 <= rows < MR) of the tile, from the same packed A panel (row
+// i of step p at a[p*MR + i]; the rows past `rows` are not read) and in the summation order above, so it
+// computes exactly those rows of the full kernel with fewer FMAs: a batch of 64 rows is ten panels of 6
+// and one of 4, where the full kernel does 66 rows' work. Rows of C past `rows` are not written.
+template <class T>
+using EdgeMicrokernelFn = void (*)(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc,
+                                   bool accumulate);
+
 // The row kernel: one row of A (a: [k], contiguous) times `panels` B panels of the microkernel's NR,
 // panel q at b + q*b_stride, into c + q*c_stride:
 //
@@ -67,6 +75,7 @@ struct Microkernel {
   MicrokernelFn<T> fn;
   DirectMicrokernelFn<T> direct;  // the same tile, A read in place
   const char* name;
+  EdgeMicrokernelFn<T> edge = nullptr;  // a bottom panel's rows, or null: the full kernel on a padded panel
 };
 
 }  // namespace fusedrnn
@@ -106,16 +115,25 @@ struct StepKernel {
     return blocks < limit ? blocks : limit;
   }
 
-  // One row panel a ([k][mr]) times `panels` B panels (panel q at b + q*b_stride) into the tiles
-  // c + q*c_stride (row stride ldc), written (not accumulated).
+  // One row panel a ([k][mr]) of `rows` valid rows times `panels` B panels (panel q at b + q*b_stride)
+  // into the tiles c + q*c_stride (row stride ldc), written (not accumulated). Rows of the tiles past
+  // `rows` may be left unwritten.
   void operator()(std::int64_t k, const T* a, const T* b, std::int64_t b_stride, std::int64_t panels, T* c,
-                  std::int64_t c_stride, std::int64_t ldc) const {
+                  std::int64_t c_stride, std::int64_t ldc, std::int64_t rows) const {
     if (!full) {
       row(k, a, b, b_stride, panels, c, c_stride, false);
       return;
     }
+    if (rows < mr && full->edge) {
+      for (std::int64_t q = 0; q < panels; ++q)
+        full->edge(static_cast<int>(rows), k, a, b + q * b_stride, c + q * c_stride, ldc, false);
+      return;
+    }
     for (std::int64_t q = 0; q < panels; ++q) full->fn(k, a, b + q * b_stride, c + q * c_stride, ldc, false);
   }
+
+  // Valid rows of row panel p of a batch of n rows.
+  std::int64_t panel_rows(std::int64_t p, std::int64_t n) const { return n - p * mr < mr ? n - p * mr : mr; }
 };
 
 template <class T>

@@ -3,6 +3,8 @@
 // 6 broadcasts feed 12 FMAs, so the two FMA pipes, not the loads, bound the loop.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "dispatch/isa_namespace.h"
 #include "gemm/microkernel.h"
 
@@ -15,7 +17,7 @@ static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
 // kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
 // panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
-template <bool kDirect>
+template <bool kDirect, int kRows = kMR>
 void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c,
                       std::int64_t ldc, bool accumulate) {
   const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
@@ -31,28 +33,40 @@ void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const fl
     const __m256 b0 = _mm256_loadu_ps(b + p * 16), b1 = _mm256_loadu_ps(b + p * 16 + 8);
     const float* ap = a + p * step;
     __m256 ai;
-    ai = _mm256_broadcast_ss(ap + 0);
-    c00 = _mm256_fmadd_ps(ai, b0, c00);
-    c01 = _mm256_fmadd_ps(ai, b1, c01);
-    ai = _mm256_broadcast_ss(ap + 1 * row_offset);
-    c10 = _mm256_fmadd_ps(ai, b0, c10);
-    c11 = _mm256_fmadd_ps(ai, b1, c11);
-    ai = _mm256_broadcast_ss(ap + 2 * row_offset);
-    c20 = _mm256_fmadd_ps(ai, b0, c20);
-    c21 = _mm256_fmadd_ps(ai, b1, c21);
-    ai = _mm256_broadcast_ss(ap + 3 * row_offset);
-    c30 = _mm256_fmadd_ps(ai, b0, c30);
-    c31 = _mm256_fmadd_ps(ai, b1, c31);
-    ai = _mm256_broadcast_ss(ap + 4 * row_offset);
-    c40 = _mm256_fmadd_ps(ai, b0, c40);
-    c41 = _mm256_fmadd_ps(ai, b1, c41);
-    ai = _mm256_broadcast_ss(ap + 5 * row_offset);
-    c50 = _mm256_fmadd_ps(ai, b0, c50);
-    c51 = _mm256_fmadd_ps(ai, b1, c51);
+    if constexpr (kRows > 0) {
+      ai = _mm256_broadcast_ss(ap + 0);
+      c00 = _mm256_fmadd_ps(ai, b0, c00);
+      c01 = _mm256_fmadd_ps(ai, b1, c01);
+    }
+    if constexpr (kRows > 1) {
+      ai = _mm256_broadcast_ss(ap + 1 * row_offset);
+      c10 = _mm256_fmadd_ps(ai, b0, c10);
+      c11 = _mm256_fmadd_ps(ai, b1, c11);
+    }
+    if constexpr (kRows > 2) {
+      ai = _mm256_broadcast_ss(ap + 2 * row_offset);
+      c20 = _mm256_fmadd_ps(ai, b0, c20);
+      c21 = _mm256_fmadd_ps(ai, b1, c21);
+    }
+    if constexpr (kRows > 3) {
+      ai = _mm256_broadcast_ss(ap + 3 * row_offset);
+      c30 = _mm256_fmadd_ps(ai, b0, c30);
+      c31 = _mm256_fmadd_ps(ai, b1, c31);
+    }
+    if constexpr (kRows > 4) {
+      ai = _mm256_broadcast_ss(ap + 4 * row_offset);
+      c40 = _mm256_fmadd_ps(ai, b0, c40);
+      c41 = _mm256_fmadd_ps(ai, b1, c41);
+    }
+    if constexpr (kRows > 5) {
+      ai = _mm256_broadcast_ss(ap + 5 * row_offset);
+      c50 = _mm256_fmadd_ps(ai, b0, c50);
+      c51 = _mm256_fmadd_ps(ai, b1, c51);
+    }
   }
   __m256* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21},
                               {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     float* ci = c + i * ldc;
     __m256 lo = *rows[i][0], hi = *rows[i][1];
     if (accumulate) {
@@ -66,7 +80,7 @@ void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const fl
 
 // kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
 // panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
-template <bool kDirect>
+template <bool kDirect, int kRows = kMR>
 void ukernel_f64_impl(std::int64_t k, const double* a, std::int64_t lda, const double* b, double* c,
                       std::int64_t ldc, bool accumulate) {
   const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
@@ -82,28 +96,40 @@ void ukernel_f64_impl(std::int64_t k, const double* a, std::int64_t lda, const d
     const __m256d b0 = _mm256_loadu_pd(b + p * 8), b1 = _mm256_loadu_pd(b + p * 8 + 4);
     const double* ap = a + p * step;
     __m256d ai;
-    ai = _mm256_broadcast_sd(ap + 0);
-    c00 = _mm256_fmadd_pd(ai, b0, c00);
-    c01 = _mm256_fmadd_pd(ai, b1, c01);
-    ai = _mm256_broadcast_sd(ap + 1 * row_offset);
-    c10 = _mm256_fmadd_pd(ai, b0, c10);
-    c11 = _mm256_fmadd_pd(ai, b1, c11);
-    ai = _mm256_broadcast_sd(ap + 2 * row_offset);
-    c20 = _mm256_fmadd_pd(ai, b0, c20);
-    c21 = _mm256_fmadd_pd(ai, b1, c21);
-    ai = _mm256_broadcast_sd(ap + 3 * row_offset);
-    c30 = _mm256_fmadd_pd(ai, b0, c30);
-    c31 = _mm256_fmadd_pd(ai, b1, c31);
-    ai = _mm256_broadcast_sd(ap + 4 * row_offset);
-    c40 = _mm256_fmadd_pd(ai, b0, c40);
-    c41 = _mm256_fmadd_pd(ai, b1, c41);
-    ai = _mm256_broadcast_sd(ap + 5 * row_offset);
-    c50 = _mm256_fmadd_pd(ai, b0, c50);
-    c51 = _mm256_fmadd_pd(ai, b1, c51);
+    if constexpr (kRows > 0) {
+      ai = _mm256_broadcast_sd(ap + 0);
+      c00 = _mm256_fmadd_pd(ai, b0, c00);
+      c01 = _mm256_fmadd_pd(ai, b1, c01);
+    }
+    if constexpr (kRows > 1) {
+      ai = _mm256_broadcast_sd(ap + 1 * row_offset);
+      c10 = _mm256_fmadd_pd(ai, b0, c10);
+      c11 = _mm256_fmadd_pd(ai, b1, c11);
+    }
+    if constexpr (kRows > 2) {
+      ai = _mm256_broadcast_sd(ap + 2 * row_offset);
+      c20 = _mm256_fmadd_pd(ai, b0, c20);
+      c21 = _mm256_fmadd_pd(ai, b1, c21);
+    }
+    if constexpr (kRows > 3) {
+      ai = _mm256_broadcast_sd(ap + 3 * row_offset);
+      c30 = _mm256_fmadd_pd(ai, b0, c30);
+      c31 = _mm256_fmadd_pd(ai, b1, c31);
+    }
+    if constexpr (kRows > 4) {
+      ai = _mm256_broadcast_sd(ap + 4 * row_offset);
+      c40 = _mm256_fmadd_pd(ai, b0, c40);
+      c41 = _mm256_fmadd_pd(ai, b1, c41);
+    }
+    if constexpr (kRows > 5) {
+      ai = _mm256_broadcast_sd(ap + 5 * row_offset);
+      c50 = _mm256_fmadd_pd(ai, b0, c50);
+      c51 = _mm256_fmadd_pd(ai, b1, c51);
+    }
   }
   __m256d* const rows[6][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21},
                                {&c30, &c31}, {&c40, &c41}, {&c50, &c51}};
-  for (int i = 0; i < 6; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     double* ci = c + i * ldc;
     __m256d lo = *rows[i][0], hi = *rows[i][1];
     if (accumulate) {
@@ -122,6 +148,46 @@ void ukernel_f32(std::int64_t k, const float* a, const float* b, float* c, std::
 void ukernel_f32_direct(std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c,
                         std::int64_t ldc, bool accumulate) {
   ukernel_f32_impl<true>(k, a, lda, b, c, ldc, accumulate);
+}
+
+// The edge kernels (microkernel.h): the first `rows` rows of the tile from the same packed panel. With
+// 4 rows or fewer the FMA latency, not the pipes, bounds the loop (2 * rows chains), so they take 4 of
+// the full kernel's 6 cycles per k; 5 rows take 5.
+template <class T, void (*kKernel1)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
+          void (*kKernel2)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
+          void (*kKernel3)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
+          void (*kKernel4)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
+          void (*kKernel5)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool)>
+void edge_rows(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  switch (rows) {
+    case 1:
+      return kKernel1(k, a, 0, b, c, ldc, accumulate);
+    case 2:
+      return kKernel2(k, a, 0, b, c, ldc, accumulate);
+    case 3:
+      return kKernel3(k, a, 0, b, c, ldc, accumulate);
+    case 4:
+      return kKernel4(k, a, 0, b, c, ldc, accumulate);
+    case 5:
+      return kKernel5(k, a, 0, b, c, ldc, accumulate);
+    default: {
+      if constexpr (std::is_same_v<T, float>) {
+        return ukernel_f32_impl<false>(k, a, 0, b, c, ldc, accumulate);
+      } else {
+        return ukernel_f64_impl<false>(k, a, 0, b, c, ldc, accumulate);
+      }
+    }
+  }
+}
+void ukernel_f32_edge(int rows, std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                      bool accumulate) {
+  edge_rows<float, ukernel_f32_impl<false, 1>, ukernel_f32_impl<false, 2>, ukernel_f32_impl<false, 3>,
+            ukernel_f32_impl<false, 4>, ukernel_f32_impl<false, 5>>(rows, k, a, b, c, ldc, accumulate);
+}
+void ukernel_f64_edge(int rows, std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
+                      bool accumulate) {
+  edge_rows<double, ukernel_f64_impl<false, 1>, ukernel_f64_impl<false, 2>, ukernel_f64_impl<false, 3>,
+            ukernel_f64_impl<false, 4>, ukernel_f64_impl<false, 5>>(rows, k, a, b, c, ldc, accumulate);
 }
 
 void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
@@ -230,12 +296,14 @@ void narrow_direct(std::int64_t k, const typename D::T* a, std::int64_t lda, con
 
 template <>
 const Microkernel<float>& microkernel<float>() {
-  static const Microkernel<float> kernel{kMR, 16, &ukernel_f32, &ukernel_f32_direct, "avx2 6x16"};
+  static const Microkernel<float> kernel{
+      kMR, 16, &ukernel_f32, &ukernel_f32_direct, "avx2 6x16", &ukernel_f32_edge};
   return kernel;
 }
 template <>
 const Microkernel<double>& microkernel<double>() {
-  static const Microkernel<double> kernel{kMR, 8, &ukernel_f64, &ukernel_f64_direct, "avx2 6x8"};
+  static const Microkernel<double> kernel{
+      kMR, 8, &ukernel_f64, &ukernel_f64_direct, "avx2 6x8", &ukernel_f64_edge};
   return kernel;
 }
 
