@@ -100,23 +100,26 @@ def test_cpu_info_reports_the_thread_count_in_use():
         assert fr.cpu_info()["threads"] == 1
 
 
-# (wall, cpu, slept in the barrier) of one thread over a region, in ms, and whether it marks the machine as
-# contended: descheduled (wall - cpu - slept) for over 1 ms and over a fifth of the region.
+# (wall, cpu, slept in the barrier) of one thread over a region in ms, its involuntary context switches,
+# and whether they mark the machine as contended: preempted, and descheduled (wall - cpu - slept) for over
+# 1 ms and over a fifth of the region.
 @pytest.mark.parametrize(
-    ("wall", "cpu", "slept", "contended"),
+    ("wall", "cpu", "slept", "preemptions", "contended"),
     [
-        (10.0, 10.0, 0.0, False),  # ran throughout
-        (10.0, 5.0, 0.0, True),  # runnable but not running half the time
-        (10.0, 5.0, 5.0, False),  # the other half asleep in the barrier: waiting, not descheduled
-        (10.0, 5.0, 4.5, False),  # 0.5 ms descheduled: a hiccup
-        (3.0, 1.8, 0.0, True),  # 1.2 ms of 3
-        (100.0, 95.0, 0.0, False),  # 5 ms, but a twentieth of the region
-        (100.0, 75.0, 0.0, True),
+        (10.0, 10.0, 0.0, 0, False),  # ran throughout
+        (10.0, 5.0, 0.0, 3, True),  # preempted, runnable but not running half the time
+        (10.0, 5.0, 0.0, 0, False),  # the same time lost without a preemption: the hypervisor's steal
+        (10.0, 5.0, 5.0, 1, False),  # the other half asleep in the barrier: waiting, not descheduled
+        (10.0, 5.0, 4.5, 1, False),  # 0.5 ms descheduled: a hiccup
+        (3.0, 1.8, 0.0, 1, True),  # 1.2 ms of 3
+        (100.0, 95.0, 0.0, 5, False),  # 5 ms, but a twentieth of the region
+        (100.0, 75.0, 0.0, 5, True),
     ],
 )
-def test_a_region_marks_contention_when_a_thread_was_descheduled(wall, cpu, slept, contended):
+def test_a_region_marks_contention_when_a_thread_was_descheduled(wall, cpu, slept, preemptions, contended):
     ns = 1_000_000
-    assert fr._core._region_descheduled(int(wall * ns), int(cpu * ns), int(slept * ns)) is contended
+    marks = fr._core._region_descheduled(int(wall * ns), int(cpu * ns), int(slept * ns), preemptions)
+    assert marks is contended
 
 
 _TWO_THREADS_ON_ONE_CPU = """

@@ -193,9 +193,10 @@ void register_runtime(pybind11::module_& m) {
         "How often a step barrier, or a thread's time in a region, showed a descheduled thread (each makes "
         "the next calls single-threaded for 20 ms to 1.28 s).");
   m.def("_region_descheduled", &region_descheduled, py::arg("wall_ns"), py::arg("cpu_ns"),
-        py::arg("slept_ns"),
-        "Whether one thread's wall time, CPU time and barrier sleeps (ns) over a parallel region mark the "
-        "machine as contended (tests).");
+        py::arg("slept_ns"), py::arg("preemptions"),
+        "Whether one thread's wall time, CPU time and barrier sleeps (ns) and involuntary context switches "
+        "over "
+        "a parallel region mark the machine as contended (tests).");
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

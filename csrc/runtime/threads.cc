@@ -6,7 +6,6 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
-#include <ctime>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -15,6 +14,7 @@
 
 #ifdef __linux__
 #include <linux/futex.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -167,13 +167,15 @@ constexpr auto kMinBackoff = std::chrono::milliseconds(20);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1280);
 constexpr auto kConfirm = std::chrono::milliseconds(50);
 
-// A region in which one of the threads was runnable but not running (descheduled: its wall time minus
-// its CPU time minus its sleeps in the barrier) for longer than kLongWait and more than
-// 1 / kDescheduledShare of the region marks the machine as contended at once. The barrier's test above
-// infers a descheduled partner from the waiter's side and misses it when both threads lose their cores
-// in turn, as they do to one busy process on 2 cores: its waits then look like work. Measured on
-// mnist-row's LSTM forward (T=28, N=128, H=128; 2 cores, one `while True: pass` process): 2 threads ran
-// 1.3-1.7x slower than 1 and that test never fired.
+// A region in which one of the threads was preempted by this OS (an involuntary context switch) and was
+// runnable but not running (its wall time minus its CPU time minus its sleeps in the barrier) for longer
+// than kLongWait and more than 1 / kDescheduledShare of the region marks the machine as contended at
+// once. The barrier's test above infers a descheduled partner from the waiter's side and misses it when
+// both threads lose their cores in turn, as they do to one busy process on 2 cores: its waits then look
+// like work. Measured on mnist-row's LSTM forward (T=28, N=128, H=128; 2 cores, one `while True: pass`
+// process): 2 threads ran 1.3-1.7x slower than 1 and that test never fired. The preemption is required
+// because a hypervisor that stops the virtual CPU (steal time) shows as lost time too, a few times a
+// second on a quiet VM (2-3 ms of 4-8 ms regions), and one thread is no cure for that.
 constexpr int kDescheduledShare = 5;
 
 std::atomic<std::int64_t> contended_until{0};  // Clock ticks
@@ -181,25 +183,32 @@ std::atomic<std::int64_t> contention_events{0};
 std::atomic<std::int64_t> last_long_wait{0};  // Clock ticks
 std::atomic<std::int64_t> backoff{0};         // Clock ticks of the current window length
 thread_local Clock::time_point last_barrier_exit{};
-// This thread's share of the current region: when it started, its CPU time then (-1: no per-thread CPU
-// clock), and how long it has slept in the barrier since.
+// This thread's share of the current region: when it started, its CPU time and involuntary context
+// switches then (cpu_ns -1: not measured), and how long it has slept in the barrier since.
+struct ThreadUsage {
+  std::int64_t cpu_ns = -1;
+  std::int64_t preemptions = 0;
+};
 thread_local Clock::time_point region_start{};
-thread_local std::int64_t region_start_cpu_ns = -1;
+thread_local ThreadUsage region_start_usage{};
 thread_local Clock::duration region_slept{};
 // How long this thread's previous region lasted. A region shorter than kLongWait cannot show contention,
-// and a thread's CPU clock is a system call (0.3-1 us), so a thread reads it only when its previous
+// and reading a thread's usage is a system call (0.3-1 us), so a thread reads it only when its previous
 // region lasted longer (the calls of a loop repeat one size; the barrier's test covers the short ones).
 thread_local Clock::duration previous_region = Clock::duration::max();
 
-// CPU time this thread has run, in ns, or -1 where there is no per-thread CPU clock.
-std::int64_t thread_cpu_ns() {
-#if defined(__unix__) || defined(__APPLE__)
-  timespec now{};
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) == 0) {
-    return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+// This thread's CPU time (ns) and involuntary context switches; cpu_ns -1 where the OS does not say.
+ThreadUsage thread_usage() {
+  ThreadUsage usage;
+#ifdef RUSAGE_THREAD
+  rusage now{};
+  if (getrusage(RUSAGE_THREAD, &now) == 0) {
+    usage.cpu_ns = (static_cast<std::int64_t>(now.ru_utime.tv_sec) + now.ru_stime.tv_sec) * 1000000000 +
+                   (static_cast<std::int64_t>(now.ru_utime.tv_usec) + now.ru_stime.tv_usec) * 1000;
+    usage.preemptions = now.ru_nivcsw;
   }
 #endif
-  return -1;
+  return usage;
 }
 
 // Runs the next calls on one thread for a window (kMinBackoff, doubled up to kMaxBackoff when contention
@@ -284,26 +293,28 @@ void StepBarrier::wait() {
 
 void note_region_start() {
   last_barrier_exit = region_start = Clock::now();
-  region_start_cpu_ns = previous_region >= kLongWait ? thread_cpu_ns() : -1;
+  region_start_usage = previous_region >= kLongWait ? thread_usage() : ThreadUsage{};
   region_slept = Clock::duration::zero();
 }
 
-bool region_descheduled(std::int64_t wall_ns, std::int64_t cpu_ns, std::int64_t slept_ns) {
+bool region_descheduled(std::int64_t wall_ns, std::int64_t cpu_ns, std::int64_t slept_ns,
+                        std::int64_t preemptions) {
   const std::int64_t descheduled = wall_ns - cpu_ns - slept_ns;
   const std::int64_t long_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(kLongWait).count();
-  return descheduled > long_wait && descheduled * kDescheduledShare > wall_ns;
+  return preemptions > 0 && descheduled > long_wait && descheduled * kDescheduledShare > wall_ns;
 }
 
 void note_region_end() {
   const Clock::time_point end = Clock::now();
   previous_region = end - region_start;
-  if (region_start_cpu_ns < 0) return;
-  const std::int64_t cpu_now = thread_cpu_ns();
-  if (cpu_now < 0) return;
+  if (region_start_usage.cpu_ns < 0) return;
+  const ThreadUsage usage = thread_usage();
+  if (usage.cpu_ns < 0) return;
   const auto ns = [](Clock::duration d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   };
-  if (region_descheduled(ns(end - region_start), cpu_now - region_start_cpu_ns, ns(region_slept))) {
+  if (region_descheduled(ns(previous_region), usage.cpu_ns - region_start_usage.cpu_ns, ns(region_slept),
+                         usage.preemptions - region_start_usage.preemptions)) {
     mark_contended(end.time_since_epoch().count());
   }
 }
