@@ -566,7 +566,8 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     // dh0: the state gradient past the first processed step (no dy).
     state_gradient(ws.dg_packed, false, nullptr, io.dh0);
 
-    deferred_products(ctx, kernel, cfg, io, h0, ws.dgates_x, ws.dgates_h, GH, H, ws.masked_h, gemm_scratch);
+    deferred_products(ctx, kernel, cfg, io, h0, ws.dgates_x, ws.dgates_h, GH, GH, H, ws.masked_h,
+                      gemm_scratch);
 
     // Parameter gradients of the biases and norms: the row panels' sums, added in panel order.
     T* const sums = ws.panel_sums;  // panel 0's row receives the totals

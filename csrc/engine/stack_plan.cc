@@ -672,7 +672,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   // processed step.
   T* const state_sets_base = scratch.take(state_sets * 8 * NX);
 
-  // From here on the kernels may write over the store: the forward is consumed whatever happens
+  // From here on the kernels write dG over the store's gates: the forward is consumed whatever happens
   // (stack_plan.h); everything above may refuse and leave it pending.
   m.pending = false;
   const T* dy = a.dy;

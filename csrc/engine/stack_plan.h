@@ -113,10 +113,11 @@ class StackPlan {
 
   void forward(const StackForward<T>& args);
   // Differentiates the pending training forward (std::logic_error if none; std::runtime_error if a
-  // weight changed since) and consumes it, so that the kernels may write over what the forward kept.
-  // Every check (the arguments, the weights, the memory) comes before anything is written, and a
-  // backward refused by one leaves the forward pending; once the kernels start it is no longer pending,
-  // whatever happens (success, CallInterrupted, an exception), and another backward needs another forward.
+  // weight changed since) and consumes it: the kernels write dL/dG over the gates the forward kept
+  // (cells/time_loop_backward.h), so no [T,N,G*H] buffer is needed beside them. Every check (the
+  // arguments, the weights, the memory) comes before anything is written, and a backward refused by one
+  // leaves the forward pending; once the kernels start it is no longer pending, whatever happens
+  // (success, CallInterrupted, an exception), and another backward needs another forward.
   void backward(const StackBackward<T>& args);
   bool pending() const;
   std::int64_t pending_steps() const;

@@ -409,8 +409,8 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
                 True,
             )
         finally:
-            # Once the kernels start, the forward is used up (the plan's rule: they may write over its
-            # workspace), even by a backward interrupted or failed after that. One refused before them
+            # The kernels write the gradients over the forward's workspace: once they start, the forward
+            # is used up, even by a backward interrupted or failed after that. One refused before them
             # (bad arguments, weights edited since the forward) leaves it pending, so it can be retried.
             if not self._plan.pending:
                 self._pending = None
