@@ -95,11 +95,10 @@ def backward_extra_bytes(layer, x):
 
 
 # (cell, options, [T,N,G*H] buffers the backward still keeps besides the saved gates): the GRU keeps
-# dL/d(W_hh h + b_hh); the vanilla RNN saves no gates to write over, so keeps its dG; the layer-normalised
-# LSTM (its own loop) keeps both of its products' gradients.
+# dL/d(W_hh h + b_hh); the vanilla RNN saves no gates to write over, so keeps its dG.
 WORKSPACE_CASES = [
     ("lstm", {}, 0),
-    ("lstm", {"layer_norm": True}, 2),
+    ("lstm", {"layer_norm": True}, 0),
     ("gru", {}, 1),
     ("gru", {"reset_after": False}, 1),
     ("rnn", {}, 1),
