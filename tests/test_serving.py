@@ -256,6 +256,13 @@ CHILD = textwrap.dedent(
         print("finished", time.perf_counter() - t0, flush=True)
     except KeyboardInterrupt:
         print("interrupted", time.perf_counter() - t0, flush=True)
+    if mode == "backward":  # the backward used up its forward, interrupted or not: a retry is refused
+        try:
+            layer.backward(np.ones_like(y))
+        except RuntimeError as e:
+            assert "run the forward again" in str(e), e
+        else:
+            raise AssertionError("a second backward of one forward ran")
     # The layer is usable afterwards and computes what it computed before.
     assert np.array_equal(layer(small)[0], before)
     if mode not in ("eval", "rows"):

@@ -291,7 +291,7 @@ class PlanBinding {
   template <class T>
   py::tuple backward_typed(StackPlan<T>& plan, const py::object& dy, const py::object& dh_n,
                            const py::object& dc_n, const py::object& grads, bool accumulate) {
-    if (!plan.pending()) throw py::value_error("backward: no training-mode forward to differentiate");
+    if (!plan.pending()) throw py::value_error(kNoPendingForward);
     const std::int64_t T_ = plan.pending_steps(), N = plan.pending_batch(), H = cfg_.hidden,
                        LD = cfg_.slots(), S = cfg_.state_width(), DS = cfg_.directions * S;
     const bool cell_state = cfg_.facts().has_cell_state;

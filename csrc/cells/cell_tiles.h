@@ -62,7 +62,8 @@ struct BackwardTile : TileExtent {
   const T* h_prev = nullptr;  // h_prev: [N, h_prev_ld] h_{t-1}
   std::int64_t h_prev_ld = 0;
   T* dcell = nullptr;      // dcell: [N,H] running dL/dc, dc_t in, dc_{t-1} out (kHasCellState)
-  T* dgates_x = nullptr;   // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out
+  T* dgates_x = nullptr;   // dgates_x: [N, G*H] dL/d(W_ih x_t + b_ih) at t out; the same memory as gates
+                           // in cells that save them: a tile's gates are read before its dG is written
   T* dgates_h = nullptr;   // dgates_h: [N, G*H] dL/d(W_hh h_{t-1} + b_hh) at t out; may alias dgates_x
   T* dh_direct = nullptr;  // dh_direct: [N,H] pointwise part of dL/dh_{t-1} out (kDirectStateGrad)
   T* dh_stash = nullptr;   // dh_stash: [N,H] dL/dh_t kept between the two phases (kTwoPhaseStep)

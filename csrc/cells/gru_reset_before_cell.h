@@ -76,8 +76,12 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
     }
   }
 
-  // Backward phase 1: s.dh is dL/dh_t. Writes dn_pre (dgates_x, gate 2), dz_pre (gate 1 of both) and
-  // zero for gate 2 of dgates_h, and keeps dL/dh_t in s.dh_stash for phase 2.
+  // dGx is written over the gates (s.dgates_x is s.gates, time_loop_backward.h), so each phase writes a
+  // unit's gate column only once nothing reads it any more: phase 2 reads r and z.
+
+  // Backward phase 1: s.dh is dL/dh_t. Writes dn_pre (dgates_x, gate 2, over n), dz_pre (gate 1 of
+  // dgates_h; phase 2 copies it to dgates_x) and zero for gate 2 of dgates_h, and keeps dL/dh_t in
+  // s.dh_stash for phase 2.
   template <class T>
   static void backward_update(const BackwardTile<T>& s) {
     const std::int64_t H = s.hidden, GH = 3 * H, U = s.units;
@@ -97,7 +101,6 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
       for (std::int64_t u = 0; u < U; ++u) {
         const T dn_pre = dh[u] * (T(1) - z[u]) * d_act[u];
         const T dz_pre = dh[u] * (h_prev[u] - cand[u]) * d_rec[u];
-        dgx[H + u] = dz_pre;
         dgx[2 * H + u] = dn_pre;
         dgh[H + u] = dz_pre;
         dgh[2 * H + u] = T(0);
@@ -106,8 +109,8 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
     }
   }
 
-  // Backward phase 2: s.dh is dL/d(r * h_{t-1}) = dn_pre W_hn. Writes dr_pre (gate 0 of both) and the
-  // direct part of dL/dh_{t-1}.
+  // Backward phase 2: s.dh is dL/d(r * h_{t-1}) = dn_pre W_hn. Writes dr_pre (gate 0 of both, over r),
+  // dz_pre into dgates_x (over z) and the direct part of dL/dh_{t-1}.
   template <class T>
   static void backward(const BackwardTile<T>& s) {
     const std::int64_t H = s.hidden, GH = 3 * H, U = s.units;
@@ -128,17 +131,19 @@ struct GruResetBeforeCell : GruResetBeforeTraits {
         const T* m = s.recurrent_mask + n * H + s.j0;
         for (std::int64_t u = 0; u < U; ++u) {
           const T dr_pre = d_reset_h[u] * h_prev[u] * m[u] * d_rec[u];
-          dgx[u] = dr_pre;
-          dgh[u] = dr_pre;
           direct[u] = d_reset_h[u] * rg[u] * m[u] + dh[u] * z[u];
+          dgx[u] = dr_pre;
+          dgx[H + u] = dgh[H + u];
+          dgh[u] = dr_pre;
         }
         continue;
       }
       for (std::int64_t u = 0; u < U; ++u) {
         const T dr_pre = d_reset_h[u] * h_prev[u] * d_rec[u];
-        dgx[u] = dr_pre;
-        dgh[u] = dr_pre;
         direct[u] = d_reset_h[u] * rg[u] + dh[u] * z[u];
+        dgx[u] = dr_pre;
+        dgx[H + u] = dgh[H + u];
+        dgh[u] = dr_pre;
       }
     }
   }

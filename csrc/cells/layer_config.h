@@ -101,7 +101,8 @@ struct BackwardTensors {
   const T* w_hr = nullptr;              // w_hr: [P, H] the projection, or null
   const T* cell_output = nullptr;       // cell_output: [T,N,H] the forward's o * act(c_t) (projection)
   const T* y = nullptr;                 // y: [T,N,y_ld] forward output (h_t)
-  const T* gates = nullptr;             // gates: [T,N,G*H] forward workspace (cells that save gates)
+  T* gates = nullptr;                   // gates: [T,N,G*H] forward workspace (cells that save gates); the
+                                        // backward writes its dL/dG over it (time_loop_backward.h)
   const T* saved = nullptr;             // saved: [T,N,H] forward workspace (cells that save one)
   const T* dy = nullptr;                // dy: [T,N,y_ld] or null (zeros)
   const T* dh_n = nullptr;              // dh_n: [N,H] or null (zeros)

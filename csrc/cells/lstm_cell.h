@@ -90,7 +90,9 @@ struct LstmCell : LstmTraits {
 
  private:
   // kStandard: tanh / sigmoid, whose derivatives backward_row computes inline from the outputs; other
-  // activations get theirs from derivative_from_output passes first.
+  // activations get theirs from derivative_from_output passes first. dG is written over the gates
+  // (s.dgates_x is s.gates, time_loop_backward.h): each row's gates are read through dgates_x, every read
+  // of a unit's gates before its dG is written.
   template <bool kStandard, class T>
   static void backward_rows(const BackwardTile<T>& s) {
     const std::int64_t H = s.hidden, GH = 4 * H, U = s.units;
@@ -98,8 +100,7 @@ struct LstmCell : LstmTraits {
     T d[5][kMaxTileUnits];  // the derivatives for i, f, g, o and act(c) (not kStandard)
     for (std::int64_t r = 0; r < s.rows; ++r) {
       const std::int64_t n = s.n0 + r;
-      const T* gates = s.gates + n * GH + s.j0;
-      T* dg = s.dgates_x + n * GH + s.j0;
+      T* gates = s.dgates_x + n * GH + s.j0;  // i, f, g, o in; dL/d of their pre-activations out
       activate_copy(s.activation, s.saved + n * H + s.j0, act_c, U);
       if constexpr (!kStandard) {
         for (int g = 0; g < 4; ++g) {
@@ -107,35 +108,36 @@ struct LstmCell : LstmTraits {
         }
         derivative_from_output(s.activation, act_c, d[4], U);
       }
-      backward_row<kStandard>(U, s.dh + r * s.dh_ld, gates, gates + H, gates + 2 * H, gates + 3 * H, act_c,
-                              s.cell_prev + n * H + s.j0, d[0], d[1], d[2], d[3], d[4],
-                              s.dcell + n * H + s.j0, dg, dg + H, dg + 2 * H, dg + 3 * H);
+      backward_row<kStandard>(U, s.dh + r * s.dh_ld, act_c, s.cell_prev + n * H + s.j0, d[0], d[1], d[2],
+                              d[3], d[4], s.dcell + n * H + s.j0, gates, gates + H, gates + 2 * H,
+                              gates + 3 * H);
     }
   }
 
   // One row of the derivative. Separate __restrict parameters (no two of them overlap) are what lets
   // the compiler vectorise it; with the pointers derived inside one function it kept the loop scalar.
   // Every pointer is [U]: one batch row's values for the tile's units (gates, states, their gradients);
-  // di .. dc_act are the activations' derivatives (read only when not kStandard).
+  // di .. dc_act are the activations' derivatives (read only when not kStandard). i, f, g, o hold the
+  // gates in and their pre-activations' gradients out (each unit's four read before any is written).
   template <bool kStandard, class T>
-  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict i,
-                           const T* __restrict f, const T* __restrict g, const T* __restrict o,
-                           const T* __restrict act_c, const T* __restrict c_prev, const T* __restrict di,
-                           const T* __restrict df, const T* __restrict dgd, const T* __restrict dod,
-                           const T* __restrict dc_act, T* __restrict dc, T* __restrict d_i, T* __restrict d_f,
-                           T* __restrict d_g, T* __restrict d_o) {
+  static void backward_row(std::int64_t U, const T* __restrict dh, const T* __restrict act_c,
+                           const T* __restrict c_prev, const T* __restrict di, const T* __restrict df,
+                           const T* __restrict dgd, const T* __restrict dod, const T* __restrict dc_act,
+                           T* __restrict dc, T* __restrict i, T* __restrict f, T* __restrict g,
+                           T* __restrict o) {
     for (std::int64_t u = 0; u < U; ++u) {
+      const T iu = i[u], fu = f[u], gu = g[u], ou = o[u];
       const T act_c_grad = kStandard ? T(1) - act_c[u] * act_c[u] : dc_act[u];
-      const T i_grad = kStandard ? i[u] * (T(1) - i[u]) : di[u];
-      const T f_grad = kStandard ? f[u] * (T(1) - f[u]) : df[u];
-      const T g_grad = kStandard ? T(1) - g[u] * g[u] : dgd[u];
-      const T o_grad = kStandard ? o[u] * (T(1) - o[u]) : dod[u];
-      const T dct = dc[u] + dh[u] * o[u] * act_c_grad;
-      d_i[u] = dct * g[u] * i_grad;
-      d_f[u] = dct * c_prev[u] * f_grad;
-      d_g[u] = dct * i[u] * g_grad;
-      d_o[u] = dh[u] * act_c[u] * o_grad;
-      dc[u] = dct * f[u];  // dL/dc_{t-1}
+      const T i_grad = kStandard ? iu * (T(1) - iu) : di[u];
+      const T f_grad = kStandard ? fu * (T(1) - fu) : df[u];
+      const T g_grad = kStandard ? T(1) - gu * gu : dgd[u];
+      const T o_grad = kStandard ? ou * (T(1) - ou) : dod[u];
+      const T dct = dc[u] + dh[u] * ou * act_c_grad;
+      i[u] = dct * gu * i_grad;
+      f[u] = dct * c_prev[u] * f_grad;
+      g[u] = dct * iu * g_grad;
+      o[u] = dh[u] * act_c[u] * o_grad;
+      dc[u] = dct * fu;  // dL/dc_{t-1}
     }
   }
 };

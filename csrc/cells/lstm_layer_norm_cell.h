@@ -166,14 +166,12 @@ struct LstmLayerNormCell : LstmLayerNormTraits {
   }
 
   // dh: [H] dL/dh_t; row: the forward's workspace of this row; c_prev: [H]; dc: [H] dL/dc_t in,
-  // dL/dc_{t-1} out; dz: [4H] dL/dz out (z the pre-activations: the biases' gradient); dgx, dgh: [4H]
-  // dL/d(W_ih x_t), dL/d(W_hh h_{t-1}) out; d_norm: [H] dL/dLN_c(c_t) out; scratch: [2H].
+  // dL/dc_{t-1} out; dz: [4H] dL/dz out (z the pre-activations: the biases' gradient); d_norm: [H]
+  // dL/dLN_c(c_t) out; scratch: [2H]. The products' gradients follow in input_gradients.
   template <class T>
   static void backward_row(std::int64_t H, Activation act, Activation rec, const T* const ln[4], const T* dh,
-                           const T* row, const T* c_prev, T* dc, T* dz, T* dgx, T* dgh, T* d_norm,
-                           T* scratch) {
+                           const T* row, const T* c_prev, T* dc, T* dz, T* d_norm, T* scratch) {
     const LayerNormRow at{H};
-    const std::int64_t GH = 4 * H;
     const T* gates = row + at.gates();
     const T* i = gates;
     const T* f = gates + H;
@@ -199,8 +197,19 @@ struct LstmLayerNormCell : LstmLayerNormTraits {
       dz[3 * H + u] *= dh[u] * act_c[u];
       dc[u] = tmp[u] * f[u];
     }
-    layer_norm_backward_row(dz, ln[0], row + at.x_hat_ih(), inv_sigma[0], dgx, GH);
-    layer_norm_backward_row(dz, ln[1], row + at.x_hat_hh(), inv_sigma[1], dgh, GH);
+  }
+
+  // The products' gradients of a row whose backward_row (and parameter sums) are done, written over the
+  // row's workspace, which nothing reads afterwards: dL/d(W_ih x_t) [4H] over the gates (read by
+  // backward_row), then dL/d(W_hh h_{t-1}) [4H] over LN_ih's v_hat (read just before). row + gates() and
+  // row + x_hat_ih() are then the row's dGx and dGh (LayerNormRow).
+  template <class T>
+  static void input_gradients(std::int64_t H, const T* const ln[4], const T* dz, T* row) {
+    const LayerNormRow at{H};
+    const std::int64_t GH = 4 * H;
+    const T* inv_sigma = row + at.inv_sigma();
+    layer_norm_backward_row(dz, ln[0], row + at.x_hat_ih(), inv_sigma[0], row + at.gates(), GH);
+    layer_norm_backward_row(dz, ln[1], row + at.x_hat_hh(), inv_sigma[1], row + at.x_hat_ih(), GH);
   }
 };
 
@@ -369,11 +378,11 @@ std::int64_t layer_norm_lstm_forward_workspace(const LayerConfig& cfg, bool trai
   return LayerNormForwardWorkspace<T>(cfg, training, threads, nullptr).elements;
 }
 
-// The backward's workspace, carved from io.workspace (or measured, over nullptr).
+// The backward's workspace, carved from io.workspace (or measured, over nullptr). dL/d(W_ih x_t) and
+// dL/d(W_hh h_{t-1}) have none: each row's are written over its forward workspace row
+// (LstmLayerNormCell::input_gradients), rows of stride LayerNormRow::width().
 template <class T>
 struct LayerNormBackwardWorkspace {
-  T* dgates_x = nullptr;   // [T,N,4H] dL/d(W_ih x_t)
-  T* dgates_h = nullptr;   // [T,N,4H] dL/d(W_hh h_{t-1})
   T* dh = nullptr;         // [N,H] dL/dh_t of the step
   T* masked_h = nullptr;   // [T+1,N,H] h0, h_0 .. h_{T-1} times the recurrent mask (recurrent dropout)
   T* w_packed = nullptr;   // W_hh packed as the step's B operand, [unit_blocks][4H][NR]
@@ -393,8 +402,6 @@ struct LayerNormBackwardWorkspace {
     const std::int64_t row_panels = (N + step.mr - 1) / step.mr;
     const std::int64_t unit_blocks = (H + step.nr - 1) / step.nr;
     WorkspaceCarver<T> carve(base);
-    dgates_x = carve.take(T_ * N * GH);
-    dgates_h = carve.take(T_ * N * GH);
     dh = carve.take(N * H);
     masked_h = carve.take(cfg.recurrent_dropout ? (T_ + 1) * N * H : 0);
     w_packed = carve.take(unit_blocks * GH * step.nr);
@@ -468,6 +475,9 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
   }
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
   const LayerNormBackwardWorkspace<T> ws(cfg, num_threads, io.workspace);
+  // dGx and dGh of all steps: [T,N,4H] each, rows of stride W over the training workspace rows.
+  const T* const dgx_all = io.gates + at.gates();
+  const T* const dgh_all = io.gates + at.x_hat_ih();
   for (int half = 0; half < 2; ++half) {
     fill(ws.dg_packed + (half * row_panels + row_panels - 1) * GH * mr, GH * mr, T(0));
   }
@@ -545,12 +555,12 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
       for (std::int64_t n = rows.begin; n < rows.end; ++n) {
         const std::int64_t e = t * N + n;
         const T* c_prev = s == 0 ? c0 + n * H : io.saved + (t_prev * N + n) * H;
-        const T* row = io.gates + e * W;
+        T* row = io.gates + e * W;
         Cell::backward_row(H, cfg.activation, cfg.recurrent_activation, io.layer_norm, ws.dh + n * H, row,
-                           c_prev, io.dc0 + n * H, dz, ws.dgates_x + e * GH, ws.dgates_h + e * GH, d_norm,
-                           row_scratch);
+                           c_prev, io.dc0 + n * H, dz, d_norm, row_scratch);
         add_parameter_sums(H, dz, d_norm, row, ws.panel_sums + (n / mr) * sums_width);
-        pack_rows_to_panels(ws.dgates_h + t * N * GH, GH, n, 1, 0, GH, GH, mr, dg_write,
+        Cell::input_gradients(H, io.layer_norm, dz, row);
+        pack_rows_to_panels(dgh_all + t * N * W, W, n, 1, 0, GH, GH, mr, dg_write,
                             static_cast<const T*>(nullptr), 0, round);
       }
       if (by_rows) {
@@ -567,7 +577,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     // dh0: the state gradient past the first processed step (no dy).
     state_gradient(ws.dg_packed, false, nullptr, io.dh0);
 
-    deferred_products(ctx, kernel, cfg, io, h0, ws.dgates_x, ws.dgates_h, GH, H, ws.masked_h, gemm_scratch);
+    deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, W, H, ws.masked_h, gemm_scratch);
 
     // Parameter gradients of the biases and norms: the row panels' sums, added in panel order.
     T* const sums = ws.panel_sums;  // panel 0's row receives the totals

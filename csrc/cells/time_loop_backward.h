@@ -76,11 +76,12 @@ void store_bias_grad(const T* sums, std::int64_t H, int G, std::int64_t u_begin,
 // The backward's deferred products over all steps, after the reverse-time loop (dG complete), shared by
 // the loops of every cell: dx = dGx W_ih, dW_ih = dGx^T x and dW_hh = dGh^T h_{t-1}, where the recurrent
 // products saw h_{t-1} * mask under recurrent dropout (masked into masked_h, [(T+1)*N, S], first).
-// dGx, dGh: [T,N,GH]; S the width of h; h0: [N,S] (zeros when none was given).
+// dGx, dGh: [T,N,GH] with row stride dg_ld >= GH (dG written over a wider saved row: the layer-normalised
+// LSTM's); S the width of h; h0: [N,S] (zeros when none was given).
 template <class T>
 void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, const LayerConfig& cfg,
                        const BackwardTensors<T>& io, const T* h0, const T* dgx_all, const T* dgh_all,
-                       std::int64_t GH, std::int64_t S, T* masked_h, T* gemm_scratch) {
+                       std::int64_t GH, std::int64_t dg_ld, std::int64_t S, T* masked_h, T* gemm_scratch) {
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size;
   const bool acc = io.accumulate_param_grads;
   const bool round = cfg.bf16_products;  // every operand rounded to bf16 as it is packed
@@ -100,16 +101,16 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
     h_ld = S;
     h_first = masked_h;
   }
-  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, GH).rounded_to_bf16(round),
+  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, dg_ld).rounded_to_bf16(round),
             MatrixView<T>::row_major(io.w_ih, C).rounded_to_bf16(round), io.dx, C, io.accumulate_dx,
             gemm_scratch);
   // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
   // both directions), and with h0 for s = 0.
   const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
   const MatrixView<T> dgh_later =
-      MatrixView<T>::transposed(dgh_all + dg_t0 * N * GH, GH).rounded_to_bf16(round);
+      MatrixView<T>::transposed(dgh_all + dg_t0 * N * dg_ld, dg_ld).rounded_to_bf16(round);
   const MatrixView<T> dgh_first =
-      MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * GH, GH).rounded_to_bf16(round);
+      MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * dg_ld, dg_ld).rounded_to_bf16(round);
   const MatrixView<T> h_later =
       MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld).rounded_to_bf16(round);
   const MatrixView<T> h_first_view = MatrixView<T>::row_major(h_first, S).rounded_to_bf16(round);
@@ -133,16 +134,25 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
     gemm_part_shared_a(ctx, kernel, GH, N, dgh_first, first, 2, true, gemm_scratch);
     return;
   }
-  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, GH).rounded_to_bf16(round),
+  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, dg_ld).rounded_to_bf16(round),
             MatrixView<T>::row_major(io.x, cfg.x_ld).rounded_to_bf16(round), io.dw_ih, C, acc, gemm_scratch);
   gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, dgh_later, h_later, io.dw_hh, S, acc, gemm_scratch);
   gemm_part(ctx, kernel, {GH, S, N}, dgh_first, h_first_view, io.dw_hh, S, true, gemm_scratch);
 }
 
 // The backward's workspace, carved from io.workspace (or measured, over nullptr).
+//
+// dL/d(W_ih x_t + b_ih) of all steps is written over the forward's saved gates (io.gates) in cells that
+// save them (kSavesGates): a tile's cell derivative reads that tile's gates at t and nothing else of
+// them (no other tile, step or thread does), before it writes the tile's dG there, and after the loop
+// only dG, x and h are read. So the backward consumes the forward's workspace (engine/stack_plan.h), and
+// keeps no [T,N,G*H] of its own for it. Where it stays a buffer here, and why:
+//   - the vanilla RNN saves no gates (its derivative needs only h_t, which is y): nothing to write over;
+//   - the GRU's dL/d(W_hh h + b_hh) (kSeparateRecurrentGrad) is a second [T,N,G*H], and the store's only
+//     other piece per step is the [T,N,H] per-unit workspace.
 template <class Cell, class T>
 struct BackwardWorkspace {
-  T* dgates_x = nullptr;        // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps
+  T* dgates_x = nullptr;        // dgates_x: [T,N,G*H] dL/d(W_ih x_t + b_ih), all steps (!kSavesGates)
   T* dgates_h = nullptr;        // dgates_h: [T,N,G*H] dL/d(W_hh h + b_hh) (cells that separate them)
   T* dh_direct = nullptr;       // dh_direct: [N,H] (kDirectStateGrad)
   T* dh_stash = nullptr;        // dh_stash: [N,H] (kTwoPhaseStep)
@@ -169,7 +179,7 @@ struct BackwardWorkspace {
     const std::int64_t unit_blocks = (H + step.nr - 1) / step.nr;
     const std::int64_t state_blocks = (S + step.nr - 1) / step.nr;
     WorkspaceCarver<T> carve(base);
-    dgates_x = carve.take(T_ * N * GH);
+    dgates_x = carve.take(Cell::kSavesGates ? 0 : T_ * N * GH);
     dgates_h = carve.take(Cell::kSeparateRecurrentGrad ? T_ * N * GH : 0);
     dh_direct = carve.take(Cell::kDirectStateGrad ? N * H : 0);
     dh_stash = carve.take(Cell::kTwoPhaseStep ? N * H : 0);
@@ -221,7 +231,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   const std::int64_t row_panels = (N + mr - 1) / mr, unit_blocks = (H + nr - 1) / nr;
   const std::int64_t state_blocks = (S + nr - 1) / nr;
   const BackwardWorkspace<Cell, T> ws(cfg, num_threads, io.workspace);
-  T* dgx_all = ws.dgates_x;
+  T* dgx_all = Cell::kSavesGates ? io.gates : ws.dgates_x;  // dG over the gates (BackwardWorkspace)
   T* dgh_all = Cell::kSeparateRecurrentGrad ? ws.dgates_h : dgx_all;
   if (Cell::kDirectStateGrad) fill(ws.dh_direct, N * H, T(0));
   // Padding rows of the last row panel are read by the microkernel and must hold numbers (zeros).
@@ -460,7 +470,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     }
 
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
-    deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, S, ws.masked_h, gemm_scratch);
+    deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, GH, S, ws.masked_h, gemm_scratch);
     if (projected) {  // h_t = W_hr m_t: dW_hr = sum over steps of dL/dh_t^T m_t
       gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P).rounded_to_bf16(round),
                 MatrixView<T>::row_major(io.cell_output, H).rounded_to_bf16(round), io.dw_hr, H, acc,

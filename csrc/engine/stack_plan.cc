@@ -606,7 +606,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   const ExclusiveCall guard(impl_->gate, ExclusiveCall::kRefuse);
   Impl& m = *impl_;
   const StackConfig& cfg = m.cfg;
-  if (!m.pending) throw std::logic_error("backward: no training-mode forward to differentiate");
+  if (!m.pending) throw std::logic_error(kNoPendingForward);
   if (static_cast<std::int64_t>(a.grads.size()) != cfg.slots()) {
     throw std::invalid_argument("grads: expected one entry per layer and direction");
   }
@@ -672,6 +672,9 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
   // processed step.
   T* const state_sets_base = scratch.take(state_sets * 8 * NX);
 
+  // From here on the kernels write dG over the store's gates: the forward is consumed whatever happens
+  // (stack_plan.h); everything above may refuse and leave it pending.
+  m.pending = false;
   const T* dy = a.dy;
   if (by_length && a.dy) {
     pack_padded(seq, a.dy, DS, DS, dy_packed);

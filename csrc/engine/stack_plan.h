@@ -77,10 +77,16 @@ struct StackBackward {
   T* dc0 = nullptr;                 // dc0: [L*D,N,H] out; cells with a cell state
   std::vector<SlotGrads<T>> grads;  // per slot, written or (accumulate) added to
   bool accumulate = false;
-  // As StackForward's. A stopped backward throws CallInterrupted; the forward stays pending, but the
-  // gradients of the layers above the one interrupted have been written (or added to).
+  // As StackForward's. A stopped backward throws CallInterrupted; it has consumed the forward (see
+  // StackPlan::backward), and the gradients of the layers above the one interrupted have been written
+  // (or added to).
   CallInterrupt* interrupt = nullptr;
 };
+
+// What a backward without a pending forward says (the plan's, and the bindings' check before it).
+constexpr const char* kNoPendingForward =
+    "backward: no training-mode forward to differentiate; run the forward again (each backward, even an "
+    "interrupted one, uses up the forward before it)";
 
 template <class T>
 class StackPlan {
@@ -107,7 +113,11 @@ class StackPlan {
 
   void forward(const StackForward<T>& args);
   // Differentiates the pending training forward (std::logic_error if none; std::runtime_error if a
-  // weight changed since). It stays pending until the next forward, so a backward may be repeated.
+  // weight changed since) and consumes it: the kernels write dL/dG over the gates the forward kept
+  // (cells/time_loop_backward.h), so no [T,N,G*H] buffer is needed beside them. Every check (the
+  // arguments, the weights, the memory) comes before anything is written, and a backward refused by one
+  // leaves the forward pending; once the kernels start it is no longer pending, whatever happens
+  // (success, CallInterrupted, an exception), and another backward needs another forward.
   void backward(const StackBackward<T>& args);
   bool pending() const;
   std::int64_t pending_steps() const;

@@ -382,7 +382,10 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
                     "backward: the last forward ran in eval mode, which keeps no workspace; "
                     "call train() and run forward again"
                 )
-            raise RuntimeError("backward: no training-mode forward to differentiate; call forward first")
+            raise RuntimeError(
+                "backward: no training-mode forward to differentiate; run the forward again (each backward, "
+                "even an interrupted one, uses up the forward before it)"
+            )
         thread, unbatched, y_shape = self._pending
         if thread != threading.get_ident():
             raise RuntimeError(
@@ -391,21 +394,26 @@ class RecurrentLayer(ParameterLayer, Generic[_State]):
             )
         if self.merge_mode != "concat" and dy is not None:
             dy = self._unmerge_gradient(dy, y_shape)
-        dx, dh0, dc0, _ = _stack.run_backward(
-            self._plan,
-            self._cell_facts,
-            self._sizes,
-            self.batch_first,
-            unbatched,
-            y_shape,
-            dy,
-            dh_n,
-            dc_n,
-            self._grad_list,
-            True,
-        )
-        # Released only after a successful backward: a call refused for bad arguments can be retried.
-        self._pending = None
+        try:
+            dx, dh0, dc0, _ = _stack.run_backward(
+                self._plan,
+                self._cell_facts,
+                self._sizes,
+                self.batch_first,
+                unbatched,
+                y_shape,
+                dy,
+                dh_n,
+                dc_n,
+                self._grad_list,
+                True,
+            )
+        finally:
+            # The kernels write the gradients over the forward's workspace: once they start, the forward
+            # is used up, even by a backward interrupted or failed after that. One refused before them
+            # (bad arguments, weights edited since the forward) leaves it pending, so it can be retried.
+            if not self._plan.pending:
+                self._pending = None
         return dx, dh0, dc0
 
     def reset_state(self, state: StateLike = None) -> None:

@@ -505,7 +505,7 @@ def lstm_backward(
     ValueError
         A gradient's shape does not match, or grads has other keys or arrays.
     RuntimeError
-        The cache was already used by a backward.
+        The cache was already used by a backward (one that started, even if it was interrupted).
     """
     dh_n, dc_n = pair(dhx, "dhx", ("dh_n", "dc_n"))
     cell = _cells.LSTM_LAYER_NORM if getattr(cache, "cell", None) == "lstm_layer_norm" else _cells.LSTM
@@ -656,7 +656,7 @@ def gru_backward(
     ValueError
         A gradient's shape does not match, or grads has other keys or arrays.
     RuntimeError
-        The cache was already used by a backward.
+        The cache was already used by a backward (one that started, even if it was interrupted).
     """
     cell = _cells.GRU_RESET_BEFORE if getattr(cache, "cell", None) == "gru_reset_before" else _cells.GRU
     dx, dh0, _, grads_out = _backward(cell, cache, dy, dh_n, None, grads, "gru")
@@ -797,7 +797,7 @@ def rnn_backward(
     ValueError
         A gradient's shape does not match, or grads has other keys or arrays.
     RuntimeError
-        The cache was already used by a backward.
+        The cache was already used by a backward (one that started, even if it was interrupted).
     """
     dx, dh0, _, grads_out = _backward(_cells.RNN, cache, dy, dh_n, None, grads, "rnn")
     return dx, dh0, grads_out

@@ -261,8 +261,9 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
         Raises
         ------
         RuntimeError
-            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it),
-            a parameter changed in place since the forward, or the forward ran in another thread.
+            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it,
+            even one interrupted), a parameter changed in place since the forward, or the forward ran in
+            another thread.
         ValueError
             A gradient's shape does not match.
         """
@@ -471,8 +472,9 @@ class GRU(RecurrentLayer[FloatArray]):
         Raises
         ------
         RuntimeError
-            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it),
-            a parameter changed in place since the forward, or the forward ran in another thread.
+            No training-mode forward is pending (none ran, it ran in eval mode, or a backward used it,
+            even one interrupted), a parameter changed in place since the forward, or the forward ran in
+            another thread.
         ValueError
             A gradient's shape does not match.
         """
