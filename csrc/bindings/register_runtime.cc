@@ -192,11 +192,9 @@ void register_runtime(pybind11::module_& m) {
   m.def("_contention_events", &contention_event_count,
         "How often a step barrier, or a thread's time in a region, showed a descheduled thread (each makes "
         "the next calls single-threaded for 20 ms to 1.28 s).");
-  m.def("_region_descheduled", &region_descheduled, py::arg("wall_ns"), py::arg("cpu_ns"),
-        py::arg("slept_ns"), py::arg("preemptions"),
-        "Whether one thread's wall time, CPU time and barrier sleeps (ns) and involuntary context switches "
-        "over "
-        "a parallel region mark the machine as contended (tests).");
+  m.def("_region_descheduled", &region_descheduled, py::arg("wall_ns"), py::arg("run_queue_ns"),
+        "Whether a parallel region's wall time and one thread's wait on the OS's run queue over it (ns) "
+        "make a descheduled region (tests).");
   m.def(
       "_fma_peak_gflops",
       [](int threads, std::int64_t iterations) {

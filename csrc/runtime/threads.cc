@@ -13,8 +13,8 @@
 #include "runtime/out_of_memory.h"
 
 #ifdef __linux__
+#include <fcntl.h>
 #include <linux/futex.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -167,48 +167,72 @@ constexpr auto kMinBackoff = std::chrono::milliseconds(20);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1280);
 constexpr auto kConfirm = std::chrono::milliseconds(50);
 
-// A region in which one of the threads was preempted by this OS (an involuntary context switch) and was
-// runnable but not running (its wall time minus its CPU time minus its sleeps in the barrier) for longer
-// than kLongWait and more than 1 / kDescheduledShare of the region marks the machine as contended at
-// once. The barrier's test above infers a descheduled partner from the waiter's side and misses it when
-// both threads lose their cores in turn, as they do to one busy process on 2 cores: its waits then look
-// like work. Measured on mnist-row's LSTM forward (T=28, N=128, H=128; 2 cores, one `while True: pass`
-// process): 2 threads ran 1.3-1.7x slower than 1 and that test never fired. The preemption is required
-// because a hypervisor that stops the virtual CPU (steal time) shows as lost time too, a few times a
-// second on a quiet VM (2-3 ms of 4-8 ms regions), and one thread is no cure for that.
+// A region in which one of the threads waited on this OS's run queue (runnable, another task on its
+// core: the second field of /proc/thread-self/schedstat) for longer than kLongWait and more than
+// 1 / kDescheduledShare of the region is a descheduled region; two close together mark the machine as
+// contended (note_region_end). The barrier's test above infers a descheduled partner from the waiter's
+// side and misses it when both threads lose their cores in turn, as they do to one busy process on 2
+// cores: its waits then look like work. Measured on mnist-row's LSTM forward (T=28, N=128, H=128; 2
+// cores, one `while True: pass` process): 2 threads ran 1.3-1.7x slower than 1 and that test never
+// fired. The run queue is what one thread cures; wall time minus CPU time is not: a hypervisor that
+// stops the virtual CPU (steal time) showed there as 2-3 ms lost in 4-8 ms regions a few times a second
+// on a quiet VM, with or without a context switch in the guest.
 constexpr int kDescheduledShare = 5;
 
 std::atomic<std::int64_t> contended_until{0};  // Clock ticks
 std::atomic<std::int64_t> contention_events{0};
-std::atomic<std::int64_t> last_long_wait{0};  // Clock ticks
-std::atomic<std::int64_t> backoff{0};         // Clock ticks of the current window length
+std::atomic<std::int64_t> last_long_wait{0};           // Clock ticks
+std::atomic<std::int64_t> last_descheduled_region{0};  // Clock ticks of its end
+std::atomic<std::int64_t> backoff{0};                  // Clock ticks of the current window length
 thread_local Clock::time_point last_barrier_exit{};
-// This thread's share of the current region: when it started, its CPU time and involuntary context
-// switches then (cpu_ns -1: not measured), and how long it has slept in the barrier since.
-struct ThreadUsage {
-  std::int64_t cpu_ns = -1;
-  std::int64_t preemptions = 0;
-};
+// This thread's share of the current region: when it started and its run-queue wait then (-1: not
+// measured).
 thread_local Clock::time_point region_start{};
-thread_local ThreadUsage region_start_usage{};
-thread_local Clock::duration region_slept{};
+thread_local std::int64_t region_start_wait_ns = -1;
 // How long this thread's previous region lasted. A region shorter than kLongWait cannot show contention,
-// and reading a thread's usage is a system call (0.3-1 us), so a thread reads it only when its previous
-// region lasted longer (the calls of a loop repeat one size; the barrier's test covers the short ones).
+// and reading the run-queue wait is a system call (about 1 us), so a thread reads it only when its
+// previous region lasted longer (the calls of a loop repeat one size; the barrier's test covers the
+// short ones).
 thread_local Clock::duration previous_region = Clock::duration::max();
 
-// This thread's CPU time (ns) and involuntary context switches; cpu_ns -1 where the OS does not say.
-ThreadUsage thread_usage() {
-  ThreadUsage usage;
-#ifdef RUSAGE_THREAD
-  rusage now{};
-  if (getrusage(RUSAGE_THREAD, &now) == 0) {
-    usage.cpu_ns = (static_cast<std::int64_t>(now.ru_utime.tv_sec) + now.ru_stime.tv_sec) * 1000000000 +
-                   (static_cast<std::int64_t>(now.ru_utime.tv_usec) + now.ru_stime.tv_usec) * 1000;
-    usage.preemptions = now.ru_nivcsw;
+// The time this thread has waited on the OS's run queue (ns), or -1 where the OS does not say.
+std::int64_t run_queue_wait_ns() {
+#ifdef __linux__
+  struct SchedStat {
+    int fd = -1;
+    pid_t pid = 0;  // the process that opened it: a forked child opens its own
+    bool unavailable = false;
+    SchedStat() = default;
+    SchedStat(const SchedStat&) = delete;
+    SchedStat& operator=(const SchedStat&) = delete;
+    ~SchedStat() {
+      if (fd >= 0) close(fd);
+    }
+  };
+  thread_local SchedStat stat;
+  if (stat.unavailable) return -1;
+  const pid_t pid = getpid();
+  if (stat.fd < 0 || stat.pid != pid) {
+    if (stat.fd >= 0) close(stat.fd);
+    stat.fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    stat.pid = pid;
+    if (stat.fd < 0) {
+      stat.unavailable = true;
+      return -1;
+    }
   }
+  char text[96];
+  const ssize_t n = pread(stat.fd, text, sizeof text - 1, 0);
+  if (n <= 0) return -1;
+  text[n] = '\0';
+  // "<ns on the CPU> <ns waiting on a run queue> <time slices>"
+  char* end = nullptr;
+  std::strtoll(text, &end, 10);
+  const long long waited = std::strtoll(end, &end, 10);
+  return waited >= 0 ? static_cast<std::int64_t>(waited) : -1;
+#else
+  return -1;
 #endif
-  return usage;
 }
 
 // Runs the next calls on one thread for a window (kMinBackoff, doubled up to kMaxBackoff when contention
@@ -269,12 +293,10 @@ void StepBarrier::wait() {
     if (Clock::now() - arrival > kSpin) {
       // seq_cst pairs with the last arriver's: either it sees a sleeper and wakes it, or this thread
       // sees the new generation and does not sleep.
-      const Clock::time_point asleep = Clock::now();
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
       while (generation_.load(std::memory_order_seq_cst) == generation)
         sleep_while_equal(generation_, generation);
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
-      region_slept += Clock::now() - asleep;
       break;
     }
     for (int i = 0; i < 16; ++i) cpu_relax();
@@ -293,29 +315,30 @@ void StepBarrier::wait() {
 
 void note_region_start() {
   last_barrier_exit = region_start = Clock::now();
-  region_start_usage = previous_region >= kLongWait ? thread_usage() : ThreadUsage{};
-  region_slept = Clock::duration::zero();
+  region_start_wait_ns = previous_region >= kLongWait ? run_queue_wait_ns() : -1;
 }
 
-bool region_descheduled(std::int64_t wall_ns, std::int64_t cpu_ns, std::int64_t slept_ns,
-                        std::int64_t preemptions) {
-  const std::int64_t descheduled = wall_ns - cpu_ns - slept_ns;
+bool region_descheduled(std::int64_t wall_ns, std::int64_t run_queue_ns) {
   const std::int64_t long_wait = std::chrono::duration_cast<std::chrono::nanoseconds>(kLongWait).count();
-  return preemptions > 0 && descheduled > long_wait && descheduled * kDescheduledShare > wall_ns;
+  return run_queue_ns > long_wait && run_queue_ns * kDescheduledShare > wall_ns;
 }
 
 void note_region_end() {
   const Clock::time_point end = Clock::now();
   previous_region = end - region_start;
-  if (region_start_usage.cpu_ns < 0) return;
-  const ThreadUsage usage = thread_usage();
-  if (usage.cpu_ns < 0) return;
-  const auto ns = [](Clock::duration d) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  };
-  if (region_descheduled(ns(previous_region), usage.cpu_ns - region_start_usage.cpu_ns, ns(region_slept),
-                         usage.preemptions - region_start_usage.preemptions)) {
-    mark_contended(end.time_since_epoch().count());
+  if (region_start_wait_ns < 0) return;
+  const std::int64_t waited = run_queue_wait_ns();
+  if (waited < 0) return;
+  const std::int64_t wall = std::chrono::duration_cast<std::chrono::nanoseconds>(previous_region).count();
+  if (region_descheduled(wall, waited - region_start_wait_ns)) {
+    // As for the barrier's long waits, one such region can be a hiccup; a busy process makes the next
+    // regions the same. Two within kConfirm, or within two of these regions for longer ones, mean
+    // contention.
+    const std::int64_t now = end.time_since_epoch().count();
+    const std::int64_t previous = last_descheduled_region.exchange(now, std::memory_order_relaxed);
+    const std::int64_t confirm = std::max<std::int64_t>(
+        std::chrono::duration_cast<Clock::duration>(kConfirm).count(), 2 * previous_region.count());
+    if (now - previous < confirm) mark_contended(now);
   }
 }
 

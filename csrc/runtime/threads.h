@@ -88,16 +88,14 @@ void set_contention_fallback(bool on);
 bool contention_fallback();
 // Called by each thread of a region as it starts: a barrier measures the waiter's own work from its
 // previous barrier or from here (not from a barrier of an earlier call, however long ago), and the
-// region's end its time descheduled from here.
+// region's end its run-queue wait from here.
 void note_region_start();
-// Called by each thread of a region as its work ends: a thread that this OS preempted and that was
-// descheduled (its wall time minus its CPU time minus its sleeps in the barrier) for over 1 ms and a
-// fifth of the region marks the machine as contended, as a barrier's long waits do.
+// Called by each thread of a region as its work ends: a thread that waited on the OS's run queue for
+// over 1 ms and a fifth of the region, twice within 50 ms (or two such regions' length), marks the
+// machine as contended, as a barrier's long waits do.
 void note_region_end();
-// That test, on one thread's wall time, CPU time and barrier sleeps (ns) and involuntary context
-// switches over a region (exposed for tests).
-bool region_descheduled(std::int64_t wall_ns, std::int64_t cpu_ns, std::int64_t slept_ns,
-                        std::int64_t preemptions);
+// That test on one region: its wall time and the thread's run-queue wait over it, in ns (for tests).
+bool region_descheduled(std::int64_t wall_ns, std::int64_t run_queue_ns);
 // How often a barrier has seen a descheduled partner since the module was loaded (diagnostics).
 std::int64_t contention_event_count();
 
