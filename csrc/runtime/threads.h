@@ -96,7 +96,8 @@ void note_region_start();
 void note_region_end();
 // That test on one region: its wall time and the thread's run-queue wait over it, in ns (for tests).
 bool region_descheduled(std::int64_t wall_ns, std::int64_t run_queue_ns);
-// How often a barrier has seen a descheduled partner since the module was loaded (diagnostics).
+// How often a barrier or a region's run-queue wait has found the machine contended since the module was
+// loaded (diagnostics).
 std::int64_t contention_event_count();
 
 // Runs body(ctx) on num_threads threads (one team). body must not throw.
