@@ -9,6 +9,29 @@ import time
 
 import pytest
 
+# The call a child script times and reports, for assert_ctrl_c_stops: appended to a script that has set up
+# `layer`, `x`, `mode` (and `y` from a training forward when mode is "backward"). A backward uses up its
+# forward, interrupted or not, so a second one must be refused.
+INTERRUPTED_CALL = """
+t0 = time.perf_counter()
+try:
+    print("ready", flush=True)
+    if mode == "backward":
+        layer.backward(np.ones_like(y))
+    else:
+        layer(x)
+    print("finished", time.perf_counter() - t0, flush=True)
+except KeyboardInterrupt:
+    print("interrupted", time.perf_counter() - t0, flush=True)
+if mode == "backward":
+    try:
+        layer.backward(np.ones_like(y))
+    except RuntimeError as e:
+        assert "run the forward again" in str(e), e
+    else:
+        raise AssertionError("a second backward of one forward ran")
+"""
+
 # SIGINT to a child process: POSIX only.
 needs_sigint = pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 

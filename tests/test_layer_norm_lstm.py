@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from interrupt_helpers import assert_ctrl_c_stops, needs_sigint
+from interrupt_helpers import INTERRUPTED_CALL, assert_ctrl_c_stops, needs_sigint
 from reference_helpers import assert_grads_close, assert_scaled_close
 
 import fusedrnn as fr
@@ -376,8 +376,9 @@ def test_refusals_name_layer_norm(tmp_path):
         fr._core.Plan("lstm_layer_norm", 3, 8, 1, False, True, "float32", proj_size=2)
 
 
-CHILD = textwrap.dedent(
-    """
+CHILD = (
+    textwrap.dedent(
+        """
     import signal, sys, time
     import numpy as np
     import fusedrnn as fr
@@ -398,27 +399,16 @@ CHILD = textwrap.dedent(
     if mode == "backward":
         layer.train()
         y, _ = layer(x)
-    t0 = time.perf_counter()
-    try:
-        print("ready", flush=True)
-        if mode == "backward":
-            layer.backward(np.ones_like(y))
-        else:
-            layer(x)
-        print("finished", time.perf_counter() - t0, flush=True)
-    except KeyboardInterrupt:
-        print("interrupted", time.perf_counter() - t0, flush=True)
-    if mode == "backward":  # the backward used up its forward, interrupted or not: a retry is refused
-        try:
-            layer.backward(np.ones_like(y))
-        except RuntimeError as e:
-            assert "run the forward again" in str(e), e
-        else:
-            raise AssertionError("a second backward of one forward ran")
+    """
+    )
+    + INTERRUPTED_CALL
+    + textwrap.dedent(
+        """
     layer.eval()
     assert np.array_equal(layer(small)[0], before)
     print("usable", flush=True)
     """
+    )
 )
 
 

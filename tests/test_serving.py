@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 import pytest
-from interrupt_helpers import assert_ctrl_c_stops, needs_sigint
+from interrupt_helpers import INTERRUPTED_CALL, assert_ctrl_c_stops, needs_sigint
 
 import fusedrnn as fr
 
@@ -210,8 +210,9 @@ def test_train_then_eval_from_another_thread_is_consistent():
     assert np.array_equal(y_train, y_eval)  # no dropout: the same function
 
 
-CHILD = textwrap.dedent(
-    """
+CHILD = (
+    textwrap.dedent(
+        """
     import signal, sys, time
     import numpy as np
     import fusedrnn as fr
@@ -246,23 +247,11 @@ CHILD = textwrap.dedent(
         y, _ = layer(x)  # the forward on the fast path
         fr._core._select_isa("generic")
     fr.set_num_threads(2 if mode == "rows" else 1)
-    t0 = time.perf_counter()
-    try:
-        print("ready", flush=True)
-        if mode == "backward":
-            layer.backward(np.ones_like(y))
-        else:
-            layer(x)
-        print("finished", time.perf_counter() - t0, flush=True)
-    except KeyboardInterrupt:
-        print("interrupted", time.perf_counter() - t0, flush=True)
-    if mode == "backward":  # the backward used up its forward, interrupted or not: a retry is refused
-        try:
-            layer.backward(np.ones_like(y))
-        except RuntimeError as e:
-            assert "run the forward again" in str(e), e
-        else:
-            raise AssertionError("a second backward of one forward ran")
+    """
+    )
+    + INTERRUPTED_CALL
+    + textwrap.dedent(
+        """
     # The layer is usable afterwards and computes what it computed before.
     assert np.array_equal(layer(small)[0], before)
     if mode not in ("eval", "rows"):
@@ -270,6 +259,7 @@ CHILD = textwrap.dedent(
         layer.backward(np.ones_like(y))
     print("usable", flush=True)
     """
+    )
 )
 
 

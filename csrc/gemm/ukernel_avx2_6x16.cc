@@ -153,41 +153,30 @@ void ukernel_f32_direct(std::int64_t k, const float* a, std::int64_t lda, const 
 // The edge kernels (microkernel.h): the first `rows` rows of the tile from the same packed panel. With
 // 4 rows or fewer the FMA latency, not the pipes, bounds the loop (2 * rows chains), so they take 4 of
 // the full kernel's 6 cycles per k; 5 rows take 5.
-template <class T, void (*kKernel1)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
-          void (*kKernel2)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
-          void (*kKernel3)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
-          void (*kKernel4)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool),
-          void (*kKernel5)(std::int64_t, const T*, std::int64_t, const T*, T*, std::int64_t, bool)>
-void edge_rows(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
-  switch (rows) {
-    case 1:
-      return kKernel1(k, a, 0, b, c, ldc, accumulate);
-    case 2:
-      return kKernel2(k, a, 0, b, c, ldc, accumulate);
-    case 3:
-      return kKernel3(k, a, 0, b, c, ldc, accumulate);
-    case 4:
-      return kKernel4(k, a, 0, b, c, ldc, accumulate);
-    case 5:
-      return kKernel5(k, a, 0, b, c, ldc, accumulate);
-    default: {
-      if constexpr (std::is_same_v<T, float>) {
-        return ukernel_f32_impl<false>(k, a, 0, b, c, ldc, accumulate);
-      } else {
-        return ukernel_f64_impl<false>(k, a, 0, b, c, ldc, accumulate);
-      }
-    }
+template <class T, int kRows>
+void edge_kernel(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    ukernel_f32_impl<false, kRows>(k, a, 0, b, c, ldc, accumulate);
+  } else {
+    ukernel_f64_impl<false, kRows>(k, a, 0, b, c, ldc, accumulate);
   }
 }
-void ukernel_f32_edge(int rows, std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
-                      bool accumulate) {
-  edge_rows<float, ukernel_f32_impl<false, 1>, ukernel_f32_impl<false, 2>, ukernel_f32_impl<false, 3>,
-            ukernel_f32_impl<false, 4>, ukernel_f32_impl<false, 5>>(rows, k, a, b, c, ldc, accumulate);
-}
-void ukernel_f64_edge(int rows, std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
-                      bool accumulate) {
-  edge_rows<double, ukernel_f64_impl<false, 1>, ukernel_f64_impl<false, 2>, ukernel_f64_impl<false, 3>,
-            ukernel_f64_impl<false, 4>, ukernel_f64_impl<false, 5>>(rows, k, a, b, c, ldc, accumulate);
+template <class T>
+void ukernel_edge(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  switch (rows) {
+    case 1:
+      return edge_kernel<T, 1>(k, a, b, c, ldc, accumulate);
+    case 2:
+      return edge_kernel<T, 2>(k, a, b, c, ldc, accumulate);
+    case 3:
+      return edge_kernel<T, 3>(k, a, b, c, ldc, accumulate);
+    case 4:
+      return edge_kernel<T, 4>(k, a, b, c, ldc, accumulate);
+    case 5:
+      return edge_kernel<T, 5>(k, a, b, c, ldc, accumulate);
+    default:
+      return edge_kernel<T, kMR>(k, a, b, c, ldc, accumulate);
+  }
 }
 
 void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, std::int64_t ldc,
@@ -297,13 +286,13 @@ void narrow_direct(std::int64_t k, const typename D::T* a, std::int64_t lda, con
 template <>
 const Microkernel<float>& microkernel<float>() {
   static const Microkernel<float> kernel{
-      kMR, 16, &ukernel_f32, &ukernel_f32_direct, "avx2 6x16", &ukernel_f32_edge};
+      kMR, 16, &ukernel_f32, &ukernel_f32_direct, "avx2 6x16", &ukernel_edge<float>};
   return kernel;
 }
 template <>
 const Microkernel<double>& microkernel<double>() {
   static const Microkernel<double> kernel{
-      kMR, 8, &ukernel_f64, &ukernel_f64_direct, "avx2 6x8", &ukernel_f64_edge};
+      kMR, 8, &ukernel_f64, &ukernel_f64_direct, "avx2 6x8", &ukernel_edge<double>};
   return kernel;
 }
 
