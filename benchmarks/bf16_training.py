@@ -6,15 +6,14 @@ figure is a median, since the machine is noisy and shared; PyTorch runs in round
 (its OpenMP threads keep spinning for a while after each call: alternated with it, the fusedrnn call that
 came next lost a core: 1.4x the time of the other one on char-lstm).
 
-What the figures mean depends on the CPU. fusedrnn's bf16 path is, in this build, the portable one on
-every CPU: float32 FMAs over operands rounded to bf16 as they are packed (``fusedrnn.cpu_info()
-["bf16_compute"]``). It computes the products a bf16 instruction would, but it does the same float32
-arithmetic as the float32 path plus the rounding, so it is expected to be a little SLOWER than float32
-everywhere; the speed-up bf16 promises needs a native AVX512-BF16 kernel, which this path is the
-reference for. PyTorch's autocast likewise runs its bf16 LSTM on oneDNN's bf16 kernels only where the
-CPU has them (AVX512-BF16 / AMX); on an AVX2-only CPU (Zen 3) torch 2.13's autocast LSTM raises
-"could not create a primitive descriptor for the LSTM forward propagation primitive", which the table
-reports instead of a time.
+What the figures mean depends on the CPU (``fusedrnn.cpu_info()["bf16_compute"]``, printed above the
+table). With AVX512-BF16 (Zen 4 / Zen 5, Sapphire Rapids) fusedrnn's bf16 products run natively on
+vdpbf16ps, twice the float32 FMA rate, over operands packed as bf16 pairs. Elsewhere they are emulated:
+float32 FMAs over operands rounded to bf16 as they are packed, the same products at float32's speed plus
+the rounding, so a little SLOWER than float32. PyTorch's autocast likewise runs its bf16 LSTM on oneDNN's
+bf16 kernels only where the CPU has them (AVX512-BF16 / AMX); on an AVX2-only CPU (Zen 3) torch 2.13's
+autocast LSTM raises "could not create a primitive descriptor for the LSTM forward propagation
+primitive", which the table reports instead of a time.
 
     python benchmarks/bf16_training.py [--shapes char-lstm,medium] [--rounds 7] [--threads 2]
 """

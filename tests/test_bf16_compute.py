@@ -298,10 +298,6 @@ def test_kept_by_pickle_save_and_load(tmp_path, rng):
         np.testing.assert_array_equal(copy.eval()(x)[0], y)
 
 
-def test_cpu_info_names_the_bf16_compute_path():
-    assert fr.cpu_info()["bf16_compute"].startswith("emulated")
-
-
 def test_fr_nn_layers_take_compute_dtype(tmp_path, rng):
     model = fr.nn.Sequential([fr.nn.LSTM(8, compute_dtype="bfloat16"), fr.nn.Dense(1)])
     x = rng.standard_normal((16, 5, 3)).astype(np.float32)

@@ -12,6 +12,7 @@
 #include "dispatch/kernel_table.h"
 #include "engine/call_gate.h"
 #include "engine/stack_config.h"
+#include "gemm/bf16_kernels.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -65,7 +66,11 @@ bool overlap(const py::array& x, const py::array& y) {
 // _core._gemm for one dtype: the checks that keep the driver inside the arrays, then one call.
 template <class T>
 py::array gemm(const py::array& a, const py::array& b, py::object c_obj, bool accumulate, int threads,
-               bool prepack_b, bool narrow) {
+               bool prepack_b, bool narrow, Bf16Products bf16) {
+  if (bf16 != Bf16Products::off && !std::is_same_v<T, float>) throw py::type_error("bf16: needs float32");
+  if (bf16 == Bf16Products::pairs && !bf16_products_native()) {
+    throw py::value_error("bf16: 'pairs' needs the native AVX512-BF16 kernels (this CPU or ISA has none)");
+  }
   if (!has_dtype<T>(b)) throw py::type_error("b: expected the dtype of a, " + std::string(dtype_name<T>()));
   if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("a, b: expected 2-D arrays");
   const std::int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
@@ -101,6 +106,7 @@ py::array gemm(const py::array& a, const py::array& b, py::object c_obj, bool ac
   args.b = static_cast<const T*>(b.data()), args.b_row_stride = b_rows, args.b_col_stride = b_cols;
   args.c = static_cast<T*>(c.mutable_data()), args.ldc = ldc;
   args.accumulate = accumulate, args.prepack_b = prepack_b, args.narrow = narrow, args.num_threads = threads;
+  args.bf16 = bf16;
   const auto run = active_kernels().typed<T>().gemm;
   {
     py::gil_scoped_release release;
@@ -229,20 +235,30 @@ void register_runtime(pybind11::module_& m) {
   m.def(
       "_gemm",
       [](const py::array& a, const py::array& b, py::object c, bool accumulate, int threads, bool prepack_b,
-         bool narrow) {
+         bool narrow, const std::string& bf16) {
+        Bf16Products form = Bf16Products::off;
+        if (bf16 == "rounded") {
+          form = Bf16Products::rounded;
+        } else if (bf16 == "pairs") {
+          form = Bf16Products::pairs;
+        } else if (bf16 != "off") {
+          throw py::value_error("bf16: expected 'off', 'rounded' or 'pairs', got '" + bf16 + "'");
+        }
         if (has_dtype<float>(a)) {
-          return gemm<float>(a, b, std::move(c), accumulate, threads, prepack_b, narrow);
+          return gemm<float>(a, b, std::move(c), accumulate, threads, prepack_b, narrow, form);
         }
         if (has_dtype<double>(a)) {
-          return gemm<double>(a, b, std::move(c), accumulate, threads, prepack_b, narrow);
+          return gemm<double>(a, b, std::move(c), accumulate, threads, prepack_b, narrow, form);
         }
         throw py::type_error("a: expected float32 or float64");
       },
       py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::arg("accumulate") = false,
       py::arg("threads") = 1, py::arg("prepack_b") = false, py::arg("narrow") = false,
+      py::arg("bf16") = "off",
       "c (+)= a @ b with the active ISA's GEMM driver: a [m,k] and b [k,n] with any strides, c [m,n] "
       "row-major (new when None); prepack_b packs b first as the forward's input projection does, narrow "
-      "uses the 1-row kernel (tests).");
+      "uses the 1-row kernel; bf16 packs both operands as bf16, 'rounded' (float32 kernels) or 'pairs' "
+      "(the native AVX512-BF16 kernel, where bf16_products_native) (tests).");
   m.def(
       "_microkernel",
       [](const std::string& dtype, bool narrow) {

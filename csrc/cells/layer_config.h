@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cells/activation.h"
+#include "gemm/bf16_products.h"
 #include "reduced/weight_format.h"
 
 namespace fusedrnn {
@@ -44,7 +45,15 @@ struct LayerConfig {
   // packed (gemm/bf16_operand.h); the sums, the pointwise steps, the states, y and every gradient stay
   // float32, and so do the arrays the cells read (only the packed copies are rounded).
   bool bf16_products = false;
+  // With bf16_products: the operands packed as bf16 pairs for the native AVX512-BF16 kernels
+  // (gemm/bf16_kernels.h), set where they run (the avx512 table on a CPU with AVX512-BF16; not yet for the
+  // layer-normalised LSTM, whose products stay on the rounded form).
+  bool bf16_native = false;
 
+  // How the products' operands are packed (gemm/bf16_operand.h).
+  Bf16Products bf16() const {
+    return !bf16_products ? Bf16Products::off : bf16_native ? Bf16Products::pairs : Bf16Products::rounded;
+  }
   // The width of h (of h0, h_n and y's columns): P with a projection, else H.
   std::int64_t state_width() const { return proj_size > 0 ? proj_size : hidden; }
   // Time index of the s-th processed step.

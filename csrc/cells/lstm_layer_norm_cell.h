@@ -280,7 +280,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
   // bf16 products: the products' operands (x, h_{t-1} after the mask, the packed weights) are rounded
   // where they are packed; the norms, gates and states are float32 as in the plain LSTM.
-  const bool round = cfg.bf16_products;
+  const Bf16Products bf16 = cfg.bf16();  // rounded: this cell has no pairs form yet
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -296,7 +296,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
       if (!by_rows) barrier(ctx);
     };
     pack_rows_to_panels(h0, H, rows.begin, rows.end - rows.begin, 0, H, K, mr, ws.h_packed, io.recurrent_mask,
-                        H, round);
+                        H, bf16);
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.c_n[n * H + j] = io.c0 ? io.c0[n * H + j] : T(0);
     }
@@ -316,7 +316,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
-                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round),
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).with_bf16(bf16),
                   MatrixView<T>{nullptr, 0, 0}, gx_row(t_lo, 0), io.training ? W : GH, false, gemm_scratch,
                   packed.w_ih);
         barrier(ctx);
@@ -353,7 +353,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
         Cell::forward_row(H, cfg.activation, cfg.recurrent_activation, io.layer_norm, gx_row(t, n),
                           ws.gh + n * GH, b_ih, b_hh, c, row, h);
         if (io.training) std::copy(c, c + H, io.saved + (t * N + n) * H);
-        pack_rows_to_panels(y_t, cfg.y_ld, n, 1, 0, H, K, mr, h_write, io.recurrent_mask, H, round);
+        pack_rows_to_panels(y_t, cfg.y_ld, n, 1, 0, H, K, mr, h_write, io.recurrent_mask, H, bf16);
       }
       if (by_rows) {
         const bool boundary_ahead = (s / chunk_steps + 1) * chunk_steps < T_;
@@ -488,7 +488,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
   // bf16 products: the step's operands (packed W_hh and dGh) are rounded as they are packed, and
   // deferred_products rounds its own; dz, the norms' derivatives and the parameter sums stay float32.
-  const bool round = cfg.bf16_products;
+  const Bf16Products bf16 = cfg.bf16();  // rounded: this cell has no pairs form yet
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -510,7 +510,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
     const Range pack_blocks = split_range(unit_blocks, ctx);
     for (std::int64_t b = pack_blocks.begin; b < pack_blocks.end; ++b) {
       pack_recurrent_backward(io.w_hh, H, GH, nr, b, ws.w_packed);
-      if (round) round_to_bf16(ws.w_packed + b * GH * nr, GH * nr);  // a block's panel is contiguous
+      finish_packed_panels(ws.w_packed + b * GH * nr, 1, GH, nr, bf16);  // a block's panel
     }
     for (std::int64_t n = rows.begin; n < rows.end; ++n) {
       for (std::int64_t j = 0; j < H; ++j) io.dc0[n * H + j] = io.dc_n ? io.dc_n[n * H + j] : T(0);
@@ -561,7 +561,7 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
         add_parameter_sums(H, dz, d_norm, row, ws.panel_sums + (n / mr) * sums_width);
         Cell::input_gradients(H, io.layer_norm, dz, row);
         pack_rows_to_panels(dgh_all + t * N * W, W, n, 1, 0, GH, GH, mr, dg_write,
-                            static_cast<const T*>(nullptr), 0, round);
+                            static_cast<const T*>(nullptr), 0, bf16);
       }
       if (by_rows) {
         if (io.interrupt != nullptr && io.interrupt->poll_now()) break;

@@ -84,7 +84,7 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
                        std::int64_t GH, std::int64_t dg_ld, std::int64_t S, T* masked_h, T* gemm_scratch) {
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size;
   const bool acc = io.accumulate_param_grads;
-  const bool round = cfg.bf16_products;  // every operand rounded to bf16 as it is packed
+  const Bf16Products bf16 = cfg.bf16();  // how every operand is packed
   const T* h_rows = io.y;                // h_t at time t, row stride h_ld
   std::int64_t h_ld = cfg.y_ld;
   const T* h_first = h0;  // h_{-1}, row stride S
@@ -101,19 +101,17 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
     h_ld = S;
     h_first = masked_h;
   }
-  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, dg_ld).rounded_to_bf16(round),
-            MatrixView<T>::row_major(io.w_ih, C).rounded_to_bf16(round), io.dx, C, io.accumulate_dx,
-            gemm_scratch);
+  gemm_part(ctx, kernel, {T_ * N, C, GH}, MatrixView<T>::row_major(dgx_all, dg_ld).with_bf16(bf16),
+            MatrixView<T>::row_major(io.w_ih, C).with_bf16(bf16), io.dx, C, io.accumulate_dx, gemm_scratch);
   // dW_hh: step s pairs dGh at time_at(s) with h_{time_at(s-1)} for s >= 1 (contiguous in time in
   // both directions), and with h0 for s = 0.
   const std::int64_t dg_t0 = cfg.reverse ? 0 : 1, h_t0 = cfg.reverse ? 1 : 0;
   const MatrixView<T> dgh_later =
-      MatrixView<T>::transposed(dgh_all + dg_t0 * N * dg_ld, dg_ld).rounded_to_bf16(round);
+      MatrixView<T>::transposed(dgh_all + dg_t0 * N * dg_ld, dg_ld).with_bf16(bf16);
   const MatrixView<T> dgh_first =
-      MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * dg_ld, dg_ld).rounded_to_bf16(round);
-  const MatrixView<T> h_later =
-      MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld).rounded_to_bf16(round);
-  const MatrixView<T> h_first_view = MatrixView<T>::row_major(h_first, S).rounded_to_bf16(round);
+      MatrixView<T>::transposed(dgh_all + cfg.time_at(0) * N * dg_ld, dg_ld).with_bf16(bf16);
+  const MatrixView<T> h_later = MatrixView<T>::row_major(h_rows + h_t0 * N * h_ld, h_ld).with_bf16(bf16);
+  const MatrixView<T> h_first_view = MatrixView<T>::row_major(h_first, S).with_bf16(bf16);
   // The first step's h_{t-1} is h0, zeros when none is given: its product runs anyway, so that h0=None
   // means exactly zeros (a NaN in dG then reaches dW_hh as it does with explicit zeros, as 0 * NaN).
   if (dgx_all == dgh_all) {
@@ -123,19 +121,18 @@ void deferred_products(const ThreadContext& ctx, const Microkernel<T>& kernel, c
     // each product packed its own, 5.4 % once (perf, Zen 3, one thread); the step's instructions fell
     // 2.2 % (mnist-row) and 2.5 % (energy) under callgrind.
     const SharedAOutput<T> later[] = {
-        {MatrixView<T>::row_major(io.x + dg_t0 * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round), io.dw_ih, C,
-         C},
+        {MatrixView<T>::row_major(io.x + dg_t0 * N * cfg.x_ld, cfg.x_ld).with_bf16(bf16), io.dw_ih, C, C},
         {h_later, io.dw_hh, S, S}};
     gemm_part_shared_a(ctx, kernel, GH, (T_ - 1) * N, dgh_later, later, 2, acc, gemm_scratch);
     const SharedAOutput<T> first[] = {
-        {MatrixView<T>::row_major(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round),
-         io.dw_ih, C, C},
+        {MatrixView<T>::row_major(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld).with_bf16(bf16), io.dw_ih,
+         C, C},
         {h_first_view, io.dw_hh, S, S}};
     gemm_part_shared_a(ctx, kernel, GH, N, dgh_first, first, 2, true, gemm_scratch);
     return;
   }
-  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, dg_ld).rounded_to_bf16(round),
-            MatrixView<T>::row_major(io.x, cfg.x_ld).rounded_to_bf16(round), io.dw_ih, C, acc, gemm_scratch);
+  gemm_part(ctx, kernel, {GH, C, T_ * N}, MatrixView<T>::transposed(dgx_all, dg_ld).with_bf16(bf16),
+            MatrixView<T>::row_major(io.x, cfg.x_ld).with_bf16(bf16), io.dw_ih, C, acc, gemm_scratch);
   gemm_part(ctx, kernel, {GH, S, (T_ - 1) * N}, dgh_later, h_later, io.dw_hh, S, acc, gemm_scratch);
   gemm_part(ctx, kernel, {GH, S, N}, dgh_first, h_first_view, io.dw_hh, S, true, gemm_scratch);
 }
@@ -209,7 +206,8 @@ std::int64_t backward_workspace_elements(const LayerConfig& cfg, int threads) {
 template <class Cell, class T>
 void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  const Bf16Products bf16 = cfg.bf16();  // how every packed operand holds its values
+  const StepKernel<T> step = step_kernel<T>(cfg.batch, bf16);
   const int mr = step.mr, nr = step.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool acc = io.accumulate_param_grads;
@@ -240,6 +238,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
   }
   if (Cell::kTwoPhaseStep) fill(ws.dn_packed + (row_panels - 1) * H * mr, H * mr, T(0));
   if (projected) fill(ws.dh_packed + (row_panels - 1) * P * mr, P * mr, T(0));
+  zero_pair_padding(ws.dg_packed, 2 * row_panels, GH, mr, bf16);
+  if (Cell::kTwoPhaseStep) zero_pair_padding(ws.dn_packed, row_panels, H, mr, bf16);
+  if (projected) zero_pair_padding(ws.dh_packed, row_panels, P, mr, bf16);
   if (!io.c0 || !io.h0) fill(ws.zeros, N * std::max(H, S), T(0));
   const T* c0 = io.c0 ? io.c0 : ws.zeros;
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
@@ -262,15 +263,15 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     const Range blocks = split_range(unit_blocks, ctx);
     const std::int64_t u_begin = blocks.begin * nr, u_end = std::min(H, blocks.end * nr);
     const Range h_blocks = split_range(state_blocks, ctx);  // blocks of h's units (= blocks unprojected)
-    // Under bf16 products every packed operand is rounded to bf16 (a block's panel is contiguous).
-    const bool round = cfg.bf16_products;
+    // Under bf16 products every packed operand is rounded to bf16 or held as bf16 pairs (a block's
+    // panel, once packed).
     for (std::int64_t b = h_blocks.begin; b < h_blocks.end; ++b) {
       pack_recurrent_backward(io.w_hh, S, GH, nr, b, w_packed);
-      if (round) round_to_bf16(w_packed + b * GH * nr, GH * nr);
+      finish_packed_panels(w_packed + b * GH * nr, 1, GH, nr, bf16);
     }
     for (std::int64_t b = blocks.begin; projected && b < blocks.end; ++b) {
       pack_recurrent_backward(io.w_hr, H, P, nr, b, ws.w_hr_packed);
-      if (round) round_to_bf16(ws.w_hr_packed + b * P * nr, P * nr);
+      finish_packed_panels(ws.w_hr_packed + b * P * nr, 1, P, nr, bf16);
     }
     if (Cell::kHasCellState) {
       for (std::int64_t n = 0; n < N; ++n) {
@@ -365,7 +366,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         }
         for (int g = 0; g < G; ++g) {
           pack_tile_to_panel(st.dgates_h, GH, st.n0, st.rows, g * H + st.j0, st.units, GH, mr, dg_write,
-                             static_cast<const T*>(nullptr), 0, round);
+                             static_cast<const T*>(nullptr), 0, bf16);
         }
       };
       // Tile (p, b + q) of a call over blocks from b.
@@ -388,7 +389,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
               set_tile(p, b, q, H);
               Cell::backward_update(st);
               pack_tile_to_panel(st.dgates_x + 2 * H, GH, st.n0, st.rows, st.j0, st.units, H, mr,
-                                 ws.dn_packed, static_cast<const T*>(nullptr), 0, round);
+                                 ws.dn_packed, static_cast<const T*>(nullptr), 0, bf16);
             }
           }
         }
@@ -396,8 +397,9 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
         for (std::int64_t b = blocks.begin; b < blocks.end; b += group) {
           const std::int64_t m = std::min(group, blocks.end - b);
           for (std::int64_t p = 0; p < row_panels; ++p) {
-            step(H, ws.dn_packed + p * H * mr, w_packed + (b * GH + 2 * H) * nr, GH * nr, m, tile, mr * nr,
-                 nr, step.panel_rows(p, N));
+            // W_hn: the panel's steps from 2H (an even step, so a whole pair under bf16 pairs).
+            step(H, ws.dn_packed + p * H * mr, w_packed + b * GH * nr + packed_steps_offset(2 * H, nr, bf16),
+                 GH * nr, m, tile, mr * nr, nr, step.panel_rows(p, N));
             for (std::int64_t q = 0; q < m; ++q) {
               set_tile(p, b, q, H);
               Cell::backward(st);
@@ -420,7 +422,7 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
                   dh_t[(st.n0 + r) * P + st.j0 + u] = st.dh[r * nr + u];
               }
               pack_tile_to_panel(dh_t, P, st.n0, st.rows, st.j0, st.units, P, mr, ws.dh_packed,
-                                 static_cast<const T*>(nullptr), 0, round);
+                                 static_cast<const T*>(nullptr), 0, bf16);
             }
           }
         }
@@ -472,18 +474,16 @@ void time_loop_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, in
     // 2. Deferred GEMMs over all steps (dG is complete after the loop's last barrier).
     deferred_products(ctx, kernel, cfg, io, h0, dgx_all, dgh_all, GH, GH, S, ws.masked_h, gemm_scratch);
     if (projected) {  // h_t = W_hr m_t: dW_hr = sum over steps of dL/dh_t^T m_t
-      gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P).rounded_to_bf16(round),
-                MatrixView<T>::row_major(io.cell_output, H).rounded_to_bf16(round), io.dw_hr, H, acc,
-                gemm_scratch);
+      gemm_part(ctx, kernel, {P, H, T_ * N}, MatrixView<T>::transposed(ws.dh_all, P).with_bf16(bf16),
+                MatrixView<T>::row_major(io.cell_output, H).with_bf16(bf16), io.dw_hr, H, acc, gemm_scratch);
     }
     if constexpr (Cell::kTwoPhaseStep) {
       // The n gate's recurrent product is W_hn (r * h): dW_hn = dn_pre^T (r * h_{t-1}) over all steps
       // (dn_pre is the n columns of dGx; the main product above left those rows of dW_hh untouched
       // but for + 0), and db_hn = db_in. The barrier: that product's tiles belong to other threads.
       barrier(ctx);
-      gemm_part(ctx, kernel, {H, H, T_ * N},
-                MatrixView<T>::transposed(dgx_all + 2 * H, GH).rounded_to_bf16(round),
-                MatrixView<T>::row_major(io.saved, H).rounded_to_bf16(round), io.dw_hh + 2 * H * H, H, true,
+      gemm_part(ctx, kernel, {H, H, T_ * N}, MatrixView<T>::transposed(dgx_all + 2 * H, GH).with_bf16(bf16),
+                MatrixView<T>::row_major(io.saved, H).with_bf16(bf16), io.dw_hh + 2 * H * H, H, true,
                 gemm_scratch);
       if (bias) {
         for (std::int64_t j = u_begin; j < u_end; ++j) ws.bias_sums_h[2 * H + j] = ws.bias_sums_x[2 * H + j];

@@ -18,6 +18,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "cells/cell_tiles.h"
 #include "cells/layer_config.h"
@@ -58,42 +60,56 @@ void pack_recurrent_forward(const T* w_hh, const T* w_ih, std::int64_t H, std::i
   }
 }
 
+// Stores v as element (column col, row i) of a packed A panel [K][MR] in the form `bf16` asks
+// (gemm/bf16_operand.h): as it is, rounded to bf16, or as one half of a bf16 pair.
+template <class T>
+inline void store_packed(T* panel, std::int64_t col, std::int64_t i, int mr, T v, Bf16Products bf16) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16 == Bf16Products::pairs) return store_bf16_pair_half(panel, col, i, mr, v);
+  }
+  panel[col * mr + i] = bf16 == Bf16Products::rounded ? bf16_rounded(v) : v;
+}
+
+// Under bf16 pairs with an odd K, the high halves of each panel's last pair (step K, past the operand)
+// are read by the kernels and must hold zeros; nothing else writes them. `count` panels [K][w].
+template <class T>
+void zero_pair_padding(T* panels, std::int64_t count, std::int64_t K, std::int64_t w, Bf16Products bf16) {
+  if (bf16 != Bf16Products::pairs || K % 2 == 0) return;
+  for (std::int64_t p = 0; p < count; ++p) fill(panels + p * K * w + pair_steps_offset(K - 1, w), w, T(0));
+}
+
 // Writes batch rows [n_begin, n_end) of x_t (row stride ld, C columns) into columns S.. of the packed A
-// operand [row_panels][K][MR] of a fused step (S the width of h), rounded to bf16 when `round`.
+// operand [row_panels][K][MR] of a fused step (S the width of h), as `bf16` asks.
 template <class T>
 void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::int64_t n_end, std::int64_t C,
-                     std::int64_t S, std::int64_t K, int mr, T* packed, bool round = false) {
+                     std::int64_t S, std::int64_t K, int mr, T* packed,
+                     Bf16Products bf16 = Bf16Products::off) {
   for (std::int64_t n = n_begin; n < n_end; ++n) {
     const T* s = x_t + n * ld;
-    T* d = packed + (n / mr) * K * mr + S * mr + n % mr;
-    if (round) {
-      for (std::int64_t c = 0; c < C; ++c) d[c * mr] = bf16_rounded(s[c]);
-    } else {
+    if (bf16 == Bf16Products::off) {
+      T* d = packed + (n / mr) * K * mr + S * mr + n % mr;
       for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
+    } else {
+      T* panel = packed + (n / mr) * K * mr;
+      for (std::int64_t c = 0; c < C; ++c) store_packed(panel, S + c, n % mr, mr, s[c], bf16);
     }
   }
 }
 
 // Writes rows x units of src (row stride ld) into the packed A operand of the next step:
 // packed[(p*K + col)*MR + i] for batch row p*MR + i and column col; times mask[n*mask_ld + col] when a
-// mask is given (recurrent dropout); rounded to bf16 (after the mask) when `round`.
+// mask is given (recurrent dropout); packed as `bf16` asks (after the mask).
 template <class T>
 void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
                          std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
-                         std::int64_t mask_ld = 0, bool round = false) {
+                         std::int64_t mask_ld = 0, Bf16Products bf16 = Bf16Products::off) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t n = n0 + r, p = n / mr, i = n % mr;
     const T* s = src + n * ld;
-    T* d = packed + p * K * mr + i;
-    if (mask) {
-      const T* m = mask + n * mask_ld;
-      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c] * m[c];
-    } else {
-      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = s[c];
-    }
-    if (round) {
-      for (std::int64_t c = col0; c < col0 + cols; ++c) d[c * mr] = bf16_rounded(d[c * mr]);
-    }
+    const T* m = mask ? mask + n * mask_ld : nullptr;
+    T* panel = packed + p * K * mr;
+    for (std::int64_t c = col0; c < col0 + cols; ++c)
+      store_packed(panel, c, i, mr, m ? s[c] * m[c] : s[c], bf16);
   }
 }
 
@@ -102,12 +118,12 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
 // rows are read contiguously, then written out in order. (Row by row straight into the panel strides the
 // shared buffer by MR; column by column reads the source at a stride of whole rows, 4 KB for G*H = 1024,
 // which aliases in L1. Each was, measured with perf, a quarter to a third of the step loop's own time.)
-// With a mask (recurrent dropout), element (n, col) is multiplied by mask[n*mask_ld + col]; with `round`
-// (bf16 products) the element is then rounded to bf16.
+// With a mask (recurrent dropout), element (n, col) is multiplied by mask[n*mask_ld + col]; under bf16
+// products the element is then rounded to bf16, or stored as half of a bf16 pair.
 template <class T>
 void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int64_t rows, std::int64_t col0,
                         std::int64_t cols, std::int64_t K, int mr, T* packed, const T* mask = nullptr,
-                        std::int64_t mask_ld = 0, bool round = false) {
+                        std::int64_t mask_ld = 0, Bf16Products bf16 = Bf16Products::off) {
   T local[kMaxTileRows * kMaxTileUnits];
   for (std::int64_t r = 0; r < rows; ++r) {
     const T* s = src + (n0 + r) * ld + col0;
@@ -118,7 +134,31 @@ void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int
     } else {
       for (std::int64_t c = 0; c < cols; ++c) l[c] = s[c];
     }
-    if (round) round_to_bf16(l, cols);
+    if (bf16 == Bf16Products::rounded) round_to_bf16(l, cols);
+  }
+  if (bf16 == Bf16Products::pairs) {
+    // Whole pairs (the tile's columns from an even one) as 32-bit words, in order; a first or last
+    // column that shares its pair with another tile's as a 16-bit half.
+    T* panel = packed + (n0 / mr) * K * mr;
+    std::int64_t c = 0;
+    if (col0 % 2 != 0) {
+      for (std::int64_t r = 0; r < rows; ++r)
+        store_packed(panel, col0, r, mr, local[r * kMaxTileUnits], bf16);
+      c = 1;
+    }
+    for (; c + 1 < cols; c += 2) {
+      T* d = panel + pair_steps_offset(col0 + c, mr);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* l = local + r * kMaxTileUnits + c;
+        const std::uint32_t word = std::uint32_t{bf16_bits(l[0])} | std::uint32_t{bf16_bits(l[1])} << 16;
+        std::memcpy(d + r, &word, 4);
+      }
+    }
+    if (c < cols) {
+      for (std::int64_t r = 0; r < rows; ++r)
+        store_packed(panel, col0 + c, r, mr, local[r * kMaxTileUnits + c], bf16);
+    }
+    return;
   }
   T* d = packed + (n0 / mr) * K * mr + col0 * mr;
   for (std::int64_t c = 0; c < cols; ++c) {
@@ -150,8 +190,8 @@ struct PackedWeights {
   }
 };
 
-// This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow), rounded to bf16
-// under bf16 products (a block's G panels are contiguous: rounded once packed).
+// This thread's share of packing w_ih and w_hh into `packed` (a barrier must follow), rounded to bf16 or
+// converted to bf16 pairs under bf16 products (a block's G panels, once packed).
 template <class T>
 void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T* w_ih, const T* w_hh,
                        const T* w_hr, const PackedWeights<T>& packed) {
@@ -162,21 +202,19 @@ void pack_weights_part(const ThreadContext& ctx, const LayerConfig& cfg, const T
   for (std::int64_t b = blocks.begin; b < blocks.end; ++b) {
     pack_recurrent_forward(w_hh, cfg.fuse_input ? w_ih : nullptr, H, S, cfg.input_size, cfg.gates, kernel.nr,
                            b, packed.w_hh);
-    if (cfg.bf16_products)
-      round_to_bf16(packed.w_hh + b * cfg.gates * K * kernel.nr, cfg.gates * K * kernel.nr);
+    finish_packed_panels(packed.w_hh + b * cfg.gates * K * kernel.nr, cfg.gates, K, kernel.nr, cfg.bf16());
   }
   if (cfg.proj_size > 0) {
     const Range proj_blocks = split_range((cfg.proj_size + kernel.nr - 1) / kernel.nr, ctx);
     for (std::int64_t b = proj_blocks.begin; b < proj_blocks.end; ++b) {
       pack_recurrent_forward(w_hr, static_cast<const T*>(nullptr), cfg.proj_size, H, 0, 1, kernel.nr, b,
                              packed.w_hr);
-      if (cfg.bf16_products) round_to_bf16(packed.w_hr + b * H * kernel.nr, H * kernel.nr);
+      finish_packed_panels(packed.w_hr + b * H * kernel.nr, 1, H, kernel.nr, cfg.bf16());
     }
   }
   if (!cfg.fuse_input) {
     pack_b_part(ctx, kernel, cfg.gates * H, cfg.input_size,
-                MatrixView<T>::transposed(w_ih, cfg.input_size).rounded_to_bf16(cfg.bf16_products),
-                packed.w_ih);
+                MatrixView<T>::transposed(w_ih, cfg.input_size).with_bf16(cfg.bf16()), packed.w_ih);
   }
 }
 
@@ -247,7 +285,8 @@ bool split_rows(const LayerConfig& cfg, int threads, int mr) {
 template <class Cell, class T>
 void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   const Microkernel<T>& kernel = microkernel<T>();
-  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  const Bf16Products bf16 = cfg.bf16();  // how every packed operand holds its values
+  const StepKernel<T> step = step_kernel<T>(cfg.batch, bf16);
   const int mr = step.mr, nr = step.nr, G = Cell::kGates;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const bool keep_gates = io.training && Cell::kSavesGates;
@@ -276,6 +315,9 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
   }
   if (Cell::kTwoPhaseStep) fill(ws.reset_packed + (row_panels - 1) * H * mr, H * mr, T(0));
   if (projected) fill(ws.cell_packed + (row_panels - 1) * H * mr, H * mr, T(0));
+  zero_pair_padding(ws.h_packed, 2 * row_panels, K, mr, bf16);
+  if (Cell::kTwoPhaseStep) zero_pair_padding(ws.reset_packed, row_panels, H, mr, bf16);
+  if (projected) zero_pair_padding(ws.cell_packed, row_panels, H, mr, bf16);
   if (!io.h0) fill(ws.zeros, N * S, T(0));
   if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
@@ -304,9 +346,8 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     // And its blocks of h's units (the same as `blocks` without a projection).
     const Range h_blocks = by_rows ? Range{0, state_blocks} : split_range(state_blocks, ctx);
     const std::int64_t s_begin = h_blocks.begin * nr, s_end = std::min(S, h_blocks.end * nr);
-    const bool round = cfg.bf16_products;  // every packed operand rounded to bf16
     pack_rows_to_panels(h0, S, n_begin, n_end - n_begin, s_begin, s_end - s_begin, K, mr, ws.h_packed,
-                        io.recurrent_mask, S, round);
+                        io.recurrent_mask, S, bf16);
     // Fused: this thread's batch rows of each step's x_t go into the A operand (x of the first step now,
     // of step s+1 during step s).
     const Range x_rows = by_rows ? Range{n_begin, n_end} : split_range(N, ctx);
@@ -316,7 +357,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
     };
     if (fused) {
       pack_input_rows(io.x + cfg.time_at(0) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K, mr,
-                      ws.h_packed, round);
+                      ws.h_packed, bf16);
       exchange();  // step 0 reads every thread's columns of h0 and rows of x
     }
     if (Cell::kHasCellState) {
@@ -340,7 +381,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
         const std::int64_t t_lo = cfg.reverse ? T_ - s - steps : s;
         chunk_t0 = t_lo;
         gemm_part(ctx, kernel, {steps * N, GH, C},
-                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).rounded_to_bf16(round),
+                  MatrixView<T>::row_major(io.x + t_lo * N * cfg.x_ld, cfg.x_ld).with_bf16(bf16),
                   MatrixView<T>{nullptr, 0, 0}, gx_at(t_lo), GH, false, gemm_scratch, packed.w_ih);
         barrier(ctx);  // every thread's steps read every thread's gx columns
       }
@@ -386,7 +427,7 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
             st.rows = std::min<std::int64_t>(mr, N - st.n0);
             Cell::forward_reset(st);
             pack_tile_to_panel(st.saved, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.reset_packed,
-                               static_cast<const T*>(nullptr), 0, round);
+                               static_cast<const T*>(nullptr), 0, bf16);
           }
         }
         exchange();
@@ -419,10 +460,10 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
             Cell::forward(st);
             if (projected) {
               pack_tile_to_panel(st.h, H, st.n0, st.rows, st.j0, st.units, H, mr, ws.cell_packed,
-                                 static_cast<const T*>(nullptr), 0, round);
+                                 static_cast<const T*>(nullptr), 0, bf16);
             } else {
               pack_tile_to_panel(st.h, st.h_ld, st.n0, st.rows, st.j0, st.units, K, mr, h_write,
-                                 io.recurrent_mask, S, round);
+                                 io.recurrent_mask, S, bf16);
             }
           }
         }
@@ -443,14 +484,14 @@ void time_loop_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int 
                 for (std::int64_t u = 0; u < units; ++u) h[u] = tile[(q * mr + r) * nr + u];
               }
               pack_tile_to_panel(y_t, cfg.y_ld, n0, rows, j0, units, K, mr, h_write, io.recurrent_mask, S,
-                                 round);
+                                 bf16);
             }
           }
         }
       }
       if (fused && s + 1 < T_) {
         pack_input_rows(io.x + cfg.time_at(s + 1) * N * cfg.x_ld, cfg.x_ld, x_rows.begin, x_rows.end, C, S, K,
-                        mr, h_write, round);
+                        mr, h_write, bf16);
       }
       if (by_rows) {
         // Each thread stops at its next step once the call is stopped, unless a chunk boundary lies ahead:

@@ -15,6 +15,7 @@
 #include "engine/arena.h"
 #include "engine/call_gate.h"
 #include "engine/sequence_segments.h"
+#include "gemm/bf16_kernels.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -164,6 +165,7 @@ struct StackPlan<T>::Impl {
   const KernelTable* table = nullptr;      // the kernels the packs and their offsets were made for
   std::int64_t fuse_max = -1;              // and the fusion rule (it changes the packs' layout)
   std::int64_t reduced_min = -1;           // and the reduced-format size rule (StackConfig::slot_format)
+  bool bf16_native = false;                // and the bf16 products' form (LayerConfig::bf16_native)
   std::vector<std::int64_t> pack_offsets;  // per slot, into packs; then the total
   std::vector<std::int64_t> parameter_elements;  // per parameter, in PyTorch's order
   // What one call uses besides the packs: kernel scratch, its lengths sorted into segments, its thread
@@ -227,7 +229,7 @@ struct StackPlan<T>::Impl {
   // Whether the packs were made for the kernels and rules in use now (an exclusive call makes them so).
   bool packs_current() const {
     return packs_valid && table == &active_kernels() && fuse_max == fuse_input_max_features() &&
-           reduced_min == reduced_min_weights();
+           reduced_min == reduced_min_weights() && bf16_native == bf16_products_native();
   }
 
   // Packs every slot's weights (exclusive calls only).
@@ -253,10 +255,12 @@ struct StackPlan<T>::Impl {
   // knob): follow the ones in use. Exclusive calls only (it may reset the layout).
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
-    if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights()) {
+    if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights() ||
+        bf16_native != bf16_products_native()) {
       table = &active;
       fuse_max = fuse_input_max_features();
       reduced_min = reduced_min_weights();
+      bf16_native = bf16_products_native();
       packs_valid = false;
       pack_offsets.clear();
       Pieces<T> layout(nullptr);

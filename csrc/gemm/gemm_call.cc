@@ -11,8 +11,8 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 template <class T>
 void gemm_call(const GemmArgs<T>& g) {
   const Microkernel<T>& kernel = g.narrow ? narrow_microkernel<T>() : microkernel<T>();
-  const MatrixView<T> a{g.a, g.a_row_stride, g.a_col_stride};
-  const MatrixView<T> b{g.b, g.b_row_stride, g.b_col_stride};
+  const MatrixView<T> a = MatrixView<T>{g.a, g.a_row_stride, g.a_col_stride}.with_bf16(g.bf16);
+  const MatrixView<T> b = MatrixView<T>{g.b, g.b_row_stride, g.b_col_stride}.with_bf16(g.bf16);
   const std::int64_t per_thread = gemm_scratch_elements(kernel);
   // Allocated before the region: an allocation failure must not happen inside it (body must not throw).
   // Kept per calling thread and left uninitialised (everything is written before it is read): a fresh,

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "gemm/bf16_products.h"
+
 namespace fusedrnn {
 
 template <class T>
@@ -21,6 +23,7 @@ struct GemmArgs {
   bool prepack_b;   // B packed once by all threads first (pack_b_part), as the forward's input projection
   bool narrow;      // the 1-row microkernel (a recurrent step's kernel for one or two batch rows)
   int num_threads;  // exactly this many (no minimum work per thread: the tests choose the split)
+  Bf16Products bf16 = Bf16Products::off;  // both operands packed so (pairs: the native bf16 kernel)
 };
 
 }  // namespace fusedrnn

@@ -79,13 +79,14 @@ void pack_a_values(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64
   }
 }
 
-// pack_a_values, then rounded to bf16 in place for a view that asks for it (one pass over the panels
-// while they are in L1/L2, rather than a test per element in every packing loop).
+// pack_a_values, then rounded to bf16 or converted to bf16 pairs in place for a view that asks for it
+// (one pass over the panels while they are in L1/L2, rather than a test per element in every packing
+// loop).
 template <class T>
 void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
             T* dst) {
   pack_a_values(a, i0, mc, p0, kc, mr, dst);
-  if (a.bf16) round_to_bf16(dst, (mc + mr - 1) / mr * kc * mr);
+  finish_packed_panels(dst, (mc + mr - 1) / mr, kc, mr, a.bf16);
 }
 
 template <class T>
@@ -118,7 +119,7 @@ template <class T>
 void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, std::int64_t nc, int nr,
             T* dst) {
   pack_b_values(b, p0, kc, j0, nc, nr, dst);
-  if (b.bf16) round_to_bf16(dst, (nc + nr - 1) / nr * kc * nr);
+  finish_packed_panels(dst, (nc + nr - 1) / nr, kc, nr, b.bf16);
 }
 
 // Whether gemm_part reads A in place (the direct-A kernel) rather than packing it: a row-major A always
@@ -126,10 +127,10 @@ void pack_b(MatrixView<T> b, std::int64_t p0, std::int64_t kc, std::int64_t j0, 
 // 5-7.6 % of a forward (perf), once per NC block of columns; read in place, the input projection's
 // products took 0.88-1.0x the time of packed ones on char-lstm, medium and large and the backward's dx
 // 0.89-0.95x on medium (AVX-512, one thread, CPU time, benchmarks/gemm_a_operand.py); none was slower.
-// A view rounded to bf16 is packed (the rounding happens there).
+// A view packed as bf16 is packed (the rounding happens there).
 template <class T>
 bool a_reads_direct(MatrixView<T> a) {
-  return a.col_stride == 1 && !a.bf16;
+  return a.col_stride == 1 && a.bf16 == Bf16Products::off;
 }
 
 // Fills rows x cols of C with zeros (a product with k = 0).
@@ -194,8 +195,9 @@ std::int64_t packed_b_elements(const Microkernel<T>& kernel, std::int64_t n, std
 }
 
 template <class T>
-void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t n, std::int64_t k,
+void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& fp_kernel, std::int64_t n, std::int64_t k,
                  MatrixView<T> b, T* packed) {
+  const Microkernel<T>& kernel = product_kernel(fp_kernel, b.bf16);
   const std::int64_t col_blocks = (n + kNC - 1) / kNC, k_blocks = (k + kKC - 1) / kKC;
   const Range mine = split_range(col_blocks * k_blocks, ctx);
   for (std::int64_t index = mine.begin; index < mine.end; ++index) {
@@ -207,8 +209,9 @@ void pack_b_part(const ThreadContext& ctx, const Microkernel<T>& kernel, std::in
 }
 
 template <class T>
-void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape shape, MatrixView<T> a,
+void gemm_part(const ThreadContext& ctx, const Microkernel<T>& fp_kernel, GemmShape shape, MatrixView<T> a,
                MatrixView<T> b, T* c, std::int64_t ldc, bool accumulate, T* scratch, const T* b_prepacked) {
+  const Microkernel<T>& kernel = product_kernel(fp_kernel, a.bf16);
   const std::int64_t m = shape.m, n = shape.n, k = shape.k;
   if (m <= 0 || n <= 0) return;
   const int mr = kernel.mr, nr = kernel.nr;
@@ -271,10 +274,11 @@ void gemm_part(const ThreadContext& ctx, const Microkernel<T>& kernel, GemmShape
 }
 
 template <class T>
-void gemm_part_shared_a(const ThreadContext& ctx, const Microkernel<T>& kernel, std::int64_t m,
+void gemm_part_shared_a(const ThreadContext& ctx, const Microkernel<T>& fp_kernel, std::int64_t m,
                         std::int64_t k, MatrixView<T> a, const SharedAOutput<T>* outputs, int count,
                         bool accumulate, T* scratch) {
   if (m <= 0) return;
+  const Microkernel<T>& kernel = product_kernel(fp_kernel, a.bf16);
   const int mr = kernel.mr, nr = kernel.nr;
   // The outputs side by side in one joint row of tiles, output q from joint column start[q] (a tile
   // boundary): this thread's rectangle is whole tiles of that row, or whole rows of tiles, as gemm_part's.

@@ -11,25 +11,27 @@
 #include <cstdint>
 
 #include "dispatch/isa_namespace.h"
+#include "gemm/bf16_kernels.h"
 #include "gemm/microkernel.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 // Element (i, j) of the matrix is data[i * row_stride + j * col_stride]. With bf16 set, the driver
-// rounds the values to bf16 as it packs them (gemm/bf16_operand.h), and so always packs such an A.
+// packs the values as bf16 (rounded, or as pairs: gemm/bf16_operand.h), and so always packs such an A.
+// A product with pairs operands (both A and B) runs the native bf16 kernel in place of the one given.
 template <class T>
 struct MatrixView {
   const T* data;
   std::int64_t row_stride;
   std::int64_t col_stride;
-  bool bf16 = false;
+  Bf16Products bf16 = Bf16Products::off;
   const T& operator()(std::int64_t i, std::int64_t j) const { return data[i * row_stride + j * col_stride]; }
   static MatrixView row_major(const T* data, std::int64_t ld) { return {data, ld, 1}; }
   // The transpose of a row-major matrix with leading dimension ld.
   static MatrixView transposed(const T* data, std::int64_t ld) { return {data, 1, ld}; }
-  // This view, read as bf16-rounded values when `round` (a product under bf16 mixed precision).
-  MatrixView rounded_to_bf16(bool round) const { return {data, row_stride, col_stride, round}; }
+  // This view, packed as `mode` asks (a product under bf16 mixed precision).
+  MatrixView with_bf16(Bf16Products mode) const { return {data, row_stride, col_stride, mode}; }
 };
 
 struct GemmShape {

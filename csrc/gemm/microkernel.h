@@ -23,6 +23,9 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
+
+#include "gemm/bf16_products.h"
 
 namespace fusedrnn {
 
@@ -77,6 +80,16 @@ struct Microkernel {
   const char* name;
   EdgeMicrokernelFn<T> edge = nullptr;  // a bottom panel's rows, or null: the full kernel on a padded panel
 };
+
+// The native bf16 product kernels (gemm/bf16_kernels.h): the same contract over bf16 pairs panels.
+struct Bf16ProductKernels {
+  Microkernel<float> tile;  // 8 x 32 (no direct-A or edge kernel: A is always packed)
+  RowKernelFn<float> rows;  // one row times several panels
+};
+
+// The native kernels where they are compiled and this CPU has AVX512-BF16 under a usable avx512 table,
+// else null (reduced/select_reduced_path.cc).
+const Bf16ProductKernels* native_bf16_product_kernels();
 
 }  // namespace fusedrnn
 
@@ -136,16 +149,26 @@ struct StepKernel {
   std::int64_t panel_rows(std::int64_t p, std::int64_t n) const { return n - p * mr < mr ? n - p * mr : mr; }
 };
 
+// The step kernel for `rows` batch rows, over operands packed as `bf16` asks (the native kernels for
+// bf16 pairs: same MR and NR as the avx512 table's, the only one that packs pairs).
 template <class T>
-StepKernel<T> step_kernel(std::int64_t rows) {
-  const Microkernel<T>& kernel = microkernel<T>();
+StepKernel<T> step_kernel(std::int64_t rows, Bf16Products bf16 = Bf16Products::off) {
+  const Microkernel<T>* kernel = &microkernel<T>();
+  RowKernelFn<T> row = row_kernel<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16 == Bf16Products::pairs) {
+      const Bf16ProductKernels* native = native_bf16_product_kernels();
+      kernel = &native->tile;
+      row = native->rows;
+    }
+  }
   StepKernel<T> s;
-  s.nr = kernel.nr;
+  s.nr = kernel->nr;
   if (rows <= 2) {
-    s.row = row_kernel<T>();
+    s.row = row;
   } else {
-    s.full = &kernel;
-    s.mr = kernel.mr;
+    s.full = kernel;
+    s.mr = kernel->mr;
   }
   return s;
 }

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "dispatch/kernel_table.h"
+#include "gemm/bf16_kernels.h"
 #include "reduced/reduced_microkernel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -90,6 +91,18 @@ std::vector<std::string> reduced_paths(WeightFormat f) {
   std::vector<std::string> names;
   for (const ReducedPath* p : usable_paths(f)) names.emplace_back(p->name);
   return names;
+}
+
+const Bf16ProductKernels* native_bf16_product_kernels() {
+#ifdef FUSEDRNN_HAVE_REDUCED_AVX512
+  if (isa_usable("avx512") && support().avx512_bf16) return &reduced_avx512::bf16_product_kernels();
+#endif
+  return nullptr;
+}
+
+bool bf16_products_native() {
+  return native_bf16_product_kernels() && std::string(active_kernels().isa) == "avx512" &&
+         std::string(active_reduced_path(WeightFormat::bf16).name) == "avx512_bf16";
 }
 
 bool select_reduced_path(WeightFormat f, const std::string& name) {

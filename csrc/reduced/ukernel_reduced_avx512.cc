@@ -3,11 +3,13 @@
 // here runs unless CPUID reports them (reduced/select_reduced_path.cc). Contract: reduced_microkernel.h.
 // One tile loop serves both formats (templated on the dot product); the row loops differ (int8 may split
 // its exact integer sums, bf16 must sum in the tile's order), and so do the epilogues (bf16: store; int8:
-// dequantise).
+// dequantise). The same bf16 loops also serve the float32 GEMM's native bf16 kernels (compute_dtype=
+// "bfloat16": gemm/bf16_kernels.h), which add an accumulating epilogue and a several-panel row loop.
 #include <immintrin.h>
 
 #include <cstdint>
 
+#include "gemm/bf16_kernels.h"
 #include "reduced/reduced_microkernel.h"
 
 namespace fusedrnn::reduced_avx512 {
@@ -149,7 +151,65 @@ void int8_row(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b, c
   store_int8_row(sums, b_comp, b_scale, a_scale[0], c);
 }
 
+// The float32 GEMM's native bf16 kernels (gemm/bf16_kernels.h). k counts float steps; the pairs panels
+// hold ceil(k/2) words per lane (gemm/bf16_operand.h). C + s when accumulating, as the float kernels do.
+inline const std::uint32_t* words(const float* p) { return reinterpret_cast<const std::uint32_t*>(p); }
+
+inline void store_row(const __m512 (&s)[2], float* c, bool accumulate) {
+  if (accumulate) {
+    _mm512_storeu_ps(c, _mm512_add_ps(_mm512_loadu_ps(c), s[0]));
+    _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), s[1]));
+  } else {
+    _mm512_storeu_ps(c, s[0]);
+    _mm512_storeu_ps(c + 16, s[1]);
+  }
+}
+
+void bf16_product_tile(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                       bool accumulate) {
+  __m512 sums[8][2];
+  tile_sums<Bf16Dot>((k + 1) / 2, words(a), words(b), sums);
+  for (int i = 0; i < 8; ++i) store_row(sums[i], c + i * ldc, accumulate);
+}
+
+// One row times `panels` panels: four panels at a time give eight independent chains to cover the
+// instruction's latency (one panel alone has two), each chain still the tile's order for its element.
+void bf16_product_rows(std::int64_t k, const float* a, const float* b, std::int64_t b_stride,
+                       std::int64_t panels, float* c, std::int64_t c_stride, bool accumulate) {
+  using D = Bf16Dot;
+  const std::int64_t kg = (k + 1) / 2;
+  const std::uint32_t* aw = words(a);
+  std::int64_t q = 0;
+  for (; q + 4 <= panels; q += 4) {
+    const std::uint32_t* b0 = words(b + q * b_stride);
+    const std::uint32_t *b1 = b0 + b_stride, *b2 = b1 + b_stride, *b3 = b2 + b_stride;
+    D::Acc s0a = D::zero(), s0b = D::zero(), s1a = D::zero(), s1b = D::zero(), s2a = D::zero(),
+           s2b = D::zero(), s3a = D::zero(), s3b = D::zero();
+    for (std::int64_t g = 0; g < kg; ++g) {
+      const __m512i av = _mm512_set1_epi32(static_cast<int>(aw[g]));
+#define FUSEDRNN_STEP(u)                                  \
+  D::dot(s##u##a, av, _mm512_loadu_si512(b##u + g * NR)); \
+  D::dot(s##u##b, av, _mm512_loadu_si512(b##u + g * NR + 16));
+      FUSEDRNN_STEP(0) FUSEDRNN_STEP(1) FUSEDRNN_STEP(2) FUSEDRNN_STEP(3)
+#undef FUSEDRNN_STEP
+    }
+    const __m512 out[4][2] = {{s0a, s0b}, {s1a, s1b}, {s2a, s2b}, {s3a, s3b}};
+    for (int u = 0; u < 4; ++u) store_row(out[u], c + (q + u) * c_stride, accumulate);
+  }
+  for (; q < panels; ++q) {
+    __m512 sums[2];
+    row_sums_bf16(kg, aw, words(b + q * b_stride), sums);
+    store_row(sums, c + q * c_stride, accumulate);
+  }
+}
+
 }  // namespace
+
+const Bf16ProductKernels& bf16_product_kernels() {
+  static const Bf16ProductKernels kernels{{8, NR, &bf16_product_tile, nullptr, "avx512_bf16 8x32"},
+                                          &bf16_product_rows};
+  return kernels;
+}
 
 const ReducedPath& bf16_path() {
   static const ReducedPath path{"avx512_bf16", WeightFormat::bf16, {8, &bf16_kernel8}, {1, &bf16_row}};

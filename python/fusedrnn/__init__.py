@@ -100,9 +100,10 @@ def cpu_info() -> dict[str, Any]:
         ``reduced_precision``: the kernels ``layer.quantized("bf16" | "int8")`` run on now
         ({"bf16": "avx512_bf16" or "generic", "int8": "avx512_vnni" or "generic"}) and
         ``reduced_precision_paths``: every usable one per format, best first; ``bf16_compute``: how
-        ``compute_dtype="bfloat16"`` layers compute their products (this build: emulated on every CPU,
-        float32 FMAs over bf16-rounded operands, which give the products a bf16 instruction would but
-        run no faster than float32).
+        ``compute_dtype="bfloat16"`` layers compute their products now: "native: ..." on the AVX512-BF16
+        kernels (the avx512 ISA on a CPU with AVX512-BF16: vdpbf16ps, twice the float32 FMA rate), or
+        "emulated: ..." elsewhere (float32 FMAs over bf16-rounded operands: the same products, summed in
+        another order, no faster than float32). The layer-normalised LSTM is emulated everywhere.
 
     Examples
     --------
@@ -114,6 +115,9 @@ def cpu_info() -> dict[str, Any]:
     # The kernels of layer.quantized("bf16" / "int8") now, and every usable one (best first).
     info["reduced_precision"] = {fmt: _core.reduced_path(fmt) for fmt in ("bf16", "int8")}
     info["reduced_precision_paths"] = _core.reduced_paths()
-    # compute_dtype="bfloat16": no kernel uses the CPU's bf16 instructions yet (AVX512-BF16 or not).
-    info["bf16_compute"] = "emulated: float32 products of bf16-rounded operands"
+    # compute_dtype="bfloat16": the AVX512-BF16 kernels where they run, else the portable form.
+    if _core.bf16_products_native():
+        info["bf16_compute"] = "native: AVX512-BF16 (vdpbf16ps) products, float32 sums"
+    else:
+        info["bf16_compute"] = "emulated: float32 products of bf16-rounded operands"
     return info

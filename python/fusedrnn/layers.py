@@ -147,9 +147,10 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
             backward, training and eval, every option but the ones below; results stay bitwise the same
             for any thread count and batch. Gradients come within a few 1e-3 of float32's (relative, per
             parameter, on the benchmark grid; with layer_norm=True, whose steps amplify any rounding,
-            within 2e-2 on short sequences only: docs/maths.md). This build emulates it on every CPU
-            (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes the
+            within 2e-2 on short sequences only: docs/maths.md). The products run on AVX512-BF16
+            (vdpbf16ps) where the CPU has it, else as float32 FMAs over the rounded operands (the same
+            products, float32's speed; with layer_norm=True always so): ``fusedrnn.cpu_info()
+            ["bf16_compute"]``. Needs dtype float32; not with `quantized`; ONNX export writes the
             float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
@@ -379,10 +380,10 @@ class GRU(RecurrentLayer[FloatArray]):
             cell state, every pointwise step, y, the states, the parameters and their gradients stay
             float32. Forward and backward, training and eval, every option but the ones below; results
             stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
-            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
-            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes
-            the float32 model.
+            float32's (relative, per parameter, on the benchmark grid). The products run on
+            AVX512-BF16 (vdpbf16ps) where the CPU has it, else as float32 FMAs over the rounded operands
+            (the same products, float32's speed): ``fusedrnn.cpu_info()["bf16_compute"]``. Needs dtype
+            float32; not with `quantized`; ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
@@ -578,10 +579,10 @@ class RNN(RecurrentLayer[FloatArray]):
             cell state, every pointwise step, y, the states, the parameters and their gradients stay
             float32. Forward and backward, training and eval, every option but the ones below; results
             stay bitwise the same for any thread count and batch. Gradients come within a few 1e-3 of
-            float32's (relative, per parameter, on the benchmark grid). This build emulates it on every
-            CPU (float32 products of rounded operands, ``fusedrnn.cpu_info()["bf16_compute"]``): bf16's
-            numbers, float32's speed. Needs dtype float32; not with `quantized`; ONNX export writes
-            the float32 model.
+            float32's (relative, per parameter, on the benchmark grid). The products run on
+            AVX512-BF16 (vdpbf16ps) where the CPU has it, else as float32 FMAs over the rounded operands
+            (the same products, float32's speed): ``fusedrnn.cpu_info()["bf16_compute"]``. Needs dtype
+            float32; not with `quantized`; ONNX export writes the float32 model.
         **unknown
             Any other keyword is refused with a TypeError that names the closest known argument.
 
