@@ -43,11 +43,15 @@ def format_path(request):
 
 
 def sequential_bf16(a, w):
-    """The portable bf16 kernel's arithmetic: float32 sums of exact products, k in increasing order."""
+    """Every bf16 kernel's arithmetic (vdpbf16ps's order): float32 sums of exact products over the pairs of
+    k in increasing order, each pair's odd step before its even one."""
     a, w = ref.bf16_round(a), ref.bf16_round(w)
     acc = np.zeros((a.shape[0], w.shape[0]), np.float32)
-    for k in range(a.shape[1]):
-        acc = acc + a[:, k, None] * w[None, :, k]
+    K = a.shape[1]
+    for q in range(0, K, 2):
+        if q + 1 < K:
+            acc = acc + a[:, q + 1, None] * w[None, :, q + 1]
+        acc = acc + a[:, q, None] * w[None, :, q]
     return acc
 
 
@@ -83,8 +87,8 @@ def test_bf16_product_matches_the_scheme_on_every_path(m, k, n, seed):
     for path in paths("bf16"):
         assert fr._core._select_reduced_path("bf16", path)
         got = fr._core._reduced_matmul(a, w, "bf16")
-        if path == "generic" and m > 2:  # the 8-row portable kernel: one float32 sum in k order
-            np.testing.assert_array_equal(got, sequential_bf16(a, w))
+        # Every path and kernel (8 rows or 1) sums in one order: the same bits (normal numbers here).
+        np.testing.assert_array_equal(got, sequential_bf16(a, w))
         # float32 sums of exact products: within k rounding errors of the magnitude
         assert np.all(np.abs(got - exact) <= (k + 1) * 2**-24 * magnitude + 1e-30), path
 

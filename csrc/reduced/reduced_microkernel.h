@@ -19,8 +19,10 @@
 // As for the float kernels, tiles are always full (callers pad) and each element depends only on its
 // row and column, so results do not depend on the thread count, the tile a value lands in or the kernel
 // (full or 1-row) that computes it: the batch a row is in never changes its bits. bf16 sums are float
-// and every kernel of a path adds them in one order (one chain per element over the groups in
-// increasing order, from zero); int8 sums are exact integers, so their order is free.
+// and every kernel of every path adds them in one order (one chain per element over the groups in
+// increasing order, from zero, each group's odd product before its even one: vdpbf16ps's order, so the
+// paths agree bit for bit but for denormals, which that instruction flushes to zero); int8 sums are
+// exact integers, so their order is free.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // The portable reduced kernels: plain loops, correct on any CPU (the contract and the rounding rules are
-// in reduced/reduced_microkernel.h). Slower than the AVX512-BF16 / AVX512-VNNI kernels, but the int8 path
-// gives the same bits as they do (integer sums are exact).
+// in reduced/reduced_microkernel.h). Slower than the AVX512-BF16 / AVX512-VNNI kernels, but they give the
+// same bits as those do: int8 sums are exact, and bf16 sums follow vdpbf16ps's order.
 #include <cstdint>
 
 #include "reduced/quantize.h"
@@ -22,9 +22,11 @@ void bf16_kernel(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b
                   a1 = bf16_to_float(static_cast<std::uint16_t>(aw >> 16));
       for (int j = 0; j < NR; ++j) {
         const std::uint32_t bw = b[q * NR + j];
-        // Each product of two bf16 values is exact in float32: only the two additions round.
-        acc[i][j] += a0 * bf16_to_float(static_cast<std::uint16_t>(bw));
+        // Each product of two bf16 values is exact in float32: only the two additions round. The odd
+        // step first, as vdpbf16ps adds them: both paths give the same bits (but for denormals, which
+        // that instruction flushes to zero).
         acc[i][j] += a1 * bf16_to_float(static_cast<std::uint16_t>(bw >> 16));
+        acc[i][j] += a0 * bf16_to_float(static_cast<std::uint16_t>(bw));
       }
     }
   }
