@@ -156,8 +156,14 @@ def test_cpu_info_names_the_bf16_form_in_use(isa):
         assert form.startswith("emulated")  # the pairs panels need the avx512 table's MR and NR
 
 
+def make_any_layer(cell, C, H, **options):
+    if cell == "lstm_layer_norm":
+        return fr.LSTM(C, H, layer_norm=True, compute_dtype="bfloat16", **options)
+    return make_layer(cell, C, H, **options)
+
+
 @needs_native
-@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("cell", [*sorted(CELLS), "lstm_layer_norm"])
 @pytest.mark.parametrize(
     "options", [{}, {"bidirectional": True}, {"num_layers": 2}], ids=["plain", "bidirectional", "2-layers"]
 )
@@ -166,7 +172,7 @@ def test_layers_run_the_native_form_and_repack_when_it_changes(native, rng, cell
     calls), native again. The forms differ in their last bits (so the native kernels did run), the layer
     follows the switch (its packed weights are remade), and a step repeats bitwise in each form."""
     C, H = 19, 33  # odd: K = H + C and G*H odd too, so the pairs' padding is in play
-    layer = make_layer(cell, C, H, seed=1, **options)
+    layer = make_any_layer(cell, C, H, seed=1, **options)
     inputs = random_step_inputs(rng, layer, 7, 11)
     native_step = train_step(layer, *inputs)
     assert fr._core._select_reduced_path("bf16", "generic")

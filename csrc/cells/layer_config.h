@@ -46,8 +46,7 @@ struct LayerConfig {
   // float32, and so do the arrays the cells read (only the packed copies are rounded).
   bool bf16_products = false;
   // With bf16_products: the operands packed as bf16 pairs for the native AVX512-BF16 kernels
-  // (gemm/bf16_kernels.h), set where they run (the avx512 table on a CPU with AVX512-BF16; not yet for the
-  // layer-normalised LSTM, whose products stay on the rounded form).
+  // (gemm/bf16_kernels.h), set where they run (the avx512 table on a CPU with AVX512-BF16).
   bool bf16_native = false;
 
   // How the products' operands are packed (gemm/bf16_operand.h).

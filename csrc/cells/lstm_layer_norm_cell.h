@@ -251,7 +251,11 @@ template <class T>
 void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io, int num_threads) {
   using Cell = LstmLayerNormCell;
   const Microkernel<T>& kernel = microkernel<T>();
-  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  // bf16 products: the products' operands (x, h_{t-1} after the mask, the packed weights) are rounded, or
+  // held as bf16 pairs, where they are packed; the norms, gates and states are float32 as in the plain
+  // LSTM.
+  const Bf16Products bf16 = cfg.bf16();
+  const StepKernel<T> step = step_kernel<T>(cfg.batch, bf16);
   const int mr = step.mr, nr = step.nr, G = 4;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = G * H;
   const LayerNormRow at{H};
@@ -270,6 +274,7 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
   for (int half = 0; half < 2; ++half) {
     fill(ws.h_packed + (half * row_panels + row_panels - 1) * K * mr, K * mr, T(0));
   }
+  zero_pair_padding(ws.h_packed, 2 * row_panels, K, mr, bf16);
   if (!io.h0) fill(ws.zeros, N * H, T(0));
   if (!io.b_ih || !io.b_hh) fill(ws.zero_bias, GH, T(0));
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
@@ -278,9 +283,6 @@ void layer_norm_lstm_forward(const LayerConfig& cfg, const ForwardTensors<T>& io
   const std::int64_t tile_ld = G * nr;
   const std::int64_t group = step.blocks_per_call(G, kernel.mr);
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
-  // bf16 products: the products' operands (x, h_{t-1} after the mask, the packed weights) are rounded
-  // where they are packed; the norms, gates and states are float32 as in the plain LSTM.
-  const Bf16Products bf16 = cfg.bf16();  // rounded: this cell has no pairs form yet
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;
@@ -457,7 +459,11 @@ template <class T>
 void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& io, int num_threads) {
   using Cell = LstmLayerNormCell;
   const Microkernel<T>& kernel = microkernel<T>();
-  const StepKernel<T> step = step_kernel<T>(cfg.batch);
+  // bf16 products: the step's operands (packed W_hh and dGh) are rounded, or held as bf16 pairs, as they
+  // are packed, and deferred_products packs its own so; dz, the norms' derivatives and the parameter
+  // sums stay float32.
+  const Bf16Products bf16 = cfg.bf16();
+  const StepKernel<T> step = step_kernel<T>(cfg.batch, bf16);
   const int mr = step.mr, nr = step.nr;
   const std::int64_t T_ = cfg.steps, N = cfg.batch, C = cfg.input_size, H = cfg.hidden, GH = 4 * H;
   const LayerNormRow at{H};
@@ -486,9 +492,6 @@ void layer_norm_lstm_backward(const LayerConfig& cfg, const BackwardTensors<T>& 
   const T* h0 = io.h0 ? io.h0 : ws.zeros;
   const std::int64_t group = step.blocks_per_call(1, kernel.mr);
   const bool by_rows = layer_norm_split_rows<T>(cfg, num_threads, mr);
-  // bf16 products: the step's operands (packed W_hh and dGh) are rounded as they are packed, and
-  // deferred_products rounds its own; dz, the norms' derivatives and the parameter sums stay float32.
-  const Bf16Products bf16 = cfg.bf16();  // rounded: this cell has no pairs form yet
 
   parallel_region(num_threads, [&](const ThreadContext& ctx) {
     T* gemm_scratch = ws.thread_scratch + ctx.id * ws.scratch_per_thread;

@@ -57,6 +57,15 @@ inline std::int64_t packed_steps_offset(std::int64_t p, std::int64_t w, Bf16Prod
   return form == Bf16Products::pairs ? pair_steps_offset(p, w) : p * w;
 }
 
+// A pairs word as stored through float storage (the packed panels are float buffers): may_alias keeps
+// the compiler from reordering these stores against float accesses of the same memory.
+typedef std::uint32_t __attribute__((__may_alias__)) PairWord;
+
+// The word of two consecutive steps' values (lo: the even step).
+inline std::uint32_t bf16_pair_word(float lo, float hi) {
+  return std::uint32_t{bf16_bits(lo)} | std::uint32_t{bf16_bits(hi)} << 16;
+}
+
 // Stores v as element (p, j) of a pairs panel (one 16-bit half; the other half is left alone).
 inline void store_bf16_pair_half(float* panel, std::int64_t p, std::int64_t j, std::int64_t w, float v) {
   const std::uint16_t bits = bf16_bits(v);

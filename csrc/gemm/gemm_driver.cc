@@ -2,6 +2,13 @@
 #include "gemm/gemm_driver.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "gemm/bf16_operand.h"
 #include "simd/prefetch.h"
@@ -79,12 +86,148 @@ void pack_a_values(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64
   }
 }
 
-// pack_a_values, then rounded to bf16 or converted to bf16 pairs in place for a view that asks for it
-// (one pass over the panels while they are in L1/L2, rather than a test per element in every packing
-// loop).
+#if defined(__AVX512F__)
+// 16 floats as 16 bf16 values (bf16_bits' rule: round to nearest even, NaN kept a quiet NaN), in order:
+// read as 32-bit words, the 8 pair words of those steps.
+inline __m256i bf16_words_of_16(__m512 values) {
+  const __m512i b = _mm512_castps_si512(values);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i t = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  t = _mm512_mask_mov_epi32(t, nan, _mm512_or_si512(b, _mm512_set1_epi32(0x00400000)));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(t, 16));
+}
+
+// 8 rows (row r at src + r*ld) of 32 steps as 16 pairs words each, written transposed: pair q of row r
+// at dst[q*8 + r] (a panel's layout). The scalar loop wrote one word per store at stride 8: a third of
+// the pairs packing's time (perf).
+inline void transpose_pairs_8x16(const float* src, std::int64_t ld, PairWord* dst) {
+  __m512i row[8];
+  for (int r = 0; r < 8; ++r) {
+    const float* s = src + r * ld;
+    row[r] = _mm512_inserti64x4(_mm512_castsi256_si512(bf16_words_of_16(_mm512_loadu_ps(s))),
+                                bf16_words_of_16(_mm512_loadu_ps(s + 16)), 1);
+  }
+  // Within each 128-bit lane L (pairs 4L..4L+3): u[k] holds pair 4L+k of rows 0-3, v[k] of rows 4-7.
+  __m512i u[4], v[4];
+  for (int half = 0; half < 2; ++half) {
+    const __m512i* x = row + 4 * half;
+    const __m512i t0 = _mm512_unpacklo_epi32(x[0], x[1]), t1 = _mm512_unpackhi_epi32(x[0], x[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(x[2], x[3]), t3 = _mm512_unpackhi_epi32(x[2], x[3]);
+    __m512i* out = half == 0 ? u : v;
+    out[0] = _mm512_unpacklo_epi64(t0, t2);
+    out[1] = _mm512_unpackhi_epi64(t0, t2);
+    out[2] = _mm512_unpacklo_epi64(t1, t3);
+    out[3] = _mm512_unpackhi_epi64(t1, t3);
+  }
+  for (int k = 0; k < 4; ++k) {
+    // Lanes [u.0, v.0, u.1, v.1]: pairs k and 4+k; then [u.2, v.2, u.3, v.3]: pairs 8+k and 12+k.
+    const __m512i lo = _mm512_shuffle_i32x4(u[k], v[k], _MM_SHUFFLE(1, 0, 1, 0));
+    const __m512i hi = _mm512_shuffle_i32x4(u[k], v[k], _MM_SHUFFLE(3, 2, 3, 2));
+    const __m512i a = _mm512_shuffle_i32x4(lo, lo, _MM_SHUFFLE(3, 1, 2, 0));
+    const __m512i b = _mm512_shuffle_i32x4(hi, hi, _MM_SHUFFLE(3, 1, 2, 0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k * 8), _mm512_castsi512_si256(a));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + (4 + k) * 8), _mm512_extracti64x4_epi64(a, 1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + (8 + k) * 8), _mm512_castsi512_si256(b));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + (12 + k) * 8), _mm512_extracti64x4_epi64(b, 1));
+  }
+}
+#endif
+
+// A packed straight into bf16 pairs panels (gemm/bf16_operand.h): panel q of MR rows at dst + q*kc*MR,
+// word (s, r) = steps 2s and 2s+1 of row r, rows past mc zero. Packing into floats and converting after
+// took a fifth of an LSTM char-lstm bf16 training step (perf, Zen 4, 1 thread): the conversion's
+// in-place 32-bit stores were scalar. Here each source run is read once and the words come out of
+// loops the compiler vectorises. kMR = 0: any mr.
+template <int kMR>
+void pack_a_pairs(MatrixView<float> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc,
+                  int mr_any, float* dst) {
+  const std::int64_t mr = kMR > 0 ? kMR : mr_any;
+  const std::int64_t pairs = (kc + 1) / 2, panels = (mc + mr - 1) / mr;
+  PairWord* words = reinterpret_cast<PairWord*>(dst);
+  if (a.row_stride == 1 && a.col_stride != 1) {
+    // Column p of A contiguous (dG^T, rows of dG): two columns make a run of words per panel.
+    constexpr std::int64_t kAhead = 2;  // pairs of columns fetched ahead (pack_a_columns: why)
+    for (std::int64_t q = 0; q < pairs; ++q) {
+      const float* s0 = &a(i0, p0 + 2 * q);
+      const bool odd_end = 2 * q + 1 >= kc;  // the last pair of an odd kc: its high half is zero
+      const float* s1 = odd_end ? s0 : &a(i0, p0 + 2 * q + 1);
+      if (q + kAhead < pairs) {
+        prefetch_rows(&a(i0, p0 + 2 * (q + kAhead)), 0, 1, mc);
+        if (2 * (q + kAhead) + 1 < kc) prefetch_rows(&a(i0, p0 + 2 * (q + kAhead) + 1), 0, 1, mc);
+      }
+      for (std::int64_t panel = 0; panel < panels; ++panel) {
+        PairWord* d = words + panel * kc * mr + q * mr;
+        const float *x0 = s0 + panel * mr, *x1 = s1 + panel * mr;
+        const std::int64_t rows = std::min<std::int64_t>(mr, mc - panel * mr);
+        if (rows == mr && !odd_end) {
+#if defined(__AVX512F__)
+          if (kMR == 8) {  // the two columns' 8 values interleaved, then 8 words at once
+            const __m512i interleave =
+                _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+            const __m512 both =
+                _mm512_permutex2var_ps(_mm512_castps256_ps512(_mm256_loadu_ps(x0)), interleave,
+                                       _mm512_castps256_ps512(_mm256_loadu_ps(x1)));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), bf16_words_of_16(both));
+            continue;
+          }
+#endif
+          for (std::int64_t r = 0; r < mr; ++r) d[r] = bf16_pair_word(x0[r], x1[r]);
+          continue;
+        }
+        for (std::int64_t r = 0; r < mr; ++r)
+          d[r] = r < rows ? bf16_pair_word(x0[r], odd_end ? 0.0f : x1[r]) : 0u;
+      }
+    }
+    return;
+  }
+  if (a.col_stride == 1) {
+    // Row i of A contiguous (dG in dx = dG W_ih, x in the input projection): a row's words in order into
+    // a local run, then out at stride MR; full panels of 8 rows in blocks of 16 pairs through registers
+    // (AVX-512) first.
+    std::uint32_t run[(kKC + 1) / 2];
+    for (std::int64_t panel = 0; panel < panels; ++panel) {
+      PairWord* d = words + panel * kc * mr;
+      std::int64_t q_done = 0;
+#if defined(__AVX512F__)
+      if (kMR == 8 && (panel + 1) * mr <= mc) {
+        for (; 2 * (q_done + 16) <= kc; q_done += 16) {
+          transpose_pairs_8x16(&a(i0 + panel * mr, p0 + 2 * q_done), a.row_stride, d + q_done * 8);
+        }
+      }
+#endif
+      for (std::int64_t r = 0; r < mr; ++r) {
+        const std::int64_t i = panel * mr + r;
+        if (i >= mc) {
+          for (std::int64_t q = 0; q < pairs; ++q) d[q * mr + r] = 0u;
+          continue;
+        }
+        const float* src = &a(i0 + i, p0);
+        for (std::int64_t q = q_done; q < kc / 2; ++q) run[q] = bf16_pair_word(src[2 * q], src[2 * q + 1]);
+        if (kc % 2 != 0) run[kc / 2] = bf16_pair_word(src[kc - 1], 0.0f);
+        for (std::int64_t q = q_done; q < pairs; ++q) d[q * mr + r] = run[q];
+      }
+    }
+    return;
+  }
+  // Any other strides (test views): floats first, then converted in place.
+  pack_a_values(a, i0, mc, p0, kc, static_cast<int>(mr), dst);
+  finish_packed_panels(dst, panels, kc, mr, Bf16Products::pairs);
+}
+
+// pack_a_values, then rounded to bf16 in place for a view that asks for it (one pass over the panels
+// while they are in L1/L2, rather than a test per element in every packing loop); or straight into bf16
+// pairs.
 template <class T>
 void pack_a(MatrixView<T> a, std::int64_t i0, std::int64_t mc, std::int64_t p0, std::int64_t kc, int mr,
             T* dst) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (a.bf16 == Bf16Products::pairs) {
+      return mr == 8 ? pack_a_pairs<8>(a, i0, mc, p0, kc, mr, dst)
+                     : pack_a_pairs<0>(a, i0, mc, p0, kc, mr, dst);
+    }
+  }
   pack_a_values(a, i0, mc, p0, kc, mr, dst);
   finish_packed_panels(dst, (mc + mr - 1) / mr, kc, mr, a.bf16);
 }

@@ -103,7 +103,7 @@ def cpu_info() -> dict[str, Any]:
         ``compute_dtype="bfloat16"`` layers compute their products now: "native: ..." on the AVX512-BF16
         kernels (the avx512 ISA on a CPU with AVX512-BF16: vdpbf16ps, twice the float32 FMA rate), or
         "emulated: ..." elsewhere (float32 FMAs over bf16-rounded operands: the same products, summed in
-        another order, no faster than float32). The layer-normalised LSTM is emulated everywhere.
+        another order, no faster than float32).
 
     Examples
     --------

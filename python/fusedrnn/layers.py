@@ -149,7 +149,7 @@ class LSTM(RecurrentLayer[tuple[FloatArray, FloatArray]]):
             parameter, on the benchmark grid; with layer_norm=True, whose steps amplify any rounding,
             within 2e-2 on short sequences only: docs/maths.md). The products run on AVX512-BF16
             (vdpbf16ps) where the CPU has it, else as float32 FMAs over the rounded operands (the same
-            products, float32's speed; with layer_norm=True always so): ``fusedrnn.cpu_info()
+            products, float32's speed): ``fusedrnn.cpu_info()
             ["bf16_compute"]``. Needs dtype float32; not with `quantized`; ONNX export writes the
             float32 model.
         **unknown
