@@ -229,8 +229,12 @@ struct StackPlan<T>::Impl {
   // Whether the packs were made for the kernels and rules in use now (an exclusive call makes them so).
   bool packs_current() const {
     return packs_valid && table == &active_kernels() && fuse_max == fuse_input_max_features() &&
-           reduced_min == reduced_min_weights() && bf16_native == bf16_products_native();
+           reduced_min == reduced_min_weights() && bf16_native == bf16_native_now();
   }
+
+  // Whether this plan's products would be packed as bf16 pairs now (asked only of bf16 plans: the answer
+  // looks up the CPU's paths, and every call checks it).
+  bool bf16_native_now() const { return cfg.bf16_products && bf16_products_native(); }
 
   // Packs every slot's weights (exclusive calls only).
   void pack_all(const TypedKernels<T>& kernels, std::int64_t T_, std::int64_t N,
@@ -256,11 +260,11 @@ struct StackPlan<T>::Impl {
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
     if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights() ||
-        bf16_native != bf16_products_native()) {
+        bf16_native != bf16_native_now()) {
       table = &active;
       fuse_max = fuse_input_max_features();
       reduced_min = reduced_min_weights();
-      bf16_native = bf16_products_native();
+      bf16_native = bf16_native_now();
       packs_valid = false;
       pack_offsets.clear();
       Pieces<T> layout(nullptr);
