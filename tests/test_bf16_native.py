@@ -87,18 +87,32 @@ def test_pairs_gemm_is_the_model_bitwise(native, rng, m, n, k, threads, prepack_
     np.testing.assert_allclose(rounded, got, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
+def laid_out(x, layout):
+    """x as a view with rows contiguous, columns contiguous, or neither (every other element of a wider,
+    taller array)."""
+    if layout == "columns":
+        return np.asfortranarray(x)
+    if layout == "strided":
+        wide = np.zeros((2 * x.shape[0], 2 * x.shape[1]), x.dtype)
+        wide[::2, ::2] = x
+        return wide[::2, ::2]
+    return x
+
+
 @needs_native
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     m=st.integers(1, 40),
     n=st.integers(1, 80),
     k=st.integers(1, 600),
-    transpose_a=st.booleans(),
-    transpose_b=st.booleans(),
+    layout_a=st.sampled_from(["rows", "columns", "strided"]),
+    layout_b=st.sampled_from(["rows", "columns", "strided"]),
     accumulate=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_pairs_gemm_sweep(m, n, k, transpose_a, transpose_b, accumulate, seed):
+def test_pairs_gemm_sweep(m, n, k, layout_a, layout_b, accumulate, seed):
+    """Every packing path of the pairs form: A with rows or columns contiguous (the AVX-512 conversions)
+    or neither (floats packed, then converted), full and partial panels, odd and even k, k blocks."""
     previous = fr.cpu_info()["isa"]
     fr._core._select_isa("avx512")
     try:
@@ -108,12 +122,7 @@ def test_pairs_gemm_sweep(m, n, k, transpose_a, transpose_b, accumulate, seed):
         c0 = rng.standard_normal((m, n)).astype(np.float32)
         c = c0.copy()
         fr._core._gemm(
-            np.asfortranarray(a) if transpose_a else a,
-            np.asfortranarray(b) if transpose_b else b,
-            c,
-            accumulate=accumulate,
-            bf16="pairs",
-            threads=2,
+            laid_out(a, layout_a), laid_out(b, layout_b), c, accumulate=accumulate, bf16="pairs", threads=2
         )
         np.testing.assert_array_equal(c, pairs_model(a, b, c0 if accumulate else None))
     finally:
