@@ -150,7 +150,7 @@ void pack_tile_to_panel(const T* src, std::int64_t ld, std::int64_t n0, std::int
       T* d = panel + pair_steps_offset(col0 + c, mr);
       for (std::int64_t r = 0; r < rows; ++r) {
         const T* l = local + r * kMaxTileUnits + c;
-        const std::uint32_t word = std::uint32_t{bf16_bits(l[0])} | std::uint32_t{bf16_bits(l[1])} << 16;
+        const std::uint32_t word = bf16_pair_word(l[0], l[1]);
         std::memcpy(d + r, &word, 4);
       }
     }

@@ -59,7 +59,11 @@ inline std::int64_t packed_steps_offset(std::int64_t p, std::int64_t w, Bf16Prod
 
 // A pairs word as stored through float storage (the packed panels are float buffers): may_alias keeps
 // the compiler from reordering these stores against float accesses of the same memory.
+#if defined(__GNUC__) || defined(__clang__)
 typedef std::uint32_t __attribute__((__may_alias__)) PairWord;
+#else
+typedef std::uint32_t PairWord;
+#endif
 
 // The word of two consecutive steps' values (lo: the even step).
 inline std::uint32_t bf16_pair_word(float lo, float hi) {

@@ -3,6 +3,8 @@
 // and 8 broadcasts feed 16 FMAs, so the FMA pipes, not the loads, bound the loop.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "dispatch/isa_namespace.h"
 #include "gemm/microkernel.h"
 
@@ -15,7 +17,7 @@ static_assert(kMR <= kMaxMR, "cells size their stack tiles by kMaxMR");
 
 // kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
 // panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
-template <bool kDirect>
+template <bool kDirect, int kRows = kMR>
 void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const float* b, float* c,
                       std::int64_t ldc, bool accumulate) {
   const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
@@ -33,34 +35,50 @@ void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const fl
     const __m512 b0 = _mm512_loadu_ps(b + p * 32), b1 = _mm512_loadu_ps(b + p * 32 + 16);
     const float* ap = a + p * step;
     __m512 ai;
-    ai = _mm512_set1_ps(ap[0]);
-    c00 = _mm512_fmadd_ps(ai, b0, c00);
-    c01 = _mm512_fmadd_ps(ai, b1, c01);
-    ai = _mm512_set1_ps(ap[1 * row_offset]);
-    c10 = _mm512_fmadd_ps(ai, b0, c10);
-    c11 = _mm512_fmadd_ps(ai, b1, c11);
-    ai = _mm512_set1_ps(ap[2 * row_offset]);
-    c20 = _mm512_fmadd_ps(ai, b0, c20);
-    c21 = _mm512_fmadd_ps(ai, b1, c21);
-    ai = _mm512_set1_ps(ap[3 * row_offset]);
-    c30 = _mm512_fmadd_ps(ai, b0, c30);
-    c31 = _mm512_fmadd_ps(ai, b1, c31);
-    ai = _mm512_set1_ps(ap[4 * row_offset]);
-    c40 = _mm512_fmadd_ps(ai, b0, c40);
-    c41 = _mm512_fmadd_ps(ai, b1, c41);
-    ai = _mm512_set1_ps(ap[5 * row_offset]);
-    c50 = _mm512_fmadd_ps(ai, b0, c50);
-    c51 = _mm512_fmadd_ps(ai, b1, c51);
-    ai = _mm512_set1_ps(ap[6 * row_offset]);
-    c60 = _mm512_fmadd_ps(ai, b0, c60);
-    c61 = _mm512_fmadd_ps(ai, b1, c61);
-    ai = _mm512_set1_ps(ap[7 * row_offset]);
-    c70 = _mm512_fmadd_ps(ai, b0, c70);
-    c71 = _mm512_fmadd_ps(ai, b1, c71);
+    if constexpr (kRows > 0) {
+      ai = _mm512_set1_ps(ap[0]);
+      c00 = _mm512_fmadd_ps(ai, b0, c00);
+      c01 = _mm512_fmadd_ps(ai, b1, c01);
+    }
+    if constexpr (kRows > 1) {
+      ai = _mm512_set1_ps(ap[1 * row_offset]);
+      c10 = _mm512_fmadd_ps(ai, b0, c10);
+      c11 = _mm512_fmadd_ps(ai, b1, c11);
+    }
+    if constexpr (kRows > 2) {
+      ai = _mm512_set1_ps(ap[2 * row_offset]);
+      c20 = _mm512_fmadd_ps(ai, b0, c20);
+      c21 = _mm512_fmadd_ps(ai, b1, c21);
+    }
+    if constexpr (kRows > 3) {
+      ai = _mm512_set1_ps(ap[3 * row_offset]);
+      c30 = _mm512_fmadd_ps(ai, b0, c30);
+      c31 = _mm512_fmadd_ps(ai, b1, c31);
+    }
+    if constexpr (kRows > 4) {
+      ai = _mm512_set1_ps(ap[4 * row_offset]);
+      c40 = _mm512_fmadd_ps(ai, b0, c40);
+      c41 = _mm512_fmadd_ps(ai, b1, c41);
+    }
+    if constexpr (kRows > 5) {
+      ai = _mm512_set1_ps(ap[5 * row_offset]);
+      c50 = _mm512_fmadd_ps(ai, b0, c50);
+      c51 = _mm512_fmadd_ps(ai, b1, c51);
+    }
+    if constexpr (kRows > 6) {
+      ai = _mm512_set1_ps(ap[6 * row_offset]);
+      c60 = _mm512_fmadd_ps(ai, b0, c60);
+      c61 = _mm512_fmadd_ps(ai, b1, c61);
+    }
+    if constexpr (kRows > 7) {
+      ai = _mm512_set1_ps(ap[7 * row_offset]);
+      c70 = _mm512_fmadd_ps(ai, b0, c70);
+      c71 = _mm512_fmadd_ps(ai, b1, c71);
+    }
   }
   __m512* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31},
                               {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     float* ci = c + i * ldc;
     __m512 lo = *rows[i][0], hi = *rows[i][1];
     if (accumulate) {
@@ -74,7 +92,7 @@ void ukernel_f32_impl(std::int64_t k, const float* a, std::int64_t lda, const fl
 
 // kDirect: A read in place, row i at a + i*lda (the direct-A kernel of microkernel.h); otherwise a packed
 // panel, row i of step p at a[p*MR + i]. The same FMAs in the same order either way.
-template <bool kDirect>
+template <bool kDirect, int kRows = kMR>
 void ukernel_f64_impl(std::int64_t k, const double* a, std::int64_t lda, const double* b, double* c,
                       std::int64_t ldc, bool accumulate) {
   const std::int64_t row_offset = kDirect ? lda : 1, step = kDirect ? 1 : kMR;
@@ -92,34 +110,50 @@ void ukernel_f64_impl(std::int64_t k, const double* a, std::int64_t lda, const d
     const __m512d b0 = _mm512_loadu_pd(b + p * 16), b1 = _mm512_loadu_pd(b + p * 16 + 8);
     const double* ap = a + p * step;
     __m512d ai;
-    ai = _mm512_set1_pd(ap[0]);
-    c00 = _mm512_fmadd_pd(ai, b0, c00);
-    c01 = _mm512_fmadd_pd(ai, b1, c01);
-    ai = _mm512_set1_pd(ap[1 * row_offset]);
-    c10 = _mm512_fmadd_pd(ai, b0, c10);
-    c11 = _mm512_fmadd_pd(ai, b1, c11);
-    ai = _mm512_set1_pd(ap[2 * row_offset]);
-    c20 = _mm512_fmadd_pd(ai, b0, c20);
-    c21 = _mm512_fmadd_pd(ai, b1, c21);
-    ai = _mm512_set1_pd(ap[3 * row_offset]);
-    c30 = _mm512_fmadd_pd(ai, b0, c30);
-    c31 = _mm512_fmadd_pd(ai, b1, c31);
-    ai = _mm512_set1_pd(ap[4 * row_offset]);
-    c40 = _mm512_fmadd_pd(ai, b0, c40);
-    c41 = _mm512_fmadd_pd(ai, b1, c41);
-    ai = _mm512_set1_pd(ap[5 * row_offset]);
-    c50 = _mm512_fmadd_pd(ai, b0, c50);
-    c51 = _mm512_fmadd_pd(ai, b1, c51);
-    ai = _mm512_set1_pd(ap[6 * row_offset]);
-    c60 = _mm512_fmadd_pd(ai, b0, c60);
-    c61 = _mm512_fmadd_pd(ai, b1, c61);
-    ai = _mm512_set1_pd(ap[7 * row_offset]);
-    c70 = _mm512_fmadd_pd(ai, b0, c70);
-    c71 = _mm512_fmadd_pd(ai, b1, c71);
+    if constexpr (kRows > 0) {
+      ai = _mm512_set1_pd(ap[0]);
+      c00 = _mm512_fmadd_pd(ai, b0, c00);
+      c01 = _mm512_fmadd_pd(ai, b1, c01);
+    }
+    if constexpr (kRows > 1) {
+      ai = _mm512_set1_pd(ap[1 * row_offset]);
+      c10 = _mm512_fmadd_pd(ai, b0, c10);
+      c11 = _mm512_fmadd_pd(ai, b1, c11);
+    }
+    if constexpr (kRows > 2) {
+      ai = _mm512_set1_pd(ap[2 * row_offset]);
+      c20 = _mm512_fmadd_pd(ai, b0, c20);
+      c21 = _mm512_fmadd_pd(ai, b1, c21);
+    }
+    if constexpr (kRows > 3) {
+      ai = _mm512_set1_pd(ap[3 * row_offset]);
+      c30 = _mm512_fmadd_pd(ai, b0, c30);
+      c31 = _mm512_fmadd_pd(ai, b1, c31);
+    }
+    if constexpr (kRows > 4) {
+      ai = _mm512_set1_pd(ap[4 * row_offset]);
+      c40 = _mm512_fmadd_pd(ai, b0, c40);
+      c41 = _mm512_fmadd_pd(ai, b1, c41);
+    }
+    if constexpr (kRows > 5) {
+      ai = _mm512_set1_pd(ap[5 * row_offset]);
+      c50 = _mm512_fmadd_pd(ai, b0, c50);
+      c51 = _mm512_fmadd_pd(ai, b1, c51);
+    }
+    if constexpr (kRows > 6) {
+      ai = _mm512_set1_pd(ap[6 * row_offset]);
+      c60 = _mm512_fmadd_pd(ai, b0, c60);
+      c61 = _mm512_fmadd_pd(ai, b1, c61);
+    }
+    if constexpr (kRows > 7) {
+      ai = _mm512_set1_pd(ap[7 * row_offset]);
+      c70 = _mm512_fmadd_pd(ai, b0, c70);
+      c71 = _mm512_fmadd_pd(ai, b1, c71);
+    }
   }
   __m512d* const rows[8][2] = {{&c00, &c01}, {&c10, &c11}, {&c20, &c21}, {&c30, &c31},
                                {&c40, &c41}, {&c50, &c51}, {&c60, &c61}, {&c70, &c71}};
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     double* ci = c + i * ldc;
     __m512d lo = *rows[i][0], hi = *rows[i][1];
     if (accumulate) {
@@ -147,6 +181,40 @@ void ukernel_f64(std::int64_t k, const double* a, const double* b, double* c, st
 void ukernel_f64_direct(std::int64_t k, const double* a, std::int64_t lda, const double* b, double* c,
                         std::int64_t ldc, bool accumulate) {
   ukernel_f64_impl<true>(k, a, lda, b, c, ldc, accumulate);
+}
+
+// The edge kernels (microkernel.h): the first `rows` rows of the tile from the same packed panel, the
+// same FMA chain per element. Two rows or more keep the FMA pipes busy (4 or more chains of a 4-cycle
+// latency at one 512-bit FMA per cycle here), so a bottom panel of r rows costs r/8 of the full kernel's
+// time; one row is bound by the latency (half the pipes), still a quarter of the full kernel's time.
+template <class T, int kRows>
+void edge_kernel(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    ukernel_f32_impl<false, kRows>(k, a, 0, b, c, ldc, accumulate);
+  } else {
+    ukernel_f64_impl<false, kRows>(k, a, 0, b, c, ldc, accumulate);
+  }
+}
+template <class T>
+void ukernel_edge(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
+  switch (rows) {
+    case 1:
+      return edge_kernel<T, 1>(k, a, b, c, ldc, accumulate);
+    case 2:
+      return edge_kernel<T, 2>(k, a, b, c, ldc, accumulate);
+    case 3:
+      return edge_kernel<T, 3>(k, a, b, c, ldc, accumulate);
+    case 4:
+      return edge_kernel<T, 4>(k, a, b, c, ldc, accumulate);
+    case 5:
+      return edge_kernel<T, 5>(k, a, b, c, ldc, accumulate);
+    case 6:
+      return edge_kernel<T, 6>(k, a, b, c, ldc, accumulate);
+    case 7:
+      return edge_kernel<T, 7>(k, a, b, c, ldc, accumulate);
+    default:
+      return edge_kernel<T, kMR>(k, a, b, c, ldc, accumulate);
+  }
 }
 
 // The row kernel (microkernel.h): one row of A times several B panels of 2 vectors each, one FMA chain
@@ -246,12 +314,14 @@ void narrow_direct(std::int64_t k, const typename D::T* a, std::int64_t lda, con
 
 template <>
 const Microkernel<float>& microkernel<float>() {
-  static const Microkernel<float> kernel{kMR, 32, &ukernel_f32, &ukernel_f32_direct, "avx512 8x32"};
+  static const Microkernel<float> kernel{
+      kMR, 32, &ukernel_f32, &ukernel_f32_direct, "avx512 8x32", &ukernel_edge<float>};
   return kernel;
 }
 template <>
 const Microkernel<double>& microkernel<double>() {
-  static const Microkernel<double> kernel{kMR, 16, &ukernel_f64, &ukernel_f64_direct, "avx512 8x16"};
+  static const Microkernel<double> kernel{
+      kMR, 16, &ukernel_f64, &ukernel_f64_direct, "avx512 8x16", &ukernel_edge<double>};
   return kernel;
 }
 
