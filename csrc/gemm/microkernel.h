@@ -83,7 +83,7 @@ struct Microkernel {
 
 // The native bf16 product kernels (gemm/bf16_kernels.h): the same contract over bf16 pairs panels.
 struct Bf16ProductKernels {
-  Microkernel<float> tile;  // 8 x 32 (no direct-A or edge kernel: A is always packed)
+  Microkernel<float> tile;  // 8 x 32 with its edge kernel (no direct-A kernel: A is always packed)
   RowKernelFn<float> rows;  // one row times several panels
 };
 

@@ -38,11 +38,12 @@ struct Bf16Dot {
   }
 };
 
-// The sums of an 8 x 32 tile into out[row][half]. The 16 accumulators are named variables (c<row>a,
-// c<row>b) inside the loop: held in an array there, GCC 12 kept them in memory around the asm statements.
+// The sums of an 8 x 32 tile into out[row][half] (the first kRows rows only: the others are neither
+// computed nor written). The 16 accumulators are named variables (c<row>a, c<row>b) inside the loop:
+// held in an array there, GCC 12 kept them in memory around the asm statements.
 #define FUSEDRNN_ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-template <class D>
+template <class D, int kRows = 8>
 inline void tile_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32_t* b,
                       typename D::Acc (&out)[8][2]) {
 #define FUSEDRNN_ZERO(i) typename D::Acc c##i##a = D::zero(), c##i##b = D::zero();
@@ -51,7 +52,7 @@ inline void tile_sums(std::int64_t kg, const std::uint32_t* a, const std::uint32
   for (std::int64_t q = 0; q < kg; ++q) {
     const __m512i b0 = _mm512_loadu_si512(b + q * NR), b1 = _mm512_loadu_si512(b + q * NR + 16);
 #define FUSEDRNN_STEP(i)                                                  \
-  {                                                                       \
+  if constexpr (kRows > i) {                                              \
     const __m512i av = _mm512_set1_epi32(static_cast<int>(a[q * 8 + i])); \
     D::dot(c##i##a, av, b0);                                              \
     D::dot(c##i##b, av, b1);                                              \
@@ -165,11 +166,36 @@ inline void store_row(const __m512 (&s)[2], float* c, bool accumulate) {
   }
 }
 
+// The first kRows rows of the tile (8: all of it; fewer: a step's bottom panel, microkernel.h's edge
+// kernel), the same chain per element.
+template <int kRows = 8>
 void bf16_product_tile(std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
                        bool accumulate) {
   __m512 sums[8][2];
-  tile_sums<Bf16Dot>((k + 1) / 2, words(a), words(b), sums);
-  for (int i = 0; i < 8; ++i) store_row(sums[i], c + i * ldc, accumulate);
+  tile_sums<Bf16Dot, kRows>((k + 1) / 2, words(a), words(b), sums);
+  for (int i = 0; i < kRows; ++i) store_row(sums[i], c + i * ldc, accumulate);
+}
+
+void bf16_product_edge(int rows, std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
+                       bool accumulate) {
+  switch (rows) {
+    case 1:
+      return bf16_product_tile<1>(k, a, b, c, ldc, accumulate);
+    case 2:
+      return bf16_product_tile<2>(k, a, b, c, ldc, accumulate);
+    case 3:
+      return bf16_product_tile<3>(k, a, b, c, ldc, accumulate);
+    case 4:
+      return bf16_product_tile<4>(k, a, b, c, ldc, accumulate);
+    case 5:
+      return bf16_product_tile<5>(k, a, b, c, ldc, accumulate);
+    case 6:
+      return bf16_product_tile<6>(k, a, b, c, ldc, accumulate);
+    case 7:
+      return bf16_product_tile<7>(k, a, b, c, ldc, accumulate);
+    default:
+      return bf16_product_tile<8>(k, a, b, c, ldc, accumulate);
+  }
 }
 
 // One row times `panels` panels: four panels at a time give eight independent chains to cover the
@@ -206,8 +232,8 @@ void bf16_product_rows(std::int64_t k, const float* a, const float* b, std::int6
 }  // namespace
 
 const Bf16ProductKernels& bf16_product_kernels() {
-  static const Bf16ProductKernels kernels{{8, NR, &bf16_product_tile, nullptr, "avx512_bf16 8x32"},
-                                          &bf16_product_rows};
+  static const Bf16ProductKernels kernels{
+      {8, NR, &bf16_product_tile<8>, nullptr, "avx512_bf16 8x32", &bf16_product_edge}, &bf16_product_rows};
   return kernels;
 }
 
