@@ -47,6 +47,7 @@ class _RecurrentEstimator(BaseEstimator):
         learning_rate: float = 0.005,
         random_state: Any = None,
         n_features: int = 1,
+        compute_dtype: str = "float32",
     ) -> None:
         """The model's options, in scikit-learn's manner (kept as given; checked by fit).
 
@@ -74,6 +75,11 @@ class _RecurrentEstimator(BaseEstimator):
             Features per step of a 2-D X: its rows are sequences flattened step by step,
             ``[n_samples, n_steps * n_features]`` (what tools that only pass 2-D arrays hand over, such
             as dask-ml's ``Incremental`` and ``ParallelPostFit``). A 3-D X carries its own.
+        compute_dtype : {"float32", "bfloat16"}
+            The recurrent layer's products: "bfloat16" trains and predicts with bf16 mixed precision
+            (operands rounded to bf16, float32 sums and parameters; natively where the CPU has
+            AVX512-BF16: ``fusedrnn.cpu_info()["bf16_compute"]``), as ``fusedrnn.LSTM(...,
+            compute_dtype=...)``.
         """
         self.cell = cell
         self.hidden_size = hidden_size
@@ -85,6 +91,7 @@ class _RecurrentEstimator(BaseEstimator):
         self.learning_rate = learning_rate
         self.random_state = random_state
         self.n_features = n_features
+        self.compute_dtype = compute_dtype
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -134,7 +141,11 @@ class _RecurrentEstimator(BaseEstimator):
         hidden_size = size(self.hidden_size, "hidden_size", "hidden_size")
         num_layers = size(self.num_layers, "num_layers", "num_layers")
         layer = _CELLS[self.cell](
-            hidden_size, num_layers=num_layers, bidirectional=self.bidirectional, **activation
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=self.bidirectional,
+            compute_dtype=self.compute_dtype,
+            **activation,
         )
         self.model_ = nn.Sequential([layer, nn.Dense(outputs)], seed=seed)
         self.model_.compile(nn.Adam(self.learning_rate), loss)
