@@ -71,7 +71,9 @@ def pairs_model(a, b, c=None):
 
 @needs_native
 @pytest.mark.parametrize(
-    "m,n,k", [(8, 32, 2), (8, 32, 7), (13, 40, 33), (1, 5, 1), (100, 70, 300), (64, 512, 513)]
+    "m,n,k",  # full and edge tiles, odd k, k blocks of 256, several column blocks of 512 (and their
+    # pre-packed offsets)
+    [(8, 32, 2), (8, 32, 7), (13, 40, 33), (1, 5, 1), (100, 70, 300), (64, 512, 513), (20, 1100, 300)],
 )
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("prepack_b", [False, True])
@@ -115,6 +117,7 @@ def test_pairs_gemm_sweep(m, n, k, layout_a, layout_b, accumulate, seed):
     or neither (floats packed, then converted), full and partial panels, odd and even k, k blocks."""
     previous = fr.cpu_info()["isa"]
     fr._core._select_isa("avx512")
+    fr._core._select_reduced_path("bf16", "")
     try:
         rng = np.random.default_rng(seed)
         a = rng.standard_normal((m, k)).astype(np.float32)
@@ -127,6 +130,12 @@ def test_pairs_gemm_sweep(m, n, k, layout_a, layout_b, accumulate, seed):
         np.testing.assert_array_equal(c, pairs_model(a, b, c0 if accumulate else None))
     finally:
         fr._core._select_isa(previous)
+
+
+@needs_native
+def test_pairs_refuse_the_one_row_gemm(native):
+    with pytest.raises(ValueError, match="narrow: the pairs form has no 1-row"):
+        fr._core._gemm(np.ones((1, 4), np.float32), np.ones((4, 3), np.float32), bf16="pairs", narrow=True)
 
 
 @needs_native
@@ -180,7 +189,7 @@ def test_layers_run_the_native_form_and_repack_when_it_changes(native, rng, cell
     """One layer, three training steps: native, emulated (the bf16 path switched to the portable one between
     calls), native again. The forms differ in their last bits (so the native kernels did run), the layer
     follows the switch (its packed weights are remade), and a step repeats bitwise in each form."""
-    C, H = 19, 33  # odd: K = H + C and G*H odd too, so the pairs' padding is in play
+    C, H = 18, 33  # odd K = H + C (the fused input's h|x pair) and G*H for GRU and RNN: padding in play
     layer = make_any_layer(cell, C, H, seed=1, **options)
     inputs = random_step_inputs(rng, layer, 7, 11)
     native_step = train_step(layer, *inputs)

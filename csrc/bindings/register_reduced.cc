@@ -106,10 +106,11 @@ void register_reduced(py::module_& m) {
       },
       py::arg("format"), py::arg("name"),
       "Use the named path for the format ('' = automatic); False if unusable.");
-  m.def("bf16_products_native", &bf16_products_native,
-        "Whether compute_dtype='bfloat16' layers run their products on the AVX512-BF16 kernels now (the "
-        "avx512 ISA on a CPU with AVX512-BF16, and the bf16 path 'avx512_bf16'); else on float32 kernels "
-        "over bf16-rounded operands.");
+  m.def(
+      "bf16_products_native", [] { return bf16_products_native(); },
+      "Whether compute_dtype='bfloat16' layers run their products on the AVX512-BF16 kernels now (the "
+      "avx512 ISA on a CPU with AVX512-BF16, and the bf16 path 'avx512_bf16'); else on float32 kernels "
+      "over bf16-rounded operands.");
   m.def("_reduced_min_weights", &reduced_min_weights);
   m.def("_set_reduced_min_weights", &set_reduced_min_weights, py::arg("n"),
         "Layers with fewer weight elements than n stay fp32 in a bf16 / int8 plan.");

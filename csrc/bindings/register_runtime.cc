@@ -71,6 +71,10 @@ py::array gemm(const py::array& a, const py::array& b, py::object c_obj, bool ac
   if (bf16 == Bf16Products::pairs && !bf16_products_native()) {
     throw py::value_error("bf16: 'pairs' needs the native AVX512-BF16 kernels (this CPU or ISA has none)");
   }
+  if (bf16 == Bf16Products::pairs && narrow) {
+    throw py::value_error(
+        "narrow: the pairs form has no 1-row GEMM kernel (its row kernel serves the steps)");
+  }
   if (!has_dtype<T>(b)) throw py::type_error("b: expected the dtype of a, " + std::string(dtype_name<T>()));
   if (a.ndim() != 2 || b.ndim() != 2) throw py::value_error("a, b: expected 2-D arrays");
   const std::int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);

@@ -46,7 +46,8 @@ struct LayerConfig {
   // float32, and so do the arrays the cells read (only the packed copies are rounded).
   bool bf16_products = false;
   // With bf16_products: the operands packed as bf16 pairs for the native AVX512-BF16 kernels
-  // (gemm/bf16_kernels.h), set where they run (the avx512 table on a CPU with AVX512-BF16).
+  // (gemm/bf16_kernels.h). Set by the plan from the kernel table its call runs (engine/stack_plan.cc:
+  // only with the avx512 table, whose MR and NR the pairs panels share), never from a later look-up.
   bool bf16_native = false;
 
   // How the products' operands are packed (gemm/bf16_operand.h).

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "gemm/bf16_kernels.h"
 #include "runtime/threads.h"
 
 namespace fusedrnn {
@@ -132,7 +131,6 @@ LayerConfig StackConfig::layer(std::int64_t l, int d, std::int64_t steps, std::i
   cfg.y_ld = directions * state_width();
   cfg.weight_format = slot_format(l);
   cfg.bf16_products = bf16_products;
-  cfg.bf16_native = bf16_products && bf16_products_native();
   // Reduced formats quantise x and h with their own scales, so never in one product.
   cfg.fuse_input = facts().input_fusable && cfg.input_size <= fuse_input_max_features() &&
                    cfg.weight_format == WeightFormat::fp32;

@@ -229,12 +229,13 @@ struct StackPlan<T>::Impl {
   // Whether the packs were made for the kernels and rules in use now (an exclusive call makes them so).
   bool packs_current() const {
     return packs_valid && table == &active_kernels() && fuse_max == fuse_input_max_features() &&
-           reduced_min == reduced_min_weights() && bf16_native == bf16_native_now();
+           reduced_min == reduced_min_weights() && bf16_native == bf16_native_under(*table);
   }
 
-  // Whether this plan's products would be packed as bf16 pairs now (asked only of bf16 plans: the answer
-  // looks up the CPU's paths, and every call checks it).
-  bool bf16_native_now() const { return cfg.bf16_products && bf16_products_native(); }
+  // Whether this plan's products would be packed as bf16 pairs under `t` (asked only of bf16 plans: the
+  // answer looks up the CPU's paths, and every call checks it). Taken with the table it is for, so a call
+  // never pairs one table's kernels with the other form's packs.
+  bool bf16_native_under(const KernelTable& t) const { return cfg.bf16_products && bf16_products_native(t); }
 
   // Packs every slot's weights (exclusive calls only).
   void pack_all(const TypedKernels<T>& kernels, std::int64_t T_, std::int64_t N,
@@ -260,11 +261,11 @@ struct StackPlan<T>::Impl {
   const TypedKernels<T>& kernels() {
     const KernelTable& active = active_kernels();
     if (table != &active || fuse_max != fuse_input_max_features() || reduced_min != reduced_min_weights() ||
-        bf16_native != bf16_native_now()) {
+        bf16_native != bf16_native_under(active)) {
       table = &active;
       fuse_max = fuse_input_max_features();
       reduced_min = reduced_min_weights();
-      bf16_native = bf16_native_now();
+      bf16_native = bf16_native_under(active);
       packs_valid = false;
       pack_offsets.clear();
       Pieces<T> layout(nullptr);
@@ -278,7 +279,13 @@ struct StackPlan<T>::Impl {
   }
 
   LayerConfig slot_config(std::int64_t k, std::int64_t T_, std::int64_t N) const {
-    return cfg.layer(k / cfg.directions, static_cast<int>(k % cfg.directions), T_, N);
+    return layer_config(k / cfg.directions, static_cast<int>(k % cfg.directions), T_, N);
+  }
+  // Layer l, direction d, in the bf16 form of this plan's packs (bf16_native, taken with `table`).
+  LayerConfig layer_config(std::int64_t l, int d, std::int64_t T_, std::int64_t N) const {
+    LayerConfig lc = cfg.layer(l, d, T_, N);
+    lc.bf16_native = lc.bf16_products && bf16_native;
+    return lc;
   }
   // fn(index, pointer, elements) for every parameter, in PyTorch's order.
   template <class Fn>
@@ -535,7 +542,7 @@ void StackPlan<T>::Impl::forward_call(const StackForward<T>& a, CallScratch& cs,
     for (std::size_t j = 0; j < segment_count; ++j) {
       // The reverse direction visits the segments last to first.
       const Segment& g = segments[d == 0 ? j : segment_count - 1 - j];
-      LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+      LayerConfig lc = m.layer_config(l, d, g.steps, g.batch);
       lc.recurrent_dropout = recurrent_dropout;
       ForwardTensors<T> io;
       io.recurrent_mask = recurrent_dropout ? store->recurrent_masks + k * NS : nullptr;
@@ -714,7 +721,7 @@ void StackPlan<T>::backward(const StackBackward<T>& a) {
       // The opposite of the forward's order: the forward direction's segments last to first.
       const std::int64_t i = d == 0 ? segment_count - 1 - j : j;
       const Segment& g = segments[i];
-      LayerConfig lc = cfg.layer(l, d, g.steps, g.batch);
+      LayerConfig lc = m.layer_config(l, d, g.steps, g.batch);
       lc.recurrent_dropout = m.recurrent_dropout;
       BackwardTensors<T> io;
       io.recurrent_mask = m.recurrent_dropout ? store.recurrent_masks + k * NS : nullptr;

@@ -12,8 +12,11 @@
 
 namespace fusedrnn {
 
-// Whether a bf16 product should run natively now: the kernels exist, the avx512 table is active and the
-// bf16 path chosen for the reduced formats is the AVX512-BF16 one (tests switch both forms that way).
+// Whether a bf16 product should run natively under `table`: the kernels exist, the table is the avx512 one
+// and the bf16 path chosen for the reduced formats is the AVX512-BF16 one (tests switch both forms that
+// way). Without an argument: under the active table.
+struct KernelTable;
+bool bf16_products_native(const KernelTable& table);
 bool bf16_products_native();
 
 namespace reduced_avx512 {

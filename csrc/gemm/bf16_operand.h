@@ -70,7 +70,10 @@ inline std::uint32_t bf16_pair_word(float lo, float hi) {
   return std::uint32_t{bf16_bits(lo)} | std::uint32_t{bf16_bits(hi)} << 16;
 }
 
-// Stores v as element (p, j) of a pairs panel (one 16-bit half; the other half is left alone).
+// Stores v as element (p, j) of a pairs panel (one 16-bit half; the other half is left alone). Two
+// threads may store the two halves of one word at once (the fused step's last column of h and first
+// column of x, or gate boundaries of dG with an odd H): each is a 2-byte store of its own bytes, which
+// x86 never tears or merges; padding the layout to even widths instead would change every offset.
 inline void store_bf16_pair_half(float* panel, std::int64_t p, std::int64_t j, std::int64_t w, float v) {
   const std::uint16_t bits = bf16_bits(v);
   std::memcpy(reinterpret_cast<unsigned char*>(panel + p / 2 * w + j) + 2 * (p & 1), &bits, 2);

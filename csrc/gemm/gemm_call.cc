@@ -10,7 +10,9 @@ namespace fusedrnn::FUSEDRNN_ISA_NS {
 
 template <class T>
 void gemm_call(const GemmArgs<T>& g) {
-  const Microkernel<T>& kernel = g.narrow ? narrow_microkernel<T>() : microkernel<T>();
+  // The kernel gemm_part will run (the native one for pairs operands), so the scratch fits its tile.
+  const Microkernel<T>& kernel =
+      product_kernel(g.narrow ? narrow_microkernel<T>() : microkernel<T>(), g.bf16);
   const MatrixView<T> a = MatrixView<T>{g.a, g.a_row_stride, g.a_col_stride}.with_bf16(g.bf16);
   const MatrixView<T> b = MatrixView<T>{g.b, g.b_row_stride, g.b_col_stride}.with_bf16(g.bf16);
   const std::int64_t per_thread = gemm_scratch_elements(kernel);

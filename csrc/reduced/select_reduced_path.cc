@@ -100,10 +100,12 @@ const Bf16ProductKernels* native_bf16_product_kernels() {
   return nullptr;
 }
 
-bool bf16_products_native() {
-  return native_bf16_product_kernels() && std::string(active_kernels().isa) == "avx512" &&
+bool bf16_products_native(const KernelTable& table) {
+  return native_bf16_product_kernels() && std::string(table.isa) == "avx512" &&
          std::string(active_reduced_path(WeightFormat::bf16).name) == "avx512_bf16";
 }
+
+bool bf16_products_native() { return bf16_products_native(active_kernels()); }
 
 bool select_reduced_path(WeightFormat f, const std::string& name) {
   if (name.empty()) {  // back to the automatic choice
