@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "dispatch/isa_namespace.h"
+#include "gemm/edge_rows.h"
 #include "gemm/microkernel.h"
 
 namespace fusedrnn::FUSEDRNN_ISA_NS {
@@ -197,24 +198,7 @@ void edge_kernel(std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc,
 }
 template <class T>
 void ukernel_edge(int rows, std::int64_t k, const T* a, const T* b, T* c, std::int64_t ldc, bool accumulate) {
-  switch (rows) {
-    case 1:
-      return edge_kernel<T, 1>(k, a, b, c, ldc, accumulate);
-    case 2:
-      return edge_kernel<T, 2>(k, a, b, c, ldc, accumulate);
-    case 3:
-      return edge_kernel<T, 3>(k, a, b, c, ldc, accumulate);
-    case 4:
-      return edge_kernel<T, 4>(k, a, b, c, ldc, accumulate);
-    case 5:
-      return edge_kernel<T, 5>(k, a, b, c, ldc, accumulate);
-    case 6:
-      return edge_kernel<T, 6>(k, a, b, c, ldc, accumulate);
-    case 7:
-      return edge_kernel<T, 7>(k, a, b, c, ldc, accumulate);
-    default:
-      return edge_kernel<T, kMR>(k, a, b, c, ldc, accumulate);
-  }
+  call_with_rows<kMR>(rows, [&](auto r) { edge_kernel<T, decltype(r)::value>(k, a, b, c, ldc, accumulate); });
 }
 
 // The row kernel (microkernel.h): one row of A times several B panels of 2 vectors each, one FMA chain

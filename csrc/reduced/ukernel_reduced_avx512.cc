@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "gemm/bf16_kernels.h"
+#include "gemm/edge_rows.h"
 #include "reduced/reduced_microkernel.h"
 
 namespace fusedrnn::reduced_avx512 {
@@ -178,24 +179,8 @@ void bf16_product_tile(std::int64_t k, const float* a, const float* b, float* c,
 
 void bf16_product_edge(int rows, std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc,
                        bool accumulate) {
-  switch (rows) {
-    case 1:
-      return bf16_product_tile<1>(k, a, b, c, ldc, accumulate);
-    case 2:
-      return bf16_product_tile<2>(k, a, b, c, ldc, accumulate);
-    case 3:
-      return bf16_product_tile<3>(k, a, b, c, ldc, accumulate);
-    case 4:
-      return bf16_product_tile<4>(k, a, b, c, ldc, accumulate);
-    case 5:
-      return bf16_product_tile<5>(k, a, b, c, ldc, accumulate);
-    case 6:
-      return bf16_product_tile<6>(k, a, b, c, ldc, accumulate);
-    case 7:
-      return bf16_product_tile<7>(k, a, b, c, ldc, accumulate);
-    default:
-      return bf16_product_tile<8>(k, a, b, c, ldc, accumulate);
-  }
+  call_with_rows<8>(rows,
+                    [&](auto r) { bf16_product_tile<decltype(r)::value>(k, a, b, c, ldc, accumulate); });
 }
 
 // One row times `panels` panels: four panels at a time give eight independent chains to cover the
