@@ -70,6 +70,24 @@ inline void store_packed(T* panel, std::int64_t col, std::int64_t i, int mr, T v
   panel[col * mr + i] = bf16 == Bf16Products::rounded ? bf16_rounded(v) : v;
 }
 
+// Stores the run s[0 .. cols) (times m[0 .. cols) when m is given) as columns col0.. of row i of a packed
+// A panel [K][MR], in the form `bf16` asks (plain float32 runs keep a copy loop with no per-element form
+// test). The one row writer of pack_input_rows and pack_rows_to_panels.
+template <class T>
+inline void store_packed_run(T* panel, std::int64_t col0, std::int64_t cols, std::int64_t i, int mr,
+                             const T* s, const T* m, Bf16Products bf16) {
+  if (bf16 == Bf16Products::off) {
+    T* d = panel + col0 * mr + i;
+    if (m) {
+      for (std::int64_t c = 0; c < cols; ++c) d[c * mr] = s[c] * m[c];
+    } else {
+      for (std::int64_t c = 0; c < cols; ++c) d[c * mr] = s[c];
+    }
+    return;
+  }
+  for (std::int64_t c = 0; c < cols; ++c) store_packed(panel, col0 + c, i, mr, m ? s[c] * m[c] : s[c], bf16);
+}
+
 // Under bf16 pairs with an odd K, the high halves of each panel's last pair (step K, past the operand)
 // are read by the kernels and must hold zeros; nothing else writes them. `count` panels [K][w].
 template <class T>
@@ -85,14 +103,8 @@ void pack_input_rows(const T* x_t, std::int64_t ld, std::int64_t n_begin, std::i
                      std::int64_t S, std::int64_t K, int mr, T* packed,
                      Bf16Products bf16 = Bf16Products::off) {
   for (std::int64_t n = n_begin; n < n_end; ++n) {
-    const T* s = x_t + n * ld;
-    if (bf16 == Bf16Products::off) {
-      T* d = packed + (n / mr) * K * mr + S * mr + n % mr;
-      for (std::int64_t c = 0; c < C; ++c) d[c * mr] = s[c];
-    } else {
-      T* panel = packed + (n / mr) * K * mr;
-      for (std::int64_t c = 0; c < C; ++c) store_packed(panel, S + c, n % mr, mr, s[c], bf16);
-    }
+    store_packed_run(packed + (n / mr) * K * mr, S, C, n % mr, mr, x_t + n * ld,
+                     static_cast<const T*>(nullptr), bf16);
   }
 }
 
@@ -105,11 +117,8 @@ void pack_rows_to_panels(const T* src, std::int64_t ld, std::int64_t n0, std::in
                          std::int64_t mask_ld = 0, Bf16Products bf16 = Bf16Products::off) {
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t n = n0 + r, p = n / mr, i = n % mr;
-    const T* s = src + n * ld;
-    const T* m = mask ? mask + n * mask_ld : nullptr;
-    T* panel = packed + p * K * mr;
-    for (std::int64_t c = col0; c < col0 + cols; ++c)
-      store_packed(panel, c, i, mr, m ? s[c] * m[c] : s[c], bf16);
+    const T* m = mask ? mask + n * mask_ld + col0 : nullptr;
+    store_packed_run(packed + p * K * mr, col0, cols, i, mr, src + n * ld + col0, m, bf16);
   }
 }
 
