@@ -117,6 +117,32 @@ def assert_rows_equal(full, part, rows, names):
 NAMES = ["y", "h_n", "c_n", "dx", "dh0", "dc0"]
 
 
+def upstream_gradients(rng, layer, cell, x, h0, c0, lengths, dtype):
+    """Random dy, dh and (LSTM) dc shaped like the layer's outputs for x."""
+    y = call(layer, cell, x, h0, c0, lengths)
+    dy = rng.standard_normal(y[0].shape).astype(dtype)
+    dh = rng.standard_normal(y[1].shape).astype(dtype)
+    dc = rng.standard_normal(y[2].shape).astype(dtype) if cell == "lstm" else None
+    return dy, dh, dc
+
+
+def assert_rows_train_as_in_the_batch(layer, cell, rows, full, x, h0, c0, lengths, dy, dh, dc):
+    """A training step of the batch's `rows` alone gives, bit for bit, the values `full` (the step of the
+    whole batch) has for them."""
+    part = train_step(
+        layer,
+        cell,
+        x[:, rows],
+        h0[:, rows],
+        c0[:, rows],
+        None if lengths is None else lengths[rows],
+        dy[:, rows],
+        dh[:, rows],
+        None if dc is None else dc[:, rows],
+    )
+    assert_rows_equal(full, part, rows, NAMES if cell == "lstm" else ["y", "h_n", "dx", "dh0"])
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     cell=st.sampled_from(CELLS),
@@ -155,24 +181,9 @@ def test_training_outputs_and_input_gradients_do_not_depend_on_the_batch(
     layer = make_layer(cell, C, H, dtype, options).train()
     rng = np.random.default_rng(options["seed"])
     x, h0, c0, lengths = inputs(rng, T, N, C, layer, dtype, options["lengths"])
-    full = call(layer, cell, x, h0, c0, lengths)  # for the shapes of the upstream gradients
-    dy = rng.standard_normal(full[0].shape).astype(dtype)
-    dh = rng.standard_normal(full[1].shape).astype(dtype)
-    dc = rng.standard_normal(full[2].shape).astype(dtype) if cell == "lstm" else None
+    dy, dh, dc = upstream_gradients(rng, layer, cell, x, h0, c0, lengths, dtype)
     full = train_step(layer, cell, x, h0, c0, lengths, dy, dh, dc)
-    sub = None if lengths is None else lengths[rows]
-    part = train_step(
-        layer,
-        cell,
-        x[:, rows],
-        h0[:, rows],
-        c0[:, rows],
-        sub,
-        dy[:, rows],
-        dh[:, rows],
-        None if dc is None else dc[:, rows],
-    )
-    assert_rows_equal(full, part, rows, NAMES if cell == "lstm" else ["y", "h_n", "dx", "dh0"])
+    assert_rows_train_as_in_the_batch(layer, cell, rows, full, x, h0, c0, lengths, dy, dh, dc)
 
 
 @pytest.fixture(params=["bf16", "int8"])
@@ -230,30 +241,14 @@ def test_every_bottom_panel_size_gives_the_full_panels_rows(isa, every_thread_ru
     rng = np.random.default_rng(3)
     N = 3 * mr  # whole panels
     x, h0, c0, _ = inputs(rng, 4, N, 5, layer, layer_dtype, False)
-    y = call(layer, cell, x, h0, c0, None)
-    dy, dh = (
-        rng.standard_normal(y[0].shape).astype(layer_dtype),
-        rng.standard_normal(y[1].shape).astype(layer_dtype),
-    )
-    dc = rng.standard_normal(y[2].shape).astype(layer_dtype) if cell == "lstm" else None
-    names = NAMES if cell == "lstm" else ["y", "h_n", "dx", "dh0"]
+    dy, dh, dc = upstream_gradients(rng, layer, cell, x, h0, c0, None, layer_dtype)
     for threads in (1, 2):
         fr.set_num_threads(threads)
         full = train_step(layer, cell, x, h0, c0, None, dy, dh, dc)
         for r in range(1, mr):
-            rows = np.arange(mr + r)
-            part = train_step(
-                layer,
-                cell,
-                x[:, rows],
-                h0[:, rows],
-                c0[:, rows],
-                None,
-                dy[:, rows],
-                dh[:, rows],
-                None if dc is None else dc[:, rows],
+            assert_rows_train_as_in_the_batch(
+                layer, cell, np.arange(mr + r), full, x, h0, c0, None, dy, dh, dc
             )
-            assert_rows_equal(full, part, rows, names)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
